@@ -1,0 +1,41 @@
+# The two commands a newcomer runs (see README):
+#   make demo   - the main job on the embedded default (Python only: no Java, no servers)
+#   make test   - the whole suite: lint, types, and tests against real Kafka, ClickHouse and PostgreSQL
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest services-up services-down venv
+
+$(BIN)/touchstream: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(BIN)/touchstream
+
+demo: venv
+	$(BIN)/touchstream demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy cannot follow setuptools' editable-install import hook, so it reads the code folders through a
+# throw-away tree of links laid out as the installed namespace (touchstream/events -> events/, ...).
+typecheck: venv
+	rm -rf build/typecheck && mkdir -p build/typecheck/touchstream
+	for d in events projections streams adapters; do ln -s ../../../$$d build/typecheck/touchstream/$$d; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p touchstream
+
+services-up:
+	deploy/local/services up
+
+services-down:
+	deploy/local/services down
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint typecheck services-up pytest
