@@ -1,1 +1,26 @@
-"""touchstream.events"""
+"""touchstream.events — the language: the envelope, every touchpoint type, upcasting, parsing, schemas.
+
+Imports nothing else of Touchstream and does no I/O.
+"""
+
+from .catalogue import EVENT_TYPES, event_class
+from .envelope import Event, Payload
+from .parsing import EventParseError, Limits, Problem, UnknownEventType, UnknownSchemaVersion, parse_event
+from .values import Department, Identifiers, Money, normalize_phone
+
+__all__ = [
+    "EVENT_TYPES",
+    "Department",
+    "Event",
+    "EventParseError",
+    "Identifiers",
+    "Limits",
+    "Money",
+    "Payload",
+    "Problem",
+    "UnknownEventType",
+    "UnknownSchemaVersion",
+    "event_class",
+    "normalize_phone",
+    "parse_event",
+]

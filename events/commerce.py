@@ -1,0 +1,73 @@
+"""Commerce touchpoints: orders and subscriptions, the revenue side of the customer's story."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from .enums import BillingPeriod
+from .envelope import Event, Payload
+from .values import Department, FrozenModel, Ident, Money, Name, Text
+
+
+class CommerceEvent(Event):
+    home_department = Department.commerce
+
+
+class OrderLine(FrozenModel):
+    sku: Ident
+    quantity: int = Field(ge=1, le=1_000_000)
+    unit_price: Money
+
+
+class OrderPlacedPayload(Payload):
+    order_id: Ident
+    total: Money
+    lines: list[OrderLine] = Field(default_factory=list, max_length=500)
+
+
+class OrderPlaced(CommerceEvent):
+    type: Literal["OrderPlaced"] = "OrderPlaced"
+    schema_version: Literal[1] = 1
+    payload: OrderPlacedPayload
+
+
+class SubscriptionStartedPayload(Payload):
+    subscription_id: Ident
+    plan: Name
+    amount: Money = Field(description="the price per billing period")
+    period: BillingPeriod
+    renews_on: date
+
+
+class SubscriptionStarted(CommerceEvent):
+    type: Literal["SubscriptionStarted"] = "SubscriptionStarted"
+    schema_version: Literal[1] = 1
+    payload: SubscriptionStartedPayload
+
+
+class SubscriptionRenewedPayload(Payload):
+    subscription_id: Ident
+    plan: Name
+    amount: Money
+    renews_on: date
+
+
+class SubscriptionRenewed(CommerceEvent):
+    type: Literal["SubscriptionRenewed"] = "SubscriptionRenewed"
+    schema_version: Literal[1] = 1
+    payload: SubscriptionRenewedPayload
+
+
+class SubscriptionCancelledPayload(Payload):
+    subscription_id: Ident
+    effective_on: date
+    reason: Text | None = None
+
+
+class SubscriptionCancelled(CommerceEvent):
+    type: Literal["SubscriptionCancelled"] = "SubscriptionCancelled"
+    schema_version: Literal[1] = 1
+    payload: SubscriptionCancelledPayload

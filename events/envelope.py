@@ -1,0 +1,74 @@
+"""The envelope every touchpoint shares, and the base of every typed event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from .values import (
+    EARLIEST_INSTANT,
+    Department,
+    FrozenModel,
+    Identifiers,
+    Name,
+    SystemName,
+    UtcDatetime,
+)
+
+# How far ahead of the reader's clock a timestamp may be before it is called absurd (clock skew allowance).
+MAX_FUTURE_SKEW = timedelta(days=1)
+
+
+class Payload(FrozenModel):
+    """Base of every event's typed payload."""
+
+
+class Event(FrozenModel):
+    """An immutable touchpoint as published to Kafka.
+
+    `event_id` is chosen by the producer and is the idempotency key: the same id is the same event, however
+    often it is sent. `type` and `schema_version` select the payload's model; older versions are upcast when
+    read. `occurred_at` is when it happened in the world, `recorded_at` when the source system recorded it.
+    """
+
+    home_department: ClassVar[Department] = Department.system
+
+    event_id: UUID
+    type: str
+    schema_version: int = Field(ge=1)
+    occurred_at: UtcDatetime
+    recorded_at: UtcDatetime
+    source: SystemName = Field(description="the upstream system that published it, e.g. 'hubspot'")
+    department: Department
+    actor: Name | None = Field(default=None, description="who recorded it (user or agent), if known")
+    identifiers: Identifiers
+    payload: Payload
+
+    @model_validator(mode="before")
+    @classmethod
+    def _department_defaults_to_home(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "department" not in data:
+            return {**data, "department": cls.home_department}
+        return data
+
+    @field_validator("occurred_at", "recorded_at")
+    @classmethod
+    def _plausible_instant(cls, value: Any, info: ValidationInfo) -> Any:
+        now = (info.context or {}).get("now") if isinstance(info.context, dict) else None
+        if value < EARLIEST_INSTANT:
+            raise ValueError("must be after 1970-01-02T00:00:00Z")
+        if now is not None and value > now + MAX_FUTURE_SKEW:
+            raise ValueError(f"is more than {MAX_FUTURE_SKEW.days} day in the future of {now.isoformat()}")
+        return value
+
+    @classmethod
+    def current_version(cls) -> int:
+        default = cls.model_fields["schema_version"].default
+        return int(default) if isinstance(default, int) else 1
+
+    @classmethod
+    def type_name(cls) -> str:
+        return str(cls.model_fields["type"].default)

@@ -1,0 +1,206 @@
+"""Value types shared by every event: normalized identifiers, bounded text, money, the departments.
+
+Normalization happens here, once, at the edge: an email is lower-cased, a phone becomes E.164, a domain
+loses its `www.`; everything downstream compares plain strings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
+
+DEFAULT_PHONE_REGION_ENV = "TOUCHSTREAM_DEFAULT_REGION"
+# ClickHouse's DateTime starts at the Unix epoch; an earlier instant cannot be stored, so it cannot be accepted.
+EARLIEST_INSTANT = datetime(1970, 1, 2, tzinfo=UTC)
+
+
+class Department(StrEnum):
+    """Who recorded a touchpoint. `system` is Touchstream itself and master-data tools."""
+
+    marketing = "marketing"
+    sales = "sales"
+    support = "support"
+    contact_center = "contact_center"
+    commerce = "commerce"
+    system = "system"
+
+
+class FrozenModel(BaseModel):
+    """Every model on the wire: immutable, and unknown fields are an error rather than silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _no_control_characters(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(f"control character U+{ord(ch):04X} is not allowed here; remove it")
+    return value
+
+
+def _no_control_characters_but_lines(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t":
+            raise ValueError(f"control character U+{ord(ch):04X} is not allowed; only tab and newlines are")
+    return value
+
+
+# Names, ids and titles: one line, bounded. Free text (comments, descriptions): lines allowed, bounded.
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_characters)
+]
+Ident = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_control_characters)
+]
+Text = Annotated[
+    str, StringConstraints(max_length=10_000), AfterValidator(_no_control_characters_but_lines)
+]
+Url = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2048, pattern=r"^https?://\S+$"),
+    AfterValidator(_no_control_characters),
+]
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# Pattern checks run before StringConstraints' case folding, so case is folded in a before-validator.
+SystemName = Annotated[
+    str,
+    BeforeValidator(_lower),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$"),
+]
+
+
+def _normalize_email(value: str) -> str:
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_normalize_email)]
+
+
+def default_phone_region(info: ValidationInfo | None = None) -> str:
+    """The region used to read phones written without a country code (`+…`): context, then environment."""
+    context = info.context if info is not None and isinstance(info.context, dict) else {}
+    region = context.get("default_region") or os.environ.get(DEFAULT_PHONE_REGION_ENV) or "US"
+    return str(region).upper()
+
+
+def normalize_phone(value: str, region: str = "US") -> str:
+    """E.164 form of a phone written any common way; raises ValueError naming what is wrong."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number ({exc}); write it as +<country><number>") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            f"not a valid phone number for region {region}; write it with its country code, e.g. +14155550100"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone(value: str, info: ValidationInfo) -> str:
+    return normalize_phone(value, default_phone_region(info))
+
+
+Phone = Annotated[str, StringConstraints(min_length=3, max_length=40), AfterValidator(_phone)]
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _normalize_domain(value: str) -> str:
+    domain = value.strip().lower().rstrip(".")
+    domain = domain.removeprefix("www.")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("not a valid domain name") from None
+    if not _DOMAIN.match(domain):
+        raise ValueError("not a valid domain name; expected something like acme.com")
+    return domain
+
+
+Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_normalize_domain)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class Money(FrozenModel):
+    """An amount with its ISO 4217 currency. Amounts are exact decimals, never floats."""
+
+    amount: Annotated[Decimal, Field(max_digits=18, decimal_places=2, ge=-(10**15), le=10**15)]
+    currency: Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Identifiers(FrozenModel):
+    """Who a touchpoint is about. At least one identifier is required; strong ones (email, external ids)
+    can claim a customer, weak ones (phone) only suggest."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    external_ids: Annotated[dict[SystemName, Ident], Field(max_length=16)] = Field(default_factory=dict)
+    account_domain: Domain | None = None
+    account_external_ids: Annotated[dict[SystemName, Ident], Field(max_length=16)] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Identifiers:
+        if not (
+            self.email
+            or self.phone
+            or self.external_ids
+            or self.account_domain
+            or self.account_external_ids
+        ):
+            raise ValueError(
+                "at least one identifier is required: email, phone, external_ids, account_domain "
+                "or account_external_ids"
+            )
+        return self
+
+    def strongest(self) -> str:
+        """The identifier that best names the person: a stable partition key for their events."""
+        if self.email:
+            return f"email:{self.email}"
+        for system in sorted(self.external_ids):
+            return f"ext:{system}:{self.external_ids[system]}"
+        if self.phone:
+            return f"phone:{self.phone}"
+        if self.account_domain:
+            return f"domain:{self.account_domain}"
+        system = min(self.account_external_ids)
+        return f"account:{system}:{self.account_external_ids[system]}"
+
