@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +83,6 @@ def postgres_endpoint() -> tuple[str, int, str]:
 
 
 @pytest.fixture
-def unique_name() -> Iterator[str]:
+def unique_name() -> str:
     """A fresh name for a topic or database, so tests never see each other's data."""
-    yield "t_" + uuid.uuid4().hex[:12]
+    return "t_" + uuid.uuid4().hex[:12]

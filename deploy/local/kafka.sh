@@ -235,6 +235,8 @@ up() {
     need_java
     ensure_kcat
     fetch_jars
+    # Keep one previous log: enough to see why the last run died, without growing forever.
+    [[ -f $LOG ]] && mv -f "$LOG" "$LOG.1"
     write_config
     format_storage
     echo "=== start $(date -Is) ===" >>"$LOG"

@@ -34,7 +34,7 @@ as_owner() {
     fi
 }
 
-# Can the server's owner reach (traverse) every folder down to $1? A 0700 /root says no.
+# Can the server's owner reach (traverse) every folder down to $1? A private (0700) home says no.
 owner_can_reach() {
     [[ $EUID -ne 0 ]] && return 0
     local dir=$1
