@@ -18,7 +18,9 @@ class ContactDetailsObservedPayload(ObservedContactDetails, Payload):
     @model_validator(mode="after")
     def _something_observed(self) -> ContactDetailsObservedPayload:
         if not any(getattr(self, name) is not None for name in type(self).model_fields):
-            raise ValueError("observe at least one detail: first_name, last_name, job_title, company, email, phone")
+            raise ValueError(
+                "observe at least one detail: first_name, last_name, job_title, company, email, phone"
+            )
         return self
 
 

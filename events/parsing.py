@@ -106,7 +106,11 @@ def _decode(raw: bytes | str, limits: Limits) -> Any:
     size = len(raw.encode("utf-8", "surrogatepass")) if isinstance(raw, str) else len(raw)
     if size > limits.max_event_bytes:
         raise EventParseError(
-            [Problem("$", f"event is {size} bytes; the limit is {limits.max_event_bytes}: shrink the payload")]
+            [
+                Problem(
+                    "$", f"event is {size} bytes; the limit is {limits.max_event_bytes}: shrink the payload"
+                )
+            ]
         )
     if isinstance(raw, bytes):
         try:
@@ -175,7 +179,11 @@ def _current_version(data: dict[str, Any], cls: type[Event], event_id: str | Non
         return data
     if version > current or version < 1 or not can_upcast(type_name, version, current):
         raise UnknownSchemaVersion(
-            [Problem("schema_version", f"{type_name} has no version {version}; this reader knows 1..{current}")],
+            [
+                Problem(
+                    "schema_version", f"{type_name} has no version {version}; this reader knows 1..{current}"
+                )
+            ],
             event_type=type_name,
             event_id=event_id,
         )

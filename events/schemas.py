@@ -37,7 +37,10 @@ def export_schemas() -> dict[str, Schema]:
     """File name -> JSON Schema: one per event type at its current version, plus the bare envelope."""
     envelope = _wire_schema(Event, "Envelope")
     envelope["properties"]["type"] = {"type": "string", "enum": sorted(EVENT_TYPES)}
-    envelope["properties"]["payload"] = {"type": "object", "description": "the type's payload; see <Type>.vN.json"}
+    envelope["properties"]["payload"] = {
+        "type": "object",
+        "description": "the type's payload; see <Type>.vN.json",
+    }
     envelope["$defs"].pop("Payload", None)
     files = {"envelope.json": envelope}
     for name, cls in sorted(EVENT_TYPES.items()):
@@ -80,7 +83,7 @@ def _kind(node: Schema) -> str:
 
 
 def _compare(old: Schema, new: Schema, old_root: Schema, new_root: Schema, path: str) -> list[str]:
-    """Reasons why some value accepted by `old` would be refused by `new` (a conservative structural check)."""
+    """Reasons why a value accepted by `old` would be refused by `new` (a conservative structural check)."""
     reasons: list[str] = []
     new_variants = _variants(new, new_root)
     for old_v in _variants(old, old_root):

@@ -154,7 +154,6 @@ class ComplaintLoggedPayload(Payload):
     ticket_id: Ident | None = None
 
 
-
 class ComplaintLogged(SupportEvent):
     type: Literal["ComplaintLogged"] = "ComplaintLogged"
     schema_version: Literal[1] = 1

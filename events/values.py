@@ -19,8 +19,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 DEFAULT_PHONE_REGION_ENV = "TOUCHSTREAM_DEFAULT_REGION"
-# ClickHouse's DateTime starts at the Unix epoch; an earlier instant cannot be stored, so it cannot be accepted.
+# ClickHouse DateTime starts at the Unix epoch: an earlier instant cannot be stored, so it is not accepted.
 EARLIEST_INSTANT = datetime(1970, 1, 2, tzinfo=UTC)
 
 
@@ -65,20 +65,18 @@ def _no_control_characters_but_lines(value: str) -> str:
 
 
 # Names, ids and titles: one line, bounded. Free text (comments, descriptions): lines allowed, bounded.
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_characters)
-]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_characters)]
 Ident = Annotated[
     str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_control_characters)
 ]
-Text = Annotated[
-    str, StringConstraints(max_length=10_000), AfterValidator(_no_control_characters_but_lines)
-]
+Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_control_characters_but_lines)]
 Url = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048, pattern=r"^https?://\S+$"),
     AfterValidator(_no_control_characters),
 ]
+
+
 def _lower(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -179,11 +177,7 @@ class Identifiers(FrozenModel):
     @model_validator(mode="after")
     def _at_least_one(self) -> Identifiers:
         if not (
-            self.email
-            or self.phone
-            or self.external_ids
-            or self.account_domain
-            or self.account_external_ids
+            self.email or self.phone or self.external_ids or self.account_domain or self.account_external_ids
         ):
             raise ValueError(
                 "at least one identifier is required: email, phone, external_ids, account_domain "
@@ -203,4 +197,3 @@ class Identifiers(FrozenModel):
             return f"domain:{self.account_domain}"
         system = min(self.account_external_ids)
         return f"account:{system}:{self.account_external_ids[system]}"
-
