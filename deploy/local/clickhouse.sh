@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local ClickHouse server for development and the integration tests: up | down | status.
+# Local ClickHouse server for development and the integration tests: up | down [--purge] | status.
 #
 # Debian's clickhouse-server package (18.16) is installed when the binary is missing, then run directly,
 # without systemd and without the system-wide config: this script writes its own config.xml and users.xml
@@ -256,6 +256,16 @@ cmd_down() {
     log "stopped (pid $pid)"
 }
 
+purge() {
+    # Only our own run directory, and only when no server of ours is using it.
+    if pid_alive; then
+        log "refusing to purge: pid $(cat "$PID_FILE") still running"
+        return 1
+    fi
+    rm -rf -- "$RUN_DIR"
+    log "purged $RUN_DIR"
+}
+
 cmd_status() {
     if pid_alive && healthy; then
         echo "clickhouse: running (pid $(cat "$PID_FILE")), native $HOST:$PORT, http $HOST:$HTTP_PORT"
@@ -273,12 +283,27 @@ cmd_status() {
     return 3
 }
 
-case "${1:-}" in
+action="${1:-}"
+shift || true
+purge_data=0
+for arg in "$@"; do
+    case "$arg" in
+    --purge) purge_data=1 ;;
+    *)
+        echo "clickhouse: unknown argument '$arg'" >&2
+        exit 2
+        ;;
+    esac
+done
+case "$action" in
 up) cmd_up ;;
-down) cmd_down ;;
+down)
+    cmd_down
+    if ((purge_data)); then purge; fi
+    ;;
 status) cmd_status ;;
 *)
-    echo "usage: $0 up|down|status" >&2
+    echo "usage: $0 up | down [--purge] | status" >&2
     exit 2
     ;;
 esac
