@@ -32,7 +32,7 @@ def partition_for(key: bytes | None, partitions: int) -> int:
     """Kafka's default partitioner for keyed records (murmur2, positive, modulo the partition count)."""
     if key is None:
         return 0
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class AbstractEventLog(ABC):
