@@ -19,7 +19,10 @@ runner = CliRunner()
 
 def test_help_lists_every_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "touchstream.adapters.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "touchstream.adapters.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     for command in ("demo", "generate", "schemas"):
         assert command in done.stdout
