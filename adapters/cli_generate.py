@@ -1,0 +1,18 @@
+"""`touchstream generate`: the realistic dataset as files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from touchstream.adapters.generator import GeneratorConfig, estimated_events, write_dataset
+from touchstream.adapters.progress import progress_bar
+
+
+def run(*, customers: int, accounts: int, days: int, seed: int, out: Path, truth: Path) -> dict[str, object]:
+    config = GeneratorConfig(customers=customers, accounts=accounts, days=days, seed=seed)
+    with progress_bar("generate", estimated_events(config)) as advance:
+        summary = write_dataset(config, out, truth, progress=advance)
+    typer.echo(f"wrote {summary['events']} events to {out} and the ground truth to {truth}")
+    return summary
