@@ -28,6 +28,11 @@ class LogRecord:
     timestamp: float
 
 
+class LogUnavailable(Exception):
+    """The log could not take or serve records now (broker down, timeout); nothing was half-written
+    by this call unless the message says so. Callers answer "retry later" rather than losing data."""
+
+
 def partition_for(key: bytes | None, partitions: int) -> int:
     """Kafka's default partitioner for keyed records (murmur2, positive, modulo the partition count)."""
     if key is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog, partition_for
+from touchstream.adapters.kafka_log import KafkaEventLog
 
 
 class EventLogContract:
@@ -85,6 +87,15 @@ class TestSQLiteEventLog(EventLogContract):
         for w in range(4):  # each writer's own records stay in its order
             mine = [r.value.decode() for r in got if r.value.startswith(f"{w}-".encode())]
             assert mine == [f"{w}-{i}" for i in range(20)]
+
+
+@pytest.mark.integration
+class TestKafkaEventLog(EventLogContract):
+    @pytest.fixture
+    def log(self, kafka_bootstrap: str, unique_name: str) -> Iterator[AbstractEventLog]:
+        log = KafkaEventLog(kafka_bootstrap, unique_name, partitions=self.partitions, create=True)
+        yield log
+        log.close()
 
 
 del EventLogContract
