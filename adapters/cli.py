@@ -6,6 +6,7 @@ modules. Heavy imports happen inside commands so `--help` stays instant.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +53,12 @@ def generate(
     accounts: Annotated[int, typer.Option(min=1, help="companies; people spread across them")] = 100,
     days: Annotated[int, typer.Option(min=1, help="days of history, from --start")] = 180,
     seed: Annotated[int, typer.Option(help="same seed, byte-identical output")] = 1,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="first day (UTC); default 2026-01-01. Keep start+days before today"
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="events, one JSON per line")] = Path(
         "events.jsonl"
     ),
@@ -67,7 +74,9 @@ def generate(
     """
     from touchstream.adapters import cli_generate
 
-    cli_generate.run(customers=customers, accounts=accounts, days=days, seed=seed, out=out, truth=truth)
+    cli_generate.run(
+        customers=customers, accounts=accounts, days=days, seed=seed, out=out, truth=truth, start=start
+    )
 
 
 def main() -> None:
