@@ -6,6 +6,7 @@ Imports nothing else of Touchstream and does no I/O.
 from .catalogue import EVENT_TYPES, event_class
 from .envelope import Event, Payload
 from .parsing import EventParseError, Limits, Problem, UnknownEventType, UnknownSchemaVersion, parse_event
+from .resolved import ResolvedTouchpoint, parse_resolved
 from .values import Department, Identifiers, Money, normalize_phone
 
 __all__ = [
@@ -18,9 +19,11 @@ __all__ = [
     "Money",
     "Payload",
     "Problem",
+    "ResolvedTouchpoint",
     "UnknownEventType",
     "UnknownSchemaVersion",
     "event_class",
     "normalize_phone",
     "parse_event",
+    "parse_resolved",
 ]

@@ -184,3 +184,12 @@ def test_events_are_frozen() -> None:
     event = parse_event(wire_event("EmailOpened", 1))
     with pytest.raises(ValueError, match="frozen"):
         event.source = "other"  # type: ignore[misc]
+
+
+def test_resolved_touchpoints_round_trip() -> None:
+    from touchstream.events import ResolvedTouchpoint, parse_resolved
+
+    resolved = ResolvedTouchpoint(parse_event(wire_event("NpsSubmitted", 1)), "c-1", "a-1", 2, 40)
+    assert parse_resolved(resolved.to_json()) == resolved
+    with pytest.raises(EventParseError, match="contact_id"):
+        parse_resolved(b'{"event": {}}')
