@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from touchstream.adapters import cli_schemas
+from touchstream.adapters import cli_dlq, cli_import, cli_schemas, cli_topics
 
 app = typer.Typer(
     name="touchstream",
@@ -25,6 +25,9 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(cli_schemas.app, name="schemas")
+app.add_typer(cli_topics.app, name="topics")
+app.add_typer(cli_dlq.app, name="dlq")
+app.command("import")(cli_import.import_command)
 
 
 @app.command()

@@ -49,7 +49,12 @@ class KafkaEventLog(AbstractEventLog):
 
     # --- clients, made on first use -------------------------------------------------------------------
     def _common(self) -> dict[str, Any]:
-        return {"bootstrap_servers": self.bootstrap, "client_id": self._client_id}
+        # Without bootstrap_timeout_ms an unreachable broker takes kafka-python's default 30 s to fail.
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self._client_id,
+            "bootstrap_timeout_ms": int(self._timeout_s * 1000),
+        }
 
     def _producer_client(self) -> KafkaProducer:
         if self._producer is None:
