@@ -17,7 +17,8 @@ from .parsing import EventParseError, Problem, parse_event
 @dataclass(frozen=True)
 class ResolvedTouchpoint:
     event: Event
-    contact_id: str
+    # None only for a touchpoint about an organization with no person in it (account identifiers only).
+    contact_id: str | None
     account_id: str | None = None
     # Where the raw event sat (partition, offset in touchpoints.raw): provenance for audits and replays.
     raw_partition: int | None = None
@@ -42,17 +43,23 @@ def parse_resolved(raw: bytes | str | dict[str, Any]) -> ResolvedTouchpoint:
         data = raw if isinstance(raw, dict) else pydantic_core.from_json(raw)
     except ValueError as exc:
         raise EventParseError([Problem("$", f"not valid JSON: {exc}")]) from None
-    if not isinstance(data, dict) or not isinstance(data.get("contact_id"), str) or not data["contact_id"]:
-        raise EventParseError([Problem("contact_id", "a resolved touchpoint needs a contact_id")])
-    account = data.get("account_id")
+    if not isinstance(data, dict):
+        raise EventParseError([Problem("$", "a resolved touchpoint is a JSON object")])
+    contact, account = data.get("contact_id"), data.get("account_id")
     positions = [data.get("raw_partition"), data.get("raw_offset")]
-    if not (account is None or isinstance(account, str)) or not all(
+    if not (contact or account):
+        raise EventParseError(
+            [Problem("contact_id", "a resolved touchpoint needs a contact_id or account_id")]
+        )
+    if not all(v is None or isinstance(v, str) for v in (contact, account)) or not all(
         p is None or isinstance(p, int) for p in positions
     ):
-        raise EventParseError([Problem("$", "account_id must be a string or null; raw_* integers or null")])
+        raise EventParseError(
+            [Problem("$", "contact_id/account_id are strings or null; raw_* integers or null")]
+        )
     return ResolvedTouchpoint(
         event=parse_event(data.get("event") or {}),
-        contact_id=data["contact_id"],
+        contact_id=contact,
         account_id=account,
         raw_partition=positions[0],
         raw_offset=positions[1],
