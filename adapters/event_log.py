@@ -29,8 +29,13 @@ class LogRecord:
 
 
 class LogUnavailable(Exception):
-    """The log could not take or serve records now (broker down, timeout); nothing was half-written
-    by this call unless the message says so. Callers answer "retry later" rather than losing data."""
+    """The log could not take or serve records now (broker down, timeout). Callers answer "retry later"
+    rather than losing data. For a failed append, `placed` (when known) holds each record's (partition,
+    offset) or None, so a caller can tell which records did make it and not publish them twice."""
+
+    def __init__(self, message: str, placed: list[tuple[int, int] | None] | None = None) -> None:
+        super().__init__(message)
+        self.placed = placed
 
 
 def partition_for(key: bytes | None, partitions: int) -> int:

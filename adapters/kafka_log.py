@@ -128,21 +128,24 @@ class KafkaEventLog(AbstractEventLog):
             producer.flush(timeout=self._timeout_s + 2)
         except KafkaError as exc:
             raise LogUnavailable(f"Kafka at {self.bootstrap} did not take the records: {exc}") from exc
-        placed, failed = [], []
+        placed: list[tuple[int, int] | None] = []
+        failed: list[tuple[int, KafkaError]] = []
         for index, future in enumerate(futures):
             try:
                 meta = future.get(timeout=0.01 if future.is_done else self._timeout_s)
             except KafkaError as exc:
                 failed.append((index, exc))
+                placed.append(None)
                 continue
             placed.append((int(meta.partition), int(meta.offset)))
         if failed:
             first_index, first_error = failed[0]
             raise LogUnavailable(
                 f"{len(failed)} of {len(futures)} records were not acknowledged by Kafka at {self.bootstrap} "
-                f"(first: record {first_index}: {first_error}); {len(placed)} were"
+                f"(first: record {first_index}: {first_error}); {len(futures) - len(failed)} were",
+                placed=placed,
             )
-        return placed
+        return [p for p in placed if p is not None]
 
     def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
         tp = TopicPartition(self.topic, partition)

@@ -149,7 +149,10 @@ Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_norma
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+00:01: UTC would fall before year 1
+        raise ValueError("is outside the range of dates that can be stored") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]

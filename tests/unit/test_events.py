@@ -169,6 +169,9 @@ def test_absurd_timestamps_are_refused() -> None:
         parse_event(wire_event("EmailOpened", 1, occurred_at="2026-03-05T00:00:00Z"), now=now)
     with pytest.raises(EventParseError, match="occurred_at: must be after 1970"):
         parse_event(wire_event("EmailOpened", 1, occurred_at="1969-12-31T00:00:00Z"), now=now)
+    # Found by schemathesis: an offset that pushes the instant before year 1 in UTC.
+    with pytest.raises(EventParseError, match="occurred_at: is outside the range"):
+        parse_event(wire_event("EmailOpened", 1, occurred_at="0001-01-01T00:00:00+00:01"), now=now)
 
 
 @pytest.mark.parametrize("name", ["Jane\x00Doe", "Jane\x1bDoe", "x" * 201])

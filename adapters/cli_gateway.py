@@ -1,0 +1,102 @@
+"""`touchstream gateway`: serve the HTTP gateway, and `touchstream gateway keys add` to mint API keys.
+
+Only typer is imported at module level, so `touchstream --help` stays instant; uvicorn, FastAPI and the
+Kafka client load when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="The HTTP gateway: upstream systems publish events (and Segment calls) over HTTP.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="API keys for the gateway (stored hashed in a TOML file).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@app.callback()
+def gateway(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8080,
+    keys: Annotated[Path | None, typer.Option(help="the API keys file (`gateway keys add`)")] = None,
+    embedded_log: Annotated[
+        Path | None, typer.Option(help="publish to the embedded SQLite log at this path")
+    ] = None,
+    kafka: Annotated[str | None, typer.Option(help="publish to Kafka at this bootstrap (host:port)")] = None,
+    topic: Annotated[str | None, typer.Option(help="topic (default: touchpoints.raw, prefixed)")] = None,
+    dedup_db: Annotated[
+        Path | None, typer.Option(help="de-duplication store (default: gateway-dedup.sqlite in the data dir)")
+    ] = None,
+    dedup_window_hours: Annotated[float, typer.Option(min=0.01, help="how long ids are remembered")] = 168,
+    max_batch: Annotated[int, typer.Option(min=1, help="most events in one request")] = 1000,
+    max_bytes: Annotated[int, typer.Option(min=1024, help="largest request body")] = 8 * 1024 * 1024,
+    retry_after: Annotated[int, typer.Option(min=1, help="Retry-After seconds on a 503")] = 5,
+    kafka_timeout: Annotated[float, typer.Option(min=0.5, help="seconds to wait for Kafka's acks")] = 10.0,
+) -> None:
+    """Serve the gateway: `touchstream gateway --keys keys.toml --kafka 127.0.0.1:19092`.
+
+    Without --kafka or --embedded-log it follows TOUCHSTREAM_MODE (embedded: a SQLite log in the data dir).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if keys is None:
+        raise typer.BadParameter("--keys FILE is required (create one with `touchstream gateway keys add`)")
+    if kafka and embedded_log:
+        raise typer.BadParameter("choose one of --kafka and --embedded-log")
+    from touchstream.adapters.gateway_compose import build_gateway
+    from touchstream.adapters.gateway_server import serve
+
+    app_ = build_gateway(
+        keys=keys,
+        embedded_log=embedded_log,
+        kafka=kafka,
+        topic=topic,
+        dedup_db=dedup_db,
+        dedup_window_s=dedup_window_hours * 3600,
+        max_batch=max_batch,
+        max_bytes=max_bytes,
+        retry_after=retry_after,
+        kafka_timeout=kafka_timeout,
+    )
+    typer.echo(f"gateway on http://{host}:{port} (OpenAPI at /docs)", err=True)
+    serve(app_, host=host, port=port)
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Option(help="a name for this key, e.g. hubspot-prod")],
+    source: Annotated[str, typer.Option(help="the source system its events carry, e.g. hubspot")],
+    keys: Annotated[Path, typer.Option(help="the keys file (created if missing)")],
+    department: Annotated[
+        list[str] | None, typer.Option(help="a department it may publish for (repeat; default all)")
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="an event type it may publish (repeat; default all)")
+    ] = None,
+) -> None:
+    """Mint an API key, append its SHA-256 to the keys file, and print the key once.
+
+    Example: `touchstream gateway keys add --name hubspot-prod --source hubspot --department marketing
+    --keys keys.toml`
+    """
+    from touchstream.adapters.gateway_auth import ANY, KeyFileError, add_key
+
+    try:
+        secret, key = add_key(
+            keys, name=name, source=source, departments=department or [ANY], event_types=event_type or [ANY]
+        )
+    except KeyFileError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(
+        f"added key {key.name!r} for source {key.source!r} to {keys}; store it now, it is not shown again:",
+        err=True,
+    )
+    typer.echo(secret)

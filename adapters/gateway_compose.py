@@ -1,0 +1,72 @@
+"""The gateway's composition root: settings and options in, an app wired to the chosen log out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from touchstream.adapters import topics
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.dedup import SQLiteDedupStore
+from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog
+from touchstream.adapters.gateway import GatewaySettings, create_gateway
+from touchstream.adapters.gateway_auth import Keyring
+from touchstream.adapters.gateway_ingest import Readiness, log_readiness
+
+
+def build_gateway(
+    *,
+    keys: Path,
+    embedded_log: Path | None = None,
+    kafka: str | None = None,
+    topic: str | None = None,
+    dedup_db: Path | None = None,
+    dedup_window_s: float = 7 * 24 * 3600,
+    max_batch: int = 1000,
+    max_bytes: int = 8 * 1024 * 1024,
+    retry_after: int = 5,
+    kafka_timeout: float = 10.0,
+) -> FastAPI:
+    config = load_settings()
+    if kafka is None and embedded_log is None:
+        if config.embedded:
+            embedded_log = config.data_dir / "log.sqlite"
+        else:
+            kafka = config.kafka_bootstrap
+    topic_name = topic or topics.topic_name(topics.RAW, config.topic_prefix)
+    open_log: Callable[[], AbstractEventLog]
+    readiness: Readiness = log_readiness
+    if kafka is not None:
+        from touchstream.adapters.gateway_ready import KafkaReadiness
+        from touchstream.adapters.kafka_log import KafkaEventLog
+
+        bootstrap = kafka
+
+        def open_log() -> AbstractEventLog:
+            return KafkaEventLog(bootstrap, topic_name, timeout_s=kafka_timeout)
+
+        readiness = KafkaReadiness(bootstrap, topic_name, timeout_s=min(2.0, kafka_timeout))
+    else:
+        assert embedded_log is not None
+        log_path = embedded_log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+        def open_log() -> AbstractEventLog:
+            return SQLiteEventLog(log_path)
+
+    dedup_path = dedup_db or config.data_dir / "gateway-dedup.sqlite"
+    dedup_path.parent.mkdir(parents=True, exist_ok=True)
+    return create_gateway(
+        open_log,
+        Keyring.from_file(keys),
+        SQLiteDedupStore(dedup_path, window_s=dedup_window_s),
+        GatewaySettings(
+            max_batch_events=max_batch,
+            max_request_bytes=max_bytes,
+            retry_after_s=retry_after,
+            default_region=config.default_region,
+        ),
+        readiness=readiness,
+    )
