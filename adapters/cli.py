@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from touchstream.adapters import cli_dlq, cli_gateway, cli_import, cli_schemas, cli_stewards, cli_topics
+from touchstream.adapters import (
+    cli_db,
+    cli_dlq,
+    cli_gateway,
+    cli_import,
+    cli_schemas,
+    cli_stewards,
+    cli_topics,
+)
 
 app = typer.Typer(
     name="touchstream",
@@ -29,6 +37,8 @@ app.add_typer(cli_topics.app, name="topics")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_stewards.app, name="stewards")
 app.add_typer(cli_gateway.app, name="gateway")
+app.add_typer(cli_db.app, name="db")
+app.command("rebuild")(cli_db.rebuild)
 app.command("import")(cli_import.import_command)
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import random
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
@@ -96,6 +99,32 @@ def persistence_env(url: str) -> dict[str, str]:
     raise ValueError(f"unknown master-record store {url!r}: use memory://, sqlite:///PATH or postgresql://…")
 
 
+# PostgreSQL's catalog does not serialize concurrent CREATE TABLE/FUNCTION IF NOT EXISTS ("tuple concurrently
+# updated"): workers starting together take this advisory lock while the library creates its tables.
+_SCHEMA_LOCK_KEY = zlib.crc32(b"touchstream.master_record.schema")
+
+
+@contextmanager
+def _schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield
+        return
+    with psycopg.connect(
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        dbname=env["POSTGRES_DBNAME"],
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "10")),
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
+
+
 def store_url(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     return env.get(MASTER_RECORD_URL_ENV, DEFAULT_URL)
@@ -125,7 +154,8 @@ class MasterRecord(Application[UUID]):
         identity: IdentityConfig | None = None,
         survivorship: SurvivorshipRules | None = None,
     ) -> None:
-        super().__init__(dict(env) if env is not None else None)
+        with _schema_lock(env or {}):
+            super().__init__(dict(env) if env is not None else None)
         self.identity = identity or IdentityConfig()
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)

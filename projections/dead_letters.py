@@ -1,4 +1,7 @@
-"""Dead letters: every record that could not become an event, kept with its original bytes and the reason."""
+"""Dead letters: every record that could not become an event, kept with its original bytes and the reason.
+
+The table is created by migration 1 (`migrations.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,38 @@ from typing import Any
 
 import orjson
 
+from touchstream.events import event_class
+
 DEAD_LETTERS_TABLE = "dead_letters"
 
-DEAD_LETTERS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {DEAD_LETTERS_TABLE} (
-    log_partition UInt32,
-    log_offset UInt64,
-    received_at DateTime,
-    event_type String,
-    event_id String,
-    error String,
-    raw String
-) ENGINE = ReplacingMergeTree(log_offset)
-ORDER BY (log_partition, log_offset)
-"""
+DEAD_LETTER_COLUMNS = (
+    "log_partition",
+    "log_offset",
+    "received_at",
+    "event_type",
+    "event_id",
+    "source",
+    "department",
+    "error",
+    "raw",
+)
 
-DEAD_LETTER_COLUMNS = ("log_partition", "log_offset", "received_at", "event_type", "event_id", "error", "raw")
+
+def claimed_origin(raw: bytes) -> tuple[str, str]:
+    """The source and department a rejected record claims, if it is JSON enough to say: data quality counts
+    dead letters per team (SQL cannot read arbitrary JSON on 18.16, so this happens here)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    source = data.get("source")
+    department = data.get("department")
+    if not isinstance(department, str):
+        known = event_class(data["type"]) if isinstance(data.get("type"), str) else None
+        department = known.home_department.value if known is not None else ""
+    return (source.strip().lower()[:64] if isinstance(source, str) else ""), department[:64]
 
 
 def dead_letter_row(
@@ -35,6 +54,7 @@ def dead_letter_row(
         received_at.replace(tzinfo=None),
         error.get("event_type") or "",
         error.get("event_id") or "",
+        *claimed_origin(raw),
         orjson.dumps(error).decode(),
         raw.decode("utf-8", "replace"),
     )

@@ -1,39 +1,22 @@
-"""The touchpoints fact table: one row per accepted event, idempotent under replay.
+"""The touchpoints fact table: one wide row per resolved event, idempotent under replay.
 
-Rows carry the log position as the ReplacingMergeTree version and are keyed by event id, so writing the
-same event twice (a retry, a replay) leaves one row when read with FINAL.
+Typed columns are promoted from the payload here, at write time, so the departmental SQL never parses JSON
+(18.16 has no JSONExtract). Rows are keyed by event id with the log offset as the ReplacingMergeTree
+version, so a retry or a replay leaves one row per event when read with FINAL. The DDL is migration 1 in
+`migrations.py`; `TOUCHPOINT_COLUMNS` is the insert order.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from touchstream.events import Event
+from touchstream.events import Event, Money, ResolvedTouchpoint
+
+from .summary import summarize
 
 TOUCHPOINTS_TABLE = "touchpoints"
-
-# Runs unchanged on ClickHouse 18.16 and on chDB 26.x (see docs/clickhouse.md for the dialect we keep to).
-TOUCHPOINTS_DDL = f"""
-CREATE TABLE IF NOT EXISTS {TOUCHPOINTS_TABLE} (
-    event_id String,
-    type String,
-    schema_version UInt16,
-    occurred_at DateTime,
-    recorded_at DateTime,
-    source String,
-    department String,
-    customer_key String,
-    email String,
-    phone String,
-    account_domain String,
-    payload String,
-    log_partition UInt32,
-    log_offset UInt64
-) ENGINE = ReplacingMergeTree(log_offset)
-PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (customer_key, event_id)
-"""
 
 TOUCHPOINT_COLUMNS = (
     "event_id",
@@ -43,50 +26,159 @@ TOUCHPOINT_COLUMNS = (
     "recorded_at",
     "source",
     "department",
-    "customer_key",
+    "actor",
+    "contact_id",
+    "account_id",
+    "identifier",
+    "identifier_kind",
     "email",
     "phone",
     "account_domain",
+    "campaign_id",
+    "lead_id",
+    "opportunity_id",
+    "ticket_id",
+    "subscription_id",
+    "order_id",
+    "title",
+    "stage",
+    "from_stage",
+    "amount",
+    "currency",
+    "owner",
+    "expected_close",
+    "lead_source",
+    "priority",
+    "status",
+    "public_reply",
+    "product",
+    "score",
+    "intent",
+    "caller_role",
+    "disposition",
+    "channel",
+    "category",
+    "severity",
+    "theme",
+    "purpose",
+    "renews_on",
+    "summary",
     "payload",
     "log_partition",
     "log_offset",
 )
 
-TOUCHES_PER_CUSTOMER = f"""
-SELECT customer_key, count() AS touches, uniqExact(department) AS departments, max(occurred_at) AS last_touch
-FROM {TOUCHPOINTS_TABLE} FINAL
-GROUP BY customer_key
-ORDER BY touches DESC, customer_key
-LIMIT %(limit)s
-"""
-
-TOUCHES_PER_DEPARTMENT = f"""
-SELECT department, count() AS touches, uniqExact(customer_key) AS customers
-FROM {TOUCHPOINTS_TABLE} FINAL
-GROUP BY department
-ORDER BY department
-"""
+# A ticket's state after each ticket event: what `status` holds for them.
+_TICKET_STATUS = {"TicketOpened": "new", "TicketResolved": "solved", "TicketReopened": "open"}
+_TITLE_FIELDS = ("name", "subject", "title")
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    # ClickHouse DateTime columns hold UTC here; both clients take naive datetimes as that.
+def naive_utc(moment: datetime) -> datetime:
+    """ClickHouse DateTime columns hold UTC here; both clients take naive datetimes as that."""
     return moment.replace(tzinfo=None)
 
 
-def touchpoint_row(event: Event, partition: int, offset: int) -> tuple[Any, ...]:
+# Payload fields are read from the model's __dict__: a missing name there is a dict miss, while getattr on
+# a pydantic model goes through its slow __getattr__ (it was a third of the row's cost).
+Fields = dict[str, Any]
+
+
+def _text(p: Fields, name: str) -> str:
+    value = p.get(name)
+    return "" if value is None else str(value)
+
+
+def _money(p: Fields) -> Money | None:
+    for name in ("amount", "total"):
+        value = p.get(name)
+        if isinstance(value, Money):
+            return value
+    return None
+
+
+def _title(p: Fields) -> str:
+    for name in _TITLE_FIELDS:
+        if (value := p.get(name)) is not None:
+            return str(value)
+    return ""
+
+
+def _date(p: Fields, name: str) -> date | None:
+    value = p.get(name)
+    return value if isinstance(value, date) else None
+
+
+def _stage(event: Event, p: Fields) -> tuple[str, str]:
+    if event.type == "OpportunityStageChanged":
+        return _text(p, "to_stage"), _text(p, "from_stage")
+    return _text(p, "stage"), ""
+
+
+def _status(event: Event, p: Fields) -> str:
+    if event.type == "TicketUpdated":
+        return _text(p, "status")
+    return _TICKET_STATUS.get(event.type, "")
+
+
+def identifier_kind(strongest: str) -> str:
+    """`email`, `ext`, `phone`, `domain` or `account`: how firmly the event names a person."""
+    return strongest.split(":", 1)[0]
+
+
+def touchpoint_row(resolved: ResolvedTouchpoint, partition: int, offset: int) -> tuple[Any, ...]:
+    """The row for `TOUCHPOINT_COLUMNS`; (partition, offset) is the position in the log it was read from."""
+    event = resolved.event
+    p: Fields = event.payload.__dict__
     ids = event.identifiers
+    strongest = ids.strongest()
+    money = _money(p)
+    stage, from_stage = _stage(event, p)
+    score = p.get("score")
     return (
         str(event.event_id),
         event.type,
         event.schema_version,
-        _naive_utc(event.occurred_at),
-        _naive_utc(event.recorded_at),
+        naive_utc(event.occurred_at),
+        naive_utc(event.recorded_at),
         event.source,
         event.department.value,
-        ids.strongest(),
+        event.actor or "",
+        resolved.contact_id or "",  # "": about an organization, no person in it
+        resolved.account_id or "",
+        strongest,
+        identifier_kind(strongest),
         ids.email or "",
         ids.phone or "",
         ids.account_domain or "",
+        _text(p, "campaign_id"),
+        _text(p, "lead_id"),
+        _text(p, "opportunity_id"),
+        _text(p, "ticket_id"),
+        _text(p, "subscription_id"),
+        _text(p, "order_id"),
+        _title(p),
+        stage,
+        from_stage,
+        money.amount if money is not None else Decimal("0.00"),
+        money.currency if money is not None else "",
+        _text(p, "owner"),
+        _date(p, "expected_close"),
+        _text(p, "lead_source"),
+        _text(p, "priority"),
+        _status(event, p),
+        1 if p.get("public_reply") else 0,
+        _text(p, "product"),
+        score if isinstance(score, int) else None,
+        _text(p, "intent"),
+        _text(p, "caller_role"),
+        _text(p, "disposition"),
+        _text(p, "channel"),
+        _text(p, "category"),
+        _text(p, "severity"),
+        _text(p, "theme"),
+        _text(p, "purpose"),
+        _date(p, "renews_on"),
+        summarize(event),
         event.payload.model_dump_json(),
         partition,
         offset,

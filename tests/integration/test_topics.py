@@ -94,6 +94,8 @@ def test_missing_partitions_are_added(kafka_bootstrap: str, admin: KafkaAdminCli
     assert "partitions: 2 -> 12" in changes[0].detail
     # The broker's metadata shows new partitions a moment after the request succeeded.
     deadline = time.monotonic() + 20
-    while len(admin.describe_topics([name])[0]["partitions"]) != spec.partitions and time.monotonic() < deadline:
+    while (
+        len(admin.describe_topics([name])[0]["partitions"]) != spec.partitions and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert len(admin.describe_topics([name])[0]["partitions"]) == spec.partitions

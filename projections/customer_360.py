@@ -1,0 +1,175 @@
+"""The customer_360 row and the `customer360.changes` message, both built from a contact's fold state.
+
+`customer_360` is a ReplacingMergeTree keyed by contact id whose version is the offset of the last event
+applied, so the newest state wins however often a batch is retried. Instants of "never" are the epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from .state import ContactState
+
+CUSTOMER_360_TABLE = "customer_360"
+NEVER = datetime(1970, 1, 1)
+TOPIC_CHANGES = "customer360.changes"
+_PRIORITY_ORDER = ("P1", "P2", "P3", "P4")
+
+CUSTOMER_360_COLUMNS = (
+    "contact_id",
+    "account_id",
+    "version",
+    "updated_at",
+    "first_seen",
+    "last_seen",
+    "touches",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "attribute_sources",
+    "lifecycle_stage",
+    "marketing_consent",
+    "sales_consent",
+    "first_source",
+    "first_department",
+    "department_touches",
+    "last_marketing_at",
+    "last_sales_at",
+    "last_support_at",
+    "last_sales_contact_at",
+    "warm_touches",
+    "warm_context",
+    "open_opportunities",
+    "open_pipeline",
+    "pipeline_currency",
+    "open_tickets",
+    "worst_open_priority",
+    "reopens",
+    "last_csat",
+    "last_csat_at",
+    "last_nps",
+    "last_nps_at",
+    "lifetime_revenue",
+    "revenue_currency",
+    "won_deals",
+    "active_subscriptions",
+    "next_renewal",
+    "lead_score",
+    "health_score",
+    "active_signals",
+    "erased",
+)
+
+
+def at(seconds: int) -> datetime:
+    """Unix seconds as the naive-UTC datetime both engines store (0 is "never")."""
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None) if seconds else NEVER
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def worst_open_priority(s: ContactState) -> str:
+    open_priorities = {t[0] for t in s.tickets.values() if t[1]}
+    return next((p for p in _PRIORITY_ORDER if p in open_priorities), "")
+
+
+def _last_at(s: ContactState, *departments: str) -> datetime:
+    return at(max((s.departments[d][1] for d in departments if d in s.departments), default=0))
+
+
+def _consents(s: ContactState, purpose: str) -> int:
+    given = s.consent.get(purpose)
+    return 1 if given is None or given[0] else 0
+
+
+def _attribute(s: ContactState, name: str) -> str:
+    value = s.attributes.get(name)
+    return value[0] if value else ""
+
+
+def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
+    pipeline = sum((Decimal(o[1]) for o in s.opportunities.values()), Decimal("0.00"))
+    revenue = sum((Decimal(v) for v in s.revenue.values()), Decimal("0.00"))
+    open_tickets = sum(1 for t in s.tickets.values() if t[1])
+    warm = [
+        {"event_id": e, "type": t, "at": at(w).isoformat(), "campaign_id": c} for e, t, w, c in s.warm_recent
+    ]
+    return (
+        s.contact_id,
+        s.account_id or "",
+        version,
+        at(s.last_seen),
+        at(s.first_seen),
+        at(s.last_seen),
+        s.touches,
+        _attribute(s, "first_name"),
+        _attribute(s, "last_name"),
+        _attribute(s, "email"),
+        _attribute(s, "phone"),
+        _attribute(s, "company"),
+        _attribute(s, "job_title"),
+        _json({name: value[1] for name, value in s.attributes.items()}),
+        s.lifecycle,
+        _consents(s, "marketing_email"),
+        _consents(s, "sales_contact"),
+        s.first_source,
+        s.first_department,
+        _json({d: [at(f).isoformat(), at(la).isoformat(), n] for d, (f, la, n) in s.departments.items()}),
+        _last_at(s, "marketing"),
+        _last_at(s, "sales"),
+        _last_at(s, "support", "contact_center"),
+        at(s.last_sales_contact_at),
+        s.warm_count,
+        _json(warm),
+        len(s.opportunities),
+        pipeline,
+        ",".join(sorted({o[2] for o in s.opportunities.values() if o[2]})),
+        open_tickets,
+        worst_open_priority(s),
+        s.reopens,
+        s.last_csat[0] if s.last_csat else None,
+        at(s.last_csat[1]) if s.last_csat else NEVER,
+        s.last_nps[0] if s.last_nps else None,
+        at(s.last_nps[1]) if s.last_nps else NEVER,
+        revenue,
+        ",".join(sorted(s.revenue)),
+        s.won_deals,
+        len(s.subscriptions),
+        at(min(s.subscriptions.values(), default=0)),
+        s.lead_score,
+        s.health,
+        sorted(s.signals),
+        1 if s.erased else 0,
+    )
+
+
+def change_message(s: ContactState, version: int) -> dict[str, Any]:
+    """The latest summary of a contact for `customer360.changes` (compacted: one value per contact)."""
+    value = {
+        "contact_id": s.contact_id,
+        "account_id": s.account_id,
+        "version": version,
+        "lifecycle_stage": s.lifecycle,
+        "touches": s.touches,
+        "last_seen": at(s.last_seen).isoformat() + "Z",
+        "open_tickets": sum(1 for t in s.tickets.values() if t[1]),
+        "worst_open_priority": worst_open_priority(s),
+        "open_opportunities": len(s.opportunities),
+        "warm_touches": s.warm_count,
+        "lead_score": s.lead_score,
+        "health_score": s.health,
+        "last_csat": s.last_csat[0] if s.last_csat else None,
+        "last_nps": s.last_nps[0] if s.last_nps else None,
+        "active_signals": sorted(s.signals),
+        "erased": s.erased,
+    }
+    return {"topic": TOPIC_CHANGES, "key": s.contact_id, "value": value}

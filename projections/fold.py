@@ -1,0 +1,373 @@
+"""The 360 fold: (state, resolved touchpoint, offset) -> (new state, outputs). Pure; no I/O, no clock.
+
+What SQL cannot do at stream time happens here, per contact and in log order: lifecycle stage, lead score
+with decay, open tickets and their worst priority, the last CSAT/NPS, consent, first/last touch per
+department, the marketing touches since the last sales contact ("warm context"), a health score from all
+departments, and the signals (`signals.py`).
+
+Idempotence: an event at or below the state's last applied offset of its partition changes nothing
+(per-contact order is the log's); an event id seen among the last few (a producer's retry at a new offset)
+only advances the position. Rows carry `state.version`, a per-contact count of applied events. Time is
+the event's `occurred_at`, never the wall clock, so a replay gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from touchstream.events import Event, Money, ResolvedTouchpoint
+
+from .config import DEFAULT_CONFIG, ProjectionConfig
+from .customer_360 import change_message, profile_row
+from .signal_rows import signal_message, signal_row
+from .signals import SignalChange, reconcile
+from .state import LEAD, MQL, OPPORTUNITY, SQL, ContactState
+
+PERSON_DETAILS = ("first_name", "last_name", "job_title", "company", "email", "phone")
+# Sends are something we did, not something they did: no engagement, no warm touch.
+PASSIVE_TYPES = frozenset({"CampaignEmailSent", "SubscriptionRenewed"})
+# Engagement with marketing: scored (points in the config), and a warm touch until sales calls.
+MARKETING_TOUCH_TYPES = frozenset(
+    {
+        "EmailOpened",
+        "EmailClicked",
+        "AdClicked",
+        "ContentDownloaded",
+        "WebinarRegistered",
+        "WebinarAttended",
+        "FormSubmitted",
+        "EventBadgeScanned",
+    }
+)
+_PRIORITY_PENALTY = {"P1": 25, "P2": 15}
+
+
+@dataclass(frozen=True)
+class FoldOutputs:
+    """What one event produced: the contact's new 360 row (None when the event was skipped), signal rows
+    and messages (`{"topic", "key", "value"}` dicts, published by the wiring)."""
+
+    profile: tuple[Any, ...] | None = None
+    signals: tuple[tuple[Any, ...], ...] = ()
+    messages: tuple[dict[str, Any], ...] = ()
+    changes: tuple[SignalChange, ...] = ()
+
+
+SKIPPED = FoldOutputs()
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def day_epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def fold(
+    state: ContactState | None,
+    resolved: ResolvedTouchpoint,
+    offset: int,
+    config: ProjectionConfig = DEFAULT_CONFIG,
+    *,
+    partition: int = 0,
+    with_profile: bool = True,
+) -> tuple[ContactState, FoldOutputs]:
+    """Apply one resolved touchpoint at (`partition`, `offset`), its position in the per-contact ordered log.
+
+    `with_profile=False` leaves out the 360 row and the `customer360.changes` message: a batch needs them
+    only once per contact (`customer_360.profile_row` / `change_message` on the final state), and building
+    them is half the cost of a fold.
+    """
+    if resolved.contact_id is None:
+        raise ValueError("the 360 fold needs a contact; an account-only touchpoint is a fact row only")
+    if state is None:
+        state = ContactState(resolved.contact_id)
+    key = str(partition)
+    if offset <= state.positions.get(key, -1):
+        return state, SKIPPED
+    event = resolved.event
+    event_id = str(event.event_id)
+    s = state.copy()
+    s.positions[key] = offset
+    if event_id in s.recent_ids:
+        return s, SKIPPED
+    s.version += 1
+    s.recent_ids = (*s.recent_ids, event_id)[-config.recent_event_ids_kept :]
+    now = epoch(event.occurred_at)
+    _record_touch(s, resolved, now)
+    handler = _HANDLERS.get(event.type)
+    if handler is not None:
+        handler(s, event, now, config)
+    _after(s, event, now, config)
+    s.health = health_score(s, now, config)
+    changes = tuple(reconcile(s, now, event_id, config))
+    profile = profile_row(s, s.version) if with_profile else None
+    messages = [change_message(s, s.version)] if with_profile else []
+    messages += [signal_message(s, change) for change in changes if change.changed_status]
+    return s, FoldOutputs(
+        profile=profile,
+        signals=tuple(signal_row(s, change, s.version) for change in changes),
+        messages=tuple(messages),
+        changes=changes,
+    )
+
+
+# --- what every event does -----------------------------------------------------------------------------
+
+
+def _record_touch(s: ContactState, resolved: ResolvedTouchpoint, now: int) -> None:
+    event = resolved.event
+    if resolved.account_id:
+        s.account_id = resolved.account_id
+    if not s.touches:
+        s.first_seen, s.first_source, s.first_department = now, event.source, event.department.value
+    s.touches += 1
+    s.first_seen, s.last_seen = min(s.first_seen, now), max(s.last_seen, now)
+    department = event.department.value
+    first, last, count = s.departments.get(department, (now, now, 0))
+    s.departments[department] = (min(first, now), max(last, now), count + 1)
+    if not s.erased:
+        ids = event.identifiers
+        for name, value in (("email", ids.email), ("phone", ids.phone)):
+            if value:
+                s.attributes[name] = (value, event.source, now)
+    if event.type not in PASSIVE_TYPES and event.department.value != "system":
+        s.last_engaged_at = max(s.last_engaged_at, now)
+
+
+def _after(s: ContactState, event: Event, now: int, c: ProjectionConfig) -> None:
+    # Marketing-qualified once the score reaches the bar; the stage never moves back on decay.
+    if s.lead_score >= c.mql_score:
+        s.progress = max(s.progress, MQL)
+
+
+def _observe(s: ContactState, details: Any, source: str, now: int) -> None:
+    if s.erased or details is None:
+        return
+    fields = details.__dict__  # not getattr: a pydantic model's __getattr__ for absent names is slow
+    for name in PERSON_DETAILS:
+        value = fields.get(name)
+        if value is not None:
+            s.attributes[name] = (str(value), source, now)
+
+
+def _became_customer(s: ContactState, now: int, revives: bool = True) -> None:
+    if not s.customer_since:
+        s.customer_since = now
+    if revives:
+        s.churned_at = 0
+
+
+def _add_revenue(s: ContactState, money: Money) -> None:
+    before = Decimal(s.revenue.get(money.currency, "0"))
+    s.revenue[money.currency] = str(before + money.amount)
+
+
+def decayed_score(s: ContactState, now: int, c: ProjectionConfig) -> float:
+    elapsed = max(0, now - s.lead_score_at)
+    return float(s.lead_score * 0.5 ** (elapsed / c.lead_score_half_life.total_seconds()))
+
+
+def _score(s: ContactState, points: float, now: int, c: ProjectionConfig) -> None:
+    s.lead_score = round(decayed_score(s, now, c) + points, 6)
+    s.lead_score_at = max(s.lead_score_at, now)
+
+
+# --- per type --------------------------------------------------------------------------------------------
+
+Handler = Callable[[ContactState, Event, int, ProjectionConfig], None]
+
+
+def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    _score(s, c.lead_points.get(e.type, 0.0), now, c)
+    campaign = e.payload.__dict__.get("campaign_id") or ""
+    s.warm_count += 1
+    s.warm_recent = (*s.warm_recent, (str(e.event_id), e.type, now, campaign))[-c.warm_context_kept :]
+    if e.type in ("FormSubmitted", "EventBadgeScanned"):
+        s.progress = max(s.progress, LEAD)
+        _observe(s, e.payload, e.source, now)
+
+
+def _unsubscribed(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.consent["marketing_email"] = (0, now)
+
+
+def _consent(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.consent[str(e.payload.purpose)] = (1 if e.type == "ConsentGiven" else 0, now)  # type: ignore[attr-defined]
+
+
+def _call(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    intent = str(e.payload.intent)  # type: ignore[attr-defined]
+    if intent in c.buying_intents:
+        s.last_buying_call = (now, str(e.event_id))
+        _score(s, c.buying_call_points, now, c)
+    if intent in c.cancellation_intents:
+        s.last_cancel_call = (now, str(e.event_id))
+
+
+def _lead(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.last_lead_at = max(s.last_lead_at, now)
+    s.progress = max(s.progress, SQL if e.type == "LeadQualified" else LEAD)
+    _observe(s, e.payload, e.source, now)
+
+
+def _lost(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.last_lost = (now, str(e.event_id))
+    s.opportunities.pop(e.payload.__dict__.get("opportunity_id") or "", None)
+
+
+def _opportunity(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    p: Any = e.payload
+    s.last_lead_at = max(s.last_lead_at, now)
+    s.progress = OPPORTUNITY
+    stage, amount, currency = s.opportunities.get(p.opportunity_id, ("prospecting", "0.00", ""))
+    fields = p.__dict__
+    stage = str(fields.get("to_stage") or fields.get("stage") or stage)
+    if p.amount is not None:
+        amount, currency = str(p.amount.amount), p.amount.currency
+    s.opportunities[p.opportunity_id] = (stage, amount, currency)
+
+
+def _won(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.opportunities.pop(e.payload.opportunity_id, None)  # type: ignore[attr-defined]
+    s.won_deals += 1
+    _became_customer(s, now)
+
+
+def _sales_contact(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.last_sales_contact_at = max(s.last_sales_contact_at, now)
+    s.warm_count, s.warm_recent = 0, ()
+
+
+def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    p: Any = e.payload
+    event_id = str(e.event_id)
+    known = s.tickets.get(p.ticket_id)
+    if e.type == "TicketOpened":
+        s.tickets[p.ticket_id] = (str(p.priority), 1, event_id, 0, now)
+        _became_customer(s, now, revives=False)  # support is for customers: the person uses the product
+        return
+    priority, is_open, opened_by, resolved_at, opened_at = known or ("", 1, event_id, 0, now)
+    if e.type == "TicketUpdated":
+        if p.priority is not None and str(p.priority) != priority:
+            priority, opened_by = str(p.priority), event_id  # an escalation is the evidence now
+        if str(p.status) == "solved":
+            is_open, resolved_at = 0, now
+    elif e.type == "TicketResolved":
+        is_open, resolved_at = 0, now
+    elif e.type == "TicketReopened":
+        is_open = 1
+        s.reopens += 1
+    s.tickets[p.ticket_id] = (priority, is_open, opened_by, resolved_at, opened_at)
+    _prune_tickets(s, c)
+
+
+def _prune_tickets(s: ContactState, c: ProjectionConfig) -> None:
+    closed = sorted((t[4], ticket_id) for ticket_id, t in s.tickets.items() if not t[1])
+    for _, ticket_id in closed[: max(0, len(closed) - c.closed_tickets_kept)]:
+        del s.tickets[ticket_id]
+
+
+def _csat(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.last_csat = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+
+
+def _nps(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.last_nps = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+
+
+def _complaint(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    s.complaints = (*s.complaints, (now, str(e.event_id)))[-5:]
+
+
+def _order(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    _add_revenue(s, e.payload.total)  # type: ignore[attr-defined]
+    _became_customer(s, now)
+
+
+def _subscription(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    p: Any = e.payload
+    if e.type == "SubscriptionCancelled":
+        s.subscriptions.pop(p.subscription_id, None)
+        if not s.subscriptions and s.customer_since:
+            s.churned_at = now
+        return
+    s.subscriptions[p.subscription_id] = day_epoch(p.renews_on)
+    if e.type == "SubscriptionRenewed":
+        _add_revenue(s, p.amount)  # the first period is paid through the order
+    _became_customer(s, now)
+
+
+def _details(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    _observe(s, e.payload, e.source, now)
+
+
+def _inbound_email(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    _observe(s, e.payload.__dict__.get("observed"), e.source, now)
+
+
+def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    # The tombstone: personal details go; counts and dates (not personal on their own) stay.
+    s.erased = True
+    s.attributes = {}
+    s.warm_recent = ()
+
+
+_HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(MARKETING_TOUCH_TYPES, _marketing),
+    "Unsubscribed": _unsubscribed,
+    "ConsentGiven": _consent,
+    "ConsentWithdrawn": _consent,
+    "ContactCenterCall": _call,
+    "LeadCreated": _lead,
+    "LeadQualified": _lead,
+    "LeadDisqualified": _lost,
+    "OpportunityCreated": _opportunity,
+    "OpportunityStageChanged": _opportunity,
+    "OpportunityWon": _won,
+    "OpportunityLost": _lost,
+    "CallLogged": _sales_contact,
+    "MeetingHeld": _sales_contact,
+    "TicketOpened": _ticket,
+    "TicketUpdated": _ticket,
+    "TicketResolved": _ticket,
+    "TicketReopened": _ticket,
+    "CsatSubmitted": _csat,
+    "NpsSubmitted": _nps,
+    "ComplaintLogged": _complaint,
+    "OrderPlaced": _order,
+    "SubscriptionStarted": _subscription,
+    "SubscriptionRenewed": _subscription,
+    "SubscriptionCancelled": _subscription,
+    "ContactDetailsObserved": _details,
+    "InboundEmailReceived": _inbound_email,
+    "ErasureRequested": _erasure,
+}
+
+
+def health_score(s: ContactState, now: int, c: ProjectionConfig) -> int:
+    """0-100 from all departments: support (open tickets, CSAT, complaints), CX (NPS), marketing
+    (engagement), commerce (an active subscription, a cancellation call). A churned contact scores 0."""
+    if s.churned_at:
+        return 0
+    score = 60
+    penalty = sum(_PRIORITY_PENALTY.get(t[0], 5) for t in s.tickets.values() if t[1])
+    score -= min(penalty, 40)
+    if s.last_csat is not None and now - s.last_csat[1] <= c.csat_recent.total_seconds():
+        score += (s.last_csat[0] - 3) * 8
+    if s.last_nps is not None and now - s.last_nps[1] <= c.nps_recent.total_seconds():
+        nps = s.last_nps[0]
+        score += 15 if nps >= c.promoter_nps_at_least else 0 if nps > c.hold_nps_at_most else -20
+    recent = sum(1 for at, _ in s.complaints if now - at <= c.complaint_recent.total_seconds())
+    score -= min(30, 10 * recent)
+    score += min(10, int(decayed_score(s, now, c) / 3))
+    if s.subscriptions:
+        score += 10
+    if s.last_cancel_call is not None and now - s.last_cancel_call[0] <= c.churn_risk_for.total_seconds():
+        score -= 20
+    return max(0, min(100, score))

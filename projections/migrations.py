@@ -1,0 +1,803 @@
+"""The ClickHouse schema as versioned migrations: an ordered list of (version, name, statements), as data.
+
+`adapters/migrate.py` applies the ones a database has not recorded in `schema_migrations`. A migration is
+history: never edit one that has shipped — add the next (a view changes by DROP VIEW + CREATE VIEW).
+Every statement runs unchanged on ClickHouse 18.16 and chDB 26 (docs/clickhouse.md) and is idempotent on
+its own (IF NOT EXISTS), so a migration interrupted half-way is simply applied again.
+
+The analyst views (docs/queries.md) read through `touchpoints_current`, which de-duplicates the facts
+(FINAL) and re-points merged contacts to their survivor through `contact_merges` (an ANY LEFT JOIN ...
+USING, the join form 18.16 answers correctly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_TOUCHPOINTS = """
+CREATE TABLE IF NOT EXISTS touchpoints (
+    event_id String,
+    type String,
+    schema_version UInt16,
+    occurred_at DateTime,
+    recorded_at DateTime,
+    source String,
+    department String,
+    actor String,
+    contact_id String,
+    account_id String,
+    identifier String,
+    identifier_kind String,
+    email String,
+    phone String,
+    account_domain String,
+    campaign_id String,
+    lead_id String,
+    opportunity_id String,
+    ticket_id String,
+    subscription_id String,
+    order_id String,
+    title String,
+    stage String,
+    from_stage String,
+    amount Decimal(18, 2),
+    currency String,
+    owner String,
+    expected_close Nullable(Date),
+    lead_source String,
+    priority String,
+    status String,
+    public_reply UInt8,
+    product String,
+    score Nullable(Int16),
+    intent String,
+    caller_role String,
+    disposition String,
+    channel String,
+    category String,
+    severity String,
+    theme String,
+    purpose String,
+    renews_on Nullable(Date),
+    summary String,
+    payload String,
+    log_partition UInt32,
+    log_offset UInt64
+) ENGINE = ReplacingMergeTree(log_offset)
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY event_id
+"""
+
+_DEAD_LETTERS = """
+CREATE TABLE IF NOT EXISTS dead_letters (
+    log_partition UInt32,
+    log_offset UInt64,
+    received_at DateTime,
+    event_type String,
+    event_id String,
+    source String,
+    department String,
+    error String,
+    raw String
+) ENGINE = ReplacingMergeTree(log_offset)
+ORDER BY (log_partition, log_offset)
+"""
+
+_CUSTOMER_360 = """
+CREATE TABLE IF NOT EXISTS customer_360 (
+    contact_id String,
+    account_id String,
+    version UInt64,
+    updated_at DateTime,
+    first_seen DateTime,
+    last_seen DateTime,
+    touches UInt32,
+    first_name String,
+    last_name String,
+    email String,
+    phone String,
+    company String,
+    job_title String,
+    attribute_sources String,
+    lifecycle_stage String,
+    marketing_consent UInt8,
+    sales_consent UInt8,
+    first_source String,
+    first_department String,
+    department_touches String,
+    last_marketing_at DateTime,
+    last_sales_at DateTime,
+    last_support_at DateTime,
+    last_sales_contact_at DateTime,
+    warm_touches UInt32,
+    warm_context String,
+    open_opportunities UInt32,
+    open_pipeline Decimal(18, 2),
+    pipeline_currency String,
+    open_tickets UInt32,
+    worst_open_priority String,
+    reopens UInt32,
+    last_csat Nullable(UInt8),
+    last_csat_at DateTime,
+    last_nps Nullable(UInt8),
+    last_nps_at DateTime,
+    lifetime_revenue Decimal(18, 2),
+    revenue_currency String,
+    won_deals UInt32,
+    active_subscriptions UInt32,
+    next_renewal DateTime,
+    lead_score Float64,
+    health_score UInt8,
+    active_signals Array(String),
+    erased UInt8
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY contact_id
+"""
+
+_SIGNALS = """
+CREATE TABLE IF NOT EXISTS signals (
+    signal_id String,
+    contact_id String,
+    account_id String,
+    kind String,
+    department String,
+    status String,
+    reason String,
+    evidence Array(String),
+    raised_at DateTime,
+    expires_at DateTime,
+    cleared_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (contact_id, signal_id)
+"""
+
+# The fold's checkpoint for the embedded runner (production keeps it in a Faust table).
+_PROJECTION_STATE = """
+CREATE TABLE IF NOT EXISTS projection_state (
+    contact_id String,
+    version UInt64,
+    state String
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY contact_id
+"""
+
+_CONTACT_MERGES = """
+CREATE TABLE IF NOT EXISTS contact_merges (
+    merged_id String,
+    survivor_id String,
+    active UInt8,
+    reason String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY merged_id
+"""
+
+# Config tables: filled from ProjectionConfig by `adapters/migrate.py load_config` (truncate + insert).
+_STAGE_PROBABILITIES = """
+CREATE TABLE IF NOT EXISTS stage_probabilities (
+    stage String,
+    probability Decimal(9, 4)
+) ENGINE = MergeTree ORDER BY stage
+"""
+
+_SLA_TARGETS = """
+CREATE TABLE IF NOT EXISTS sla_targets (
+    priority String,
+    first_response_sla_minutes UInt32,
+    resolution_sla_minutes UInt32
+) ENGINE = MergeTree ORDER BY priority
+"""
+
+# Active merges, one hop (the merge fold flattens chains: see projections/merges.py).
+_MERGE_MAP = "(SELECT merged_id AS contact_id, survivor_id FROM contact_merges FINAL WHERE active = 1)"
+
+_FACT_COLUMNS = [
+    "event_id",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "source",
+    "department",
+    "actor",
+    "account_id",
+    "identifier",
+    "identifier_kind",
+    "email",
+    "phone",
+    "account_domain",
+    "campaign_id",
+    "lead_id",
+    "opportunity_id",
+    "ticket_id",
+    "subscription_id",
+    "order_id",
+    "title",
+    "stage",
+    "from_stage",
+    "amount",
+    "currency",
+    "owner",
+    "expected_close",
+    "lead_source",
+    "priority",
+    "status",
+    "public_reply",
+    "product",
+    "score",
+    "intent",
+    "caller_role",
+    "disposition",
+    "channel",
+    "category",
+    "severity",
+    "theme",
+    "purpose",
+    "renews_on",
+    "summary",
+    "payload",
+    "log_partition",
+    "log_offset",
+]
+
+_PROFILE_COLUMNS = [
+    "account_id",
+    "first_seen",
+    "last_seen",
+    "touches",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "lifecycle_stage",
+    "marketing_consent",
+    "sales_consent",
+    "first_source",
+    "first_department",
+    "last_marketing_at",
+    "last_sales_at",
+    "last_support_at",
+    "last_sales_contact_at",
+    "warm_touches",
+    "warm_context",
+    "open_opportunities",
+    "open_pipeline",
+    "open_tickets",
+    "worst_open_priority",
+    "reopens",
+    "last_csat",
+    "last_csat_at",
+    "last_nps",
+    "last_nps_at",
+    "lifetime_revenue",
+    "won_deals",
+    "active_subscriptions",
+    "lead_score",
+    "health_score",
+    "active_signals",
+    "erased",
+]
+
+_SIGNAL_COLUMNS = [
+    "signal_id",
+    "account_id",
+    "kind",
+    "department",
+    "status",
+    "reason",
+    "evidence",
+    "raised_at",
+    "expires_at",
+]
+
+
+def _repointed(table: str, columns: list[str]) -> str:
+    """`table` FINAL with `contact_id` mapped to the survivor of a merge (and `original_contact_id` kept).
+
+    18.16 substitutes a SELECT alias into the USING key, so the mapped `contact_id` is named one level
+    above the join, never beside it.
+    """
+    listed = ", ".join(columns)
+    return f"""
+SELECT if(survivor_id = '', original_contact_id, survivor_id) AS contact_id, original_contact_id, {listed}
+FROM (
+    SELECT original_contact_id, survivor_id, {listed}
+    FROM (SELECT contact_id, contact_id AS original_contact_id, {listed} FROM {table} FINAL) AS l
+    ANY LEFT JOIN {_MERGE_MAP} AS r USING contact_id
+)"""
+
+
+_TOUCHPOINTS_CURRENT = "CREATE VIEW IF NOT EXISTS touchpoints_current AS" + _repointed(
+    "touchpoints", _FACT_COLUMNS
+)
+
+_TIMELINE = """
+CREATE VIEW IF NOT EXISTS timeline AS
+SELECT contact_id, occurred_at, department, type, source, summary, event_id, original_contact_id
+FROM touchpoints_current
+"""
+
+# Each contact's 360 row, merged contacts folded into their survivor: sums for counts, the freshest row
+# for attributes, the furthest lifecycle stage.
+_CUSTOMER_360_CURRENT = f"""
+CREATE VIEW IF NOT EXISTS customer_360_current AS
+SELECT
+    contact_id,
+    argMax(account_id, seen_at) AS account_id,
+    min(first_at) AS first_seen,
+    max(seen_at) AS last_seen,
+    sum(touches) AS touches,
+    argMax(first_name, seen_at) AS first_name,
+    argMax(last_name, seen_at) AS last_name,
+    argMax(email, seen_at) AS email,
+    argMax(phone, seen_at) AS phone,
+    argMax(company, seen_at) AS company,
+    argMax(job_title, seen_at) AS job_title,
+    argMax(lifecycle_stage, seen_at) AS lifecycle_stage,
+    min(marketing_consent) AS marketing_consent,
+    min(sales_consent) AS sales_consent,
+    argMin(first_source, first_at) AS first_source,
+    argMin(first_department, first_at) AS first_department,
+    max(last_marketing_at) AS last_marketing_at,
+    max(last_sales_at) AS last_sales_at,
+    max(last_support_at) AS last_support_at,
+    max(last_sales_contact_at) AS last_sales_contact_at,
+    sum(warm_touches) AS warm_touches,
+    argMax(warm_context, seen_at) AS warm_context,
+    sum(open_opportunities) AS open_opportunities,
+    sum(open_pipeline) AS open_pipeline,
+    sum(open_tickets) AS open_tickets,
+    ifNull(minIf(worst_open_priority, worst_open_priority != ''), '') AS worst_open_priority,
+    sum(reopens) AS reopens,
+    argMax(last_csat, csat_at) AS last_csat,
+    max(csat_at) AS last_csat_at,
+    argMax(last_nps, nps_at) AS last_nps,
+    max(nps_at) AS last_nps_at,
+    sum(lifetime_revenue) AS lifetime_revenue,
+    sum(won_deals) AS won_deals,
+    sum(active_subscriptions) AS active_subscriptions,
+    max(lead_score) AS lead_score,
+    min(health_score) AS health_score,
+    arraySort(groupUniqArrayArray(active_signals)) AS active_signals,
+    max(erased) AS erased,
+    count() - 1 AS merged_contacts
+FROM (
+    SELECT *, first_seen AS first_at, last_seen AS seen_at, last_csat_at AS csat_at, last_nps_at AS nps_at
+    FROM ({_repointed("customer_360", _PROFILE_COLUMNS)}
+    )
+)
+GROUP BY contact_id
+"""
+
+_ACCOUNT_360 = """
+CREATE VIEW IF NOT EXISTS account_360 AS
+SELECT
+    account_id,
+    count() AS contacts,
+    countIf(lifecycle_stage = 'customer') AS customers,
+    max(last_seen) AS last_seen,
+    sum(touches) AS touches,
+    sum(open_opportunities) AS open_opportunities,
+    sum(open_pipeline) AS open_pipeline,
+    sum(open_tickets) AS open_tickets,
+    ifNull(minIf(worst_open_priority, worst_open_priority != ''), '') AS worst_open_priority,
+    sum(lifetime_revenue) AS lifetime_revenue,
+    min(health_score) AS lowest_health_score,
+    avg(health_score) AS average_health_score,
+    arraySort(groupUniqArrayArray(active_signals)) AS active_signals
+FROM customer_360_current
+WHERE account_id != ''
+GROUP BY account_id
+"""
+
+_ACTIVE_SIGNALS = f"""
+CREATE VIEW IF NOT EXISTS active_signals AS
+SELECT contact_id, original_contact_id, signal_id, account_id, kind, department, reason, evidence, raised_at,
+    expires_at
+FROM ({_repointed("signals", _SIGNAL_COLUMNS)}
+)
+WHERE status = 'raised' AND expires_at > now()
+"""
+
+_SALES_PIPELINE = """
+CREATE VIEW IF NOT EXISTS sales_pipeline AS
+SELECT
+    opportunity_id,
+    argMinIf(contact_id, occurred_at, type = 'OpportunityCreated') AS contact_id,
+    argMinIf(account_id, occurred_at, type = 'OpportunityCreated') AS account_id,
+    anyIf(title, type = 'OpportunityCreated') AS name,
+    multiIf(
+        countIf(type = 'OpportunityWon') > 0, 'won', countIf(type = 'OpportunityLost') > 0, 'lost', 'open'
+    ) AS status,
+    argMaxIf(set_stage, (occurred_at, log_offset), set_stage != '') AS stage,
+    argMaxIf(amount, (occurred_at, log_offset), money_currency != '' AND type != 'QuoteSent') AS amount,
+    argMaxIf(money_currency, (occurred_at, log_offset), money_currency != '' AND type != 'QuoteSent')
+        AS currency,
+    argMaxIf(owner, (occurred_at, log_offset), owner != '') AS owner,
+    maxIf(ifNull(expected_close, toDate(0)), type = 'OpportunityCreated') AS expected_close,
+    minIf(occurred_at, type = 'OpportunityCreated') AS created_at,
+    maxIf(occurred_at, set_stage != '') AS stage_entered_at,
+    maxIf(occurred_at, type IN ('OpportunityWon', 'OpportunityLost')) AS closed_at,
+    dateDiff('day', stage_entered_at, if(status = 'open', now(), closed_at)) AS days_in_stage,
+    countIf(type IN ('MeetingHeld', 'QuoteSent', 'OpportunityStageChanged')) AS activities
+FROM (
+    SELECT opportunity_id, contact_id, account_id, type, title, stage AS set_stage, amount,
+        currency AS money_currency, owner, expected_close, occurred_at, log_offset
+    FROM touchpoints_current
+    WHERE opportunity_id != ''
+)
+GROUP BY opportunity_id
+"""
+
+_SALES_STAGE_TRANSITIONS = """
+CREATE VIEW IF NOT EXISTS sales_stage_transitions AS
+SELECT
+    toStartOfMonth(occurred_at) AS period,
+    from_stage,
+    stage AS to_stage,
+    count() AS transitions
+FROM touchpoints_current
+WHERE type = 'OpportunityStageChanged'
+GROUP BY period, from_stage, to_stage
+"""
+
+# Leads by the month they were created and their source; what became of them (by the same contact, after
+# the lead was created).
+_SALES_FUNNEL = """
+CREATE VIEW IF NOT EXISTS sales_funnel AS
+SELECT
+    toStartOfMonth(created_at) AS period,
+    lead_source,
+    count() AS leads,
+    sum(qualified) AS qualified,
+    sum(disqualified) AS disqualified,
+    sum(last_opportunity_at >= created_at) AS opportunities,
+    sum(last_won_at >= created_at) AS won,
+    qualified / leads AS lead_to_qualified,
+    opportunities / leads AS lead_to_opportunity,
+    won / leads AS lead_to_won
+FROM (
+    SELECT
+        lead_id,
+        argMinIf(contact_id, occurred_at, type = 'LeadCreated') AS contact_id,
+        argMinIf(lead_source, occurred_at, type = 'LeadCreated') AS lead_source,
+        minIf(occurred_at, type = 'LeadCreated') AS created_at,
+        countIf(type = 'LeadQualified') > 0 AS qualified,
+        countIf(type = 'LeadDisqualified') > 0 AS disqualified
+    FROM touchpoints_current
+    WHERE lead_id != ''
+    GROUP BY lead_id
+    HAVING countIf(type = 'LeadCreated') > 0
+) AS l ANY LEFT JOIN (
+    SELECT
+        contact_id,
+        maxIf(occurred_at, type = 'OpportunityCreated') AS last_opportunity_at,
+        maxIf(occurred_at, type = 'OpportunityWon') AS last_won_at
+    FROM touchpoints_current
+    WHERE type IN ('OpportunityCreated', 'OpportunityWon')
+    GROUP BY contact_id
+) AS r USING contact_id
+GROUP BY period, lead_source
+"""
+
+_SALES_FORECAST = """
+CREATE VIEW IF NOT EXISTS sales_forecast AS
+SELECT
+    toStartOfQuarter(expected_close) AS quarter,
+    owner,
+    currency,
+    count() AS opportunities,
+    sum(amount) AS pipeline,
+    sum(amount * probability) AS weighted_pipeline
+FROM (
+    SELECT opportunity_id, stage, owner, currency, amount, expected_close
+    FROM sales_pipeline
+    WHERE status = 'open'
+) AS l ANY LEFT JOIN stage_probabilities USING stage
+GROUP BY quarter, owner, currency
+"""
+
+_CAMPAIGN_ENGAGEMENT = """
+CREATE VIEW IF NOT EXISTS campaign_engagement AS
+SELECT
+    campaign_id,
+    sum(sent) AS sent,
+    sum(opened) AS opened,
+    sum(clicked) AS clicked,
+    sum(responses) AS responses,
+    sum(unsubscribed) AS unsubscribed,
+    count() AS contacts,
+    sum(engaged) AS engaged_contacts,
+    sum(engaged AND last_conversion_at > first_engaged_at) AS converted
+FROM (
+    SELECT
+        campaign_id,
+        contact_id,
+        countIf(type = 'CampaignEmailSent') AS sent,
+        countIf(type = 'EmailOpened') AS opened,
+        countIf(type = 'EmailClicked') AS clicked,
+        countIf(type NOT IN ('CampaignEmailSent', 'EmailOpened', 'EmailClicked', 'Unsubscribed'))
+            AS responses,
+        countIf(type = 'Unsubscribed') AS unsubscribed,
+        countIf(type NOT IN ('CampaignEmailSent', 'Unsubscribed')) > 0 AS engaged,
+        minIf(occurred_at, type NOT IN ('CampaignEmailSent', 'Unsubscribed')) AS first_engaged_at
+    FROM touchpoints_current
+    WHERE campaign_id != ''
+    GROUP BY campaign_id, contact_id
+) AS l ANY LEFT JOIN (
+    SELECT contact_id, max(occurred_at) AS last_conversion_at
+    FROM touchpoints_current
+    WHERE type IN ('LeadCreated', 'OrderPlaced')
+    GROUP BY contact_id
+) AS r USING contact_id
+GROUP BY campaign_id
+"""
+
+# Won opportunities and the campaign touches of the same contact before the win.
+_ATTRIBUTION_PAIRS = """(
+    SELECT opportunity_id, amount, currency, campaign_id, touched_at
+    FROM (
+        SELECT opportunity_id, contact_id, amount, currency, occurred_at AS won_at
+        FROM touchpoints_current
+        WHERE type = 'OpportunityWon'
+    ) AS l ALL INNER JOIN (
+        SELECT contact_id, campaign_id, occurred_at AS touched_at
+        FROM touchpoints_current
+        WHERE campaign_id != '' AND type NOT IN ('CampaignEmailSent', 'Unsubscribed')
+    ) AS r USING contact_id
+    WHERE touched_at <= won_at
+)"""
+
+_CAMPAIGN_ATTRIBUTION = f"""
+CREATE VIEW IF NOT EXISTS campaign_attribution AS
+SELECT
+    campaign_id,
+    currency,
+    uniqExact(opportunity_id) AS won_opportunities,
+    sum(if(campaign_id = first_campaign, amount, toDecimal64(0, 2))) AS first_touch_revenue,
+    sum(if(campaign_id = last_campaign, amount, toDecimal64(0, 2))) AS last_touch_revenue,
+    sum(amount * touches / opportunity_touches) AS linear_revenue
+FROM (
+    SELECT opportunity_id, campaign_id, currency, amount, count() AS touches
+    FROM {_ATTRIBUTION_PAIRS}
+    GROUP BY opportunity_id, campaign_id, currency, amount
+) AS l ANY LEFT JOIN (
+    SELECT
+        opportunity_id,
+        argMin(campaign_id, (touched_at, campaign_id)) AS first_campaign,
+        argMax(campaign_id, (touched_at, campaign_id)) AS last_campaign,
+        count() AS opportunity_touches
+    FROM {_ATTRIBUTION_PAIRS}
+    GROUP BY opportunity_id
+) AS r USING opportunity_id
+GROUP BY campaign_id, currency
+"""
+
+_SUPPORT_TICKETS = """
+CREATE VIEW IF NOT EXISTS support_tickets AS
+SELECT
+    ticket_id, contact_id, account_id, product, channel, priority, status, opened_at, first_response_at,
+    resolved_at, reopens,
+    if(first_response_at > toDateTime(0), intDiv(first_response_at - opened_at, 60), NULL)
+        AS first_response_minutes,
+    if(status = 'solved', intDiv(resolved_at - opened_at, 60), NULL) AS resolution_minutes,
+    first_response_sla_minutes,
+    resolution_sla_minutes,
+    ifNull(first_response_minutes > first_response_sla_minutes, 0) AS first_response_breached,
+    ifNull(resolution_minutes > resolution_sla_minutes, 0) AS resolution_breached
+FROM (
+    SELECT
+        ticket_id,
+        argMinIf(contact_id, occurred_at, type = 'TicketOpened') AS contact_id,
+        argMinIf(account_id, occurred_at, type = 'TicketOpened') AS account_id,
+        anyIf(product, type = 'TicketOpened') AS product,
+        anyIf(channel, type = 'TicketOpened') AS channel,
+        argMaxIf(priority, (occurred_at, log_offset), priority != '') AS priority,
+        argMaxIf(ticket_status, (occurred_at, log_offset), ticket_status != '') AS status,
+        minIf(occurred_at, type = 'TicketOpened') AS opened_at,
+        minIf(occurred_at, type = 'TicketUpdated' AND public_reply = 1) AS first_response_at,
+        maxIf(occurred_at, ticket_status = 'solved') AS resolved_at,
+        countIf(type = 'TicketReopened') AS reopens
+    FROM (
+        SELECT ticket_id, contact_id, account_id, type, product, channel, priority, status AS ticket_status,
+            public_reply, occurred_at, log_offset
+        FROM touchpoints_current
+        WHERE ticket_id != ''
+            AND type IN ('TicketOpened', 'TicketUpdated', 'TicketResolved', 'TicketReopened')
+    )
+    GROUP BY ticket_id
+) AS l ANY LEFT JOIN sla_targets USING priority
+"""
+
+_SUPPORT_SLA_SUMMARY = """
+CREATE VIEW IF NOT EXISTS support_sla_summary AS
+SELECT
+    priority,
+    count() AS tickets,
+    countIf(status != 'solved') AS open_tickets,
+    countIf(first_response_minutes IS NOT NULL) AS responded,
+    sum(first_response_breached) AS first_response_breached,
+    countIf(status = 'solved') AS resolved,
+    sum(resolution_breached) AS resolution_breached,
+    sum(reopens) AS reopens
+FROM support_tickets
+GROUP BY priority
+"""
+
+_CSAT_BY_PERIOD = """
+CREATE VIEW IF NOT EXISTS csat_by_period AS
+SELECT
+    toStartOfMonth(occurred_at) AS period,
+    product,
+    account_id,
+    count() AS responses,
+    avg(score) AS average_score,
+    countIf(score >= 4) AS satisfied
+FROM (
+    SELECT occurred_at, account_id, assumeNotNull(score) AS score, ticket_id
+    FROM touchpoints_current
+    WHERE type = 'CsatSubmitted'
+) AS l ANY LEFT JOIN (
+    SELECT ticket_id, any(product) AS product
+    FROM touchpoints_current
+    WHERE type = 'TicketOpened'
+    GROUP BY ticket_id
+) AS r USING ticket_id
+GROUP BY period, product, account_id
+"""
+
+_NPS_BY_PERIOD = """
+CREATE VIEW IF NOT EXISTS nps_by_period AS
+SELECT
+    toStartOfMonth(occurred_at) AS period,
+    account_id,
+    count() AS responses,
+    countIf(assumeNotNull(score) >= 9) AS promoters,
+    countIf(assumeNotNull(score) BETWEEN 7 AND 8) AS passives,
+    countIf(assumeNotNull(score) <= 6) AS detractors,
+    (promoters - detractors) * 100 / responses AS nps
+FROM touchpoints_current
+WHERE type = 'NpsSubmitted'
+GROUP BY period, account_id
+"""
+
+_COMPLAINT_THEMES = """
+CREATE VIEW IF NOT EXISTS complaint_themes AS
+SELECT
+    toStartOfMonth(occurred_at) AS period,
+    category,
+    theme,
+    count() AS complaints,
+    countIf(severity = 'high') AS high_severity,
+    uniqExact(contact_id) AS contacts
+FROM touchpoints_current
+WHERE type = 'ComplaintLogged'
+GROUP BY period, category, theme
+"""
+
+# Per source and department: what each team records, and what it fails to. One partial row per measure,
+# summed (18.16 has no FULL JOIN worth trusting here; UNION ALL of same-typed rows is plain).
+_DATA_QUALITY = """
+CREATE VIEW IF NOT EXISTS data_quality AS
+SELECT
+    source,
+    department,
+    sum(events) AS events,
+    sum(dead_lettered) AS dead_lettered,
+    sum(unresolved_identifier_events) AS unresolved_identifier_events,
+    sum(contacts_missing_fields) AS contacts_missing_fields,
+    sum(opportunities_without_activity) AS opportunities_without_activity,
+    sum(stalled_deals) AS stalled_deals
+FROM (
+    SELECT source, department, count() AS events, toUInt64(0) AS dead_lettered,
+        countIf(identifier_kind IN ('phone', 'domain', 'account') OR original_contact_id = '')
+            AS unresolved_identifier_events,
+        toUInt64(0) AS contacts_missing_fields, toUInt64(0) AS opportunities_without_activity,
+        toUInt64(0) AS stalled_deals
+    FROM touchpoints_current
+    GROUP BY source, department
+    UNION ALL
+    SELECT source, department, toUInt64(0) AS events,
+        count() AS dead_lettered, toUInt64(0) AS unresolved_identifier_events,
+        toUInt64(0) AS contacts_missing_fields, toUInt64(0) AS opportunities_without_activity,
+        toUInt64(0) AS stalled_deals
+    FROM dead_letters FINAL
+    GROUP BY source, department
+    UNION ALL
+    SELECT first_source AS source, first_department AS department, toUInt64(0) AS events,
+        toUInt64(0) AS dead_lettered, toUInt64(0) AS unresolved_identifier_events,
+        count() AS contacts_missing_fields, toUInt64(0) AS opportunities_without_activity,
+        toUInt64(0) AS stalled_deals
+    FROM customer_360 FINAL
+    WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')
+    GROUP BY source, department
+    UNION ALL
+    SELECT source, department, toUInt64(0) AS events, toUInt64(0) AS dead_lettered,
+        toUInt64(0) AS unresolved_identifier_events, toUInt64(0) AS contacts_missing_fields,
+        countIf(status = 'open' AND activities = 0) AS opportunities_without_activity,
+        countIf(stage_changes = 0) AS stalled_deals
+    FROM (
+        SELECT
+            opportunity_id,
+            argMinIf(source, occurred_at, type = 'OpportunityCreated') AS source,
+            argMinIf(department, occurred_at, type = 'OpportunityCreated') AS department,
+            if(countIf(type IN ('OpportunityWon', 'OpportunityLost')) > 0, 'closed', 'open') AS status,
+            countIf(type IN ('MeetingHeld', 'QuoteSent', 'OpportunityStageChanged', 'CallLogged'))
+                AS activities,
+            countIf(type = 'OpportunityStageChanged') AS stage_changes
+        FROM touchpoints_current
+        WHERE opportunity_id != ''
+        GROUP BY opportunity_id
+        HAVING countIf(type = 'OpportunityCreated') > 0
+    )
+    GROUP BY source, department
+)
+GROUP BY source, department
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
+    Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
+    Migration(3, "contact merges and config tables", (_CONTACT_MERGES, _STAGE_PROBABILITIES, _SLA_TARGETS)),
+    Migration(
+        4,
+        "analyst views",
+        (
+            _TOUCHPOINTS_CURRENT,
+            _TIMELINE,
+            _CUSTOMER_360_CURRENT,
+            _ACCOUNT_360,
+            _ACTIVE_SIGNALS,
+            _SALES_PIPELINE,
+            _SALES_STAGE_TRANSITIONS,
+            _SALES_FUNNEL,
+            _SALES_FORECAST,
+            _CAMPAIGN_ENGAGEMENT,
+            _CAMPAIGN_ATTRIBUTION,
+            _SUPPORT_TICKETS,
+            _SUPPORT_SLA_SUMMARY,
+            _CSAT_BY_PERIOD,
+            _NPS_BY_PERIOD,
+            _COMPLAINT_THEMES,
+            _DATA_QUALITY,
+        ),
+    ),
+)
+
+# The analyst views, by stable name (docs/queries.md documents each).
+VIEWS = (
+    "touchpoints_current",
+    "timeline",
+    "customer_360_current",
+    "account_360",
+    "active_signals",
+    "sales_pipeline",
+    "sales_stage_transitions",
+    "sales_funnel",
+    "sales_forecast",
+    "campaign_engagement",
+    "campaign_attribution",
+    "support_tickets",
+    "support_sla_summary",
+    "csat_by_period",
+    "nps_by_period",
+    "complaint_themes",
+    "data_quality",
+)
+
+# Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.
+MODELS: dict[str, tuple[str, ...]] = {
+    "touchpoints": ("touchpoints", "dead_letters"),
+    "customer_360": ("customer_360", "signals", "projection_state"),
+}

@@ -1,0 +1,232 @@
+"""Signals: what one department must know about a contact because of what another department saw.
+
+Each rule looks at the contact's state right after an event and says whether its signal should be active
+now, with a reason, the evidence (event ids) and an expiry. `reconcile` compares that with the signals
+already active and yields the changes: raised, updated (same signal, new reason/evidence/expiry) or
+cleared. There are no timers: a signal past its expiry is inactive for readers (`expires_at`), and the next
+event of the contact writes its `cleared` row.
+
+Consent: while `marketing_email` is withdrawn no marketing signal is active; while `sales_contact` is
+withdrawn no sales-outreach signal is.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .config import ProjectionConfig
+from .state import OPPORTUNITY, ActiveSignal, ContactState
+
+# 2100-01-01T00:00:00Z: "until something clears it" (DateTime on 18.16 ends in 2106).
+OPEN_ENDED = 4_102_444_800
+NAMESPACE = uuid.UUID("0c7a4a8e-3f57-4c4b-9b7e-6a3f1d2e8b10")
+
+SERVICE_HOLD = "service_hold"
+UPSELL = "upsell_opportunity"
+WARM_LEAD = "warm_lead"
+CALLER_IS_LEAD = "caller_is_lead"
+CHURN_RISK = "churn_risk"
+NURTURE = "nurture"
+
+# Which department each signal is for: it is published on `signals.<department>`.
+TARGET = {
+    SERVICE_HOLD: "sales",
+    UPSELL: "sales",
+    WARM_LEAD: "sales",
+    CALLER_IS_LEAD: "sales",
+    CHURN_RISK: "support",
+    NURTURE: "marketing",
+}
+# Built from marketing tracking or aimed at marketing: silent without marketing consent.
+MARKETING_SIGNALS = frozenset({WARM_LEAD, NURTURE})
+# Invite someone to contact the person: silent without sales-contact consent.
+OUTREACH_SIGNALS = frozenset({WARM_LEAD, UPSELL, CALLER_IS_LEAD})
+
+
+@dataclass(frozen=True)
+class Desire:
+    """A rule's verdict: this signal should be active, for this reason, until `expires_at`."""
+
+    reason: str
+    evidence: tuple[str, ...]
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class SignalChange:
+    signal: ActiveSignal
+    status: str  # "raised" (also for updates) or "cleared"
+    cleared_at: int
+    changed_status: bool  # raised or cleared now (not an update): worth a message
+
+
+Rule = Callable[[ContactState, int, ProjectionConfig], Desire | None]
+
+
+def _consents(state: ContactState, purpose: str) -> bool:
+    given = state.consent.get(purpose)
+    return given is None or bool(given[0])
+
+
+def _service_hold(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    reasons: list[str] = []
+    evidence: list[str] = []
+    expires = 0
+    for ticket_id, (priority, is_open, event_id, resolved_at, _) in sorted(s.tickets.items()):
+        if priority not in c.hold_priorities:
+            continue
+        if is_open:
+            reasons.append(f"open {priority} ticket {ticket_id}")
+            evidence.append(event_id)
+            expires = OPEN_ENDED
+        elif resolved_at + c.hold_cool_down.total_seconds() > now:
+            reasons.append(f"{priority} ticket {ticket_id} resolved, cooling down")
+            evidence.append(event_id)
+            expires = max(expires, resolved_at + int(c.hold_cool_down.total_seconds()))
+    hold = int(c.survey_hold.total_seconds())
+    for name, survey, limit in (
+        ("CSAT", s.last_csat, c.hold_csat_at_most),
+        ("NPS", s.last_nps, c.hold_nps_at_most),
+    ):
+        if survey is not None and survey[0] <= limit and survey[1] + hold > now:
+            reasons.append(f"{name} {survey[0]}")
+            evidence.append(survey[2])
+            expires = max(expires, survey[1] + hold)
+    if not reasons:
+        return None
+    return Desire("; ".join(reasons), tuple(evidence), expires)
+
+
+def _renewal_due(s: ContactState, now: int, c: ProjectionConfig) -> int:
+    window = c.renewal_within.total_seconds()
+    due = [at for at in s.subscriptions.values() if now <= at <= now + window]
+    return min(due) if due else 0
+
+
+def _upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    nps = s.last_nps
+    if nps is None or nps[0] < c.promoter_nps_at_least:
+        return None
+    promoter_until = nps[1] + int(c.promoter_recent.total_seconds())
+    renewal = _renewal_due(s, now, c)
+    engaged = now - s.last_engaged_at <= c.engaged_within.total_seconds()
+    open_issue = any(t[1] for t in s.tickets.values()) or _service_hold(s, now, c) is not None
+    if promoter_until <= now or not renewal or not engaged or open_issue or not s.customer:
+        return None
+    reason = f"NPS promoter ({nps[0]}), renewal due {_day(renewal)}"
+    return Desire(reason, (nps[2],), min(promoter_until, renewal))
+
+
+def _warm_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    if s.customer or s.progress >= OPPORTUNITY or s.lead_score < c.warm_lead_score:
+        return None
+    # The score decays by half every half-life: it falls below the threshold at this instant.
+    half_life = c.lead_score_half_life.total_seconds()
+    expires = s.lead_score_at + int(half_life * math.log2(s.lead_score / c.warm_lead_score))
+    if expires <= now:
+        return None
+    evidence = tuple(t[0] for t in s.warm_recent[-3:])
+    return Desire(f"lead score {s.lead_score:.1f} >= {c.warm_lead_score:g}", evidence, expires)
+
+
+def _caller_is_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    call = s.last_buying_call
+    if call is None or s.customer or s.last_lead_at >= call[0]:
+        return None
+    expires = call[0] + int(c.caller_lead_for.total_seconds())
+    if expires <= now:
+        return None
+    return Desire("a non-customer called with buying intent", (call[1],), expires)
+
+
+def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    if not s.customer:
+        return None
+    call = s.last_cancel_call
+    window = int(c.churn_risk_for.total_seconds())
+    if call is not None and call[0] + window > now:
+        return Desire("called about cancelling", (call[1],), call[0] + window)
+    if s.health < c.churn_health_below:
+        evidence = tuple(e for e in (s.last_csat and s.last_csat[2], s.last_nps and s.last_nps[2]) if e)
+        return Desire(f"health score {s.health} < {c.churn_health_below}", evidence, OPEN_ENDED)
+    return None
+
+
+def _nurture(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    lost = s.last_lost
+    if lost is None or s.customer or s.opportunities or s.last_lead_at > lost[0]:
+        return None
+    expires = lost[0] + int(c.nurture_for.total_seconds())
+    if expires <= now:
+        return None
+    return Desire("lost or disqualified: back to nurturing", (lost[1],), expires)
+
+
+RULES: dict[str, Rule] = {
+    SERVICE_HOLD: _service_hold,
+    UPSELL: _upsell,
+    WARM_LEAD: _warm_lead,
+    CALLER_IS_LEAD: _caller_is_lead,
+    CHURN_RISK: _churn_risk,
+    NURTURE: _nurture,
+}
+
+
+def _day(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).date().isoformat()
+
+
+def signal_id(contact_id: str, kind: str, raised_by: str) -> str:
+    """Deterministic, so a replay or a rebuild raises the same signal under the same id."""
+    return str(uuid.uuid5(NAMESPACE, f"{contact_id}|{kind}|{raised_by}"))
+
+
+def desired(state: ContactState, now: int, config: ProjectionConfig) -> dict[str, Desire]:
+    if state.erased:
+        return {}
+    silent: set[str] = set()
+    if not _consents(state, "marketing_email"):
+        silent |= MARKETING_SIGNALS
+    if not _consents(state, "sales_contact"):
+        silent |= OUTREACH_SIGNALS
+    verdicts: dict[str, Desire] = {}
+    for kind, rule in RULES.items():
+        if kind not in silent and (verdict := rule(state, now, config)) is not None:
+            verdicts[kind] = verdict
+    return verdicts
+
+
+def reconcile(
+    state: ContactState, now: int, event_id: str, config: ProjectionConfig
+) -> Iterator[SignalChange]:
+    """Bring `state.signals` in line with the rules after an event at `now`; yield what changed."""
+    before = dict(state.signals)
+    wanted = desired(state, now, config)
+    state.signals = {}
+    for kind in sorted(set(before) | set(wanted)):
+        old, want = before.get(kind), wanted.get(kind)
+        if old is not None and (want is None or old.expires_at <= now):
+            yield SignalChange(old, "cleared", now, True)
+            old = None
+        if want is None:
+            continue
+        if old is None:
+            new = ActiveSignal(
+                signal_id(state.contact_id, kind, event_id),
+                kind,
+                want.reason,
+                want.evidence,
+                now,
+                want.expires_at,
+            )
+            state.signals[kind] = new
+            yield SignalChange(new, "raised", 0, True)
+            continue
+        kept = ActiveSignal(old.signal_id, kind, want.reason, want.evidence, old.raised_at, want.expires_at)
+        state.signals[kind] = kept
+        if kept != old:
+            yield SignalChange(kept, "raised", 0, False)

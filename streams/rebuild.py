@@ -1,0 +1,106 @@
+"""Rebuild read models from offset 0 of the log into shadow tables, then swap them in.
+
+Live processing continues meanwhile: the rebuild reads with its own consumer group, writes `<table>__rebuild`
+(created `AS <table>`: same columns and engine), catches up until it has read everything, swaps with one
+`RENAME TABLE a TO a__old, a__rebuild TO a, ...` (atomic enough on 18.16, and chDB), drops the old tables,
+and finally reads once more into the live tables: anything the live runner wrote to an old table between
+the rebuild's last read and the swap is written again (every table is idempotent, and the fold is
+deterministic, so the live runner's rows and the rebuild's are the same rows). Views read tables by name,
+so they see the new tables at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from touchstream.adapters.event_log import AbstractEventLog
+from touchstream.adapters.read_store import AbstractReadStore, check_identifier
+from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
+from touchstream.projections.migrations import MODELS
+from touchstream.projections.state import ContactState
+from touchstream.streams.embedded import Resolver, RunStats, run_until_caught_up, stand_in_resolver
+
+SHADOW = "__rebuild"
+OLD = "__old"
+
+
+@dataclass
+class RebuildResult:
+    tables: tuple[str, ...]
+    stats: RunStats
+    passes: int
+
+
+def tables_of(models: Sequence[str] | None) -> tuple[str, ...]:
+    names = list(MODELS) if not models else list(models)
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(MODELS)}")
+    return tuple(table for model in names for table in MODELS[model])
+
+
+def rebuild(
+    log: AbstractEventLog,
+    store: AbstractReadStore,
+    *,
+    models: Sequence[str] | None = None,
+    resolve: Resolver = stand_in_resolver,
+    config: ProjectionConfig = DEFAULT_CONFIG,
+    batch_size: int = 5_000,
+    progress: Callable[[int], None] | None = None,
+    max_passes: int = 10,
+) -> RebuildResult:
+    tables = tables_of(models)
+    for table in tables:
+        check_identifier(table)
+        store.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
+        store.execute(f"CREATE TABLE {table}{SHADOW} AS {table}")
+    group = f"touchstream-rebuild-{uuid.uuid4().hex[:12]}"
+    states: dict[str, ContactState] = {}
+    total = RunStats()
+    passes = 0
+    # Catch up until a pass finds nothing new (or the log outruns us max_passes times: swap anyway, the
+    # final pass below covers the rest).
+    while passes < max_passes:
+        passes += 1
+        stats = run_until_caught_up(
+            log,
+            store,
+            group=group,
+            batch_size=batch_size,
+            progress=progress,
+            resolve=resolve,
+            config=config,
+            states=states,
+            suffix=SHADOW,
+            tables=tables,
+        )
+        _add(total, stats)
+        if stats.records == 0:
+            break
+    pairs = ", ".join(f"{t} TO {t}{OLD}, {t}{SHADOW} TO {t}" for t in tables)
+    store.execute(f"RENAME TABLE {pairs}")
+    for table in tables:
+        store.execute(f"DROP TABLE IF EXISTS {table}{OLD}")
+    _add(
+        total,
+        run_until_caught_up(
+            log,
+            store,
+            group=group,
+            batch_size=batch_size,
+            progress=progress,
+            resolve=resolve,
+            config=config,
+            states=states,
+            tables=tables,
+        ),
+    )
+    return RebuildResult(tables, total, passes)
+
+
+def _add(total: RunStats, more: RunStats) -> None:
+    for name in vars(total):
+        setattr(total, name, getattr(total, name) + getattr(more, name))

@@ -1,0 +1,83 @@
+"""Migrations apply once, in order, are recorded, and leave tables whose columns the row builders fill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.migrate import MIGRATIONS_TABLE, applied_versions, load_config, migrate
+from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS
+from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS
+from touchstream.projections.merges import MERGE_COLUMNS
+from touchstream.projections.migrations import MIGRATIONS, VIEWS, Migration
+from touchstream.projections.signal_rows import SIGNAL_COLUMNS
+from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS
+from touchstream.streams.project import STATE_COLUMNS
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ChDBStore]:
+    with ChDBStore(str(tmp_path / "chdb")) as opened:
+        yield opened
+
+
+def test_versions_are_unique_and_ordered() -> None:
+    versions = [m.version for m in MIGRATIONS]
+    assert versions == sorted(set(versions))
+    assert versions[0] == 1
+
+
+def test_migrate_applies_everything_once_and_records_it(store: ChDBStore) -> None:
+    assert [m.version for m in migrate(store)] == [m.version for m in MIGRATIONS]
+    assert migrate(store) == []
+    assert migrate(store) == []
+    assert applied_versions(store) == {m.version for m in MIGRATIONS}
+    assert store.query(f"SELECT count() FROM {MIGRATIONS_TABLE}") == [(len(MIGRATIONS),)]
+    for view in VIEWS:
+        store.query(f"SELECT * FROM {view} LIMIT 1")
+
+
+def test_a_migration_interrupted_half_way_is_applied_again(store: ChDBStore) -> None:
+    migrate(store)
+    broken = Migration(
+        99,
+        "second statement fails",
+        ("CREATE TABLE IF NOT EXISTS extra (x UInt8) ENGINE = MergeTree ORDER BY x", "SELEC oops"),
+    )
+    with pytest.raises(Exception, match="SELEC"):
+        migrate(store, [*MIGRATIONS, broken])
+    assert 99 not in applied_versions(store)
+    fixed = Migration(99, "fixed", (broken.statements[0], "SELECT 1"))
+    assert migrate(store, [*MIGRATIONS, fixed]) == [fixed]
+
+
+def test_tables_have_exactly_the_columns_the_row_builders_write(store: ChDBStore) -> None:
+    migrate(store)
+    expected = {
+        "touchpoints": TOUCHPOINT_COLUMNS,
+        "dead_letters": DEAD_LETTER_COLUMNS,
+        "customer_360": CUSTOMER_360_COLUMNS,
+        "signals": SIGNAL_COLUMNS,
+        "projection_state": STATE_COLUMNS,
+        "contact_merges": MERGE_COLUMNS,
+    }
+    for table, columns in expected.items():
+        got = store.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = %(t)s "
+            "ORDER BY position",
+            {"t": table},
+        )
+        assert tuple(name for (name,) in got) == columns, table
+
+
+def test_config_tables_reload_without_duplicates(store: ChDBStore) -> None:
+    migrate(store)
+    load_config(store)
+    load_config(store)
+    assert store.query("SELECT count() FROM stage_probabilities") == [(4,)]
+    assert store.query("SELECT priority, first_response_sla_minutes FROM sla_targets ORDER BY priority")[
+        0
+    ] == ("P1", 60)

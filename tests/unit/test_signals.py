@@ -1,0 +1,246 @@
+"""The seeds' stories, each as a fold over a contact's events: what sales, marketing and support are told."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from touchstream.events import Event, ResolvedTouchpoint, parse_event
+from touchstream.projections.fold import FoldOutputs, fold
+from touchstream.projections.state import ContactState
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=400)
+
+
+def event(type_name: str, payload: dict[str, Any], at: timedelta, n: int, **extra: Any) -> Event:
+    wire = {
+        "event_id": str(uuid.UUID(int=n + 1, version=4)),
+        "type": type_name,
+        "schema_version": 2 if type_name == "OpportunityCreated" else 1,
+        "occurred_at": (T0 + at).isoformat(),
+        "recorded_at": (T0 + at).isoformat(),
+        "source": "test",
+        "identifiers": {"email": "jane@acme.com"},
+        "payload": payload,
+        **extra,
+    }
+    return parse_event(wire, now=NOW)
+
+
+class Story:
+    """Folds one contact's events in order and keeps every output."""
+
+    def __init__(self) -> None:
+        self.state: ContactState | None = None
+        self.outputs: list[FoldOutputs] = []
+        self.n = 0
+
+    def add(self, type_name: str, payload: dict[str, Any], *, days: float = 0, **extra: Any) -> FoldOutputs:
+        e = event(type_name, payload, timedelta(days=days), self.n, **extra)
+        self.state, out = fold(self.state, ResolvedTouchpoint(e, "C1", "A1"), self.n)
+        self.n += 1
+        self.outputs.append(out)
+        return out
+
+    @property
+    def active(self) -> set[str]:
+        assert self.state is not None
+        return set(self.state.signals)
+
+    def messages(self, topic: str) -> list[dict[str, Any]]:
+        return [m["value"] for out in self.outputs for m in out.messages if m["topic"] == topic]
+
+
+USD = {"amount": "1200.00", "currency": "USD"}
+
+
+def engage(story: Story, times: int, start: float = 0) -> None:
+    for i in range(times):
+        story.add(
+            "EmailClicked",
+            {"campaign_id": "cmp-1", "message_id": f"m{i}", "url": "https://x.io/a"},
+            days=start + i * 0.1,
+        )
+
+
+def test_marketing_touches_are_shown_to_sales_before_the_first_call() -> None:
+    story = Story()
+    story.add("CampaignEmailSent", {"campaign_id": "cmp-1", "message_id": "m0", "subject": "Hello"})
+    engage(story, 2, start=0.5)
+    story.add("WebinarAttended", {"webinar_id": "w1", "minutes_attended": 40}, days=1)
+    out = story.add("LeadCreated", {"lead_id": "L1", "lead_source": "web", "owner": "sam"}, days=2)
+    profile = dict(zip(_columns(), out.profile or (), strict=True))
+    # Sales sees three marketing touches (the send is ours, not theirs) before calling.
+    assert profile["warm_touches"] == 3
+    assert '"type":"WebinarAttended"' in profile["warm_context"]
+    assert story.messages("customer360.changes")[-1]["warm_touches"] == 3
+    story.add(
+        "CallLogged",
+        {"call_id": "c1", "direction": "outbound", "disposition": "connected", "duration_seconds": 300},
+        days=3,
+    )
+    assert story.state is not None
+    assert story.state.warm_count == 0
+    assert story.state.warm_recent == ()
+
+
+def test_a_p1_ticket_puts_a_service_hold_that_signals_sales_carries() -> None:
+    story = Story()
+    opened = story.add(
+        "TicketOpened", {"ticket_id": "T1", "subject": "Down", "priority": "P1", "channel": "email"}
+    )
+    assert "service_hold" in story.active
+    (raised,) = [m for m in story.messages("signals.sales") if m["kind"] == "service_hold"]
+    assert raised["status"] == "raised"
+    assert raised["contact_id"] == "C1"
+    assert raised["evidence"] == [str(uuid.UUID(int=1, version=4))]
+    assert opened.signals[0][5] == "raised"
+    # Resolved: the hold stays through the cool-down, then clears on the next event.
+    story.add("TicketResolved", {"ticket_id": "T1"}, days=1)
+    assert "service_hold" in story.active
+    story.add("EmailOpened", {"campaign_id": "c", "message_id": "m"}, days=5)
+    assert "service_hold" not in story.active
+    assert [m["status"] for m in story.messages("signals.sales") if m["kind"] == "service_hold"] == [
+        "raised",
+        "cleared",
+    ]
+
+
+def test_a_bad_csat_holds_upsells_too() -> None:
+    story = Story()
+    story.add("CsatSubmitted", {"survey_id": "s1", "score": 1})
+    assert "service_hold" in story.active
+
+
+def test_an_nps_promoter_with_a_renewal_due_raises_an_upsell() -> None:
+    story = Story()
+    renews = (T0 + timedelta(days=21)).date().isoformat()
+    story.add(
+        "SubscriptionStarted",
+        {"subscription_id": "s1", "plan": "Growth", "amount": USD, "period": "annual", "renews_on": renews},
+    )
+    assert "upsell_opportunity" not in story.active
+    story.add("NpsSubmitted", {"survey_id": "n1", "score": 10}, days=1)
+    assert "upsell_opportunity" in story.active
+    (upsell,) = story.messages("signals.sales")
+    assert upsell["kind"] == "upsell_opportunity"
+    assert upsell["expires_at"].startswith(renews)
+    # A P2 ticket: a service hold, and no upsell while it is open.
+    story.add(
+        "TicketOpened", {"ticket_id": "T9", "subject": "Slow", "priority": "P2", "channel": "web"}, days=2
+    )
+    assert story.active >= {"service_hold"}
+    assert "upsell_opportunity" not in story.active
+
+
+def test_a_detractor_with_a_renewal_due_gets_no_upsell() -> None:
+    story = Story()
+    renews = (T0 + timedelta(days=21)).date().isoformat()
+    story.add(
+        "SubscriptionStarted",
+        {"subscription_id": "s1", "plan": "Growth", "amount": USD, "period": "annual", "renews_on": renews},
+    )
+    story.add("NpsSubmitted", {"survey_id": "n1", "score": 3}, days=1)
+    assert "upsell_opportunity" not in story.active
+    assert "service_hold" in story.active
+
+
+def test_a_non_customer_calling_with_buying_intent_is_a_lead_for_sales() -> None:
+    story = Story()
+    call = {
+        "call_id": "cc1",
+        "intent": "purchase_inquiry",
+        "disposition": "transferred",
+        "duration_seconds": 300,
+        "caller_role": "decision_maker",
+    }
+    story.add("ContactCenterCall", call, identifiers={"phone": "+14155550134"})
+    assert "caller_is_lead" in story.active
+    (message,) = story.messages("signals.sales")
+    assert message["kind"] == "caller_is_lead"
+    assert message["reason"].startswith("a non-customer")
+    # Sales picks it up: the lead exists, the signal clears.
+    story.add("LeadCreated", {"lead_id": "L1", "lead_source": "contact_center"}, days=1)
+    assert "caller_is_lead" not in story.active
+
+
+def test_a_customer_calling_to_buy_is_no_new_lead() -> None:
+    story = Story()
+    story.add("OrderPlaced", {"order_id": "o1", "total": USD})
+    call = {
+        "call_id": "cc1",
+        "intent": "purchase_inquiry",
+        "disposition": "connected",
+        "duration_seconds": 60,
+    }
+    story.add("ContactCenterCall", call, days=1)
+    assert "caller_is_lead" not in story.active
+
+
+def test_engagement_makes_a_warm_lead_that_decays() -> None:
+    story = Story()
+    engage(story, 8)  # 24 points
+    assert "warm_lead" in story.active
+    assert story.state is not None
+    expires = story.state.signals["warm_lead"].expires_at
+    story.add("EmailOpened", {"campaign_id": "c", "message_id": "m"}, days=30)  # decayed well below
+    assert "warm_lead" not in story.active
+    assert expires < (T0 + timedelta(days=30)).timestamp()
+
+
+def test_consent_withdrawn_suppresses_marketing_signals() -> None:
+    story = Story()
+    engage(story, 8)
+    story.add("OpportunityCreated", {"opportunity_id": "O1", "name": "Deal", "amount": USD}, days=1)
+    story.add("OpportunityLost", {"opportunity_id": "O1", "reason": "budget"}, days=2)
+    assert "nurture" in story.active  # marketing is told to nurture the lost prospect
+    story.add("ConsentWithdrawn", {"purpose": "marketing_email"}, days=3)
+    assert not story.active & {"nurture", "warm_lead"}
+    cleared = [m for m in story.messages("signals.marketing") if m["status"] == "cleared"]
+    assert [m["kind"] for m in cleared] == ["nurture"]
+    engage(story, 10, start=4)
+    assert "warm_lead" not in story.active
+    assert "nurture" not in story.active
+    story.add("ConsentGiven", {"purpose": "marketing_email"}, days=6)
+    assert "nurture" in story.active
+
+
+def test_a_cancellation_call_from_a_customer_is_a_churn_risk_for_support() -> None:
+    story = Story()
+    story.add("OrderPlaced", {"order_id": "o1", "total": USD})
+    call = {"call_id": "cc2", "intent": "cancellation", "disposition": "connected", "duration_seconds": 60}
+    story.add("ContactCenterCall", call, days=1)
+    assert "churn_risk" in story.active
+    assert story.messages("signals.support")[0]["kind"] == "churn_risk"
+
+
+def test_lifecycle_moves_forward_and_churns() -> None:
+    story = Story()
+    assert (
+        _stage(story.add("CampaignEmailSent", {"campaign_id": "c", "message_id": "m", "subject": "s"}))
+        == "subscriber"
+    )
+    assert _stage(story.add("FormSubmitted", {"form_id": "f", "page_url": "https://x.io"})) == "lead"
+    assert _stage(story.add("WebinarAttended", {"webinar_id": "w", "minutes_attended": 30})) == "mql"
+    assert _stage(story.add("LeadQualified", {"lead_id": "L"})) == "sql"
+    assert (
+        _stage(story.add("OpportunityCreated", {"opportunity_id": "O", "name": "n", "amount": USD}))
+        == "opportunity"
+    )
+    assert _stage(story.add("OpportunityWon", {"opportunity_id": "O", "amount": USD})) == "customer"
+    sub = {"subscription_id": "s", "plan": "p", "amount": USD, "period": "monthly", "renews_on": "2026-04-01"}
+    story.add("SubscriptionStarted", sub)
+    cancelled = story.add("SubscriptionCancelled", {"subscription_id": "s", "effective_on": "2026-04-01"})
+    assert _stage(cancelled) == "churned"
+
+
+def _columns() -> tuple[str, ...]:
+    from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS
+
+    return CUSTOMER_360_COLUMNS
+
+
+def _stage(out: FoldOutputs) -> str:
+    return str(dict(zip(_columns(), out.profile or (), strict=True))["lifecycle_stage"])
