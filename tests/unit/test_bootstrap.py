@@ -1,0 +1,50 @@
+"""The composition root picks the embedded or the production adapters from the environment alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from touchstream.adapters.bootstrap import bootstrap
+from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.event_log import SQLiteEventLog
+from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.topics import RAW
+
+
+def test_embedded_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOUCHSTREAM_MODE", raising=False)
+    monkeypatch.delenv("TOUCHSTREAM_MASTER_RECORD_URL", raising=False)
+    monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
+    runtime = bootstrap()
+    with runtime.log(RAW) as log:
+        assert isinstance(log, SQLiteEventLog)
+        assert log.partitions == 12
+    with runtime.read_store() as store:
+        assert isinstance(store, ChDBStore)
+    assert runtime.master_record_url() == f"sqlite:///{tmp_path / 'master-record.sqlite'}"
+
+
+def test_production_uses_kafka_clickhouse_and_postgres_without_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TOUCHSTREAM_MODE", "production")
+    monkeypatch.setenv("TOUCHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:1")
+    monkeypatch.setenv("TOUCHSTREAM_POSTGRES_DSN", "postgresql://u@127.0.0.1:1/x")
+    monkeypatch.delenv("TOUCHSTREAM_MASTER_RECORD_URL", raising=False)
+    runtime = bootstrap()
+    log = runtime.log(RAW)
+    assert isinstance(log, KafkaEventLog)
+    assert (log.bootstrap, log.topic) == ("127.0.0.1:1", RAW)
+    store = runtime.read_store()
+    assert isinstance(store, ClickHouseServerStore)
+    store.close()
+    assert runtime.master_record_url() == "postgresql://u@127.0.0.1:1/x"
+
+
+def test_a_wrong_mode_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOUCHSTREAM_MODE", "prod")
+    with pytest.raises(ValueError, match="TOUCHSTREAM_MODE='prod': expected 'embedded' or 'production'"):
+        bootstrap()
