@@ -203,12 +203,17 @@ cmd_up() {
         rm -f "$PID_FILE"
         : >"$STDOUT_LOG"
         # Runs as the invoking user (root is fine for 18.16: it only warns when the data dir owner differs).
-        # setsid detaches it from this shell's process group, so the caller's Ctrl-C does not reach it.
+        # setsid detaches it from this shell's process group, so the caller's Ctrl-C does not reach it. It
+        # forks when its caller leads a process group (job control on), so `$!` may name a process that
+        # exits at once: the inner shell records its own pid, then becomes the server (exec keeps the pid).
         (
             cd "$RUN_DIR"
-            exec setsid "$bin" --config-file="$RUN_DIR/config.xml" </dev/null >>"$STDOUT_LOG" 2>&1
+            # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
+            exec setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" \
+                "$bin" --config-file="$RUN_DIR/config.xml" </dev/null >>"$STDOUT_LOG" 2>&1
         ) &
-        echo "$!" >"$PID_FILE"
+        local waited=0
+        until [[ -s $PID_FILE ]] || ((waited++ > 50)); do sleep 0.1; done
         log "started pid $(cat "$PID_FILE"); waiting up to ${TIMEOUT}s for $HOST:$PORT (http $HTTP_PORT)"
     else
         log "pid $(cat "$PID_FILE") is running but not healthy yet; waiting up to ${TIMEOUT}s"

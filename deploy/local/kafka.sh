@@ -195,9 +195,15 @@ healthy() { port_open "$PORT" && metadata_ok; }
 start() {
     # Detached (setsid, nohup, no inherited stdio) so the broker outlives the shell or test that started it.
     java_flags
-    setsid nohup java -Xmx512m -Xms256m "${JAVA_FLAGS[@]}" \
-        -cp "$LIBS/*" kafka.Kafka "$RUN/server.properties" </dev/null >>"$LOG" 2>&1 &
-    echo $! >"$PIDFILE"
+    # setsid forks when its caller leads a process group (job control on), so `$!` can name a process
+    # that exits at once; the inner shell records its own pid and then becomes java (exec keeps the pid).
+    rm -f "$PIDFILE"
+    # shellcheck disable=SC2016 # $$ and $@ belong to the inner shell
+    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
+        java -Xmx512m -Xms256m "${JAVA_FLAGS[@]}" -cp "$LIBS/*" kafka.Kafka "$RUN/server.properties" \
+        </dev/null >>"$LOG" 2>&1 &
+    local waited=0
+    until [[ -s $PIDFILE ]] || ((waited++ > 50)); do sleep 0.1; done
 }
 
 wait_healthy() {
