@@ -52,6 +52,10 @@ class EventParseError(ValueError):
         head = f"invalid {event_type or 'event'}" + (f" {event_id}" if event_id else "")
         super().__init__(head + ": " + "; ".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its parts (not from str(self)), so it survives pickling across processes.
+        return (_rebuild, (type(self), list(self.problems), self.event_type, self.event_id))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description, for API answers and dead letters."""
         return {
@@ -60,6 +64,12 @@ class EventParseError(ValueError):
             "event_id": self.event_id,
             "problems": [{"path": p.path, "message": p.message, "got": p.got} for p in self.problems],
         }
+
+
+def _rebuild(
+    cls: type[EventParseError], problems: list[Problem], event_type: str | None, event_id: str | None
+) -> EventParseError:
+    return cls(problems, event_type=event_type, event_id=event_id)
 
 
 class UnknownEventType(EventParseError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from touchstream.events import Event, parse_event
 
 USD = {"amount": "1200.00", "currency": "USD"}
 
@@ -124,3 +128,29 @@ def wire_event(type_name: str, version: int, **overrides: Any) -> dict[str, Any]
     }
     event.update(overrides)
     return event
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def identity_event(
+    identifiers: dict[str, Any],
+    type_name: str = "EmailOpened",
+    payload: dict[str, Any] | None = None,
+    source: str = "hubspot",
+    day: float = 0,
+) -> Event:
+    """A fresh parsed event about whoever `identifiers` name, `day` days after T0 (identity tests)."""
+    at = (T0 + timedelta(days=day)).isoformat()
+    return parse_event(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": type_name,
+            "schema_version": 1,
+            "occurred_at": at,
+            "recorded_at": at,
+            "source": source,
+            "identifiers": identifiers,
+            "payload": payload or {"campaign_id": "c1", "message_id": "m1"},
+        }
+    )

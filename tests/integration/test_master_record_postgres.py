@@ -4,16 +4,16 @@ concurrent merges converge, and the generator's data resolves with no wrong merg
 from __future__ import annotations
 
 import multiprocessing
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
 import psycopg
 import pytest
+from event_examples import identity_event as event
 from psycopg import sql
 
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
@@ -22,7 +22,6 @@ from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
 
 pytestmark = [pytest.mark.integration]
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,28 +37,12 @@ def pg_url(postgres_endpoint: tuple[str, int, str], unique_name: str) -> Iterato
             )
 
 
-def event(identifiers: dict[str, Any], day: float = 0) -> Event:
-    at = (T0 + timedelta(days=day)).isoformat()
-    return parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": "EmailOpened",
-            "schema_version": 1,
-            "occurred_at": at,
-            "recorded_at": at,
-            "source": "hubspot",
-            "identifiers": identifiers,
-            "payload": {"campaign_id": "c1", "message_id": "m1"},
-        }
-    )
-
-
 def _resolve_at_once(url: str, barrier: Any, identifiers: list[dict[str, Any]], day: float) -> list[str]:
     """One worker process: its own application and pool, released together with the others."""
     app = MasterRecord.from_url(url)
     try:
         barrier.wait(timeout=150)  # spawned interpreters import slowly on a loaded 2-core box
-        found = [app.resolve(event(ids, day)).contact_id for ids in identifiers]
+        found = [app.resolve(event(ids, day=day)).contact_id for ids in identifiers]
         return [str(app.contact(c).id) for c in found if c]
     finally:
         app.close()

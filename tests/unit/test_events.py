@@ -196,3 +196,14 @@ def test_resolved_touchpoints_round_trip() -> None:
     assert parse_resolved(resolved.to_json()) == resolved
     with pytest.raises(EventParseError, match="contact_id"):
         parse_resolved(b'{"event": {}}')
+
+
+def test_errors_survive_pickling_across_processes() -> None:
+    import pickle
+
+    with pytest.raises(UnknownEventType) as err:
+        parse_event(wire_event("EmailOpened", 1, type="EmailOpend"))
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is UnknownEventType
+    assert str(again) == str(err.value)
+    assert again.problems == err.value.problems

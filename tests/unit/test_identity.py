@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
+from event_examples import T0
+from event_examples import identity_event as event
 from hypothesis import given
 from hypothesis import strategies as st
 
-from touchstream.events import Event, parse_event
+from touchstream.events import Event
 from touchstream.projections.identity import (
     AccountFacts,
     ContactFacts,
@@ -29,29 +31,6 @@ from touchstream.projections.identity import (
 )
 
 CONFIG = IdentityConfig()
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def event(
-    identifiers: dict[str, Any],
-    type_name: str = "EmailOpened",
-    payload: dict[str, Any] | None = None,
-    source: str = "hubspot",
-    day: int = 0,
-) -> Event:
-    at = (T0 + timedelta(days=day)).isoformat()
-    return parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": type_name,
-            "schema_version": 1,
-            "occurred_at": at,
-            "recorded_at": at,
-            "source": source,
-            "identifiers": identifiers,
-            "payload": payload or {"campaign_id": "c1", "message_id": "m1"},
-        }
-    )
 
 
 def badge(

@@ -3,40 +3,15 @@ docs/identity.md carried out and stored, merges undone, stewards deciding, attri
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from event_examples import identity_event as event
 
 from touchstream.adapters.master_record import MasterRecord, persistence_env
-from touchstream.events import Event, parse_event
+from touchstream.events import Event
 from touchstream.projections.master_record import Contact, published_type
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def event(
-    identifiers: dict[str, Any],
-    type_name: str = "EmailOpened",
-    payload: dict[str, Any] | None = None,
-    source: str = "hubspot",
-    day: float = 0,
-) -> Event:
-    at = (T0 + timedelta(days=day)).isoformat()
-    return parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": type_name,
-            "schema_version": 1,
-            "occurred_at": at,
-            "recorded_at": at,
-            "source": source,
-            "identifiers": identifiers,
-            "payload": payload or {"campaign_id": "c1", "message_id": "m1"},
-        }
-    )
 
 
 def inbound_email(email: str, observed: dict[str, str], day: float) -> Event:

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import orjson
+from event_examples import identity_event as event
 
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.master_record import MasterRecord
-from touchstream.events import Event, parse_event, parse_resolved
+from touchstream.events import parse_event, parse_resolved
 from touchstream.streams.resolve import IdentityCache, ResolveStage
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def event(identifiers: dict[str, Any], day: float = 0) -> Event:
-    at = (T0 + timedelta(days=day)).isoformat()
-    return parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "type": "EmailOpened",
-            "schema_version": 1,
-            "occurred_at": at,
-            "recorded_at": at,
-            "source": "hubspot",
-            "identifiers": identifiers,
-            "payload": {"campaign_id": "c1", "message_id": "m1"},
-        }
-    )
 
 
 def test_a_resolved_touchpoint_carries_its_ids_and_is_keyed_by_contact() -> None:
