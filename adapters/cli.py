@@ -17,9 +17,11 @@ from touchstream.adapters import (
     cli_dlq,
     cli_gateway,
     cli_import,
+    cli_relay,
     cli_schemas,
     cli_stewards,
     cli_topics,
+    cli_worker,
 )
 
 app = typer.Typer(
@@ -39,6 +41,8 @@ app.add_typer(cli_stewards.app, name="stewards")
 app.add_typer(cli_gateway.app, name="gateway")
 app.add_typer(cli_db.app, name="db")
 app.command("rebuild")(cli_db.rebuild)
+app.command("worker")(cli_worker.worker)
+app.command("relay")(cli_relay.relay)
 app.command("import")(cli_import.import_command)
 
 

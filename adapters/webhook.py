@@ -31,6 +31,10 @@ class WebhookFailed(Exception):
     """The receiver refused the message for good, or every attempt failed."""
 
 
+class WebhookRefused(WebhookFailed):
+    """The receiver refused the message for good (a 4xx other than 408/425/429): retrying cannot help."""
+
+
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str
@@ -92,7 +96,7 @@ class WebhookSender:
                     return int(response.status)
             except urllib.error.HTTPError as exc:
                 if exc.code not in _RETRY_STATUSES:
-                    raise WebhookFailed(f"{self.config.url} refused the message: HTTP {exc.code}") from None
+                    raise WebhookRefused(f"{self.config.url} refused the message: HTTP {exc.code}") from None
                 last_error = f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 last_error = str(exc)

@@ -1,0 +1,244 @@
+"""End to end: published to Kafka -> queryable in ClickHouse, through a real Faust worker, beside two
+ceilings measured in the same run on the same events; then freshness at a fixed offered rate.
+
+    python bench/e2e.py [--events 20000] [--rate 100] [--seconds 15]
+
+Needs the local servers (`deploy/local/services up`): Kafka, the ClickHouse server, PostgreSQL (the
+master record). Uses its own topic prefix and databases and removes them afterwards.
+
+Figures:
+- throughput: N events appended to `touchpoints.raw` at once; time until all N are rows of `touchpoints`
+  (the worker validates, resolves against PostgreSQL, republishes, folds and inserts);
+- ceiling 1: a bare aiokafka consumer reading the same N records of the raw topic (no group, no work);
+- ceiling 2: a bare ClickHouse insert of the same N fact rows (plus their 360/state rows) into a fresh
+  database, in 5,000-row batches;
+- freshness: events offered at `--rate` per second for `--seconds`; for each, publish -> first seen by a
+  100 ms poller of ClickHouse (p50 / p99, so the poll interval is part of the figure).
+Nothing is asserted: the numbers are for reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from _report import emit, figure
+from psycopg import sql
+
+from touchstream.adapters import topics
+from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
+from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.migrate import migrate
+from touchstream.events import ResolvedTouchpoint, parse_event
+from touchstream.streams.embedded import stand_in_resolver
+from touchstream.streams.project import project_batch, write_batch
+
+BOOTSTRAP = "127.0.0.1:" + os.environ.get("TOUCHSTREAM_KAFKA_PORT", "19092")
+CH_PORT = int(os.environ.get("TOUCHSTREAM_CLICKHOUSE_PORT", "19000"))
+PG_PORT = int(os.environ.get("TOUCHSTREAM_POSTGRES_PORT", "15432"))
+
+
+def dataset(events: int, seed: int, days: int = 60) -> list[tuple[bytes, bytes]]:
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days + 2)
+    config = GeneratorConfig.for_events(events, days=days, seed=seed)
+    config = GeneratorConfig(config.customers, config.accounts, days, seed, start=start)
+    raw, _ = generate_with_truth(config)
+    return [(parse_event(orjson.dumps(e)).identifiers.strongest().encode(), orjson.dumps(e)) for e in raw]
+
+
+def count(store: ClickHouseServerStore) -> int:
+    return int(store.query("SELECT count() FROM touchpoints")[0][0])
+
+
+def wait_for_rows(
+    store: ClickHouseServerStore, n: int, worker: subprocess.Popen[bytes], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while count(store) < n:
+        if worker.poll() is not None:
+            raise SystemExit(f"the worker exited {worker.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {count(store)} of {n} rows after {timeout}s")
+        time.sleep(0.05)
+
+
+async def bare_consumer(topic: str, n: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        started, seen = time.perf_counter(), 0
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=50_000)
+            seen += sum(len(records) for records in batches.values())
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def bare_insert(records: list[tuple[bytes, bytes]], database: str) -> float:
+    items = []
+    for offset, (_key, value) in enumerate(records):
+        event = parse_event(value)
+        items.append((ResolvedTouchpoint(event, *stand_in_resolver(event)), 0, offset))
+    batch = project_batch(items, {})
+    with ClickHouseServerStore(
+        "127.0.0.1", CH_PORT, database, create_database=True, batch_size=5_000
+    ) as store:
+        migrate(store)
+        started = time.perf_counter()
+        write_batch(store, batch)
+        seconds = time.perf_counter() - started
+        store.execute(f"DROP DATABASE IF EXISTS {database}")
+    return seconds
+
+
+def freshness(
+    raw: KafkaEventLog, store: ClickHouseServerStore, records: list[tuple[bytes, bytes]], rate: int
+) -> list[float]:
+    published: dict[str, float] = {}
+    latencies: list[float] = []
+    tick = 0.05
+    per_tick = max(1, round(rate * tick))
+    started = time.monotonic()
+    last_poll = 0.0
+    i = 0
+    while i < len(records) or published:
+        now = time.monotonic()
+        if i < len(records) and now >= started + (i / per_tick) * tick:
+            chunk = records[i : i + per_tick]
+            raw.append(chunk)
+            sent_at = time.monotonic()
+            for _key, value in chunk:
+                published[orjson.loads(value)["event_id"]] = sent_at
+            i += len(chunk)
+        if now - last_poll >= 0.1 and published:
+            last_poll = now
+            found = store.query(
+                "SELECT event_id FROM touchpoints WHERE event_id IN %(ids)s", {"ids": tuple(published)}
+            )
+            seen_at = time.monotonic()
+            for (event_id,) in found:
+                latencies.append(seen_at - published.pop(str(event_id)))
+        if now - started > len(records) / rate + 120:
+            print(f"freshness: {len(published)} events never became queryable", file=sys.stderr)
+            break
+        time.sleep(0.005)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=100, help="offered events/s for the freshness figure")
+    parser.add_argument("--seconds", type=int, default=15, help="how long to offer them")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    name = "bench_e2e_" + uuid.uuid4().hex[:8]
+    prefix = name + "_"
+    bulk = dataset(args.events, args.seed)
+    fresh = dataset(args.rate * args.seconds, args.seed + 1000)[: args.rate * args.seconds]
+    n = len(bulk)
+    print(f"{n} events for throughput, {len(fresh)} offered at {args.rate}/s for freshness", flush=True)
+
+    topics.create_topics(BOOTSTRAP, prefix=prefix)
+    admin = psycopg.connect(
+        host="127.0.0.1", port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
+    )
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    folder = Path(tempfile.mkdtemp(prefix="touchstream-bench-e2e-"))
+    env = {
+        **os.environ,
+        "TOUCHSTREAM_MODE": "production",
+        "TOUCHSTREAM_KAFKA_BOOTSTRAP": BOOTSTRAP,
+        "TOUCHSTREAM_TOPIC_PREFIX": prefix,
+        "TOUCHSTREAM_CLICKHOUSE_PORT": str(CH_PORT),
+        "TOUCHSTREAM_CLICKHOUSE_DATABASE": name,
+        "TOUCHSTREAM_MASTER_RECORD_URL": f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}",
+        "TOUCHSTREAM_DATA_DIR": str(folder),
+    }
+    log = (folder / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "touchstream.adapters.cli_worker", "-l", "warn"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
+    raw = KafkaEventLog(BOOTSTRAP, prefix + topics.RAW)
+    try:
+        # Warm up: the worker joined its group and every client is connected before the clock starts.
+        warm = dataset(50, args.seed + 2000)[:1]
+        raw.append(warm)
+        time.sleep(2)
+        wait_for_rows(store, 1, worker, timeout=120)
+
+        raw.append(bulk)  # published: acknowledged by Kafka (acks=all) before the clock starts
+        started = time.perf_counter()
+        wait_for_rows(store, n + 1, worker, timeout=600)
+        e2e_s = time.perf_counter() - started
+        consume_s = asyncio.run(bare_consumer(prefix + topics.RAW, n + 1))
+        insert_s = bare_insert(bulk, name + "_ceiling")
+        latencies = freshness(raw, store, fresh, args.rate)
+    finally:
+        raw.close()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        store.execute(f"DROP DATABASE IF EXISTS {name}")
+        store.close()
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()
+        from kafka import KafkaAdminClient
+
+        kafka_admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        kafka_admin.delete_topics([t for t in kafka_admin.list_topics() if t.startswith(prefix)])
+        kafka_admin.close()
+
+    e2e, consume, insert = n / e2e_s, n / consume_s, n / insert_s
+    print(f"end to end (published -> queryable)  {e2e:>10,.0f} events/s  ({e2e_s:.2f} s)")
+    print(f"ceiling: bare consumer of the topic  {consume:>10,.0f} events/s  ({consume_s:.2f} s)")
+    print(f"ceiling: bare ClickHouse insert      {insert:>10,.0f} events/s  ({insert_s:.2f} s)")
+    print(f"end to end / bare consumer  {e2e / consume:.3f}; end to end / bare insert  {e2e / insert:.3f}")
+    figures: list[dict[str, Any]] = [
+        figure("end_to_end", e2e, "events/s", consume, "bare_consumer"),
+        figure("end_to_end", e2e, "events/s", insert, "bare_clickhouse_insert"),
+    ]
+    if latencies:
+        p50 = statistics.median(latencies)
+        p99 = sorted(latencies)[max(0, int(len(latencies) * 0.99) - 1)]
+        print(
+            f"freshness at {args.rate} events/s offered: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms"
+        )
+        figures += [
+            figure("freshness_p50", p50, "s", p99, "freshness_p99"),
+        ]
+    emit("e2e", figures, events=n, rate=args.rate, seconds=args.seconds)
+
+
+if __name__ == "__main__":
+    main()

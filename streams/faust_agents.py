@@ -1,0 +1,436 @@
+"""What the Faust agents do with one batch: validate, resolve, project, re-point merges — Faust-free.
+
+`streams/faust_app.py` declares the topics and agents and hands each `take_events` batch here as plain
+`LogRecord`s; everything outbound goes through an `Outbox` (Faust topics in production, a list in the unit
+tests). Decisions stay in `projections/` and the stages (`streams/validate.py`, `streams/resolve.py`,
+`streams/project.py`); this module only orders the effects:
+
+- A batch's effects are made durable before the agent asks for the next batch (which is when Faust acks
+  the batch and may commit its offsets). Faust also acks in a `finally` when the agent body raises, so no
+  method here lets an exception out after an effect started: every ClickHouse write, master-record call
+  and Kafka send is retried with capped exponential backoff until it succeeds (each retry logged and
+  counted in `WorkerMetrics.retries`). While a batch retries the agent does not fetch more: Faust's stream
+  buffer (`stream_buffer_maxsize`) fills and the consumer pauses, so memory stays bounded.
+- Blocking clients (clickhouse-driver, chDB, the eventsourcing recorders, the webhook's urllib) run on
+  single-thread executors, one per resource, never on the event loop (heartbeats keep flowing) and never
+  two calls on one client at once.
+- Per-contact projection state lives in ClickHouse's `projection_state` (as in the embedded runner), with
+  an in-memory cache that `reset()` clears on every rebalance; see docs/architecture.md ("The Faust worker")
+  for why not in Faust tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from touchstream.adapters import topics
+from touchstream.adapters.event_log import AbstractEventLog, LogRecord
+from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.webhook import WebhookRefused, WebhookSender, forward
+from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
+from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
+from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
+from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
+from touchstream.projections.state import ContactState
+from touchstream.streams.project import STATE_TABLE, parse_state, project_batch, write_batch
+from touchstream.streams.resolve import IdentityCache, Resolved, Resolver, ResolveStage
+from touchstream.streams.validate import DeadLetter, Validator
+
+log = logging.getLogger("touchstream.worker")
+
+T = TypeVar("T")
+
+#: One outbound record: (base topic name as declared in adapters/topics.py, key, value).
+Outgoing = tuple[str, bytes | None, bytes]
+
+DEFAULT_STATE_CACHE = 100_000
+
+
+class Outbox(Protocol):
+    """Sends records and returns only when the broker acknowledged every one (raises otherwise)."""
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None: ...
+
+
+@dataclass
+class RetryPolicy:
+    first_delay_s: float = 0.2
+    max_delay_s: float = 30.0
+
+
+@dataclass
+class WorkerMetrics:
+    """Counters a worker keeps; logged on every retry and by the periodic summary."""
+
+    records: Counter[str] = field(default_factory=Counter)  # per agent: records taken
+    retries: Counter[str] = field(default_factory=Counter)  # per effect: failed attempts
+    skipped: Counter[str] = field(default_factory=Counter)  # records that can never be processed
+    dead_lettered: int = 0
+    resolved: int = 0
+    rows_written: int = 0
+    messages_sent: int = 0
+    merges: int = 0
+    webhooks: int = 0
+    rebalances: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"records={dict(self.records)} resolved={self.resolved} dead_lettered={self.dead_lettered} "
+            f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
+            f"webhooks={self.webhooks} retries={dict(self.retries)} skipped={dict(self.skipped)} "
+            f"rebalances={self.rebalances}"
+        )
+
+
+class _DeadLetterBuffer(AbstractEventLog):
+    """The Validator's DLQ while inside an agent: it only collects, and the agent sends the dead letters
+    through the Outbox (Faust's producer, acks=all) and awaits them before handing anything on."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[bytes | None, bytes]] = []
+
+    @property
+    def partitions(self) -> int:
+        return topics.spec_for(topics.DLQ).partitions
+
+    def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        self.pending.extend(records)
+        return [(0, 0) for _ in records]  # positions are not known here and nobody reads them
+
+    def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
+        raise NotImplementedError("the DLQ buffer is write-only")
+
+    def end_offset(self, partition: int) -> int:
+        raise NotImplementedError("the DLQ buffer is write-only")
+
+    def committed(self, group: str, partition: int) -> int:
+        raise NotImplementedError("the DLQ buffer is write-only")
+
+    def commit(self, group: str, positions: Iterable[tuple[int, int]]) -> None:
+        raise NotImplementedError("the DLQ buffer is write-only")
+
+    def close(self) -> None:
+        self.pending.clear()
+
+    def take(self) -> list[tuple[bytes | None, bytes]]:
+        out, self.pending = self.pending, []
+        return out
+
+
+@dataclass
+class Resources:
+    """How a worker reaches the world; each factory is called once, on first use, on its own thread."""
+
+    read_store: Callable[[], AbstractReadStore]
+    master_record: Callable[[], Resolver]
+    outbox: Outbox
+    webhook: Callable[[], WebhookSender] | None = None
+    config: ProjectionConfig = DEFAULT_CONFIG
+    default_region: str | None = None
+    raw_topic: str = topics.RAW  # the raw topic's full name (with prefix), named in dead letters
+
+
+class Pipeline:
+    """The state one worker process keeps between batches, and the four batch steps."""
+
+    def __init__(
+        self,
+        resources: Resources,
+        *,
+        retry: RetryPolicy | None = None,
+        state_cache_size: int = DEFAULT_STATE_CACHE,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.resources = resources
+        self.retry_policy = retry or RetryPolicy()
+        self.metrics = metrics or WorkerMetrics()
+        self.state_cache_size = state_cache_size
+        # One thread per client: the stores and the master record are used from one thread at a time.
+        self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-clickhouse")
+        self._identity_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-master-record")
+        self._webhook_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-webhook")
+        self._store: AbstractReadStore | None = None
+        self._stage: ResolveStage | None = None
+        self._webhook: WebhookSender | None = None
+        self._dlq = _DeadLetterBuffer()
+        self._validator = Validator(
+            self._dlq, source_topic=resources.raw_topic, default_region=resources.default_region
+        )
+        self._states: OrderedDict[str, ContactState] = OrderedDict()
+        self._merge_map: MergeMap | None = None
+        self.generation = 0  # bumped on every rebalance: a batch that straddles one does not fill caches
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Partitions were assigned or revoked: forget every cached state (another worker may have moved
+        them on meanwhile); they are read back from ClickHouse when next needed."""
+        self.generation += 1
+        self.metrics.rebalances += 1
+        self._states.clear()
+        self._merge_map = None
+        if self._stage is not None:
+            stage = self._stage
+            # Swapped on the master-record thread, so no resolution is using the old cache meanwhile.
+            self._identity_pool.submit(setattr, stage, "cache", IdentityCache(stage.cache.max_size))
+
+    def close(self) -> None:
+        for pool in (self._store_pool, self._identity_pool, self._webhook_pool):
+            pool.shutdown(wait=True)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt` until it succeeds, backing off exponentially up to the cap; log and count why."""
+        delay = self.retry_policy.first_delay_s
+        failures = 0
+        while True:
+            try:
+                return await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.metrics.retries[what] += 1
+                log.warning(
+                    "%s failed (attempt %d), retrying in %.1fs: %s: %s",
+                    what,
+                    failures,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_policy.max_delay_s)
+
+    async def _on(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    def _store_now(self) -> AbstractReadStore:
+        if self._store is None:
+            self._store = self.resources.read_store()
+        return self._store
+
+    def _with_store(self, fn: Callable[[AbstractReadStore], T]) -> Callable[[], Awaitable[T]]:
+        async def attempt() -> T:
+            try:
+                return await self._on(self._store_pool, lambda: fn(self._store_now()))
+            except Exception:
+                # A broken connection is rebuilt on the next attempt rather than reused.
+                if self._store is not None:
+                    store, self._store = self._store, None
+                    await self._on(self._store_pool, store.close)
+                raise
+
+        return attempt
+
+    def _stage_now(self) -> ResolveStage:
+        if self._stage is None:
+            self._stage = ResolveStage(self.resources.master_record())
+        return self._stage
+
+    async def _send(self, what: str, records: Sequence[Outgoing]) -> None:
+        if records:
+            await self._retrying(what, lambda: self.resources.outbox.send_all(records))
+            self.metrics.messages_sent += len(records)
+
+    # --- ingest: touchpoints.raw -> validate -> resolve -> touchpoints.resolved (+ touchpoints.dlq) -------
+    async def ingest(self, records: Sequence[LogRecord]) -> int:
+        """Returns how many touchpoints went to `touchpoints.resolved`."""
+        self.metrics.records["ingest"] += len(records)
+        valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
+        dead = self._dlq.take()
+        # Dead letters are on the DLQ before anything of this batch moves on (the validator's contract).
+        await self._send("send dead letters", [(topics.DLQ, key, value) for key, value in dead])
+        self.metrics.dead_lettered += len(dead)
+        out: list[Outgoing] = []
+        for record, event in valid:
+            # Resolution is idempotent (ids derive from the event), so a retried event creates nothing new.
+            resolved = await self._retrying("resolve identity", self._resolving(record, event))
+            out.append((topics.RESOLVED, resolved.key, resolved.touchpoint.to_json()))
+        await self._send("send resolved touchpoints", out)
+        self.metrics.resolved += len(out)
+        return len(out)
+
+    def _resolving(self, record: LogRecord, event: Event) -> Callable[[], Awaitable[Resolved]]:
+        def call() -> Resolved:
+            return self._stage_now().process(event, record.partition, record.offset)
+
+        return lambda: self._on(self._identity_pool, call)
+
+    # --- project: touchpoints.resolved -> ClickHouse, then customer360.changes and signals.* --------------
+    async def project(self, records: Sequence[LogRecord]) -> int:
+        """Returns how many rows were written."""
+        self.metrics.records["project"] += len(records)
+        generation = self.generation
+        items: list[tuple[ResolvedTouchpoint, int, int]] = []
+        for record in records:
+            try:
+                items.append((parse_resolved(record.value), record.partition, record.offset))
+            except EventParseError as exc:  # not ours to fix by retrying: count it and say where it is
+                self.metrics.skipped["unreadable resolved record"] += 1
+                log.error(
+                    "skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc
+                )
+        if not items:
+            return 0
+        contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}
+        missing = contacts - set(self._states)
+        loaded = await self._retrying(
+            "load projection state", self._with_store(lambda store: load_states(store, missing))
+        )
+        scratch: dict[str, ContactState] = {c: self._states[c] for c in contacts - missing}
+        scratch.update(loaded)
+        batch = project_batch(items, scratch, self.resources.config)
+        await self._retrying("write rows to ClickHouse", self._with_store(lambda s: write_batch(s, batch)))
+        rows = len(batch.touchpoints) + len(batch.profiles) + len(batch.signals) + len(batch.states)
+        self.metrics.rows_written += rows
+        if generation == self.generation:  # no rebalance since the batch began: the states are current
+            self._remember(scratch)
+        # Only now, with the rows acknowledged, the dashboards and the departments hear of it.
+        await self._send(
+            "send changes and signals",
+            [
+                (str(m["topic"]), str(m["key"]).encode(), orjson.dumps(m["value"], default=str))
+                for m in batch.messages
+            ],
+        )
+        return rows
+
+    def _remember(self, states: dict[str, ContactState]) -> None:
+        for contact_id, state in states.items():
+            self._states[contact_id] = state
+            self._states.move_to_end(contact_id)
+        while len(self._states) > self.state_cache_size:
+            self._states.popitem(last=False)
+
+    # --- masterdata: masterdata.events -> identity cache, contact_merges, webhook -------------------------
+    async def masterdata(self, records: Sequence[LogRecord]) -> int:
+        """Returns how many contact_merges rows were written."""
+        self.metrics.records["masterdata"] += len(records)
+        messages: list[dict[str, Any]] = []
+        for record in records:
+            try:
+                message = orjson.loads(record.value)
+            except orjson.JSONDecodeError:
+                message = None
+            if not isinstance(message, dict):
+                self.metrics.skipped["unreadable masterdata record"] += 1
+                log.error("skipping unreadable masterdata record %d/%d", record.partition, record.offset)
+                continue
+            messages.append(message)
+        if self._stage is not None:
+            stage = self._stage
+
+            def invalidate() -> None:
+                for message in messages:
+                    stage.on_masterdata(message)
+
+            await self._on(self._identity_pool, invalidate)
+        merges = [m for m in messages if m.get("type") in ("ContactsMerged", "ContactsUnmerged")]
+        rows: list[tuple[Any, ...]] = []
+        if merges:
+            merge_map = await self._merge_map_now()
+            for m in merges:
+                rows.extend(_merge_rows(merge_map, m))
+        if rows:
+            await self._retrying(
+                "write contact_merges",
+                self._with_store(lambda s: s.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)),
+            )
+            self.metrics.merges += len(merges)
+            self.metrics.rows_written += len(rows)
+        if self.resources.webhook is not None:
+            sent = await self._retrying("forward to the webhook", lambda: self._forward(messages))
+            self.metrics.webhooks += sent
+        return len(rows)
+
+    async def _merge_map_now(self) -> MergeMap:
+        if self._merge_map is None:
+            sql = f"SELECT merged_id, survivor_id, reason FROM {CONTACT_MERGES_TABLE} FINAL WHERE active = 1"
+            found = await self._retrying("load contact_merges", self._with_store(lambda s: s.query(sql)))
+            self._merge_map = MergeMap(
+                {str(m): str(s) for m, s, _ in found}, {str(m): str(r) for m, _, r in found}
+            )
+        return self._merge_map
+
+    async def _forward(self, messages: list[dict[str, Any]]) -> int:
+        def call() -> int:
+            if self._webhook is None:
+                assert self.resources.webhook is not None
+                self._webhook = self.resources.webhook()
+            sent = 0
+            for message in messages:  # one by one: a final refusal skips that message, not the batch
+                try:
+                    sent += forward([message], self._webhook)
+                except WebhookRefused as exc:  # a final 4xx; any other WebhookFailed is retried
+                    self.metrics.skipped["webhook refused"] += 1
+                    log.error("webhook refused %s for good: %s", message.get("event_id"), exc)
+            return sent
+
+        return await self._on(self._webhook_pool, call)
+
+    # --- deadletters: touchpoints.dlq -> dead_letters (the data-quality view counts them) -----------------
+    async def dead_letters(self, records: Sequence[LogRecord]) -> int:
+        self.metrics.records["deadletters"] += len(records)
+        rows = []
+        for record in records:
+            try:
+                letter = DeadLetter.from_bytes(record.value)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.metrics.skipped["unreadable dead letter"] += 1
+                log.error("skipping unreadable dead letter %d/%d: %s", record.partition, record.offset, exc)
+                continue
+            # The raw record's own timestamp, like the embedded runner: a replay writes the same row.
+            received = (
+                datetime.fromtimestamp(int(letter.source_timestamp), UTC)
+                if letter.source_timestamp is not None
+                else letter.dead_lettered_at
+            )
+            rows.append(
+                dead_letter_row(
+                    letter.source_partition, letter.source_offset, received, letter.error, letter.original
+                )
+            )
+        if rows:
+            await self._retrying(
+                "write dead_letters",
+                self._with_store(lambda s: s.insert_rows(DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, rows)),
+            )
+            self.metrics.rows_written += len(rows)
+        return len(rows)
+
+
+def load_states(store: AbstractReadStore, contact_ids: set[str]) -> dict[str, ContactState]:
+    """The newest saved state of each contact (the embedded runner reads the same table the same way)."""
+    if not contact_ids:
+        return {}
+    rows = store.query(
+        f"SELECT contact_id, argMax(state, version) FROM {STATE_TABLE} "
+        "WHERE contact_id IN %(ids)s GROUP BY contact_id",
+        {"ids": tuple(sorted(contact_ids))},
+    )
+    return {str(contact_id): parse_state(text) for contact_id, text in rows}
+
+
+def _merge_rows(merge_map: MergeMap, message: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """contact_merges rows for one ContactsMerged / ContactsUnmerged record. The version is the master
+    record's notification id: one global order, whatever partition of masterdata.events carried it."""
+    data = message.get("data") or {}
+    survivor, merged = str(message.get("aggregate_id") or ""), str(data.get("merged_id") or "")
+    version = int(message.get("notification_id") or 0)
+    if not survivor or not merged or survivor == merged:
+        return []
+    if message.get("type") == "ContactsMerged":
+        return merge_map.merged(merged, survivor, version, str(data.get("reason") or ""))
+    return merge_map.unmerged(merged, version)

@@ -1,0 +1,305 @@
+"""The Faust app's wiring, with Faust's own `agent.test_context()` (store memory://): each agent gets
+records as its topic would hand them over, the effects land in a real chDB and an in-memory master record,
+and only the outbound sends (Kafka) are captured, by a recording outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+import pytest
+from event_examples import wire_event
+from typer.testing import CliRunner
+
+from touchstream.adapters import topics
+from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.migrate import load_config, migrate
+from touchstream.events import ResolvedTouchpoint, parse_event
+from touchstream.streams import faust_app
+from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
+from touchstream.streams.faust_app import WorkerSettings, create_app
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class RecordingOutbox:
+    """The one stand-in: what would go to Kafka, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        self.sent.extend(records)
+
+    def on(self, base: str) -> list[tuple[bytes | None, dict[str, Any]]]:
+        return [(key, orjson.loads(value)) for topic, key, value in self.sent if topic == base]
+
+
+class FlakyStore(ChDBStore):
+    """A real chDB whose first inserts raise, as a ClickHouse that is down for a moment would. The count
+    is shared: the worker drops a failed store and opens a new one."""
+
+    def __init__(self, path: str, failures: list[int]) -> None:
+        super().__init__(path)
+        self.failures = failures
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        if self.failures[0] > 0:
+            self.failures[0] -= 1
+            raise ConnectionError("ClickHouse went away")
+        return super().insert_rows(table, columns, rows)
+
+
+@pytest.fixture
+def chdb_path(tmp_path: Path) -> Iterator[str]:
+    path = str(tmp_path / "chdb")
+    with ChDBStore(path) as store:
+        migrate(store)
+        load_config(store)
+    yield path
+    for pipeline in _opened:  # chDB allows one data path per process at a time: close every store
+        pipeline.close()
+    _opened.clear()
+
+
+_opened: list[Pipeline] = []
+
+
+def build(tmp_path: Path, chdb_path: str, fail_inserts: int = 0) -> tuple[faust.App, RecordingOutbox]:
+    outbox = RecordingOutbox()
+    failures = [fail_inserts]
+    settings = WorkerSettings(
+        base=load_settings(), batch_size=50, batch_within_s=0.05, faust_datadir=tmp_path / "faust"
+    )
+    resources = Resources(
+        read_store=lambda: FlakyStore(chdb_path, failures),
+        master_record=lambda: MasterRecord.from_url("memory://"),
+        outbox=outbox,
+        raw_topic="touchpoints.raw",
+    )
+    app = create_app(settings, resources)
+    app.finalize()
+    app.conf.store = "memory://"
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    pipeline.retry_policy = RetryPolicy(first_delay_s=0.01, max_delay_s=0.05)
+    _opened.append(pipeline)
+    return app, outbox
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), timeout=60))
+
+
+async def feed(
+    app: faust.App,
+    agent_name: str,
+    records: list[tuple[bytes | None, bytes]],
+    done: Any,
+    first_offset: int = 0,
+) -> None:
+    """Put records through the agent as its topic would (partition 0, offsets from `first_offset`), then
+    wait until `done()`."""
+    agent = app.agents[agent_name]
+    async with agent.test_context() as tested:
+        tested.sent_offset = first_offset  # type: ignore[attr-defined]
+        for key, value in records:
+            await tested.put(value, key=key, wait=False)
+        for _ in range(600):
+            if done():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{agent_name} did not finish: {app.touchstream_pipeline.metrics.summary()}")  # type: ignore[attr-defined]
+
+
+def email_opened(email: str, minutes: int = 0) -> dict[str, Any]:
+    return wire_event(
+        "EmailOpened",
+        1,
+        event_id=str(uuid.uuid4()),
+        occurred_at=(NOW - timedelta(days=1, minutes=-minutes)).isoformat().replace("+00:00", "Z"),
+        identifiers={"email": email},
+        payload={"campaign_id": "spring", "message_id": f"m-{minutes}"},
+    )
+
+
+def p1_ticket(email: str) -> dict[str, Any]:
+    return wire_event(
+        "TicketOpened",
+        1,
+        event_id=str(uuid.uuid4()),
+        occurred_at=(NOW - timedelta(hours=5)).isoformat().replace("+00:00", "Z"),
+        source="zendesk",
+        identifiers={"email": email},
+        payload={"ticket_id": "T-1", "subject": "Outage", "priority": "P1", "channel": "email"},
+    )
+
+
+def query(chdb_path: str, sql: str) -> list[tuple[Any, ...]]:
+    with ChDBStore(chdb_path) as store:
+        return store.query(sql)
+
+
+def test_ingest_resolves_valid_events_keyed_by_contact_and_dead_letters_the_rest(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    app, outbox = build(tmp_path, chdb_path)
+    good = [email_opened("jane@acme-widgets.com", m) for m in range(3)]
+    bad = b'{"type": "EmailOpend", "source": "hubspot"}'
+    records = [(b"email:jane@acme-widgets.com", orjson.dumps(e)) for e in good] + [(b"x", bad)]
+
+    async def test() -> None:
+        await feed(app, "touchstream.ingest", records, lambda: len(outbox.sent) == 4)
+
+    run(test)
+    resolved = outbox.on(topics.RESOLVED)
+    assert [m["event"]["event_id"] for _, m in resolved] == [e["event_id"] for e in good]
+    contact = resolved[0][1]["contact_id"]
+    assert {key for key, _ in resolved} == {contact.encode()}  # one contact, one key, one partition
+    assert [m["raw_offset"] for _, m in resolved] == [0, 1, 2]
+    dead = outbox.on(topics.DLQ)
+    assert len(dead) == 1
+    assert dead[0][1]["source"]["offset"] == 3
+    # Dead letters go out before the resolved touchpoints of the same batch.
+    assert outbox.sent[0][0] == topics.DLQ
+
+
+def resolved_record(event: dict[str, Any], contact: str) -> tuple[bytes, bytes]:
+    touchpoint = ResolvedTouchpoint(parse_event(orjson.dumps(event)), contact, None, 0, 0)
+    return contact.encode(), touchpoint.to_json()
+
+
+def test_project_writes_the_rows_before_it_announces_changes_and_signals(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    app, outbox = build(tmp_path, chdb_path, fail_inserts=2)
+    contact = str(uuid.uuid4())
+    records = [resolved_record(e, contact) for e in (email_opened("ann@acme.com"), p1_ticket("ann@acme.com"))]
+
+    async def test() -> None:
+        await feed(app, "touchstream.project", records, lambda: bool(outbox.sent))
+
+    run(test)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    assert pipeline.metrics.retries["write rows to ClickHouse"] == 2  # retried, not skipped
+    assert query(chdb_path, "SELECT count() FROM touchpoints FINAL") == [(2,)]
+    assert query(
+        chdb_path, f"SELECT touches, open_tickets FROM customer_360 FINAL WHERE contact_id = '{contact}'"
+    ) == [(2, 1)]
+    changes = outbox.on(topics.CUSTOMER360_CHANGES)
+    assert [(key, m["touches"]) for key, m in changes] == [(contact.encode(), 2)]
+    holds = [m for _, m in outbox.on(topics.SIGNALS_SALES) if m["kind"] == "service_hold"]
+    assert holds
+    assert holds[0]["status"] == "raised"
+    assert holds[0]["contact_id"] == contact
+    assert query(chdb_path, "SELECT count() FROM projection_state FINAL") == [(1,)]
+
+
+def test_state_survives_in_clickhouse_and_a_rebalance_clears_the_cache(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    app, outbox = build(tmp_path, chdb_path)
+    contact = str(uuid.uuid4())
+    first = [resolved_record(email_opened("bo@acme.com", m), contact) for m in range(2)]
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+
+    async def test() -> None:
+        await feed(app, "touchstream.project", first, lambda: bool(outbox.on(topics.CUSTOMER360_CHANGES)))
+        assert contact in pipeline._states
+        generation = pipeline.generation
+        await app.on_partitions_revoked.send(set())  # what Faust sends on a rebalance
+        assert pipeline.generation == generation + 1
+        assert not pipeline._states
+
+    run(test)
+    # The next record of the partition (on another worker, or on this one after the rebalance) continues
+    # from the state saved in ClickHouse; a redelivered one changes nothing.
+    app2, outbox2 = build(tmp_path, chdb_path)
+    later = [resolved_record(email_opened("bo@acme.com", 10), contact)]
+
+    async def test2() -> None:
+        await feed(app2, "touchstream.project", first, lambda: app2.touchstream_pipeline.metrics.rows_written)  # type: ignore[attr-defined]
+        assert outbox2.sent == []  # both were applied before: no change to announce
+        await feed(app2, "touchstream.project", later, lambda: bool(outbox2.sent), first_offset=2)
+
+    run(test2)
+    assert [m["touches"] for _, m in outbox2.on(topics.CUSTOMER360_CHANGES)] == [3]
+
+
+def test_masterdata_merges_become_contact_merges_rows_keyed_by_notification_order(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    app, outbox = build(tmp_path, chdb_path)
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+
+    def merged(merged_id: str, survivor: str, notification: int) -> tuple[bytes, bytes]:
+        message = {
+            "event_id": str(uuid.uuid4()),
+            "type": "ContactsMerged",
+            "aggregate_type": "Contact",
+            "aggregate_id": survivor,
+            "aggregate_version": 2,
+            "notification_id": notification,
+            "data": {"merged_id": merged_id, "reason": "shared email"},
+        }
+        return survivor.encode(), orjson.dumps(message)
+
+    other = (b"k", orjson.dumps({"type": "ContactAttributeChanged", "aggregate_id": a, "data": {}}))
+    records = [merged(a, b, 7), other, merged(b, c, 9)]
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+
+    async def test() -> None:
+        await feed(app, "touchstream.masterdata", records, lambda: pipeline.metrics.merges == 2)
+
+    run(test)
+    got = query(
+        chdb_path, "SELECT merged_id, survivor_id, version FROM contact_merges FINAL ORDER BY version"
+    )
+    assert sorted(got) == sorted([(a, c, 9), (b, c, 9)])  # the chain A -> B -> C flattened
+    assert outbox.sent == []
+
+
+def test_the_module_level_app_is_built_lazily_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TOUCHSTREAM_TOPIC_PREFIX", "t_lazy_")
+    monkeypatch.setenv("TOUCHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens: nothing may connect
+    monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(faust_app, "_app", None)
+    app = faust_app.app
+    assert app.conf.id == "t_lazy_touchstream-worker"
+    assert app.conf.topic_disable_leader
+    assert app.conf.producer_acks == -1
+    assert set(app.agents) == {
+        "touchstream.ingest",
+        "touchstream.project",
+        "touchstream.masterdata",
+        "touchstream.deadletters",
+    }
+    topics_of = {name: set(agent.channel.topics) for name, agent in app.agents.items()}  # type: ignore[attr-defined]
+    assert topics_of["touchstream.ingest"] == {"t_lazy_touchpoints.raw"}
+    assert topics_of["touchstream.project"] == {"t_lazy_touchpoints.resolved"}
+
+
+def test_worker_help_teaches_the_environment_and_the_first_steps() -> None:
+    import typer
+
+    from touchstream.adapters.cli_worker import faust_argv, worker
+
+    cli = typer.Typer()
+    cli.command()(worker)
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for needed in ("TOUCHSTREAM_MODE", "TOUCHSTREAM_KAFKA_BOOTSTRAP", "topics create", "relay", "--loglevel"):
+        assert needed in result.output, needed
+    argv = faust_argv()
+    assert argv[1:5] == ["-m", "faust", "-A", "touchstream.streams.faust_app"]
+    assert "uvloop" in argv
+    assert "--without-web" in argv
