@@ -131,7 +131,10 @@ def replay(
     from touchstream.streams.validate import ReplayMapping
     from touchstream.streams.validate import replay as run_replay
 
-    fix = ReplayMapping.load(mapping) if mapping else None
+    try:
+        fix = ReplayMapping.load(mapping) if mapping else None
+    except (ValueError, OSError) as exc:  # not TOML / JSON, not UTF-8, unknown keys, unreadable
+        raise typer.BadParameter(f"{mapping}: {exc}", param_hint="--mapping") from None
     with (
         _log(DLQ, bootstrap, prefix, embedded_dir) as dlq,
         _log(DLQ_REPLAYED, bootstrap, prefix, embedded_dir) as replayed_log,

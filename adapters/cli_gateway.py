@@ -51,21 +51,25 @@ def gateway(
         raise typer.BadParameter("--keys FILE is required (create one with `touchstream gateway keys add`)")
     if kafka and embedded_log:
         raise typer.BadParameter("choose one of --kafka and --embedded-log")
+    from touchstream.adapters.gateway_auth import KeyFileError
     from touchstream.adapters.gateway_compose import build_gateway
     from touchstream.adapters.gateway_server import serve
 
-    app_ = build_gateway(
-        keys=keys,
-        embedded_log=embedded_log,
-        kafka=kafka,
-        topic=topic,
-        dedup_db=dedup_db,
-        dedup_window_s=dedup_window_hours * 3600,
-        max_batch=max_batch,
-        max_bytes=max_bytes,
-        retry_after=retry_after,
-        kafka_timeout=kafka_timeout,
-    )
+    try:
+        app_ = build_gateway(
+            keys=keys,
+            embedded_log=embedded_log,
+            kafka=kafka,
+            topic=topic,
+            dedup_db=dedup_db,
+            dedup_window_s=dedup_window_hours * 3600,
+            max_batch=max_batch,
+            max_bytes=max_bytes,
+            retry_after=retry_after,
+            kafka_timeout=kafka_timeout,
+        )
+    except KeyFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--keys") from None
     typer.echo(f"gateway on http://{host}:{port} (OpenAPI at /docs)", err=True)
     serve(app_, host=host, port=port)
 

@@ -55,12 +55,16 @@ def import_command(
     from touchstream.adapters.publisher import Publisher, PublishError
     from touchstream.adapters.topics import RAW
 
+    try:
+        csv_mapping = CsvMapping.load(mapping) if mapping else None
+    except (ValueError, OSError) as exc:  # not TOML / JSON, not UTF-8, unknown keys, unreadable
+        raise typer.BadParameter(f"{mapping}: {exc}", param_hint="--mapping") from None
     log, target = resolve_log(RAW, bootstrap=bootstrap, prefix=prefix, embedded_dir=embedded_dir)
     options = ImportOptions(
         errors_path=errors or file.with_name(file.name + ".errors.csv"),
         checkpoint_path=checkpoint or file.with_name(file.name + ".checkpoint.json"),
         target=target,
-        mapping=CsvMapping.load(mapping) if mapping else None,
+        mapping=csv_mapping,
         id_namespace=id_namespace,
         chunk_lines=chunk,
         restart=restart,

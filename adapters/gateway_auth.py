@@ -120,8 +120,10 @@ def _parse_entry(entry: object, index: int) -> ApiKey:
 def load_keys(path: Path) -> list[ApiKey]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise KeyFileError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read the keys file: {exc.strerror or exc}") from None
     entries = data.get("keys", [])
     if not isinstance(entries, list):
         raise KeyFileError(f"{path}: `keys` must be an array of tables ([[keys]])")

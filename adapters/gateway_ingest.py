@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import reprlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -108,11 +109,18 @@ def _prepare_one(
             type=draft.type,
         )
     if not isinstance(draft, Mapping):
-        problem = Problem("$", "an event is a JSON object", repr(draft)[:80])
+        # reprlib: a bounded repr, safe for a list nested a thousand deep (repr() raises RecursionError).
+        problem = Problem("$", "an event is a JSON object", reprlib.repr(draft)[:80])
         return _rejected(index, "invalid", str(problem), problems=(problem,))
     event_id = draft.get("event_id") if isinstance(draft.get("event_id"), str) else None
     type_name = draft.get("type") if isinstance(draft.get("type"), str) else None
-    size = len(orjson.dumps(draft))
+    try:
+        size = len(orjson.dumps(draft))
+    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes (254): never a real event
+        problem = Problem("$", f"nested too deeply to be an event ({exc}); flatten it")
+        return _rejected(
+            index, "invalid", str(problem), problems=(problem,), event_id=event_id, type=type_name
+        )
     if size > limits.max_event_bytes:
         message = f"event is {size} bytes; the limit is {limits.max_event_bytes}: shrink the payload"
         return _rejected(index, "too_large", message, event_id=event_id, type=type_name)

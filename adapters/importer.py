@@ -141,13 +141,30 @@ def _jsonl_rows(path: Path, after_line: int) -> Iterator[Row]:
 
 
 def _csv_rows(path: Path, after_line: int, mapping: CsvMapping) -> Iterator[Row]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    # surrogateescape: a byte that is not UTF-8 costs its own row an error, not the whole import a crash.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
-        for record in reader:
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's field limit; the reader goes on
+                line = reader.reader.line_num  # DictReader's own line_num is not updated on an error
+                if line > after_line:
+                    error = {"__mapping_error__": f"not a CSV row: {exc}"}
+                    yield Row(line, f"csv-error:{line}".encode(), error)
+                continue
             if reader.line_num <= after_line:
                 continue
             values = [record.get(name) or "" for name in reader.fieldnames or ()]
-            raw = orjson.dumps(values)
+            try:
+                raw = orjson.dumps(values)
+            except orjson.JSONEncodeError:  # lone surrogates: the row had bytes that are not UTF-8
+                raw = "\x1f".join(values).encode("utf-8", "surrogateescape")
+                error = {"__mapping_error__": "not UTF-8: re-export the file as UTF-8"}
+                yield Row(reader.line_num, raw, error)
+                continue
             try:
                 yield Row(reader.line_num, raw, mapping.to_event_dict(record))
             except ValueError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from _report import emit, figure
 
 from touchstream.adapters.generator import GeneratorConfig, estimated_events, generate, write_dataset
 
@@ -74,6 +75,13 @@ def main() -> None:
     print(f"  = {ceiling_rate:,.0f} events/s")
     print(
         f"generator / ceiling: {rate / ceiling_rate:.2f} ({ceiling_rate / rate:.1f}x slower than the ceiling)"
+    )
+    ceiling_name = "orjson.dumps + write of constant dicts"
+    emit(
+        "generate",
+        [figure("write_dataset", rate, "events/s", ceiling_rate, ceiling_name)],
+        events=events,
+        megabytes=round(size / 1e6, 1),
     )
 
 

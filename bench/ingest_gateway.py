@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _report import emit, figure
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
@@ -186,6 +187,13 @@ def main() -> None:
     print(f"gateway (HTTP -> validated -> acks=all): {gateway_s:.2f} s = {gateway_rate:,.0f} events/s")
     print(f"accepted {accepted:,} of {count:,}")
     print(f"gateway / ceiling: {gateway_rate / ceiling_rate:.2f}")
+    name = f"gateway HTTP -> Kafka acks=all ({args.batch}/request, {args.concurrency} in flight)"
+    emit(
+        "ingest_gateway",
+        [figure(name, gateway_rate, "events/s", ceiling_rate, "raw KafkaProducer, pre-serialized")],
+        events=count,
+        accepted=accepted,
+    )
 
 
 if __name__ == "__main__":

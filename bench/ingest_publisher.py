@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from _report import emit, figure
 from kafka import KafkaAdminClient, KafkaProducer
 
 from touchstream.adapters.generator import GeneratorConfig, generate
@@ -82,6 +83,13 @@ def main() -> None:
         f"Publisher (typed events, batch {args.batch}): {publisher_s:.2f} s = {publisher_rate:,.0f} events/s"
     )
     print(f"Publisher / ceiling: {publisher_rate / ceiling_rate:.2f}")
+    ceiling_name = "raw KafkaProducer, pre-serialized"
+    emit(
+        "ingest_publisher",
+        [figure(f"Publisher (batch {args.batch})", publisher_rate, "events/s", ceiling_rate, ceiling_name)],
+        events=count,
+        bytes_per_event=round(size),
+    )
 
 
 if __name__ == "__main__":

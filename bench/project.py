@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from _report import emit, figure
 
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
@@ -51,7 +52,7 @@ def main() -> None:
     n = len(lines)
     print(f"{n} events, {len(truth.persons)} persons")
     events: list[Any] = []
-    _rate(
+    parse_s = _rate(
         "ceiling: parse_event alone", n, lambda: events.extend(parse_event(line, now=now) for line in lines)
     )
     items = [
@@ -64,7 +65,7 @@ def main() -> None:
             contact = str(resolved.contact_id)
             states[contact], _ = fold(states.get(contact), resolved, offset, with_profile=False)
 
-    _rate("fold only", n, bare_fold)
+    fold_s = _rate("fold only", n, bare_fold)
     batches: list[Any] = []
 
     def step() -> None:
@@ -72,17 +73,31 @@ def main() -> None:
         for start in range(0, n, 5_000):
             batches.append(project_batch(items[start : start + 5_000], states))
 
-    _rate("batch step (rows + fold)", n, step)
+    step_s = _rate("batch step (rows + fold)", n, step)
     with tempfile.TemporaryDirectory() as folder, ChDBStore(folder + "/chdb") as store:
         migrate(store)
         rows = [row for batch in batches for row in batch.touchpoints]
-        _rate(
+        insert_s = _rate(
             "ceiling: bare chDB insert of facts",
             n,
             lambda: store.insert_rows(TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, rows),
         )
         store.execute(f"TRUNCATE TABLE {TOUCHPOINTS_TABLE}")
-        _rate("batch writes to chDB (all tables)", n, lambda: [write_batch(store, b) for b in batches])
+        write_s = _rate(
+            "batch writes to chDB (all tables)", n, lambda: [write_batch(store, b) for b in batches]
+        )
+    parse = "parse_event alone"
+    emit(
+        "project",
+        [
+            figure("fold only", n / fold_s, "events/s", n / parse_s, parse),
+            figure("batch step (rows + fold)", n / step_s, "events/s", n / parse_s, parse),
+            figure(
+                "batch writes to chDB (all tables)", n / write_s, "events/s", n / insert_s, "bare chDB insert"
+            ),
+        ],
+        events=n,
+    )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+from _report import emit, figure
 from eventsourcing.domain import Aggregate, event
 
 from touchstream.adapters.master_record import MasterRecord
@@ -80,7 +81,7 @@ def _rate(work: Callable[[], int]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def _measure(label: str, url: str, count: int) -> None:
+def _measure(label: str, url: str, count: int) -> list[dict[str, object]]:
     app = MasterRecord.from_url(url)
     try:
         raw = _rate(lambda: sum(len(app.save(Marker(n=n))) for n in range(count)))
@@ -101,6 +102,12 @@ def _measure(label: str, url: str, count: int) -> None:
         ("resolve, known, no cache", uncached),
     ):
         print(f"  {name:40} {value:10,.0f} /s  {value / raw:5.2f}x")
+    ceiling = f"{label}: raw write, 1 aggregate / transaction"
+    return [
+        figure(f"{label}: resolve, new identifiers", new, "touchpoints/s", raw, ceiling),
+        figure(f"{label}: resolve, known, cache hit", cached, "touchpoints/s", raw, ceiling),
+        figure(f"{label}: resolve, known, no cache", uncached, "touchpoints/s", raw, ceiling),
+    ]
 
 
 @contextmanager
@@ -123,13 +130,15 @@ def _scratch_database(server: str) -> Iterator[str]:
 
 def main() -> None:
     args = _args()
+    figures = []
     with tempfile.TemporaryDirectory() as folder:
-        _measure("SQLite (embedded)", f"sqlite:///{folder}/master.sqlite", args.events)
+        figures += _measure("SQLite (embedded)", f"sqlite:///{folder}/master.sqlite", args.events)
     if args.postgres:
         with _scratch_database(args.postgres) as url:
-            _measure("PostgreSQL", url, args.events)
+            figures += _measure("PostgreSQL", url, args.events)
     else:
         print("\nPostgreSQL skipped: pass --postgres postgresql://USER@HOST:PORT/postgres")
+    emit("resolve", figures, events=args.events, postgres=bool(args.postgres))
 
 
 if __name__ == "__main__":
