@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
 from .enums import BillingPeriod
 from .envelope import Event, Payload
-from .values import Department, FrozenModel, Ident, Money, Name, Text
+from .values import Day, Department, FrozenModel, Ident, Money, Name, Text
 
 
 class CommerceEvent(Event):
@@ -39,7 +38,7 @@ class SubscriptionStartedPayload(Payload):
     plan: Name
     amount: Money = Field(description="the price per billing period")
     period: BillingPeriod
-    renews_on: date
+    renews_on: Day
 
 
 class SubscriptionStarted(CommerceEvent):
@@ -52,7 +51,7 @@ class SubscriptionRenewedPayload(Payload):
     subscription_id: Ident
     plan: Name
     amount: Money
-    renews_on: date
+    renews_on: Day
 
 
 class SubscriptionRenewed(CommerceEvent):
@@ -63,7 +62,7 @@ class SubscriptionRenewed(CommerceEvent):
 
 class SubscriptionCancelledPayload(Payload):
     subscription_id: Ident
-    effective_on: date
+    effective_on: Day
     reason: Text | None = None
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import Field
 
 from .enums import CallDirection, CallDisposition, LeadSource, OpportunityStage
 from .envelope import Event, Payload
-from .values import Department, Ident, Money, Name, Text
+from .values import Day, Department, Ident, Money, Name, Text
 
 
 class SalesEvent(Event):
@@ -64,7 +63,7 @@ class OpportunityCreatedPayload(Payload):
     amount: Money
     stage: OpportunityStage = OpportunityStage.prospecting
     owner: Name | None = None
-    expected_close: date | None = None
+    expected_close: Day | None = None
 
 
 class OpportunityCreated(SalesEvent):
@@ -143,7 +142,7 @@ class QuoteSentPayload(Payload):
     quote_id: Ident
     opportunity_id: Ident
     amount: Money
-    valid_until: date | None = None
+    valid_until: Day | None = None
 
 
 class QuoteSent(SalesEvent):

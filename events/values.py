@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -156,6 +156,19 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+# ClickHouse's Date holds 1970-01-01..2149-06-06 and its DateTime ends in 2106; a date outside the common
+# range would be stored as something else (18.16 wraps, chDB clamps), so it is refused at the edge.
+LATEST_DAY = date(2105, 12, 31)
+
+
+def _storable_day(value: date) -> date:
+    if not EARLIEST_INSTANT.date() <= value <= LATEST_DAY:
+        raise ValueError(f"must be between {EARLIEST_INSTANT.date()} and {LATEST_DAY}")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_storable_day)]
 
 
 class Money(FrozenModel):

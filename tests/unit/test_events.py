@@ -207,3 +207,13 @@ def test_errors_survive_pickling_across_processes() -> None:
     assert type(again) is UnknownEventType
     assert str(again) == str(err.value)
     assert again.problems == err.value.problems
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1969-12-31", "2106-01-01", "9999-12-31"])
+def test_dates_outside_what_clickhouse_stores_are_refused(day: str) -> None:
+    wire = wire_event("SubscriptionStarted", 1)
+    wire["payload"] = {**wire["payload"], "renews_on": day}
+    with pytest.raises(EventParseError) as err:
+        parse_event(wire)
+    assert err.value.problems[0].path == "payload.renews_on"
+    assert "must be between 1970-01-02 and 2105-12-31" in err.value.problems[0].message
