@@ -15,6 +15,7 @@ import typer
 from touchstream.adapters import (
     cli_db,
     cli_dlq,
+    cli_embedded,
     cli_gateway,
     cli_import,
     cli_relay,
@@ -41,6 +42,7 @@ app.add_typer(cli_stewards.app, name="stewards")
 app.add_typer(cli_gateway.app, name="gateway")
 app.add_typer(cli_db.app, name="db")
 app.command("rebuild")(cli_db.rebuild)
+app.command("run")(cli_embedded.run)
 app.command("worker")(cli_worker.worker)
 app.command("relay")(cli_relay.relay)
 app.command("import")(cli_import.import_command)

@@ -1,100 +1,62 @@
 """`touchstream db migrate` and `touchstream rebuild`: the read store's schema and its recomputation.
 
-Embedded mode (the default) works on the chDB folder and the SQLite log under the data dir; production
-(TOUCHSTREAM_MODE=production) migrates the ClickHouse server from the settings. Rebuilding production
-reads `touchpoints.resolved`, which the Faust topology brings; until then `rebuild` is embedded only.
+Both go through `bootstrap()`: the embedded default works on chDB and the SQLite logs under the data dir;
+TOUCHSTREAM_MODE=production uses the ClickHouse server and the Kafka topics from the settings.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from touchstream.adapters.read_store import AbstractReadStore
-
 app = typer.Typer(help="The read store: schema migrations and rebuilds.", no_args_is_help=True)
 
 
-def open_store(chdb: Path | None) -> AbstractReadStore:
-    from touchstream.adapters.config import load_settings
-
-    settings = load_settings()
-    if settings.embedded or chdb is not None:
-        from touchstream.adapters.chdb_store import ChDBStore
-
-        folder = chdb or settings.data_dir / "chdb"
-        folder.mkdir(parents=True, exist_ok=True)
-        return ChDBStore(str(folder))
-    from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-
-    return ClickHouseServerStore(
-        settings.clickhouse_host,
-        settings.clickhouse_port,
-        settings.clickhouse_database,
-        create_database=True,
-    )
-
-
-ChDBOption = Annotated[
-    Path | None, typer.Option(help="chDB folder (embedded; default: <data dir>/chdb); forces embedded")
-]
-
-
 @app.command()
-def migrate(chdb: ChDBOption = None) -> None:
+def migrate() -> None:
     """Apply the pending schema migrations (idempotent) and load the config tables.
 
     Example: `touchstream db migrate` (or with `TOUCHSTREAM_MODE=production` for the ClickHouse server).
     """
+    from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.migrate import load_config
     from touchstream.adapters.migrate import migrate as apply
 
-    with open_store(chdb) as store:
+    with bootstrap().read_store() as store:
         applied = apply(store, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}"))
         load_config(store)
     typer.echo(f"{len(applied)} migration(s) applied; the schema is current")
 
 
-@app.command()
 def rebuild(
     model: Annotated[
         list[str] | None, typer.Option(help="touchpoints or customer_360 (repeatable; default: all)")
     ] = None,
-    log: Annotated[Path | None, typer.Option(help="SQLite log (default: <data dir>/log.sqlite)")] = None,
-    partitions: Annotated[int, typer.Option(min=1, help="partitions of the log")] = 3,
-    chdb: ChDBOption = None,
 ) -> None:
-    """Recompute read models from offset 0 of the log into new tables and swap them in; live processing
-    continues meanwhile.
+    """Recompute read models from offset 0 of `touchpoints.resolved` (and the DLQ) into new tables and
+    swap them in with RENAME; live processing continues meanwhile. Identity is not resolved again.
 
-    Example: `touchstream rebuild --model customer_360`.
+    Works on the embedded logs and chDB by default, on Kafka and the ClickHouse server with
+    TOUCHSTREAM_MODE=production. Example: `touchstream rebuild --model customer_360`.
     """
-    from touchstream.adapters.config import load_settings
-    from touchstream.adapters.event_log import SQLiteEventLog
+    from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.migrate import migrate as apply
     from touchstream.adapters.progress import progress_bar
+    from touchstream.adapters.topics import DLQ, RESOLVED
     from touchstream.streams.rebuild import rebuild as run_rebuild
     from touchstream.streams.rebuild import tables_of
 
-    settings = load_settings()
-    if not settings.embedded and chdb is None:
-        raise typer.BadParameter(
-            "rebuild reads the embedded log for now; production rebuilds need the resolved topic"
-        )
     try:
         tables_of(model)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    path = log or settings.data_dir / "log.sqlite"
-    if not path.exists():
-        raise typer.BadParameter(f"no log at {path}")
-    with SQLiteEventLog(path, partitions=partitions) as opened, open_store(chdb) as store:
+    runtime = bootstrap()
+    with runtime.log(RESOLVED) as resolved, runtime.log(DLQ) as dlq, runtime.read_store() as store:
         apply(store)
-        total = sum(opened.end_offset(p) for p in range(opened.partitions))
+        total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
         with progress_bar("rebuild", total) as advance:
-            result = run_rebuild(opened, store, models=model, progress=advance)
+            result = run_rebuild(resolved, store, models=model, dlq=dlq, progress=advance)
     typer.echo(
         f"rebuilt {', '.join(result.tables)} from {result.stats.records} records in {result.passes} pass(es)"
     )

@@ -1,27 +1,32 @@
 """`touchstream demo`: the whole embedded path on a fresh machine, with nothing but Python.
 
-Generate a story that ends today (signals expire in real time), publish it to the embedded log, project it
-into chDB with the folds, then print what each department sees: the 360 view of a few customers, the
-pipeline, campaign engagement, support against SLA, and the active signals.
+Generate a story that ends today (signals expire in real time), publish it through the Publisher to the
+embedded `touchpoints.raw` log, run production's two steps in-process (validate and resolve identity with
+the master record into `touchpoints.resolved`, then project into chDB), compare the contacts and accounts
+it found with the generator's ground truth, and print what each department sees: the 360 view of a few
+customers (one of them a person the master record merged), the pipeline, campaign engagement, support
+against SLA, and the active signals.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
 from touchstream.adapters import cli_generate
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog
 from touchstream.adapters.progress import progress_bar
+from touchstream.adapters.publisher import Publisher
 from touchstream.adapters.read_store import AbstractReadStore
-from touchstream.events import parse_event
-from touchstream.streams.embedded import DEFAULT_GROUP, prepare_read_store, run_until_caught_up
+from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP, EmbeddedPipeline, prepare_read_store
 
 PUBLISH_BATCH = 5_000
 
@@ -39,7 +44,7 @@ ORDER BY length(active_signals) DESC, touches DESC, contact_id LIMIT %(limit)s
 PROFILE = """
 SELECT first_name, last_name, company, email, phone, lifecycle_stage, marketing_consent, lead_score,
     health_score, open_tickets, worst_open_priority, open_opportunities, open_pipeline, last_csat, last_nps,
-    lifetime_revenue, warm_touches, last_sales_contact_at, active_signals, touches
+    lifetime_revenue, warm_touches, last_sales_contact_at, active_signals, touches, merged_contacts
 FROM customer_360_current WHERE contact_id = %(contact)s
 """
 
@@ -81,22 +86,105 @@ def _lines(path: Path) -> Iterator[bytes]:
                 yield line.rstrip(b"\n")
 
 
-def publish_file(path: Path, log: AbstractEventLog, total: int) -> int:
-    """Validate each line and append it to the log keyed by its strongest identifier (per-person order)."""
-    published = 0
-    batch: list[tuple[bytes | None, bytes]] = []
-    with progress_bar("publish", total) as advance:
+def publish_file(path: Path, log_dir: Path, total: int) -> int:
+    """Send each line through the Publisher (validated, keyed by its strongest identifier) to the
+    embedded `touchpoints.raw` log; returns how many events the log acknowledged."""
+    published = pending = 0
+    with progress_bar("publish", total) as advance, Publisher.for_embedded(log_dir) as publisher:
         for raw in _lines(path):
-            event = parse_event(raw)
-            batch.append((event.identifiers.strongest().encode(), raw))
-            if len(batch) >= PUBLISH_BATCH:
-                published += len(log.append(batch))
-                advance(len(batch))
-                batch = []
-        if batch:
-            published += len(log.append(batch))
-            advance(len(batch))
+            publisher.send(raw)
+            pending += 1
+            if pending == PUBLISH_BATCH:
+                published += len(publisher.flush())
+                advance(pending)
+                pending = 0
+        published += len(publisher.flush())
+        advance(pending)
     return published
+
+
+@dataclass
+class TruthComparison:
+    """The resolved contacts and accounts against the generator's persons and accounts."""
+
+    contacts: int
+    persons: int
+    wrong_merges: int  # contacts holding the events of two or more true persons
+    split_persons: int  # persons whose events are on two or more contacts (nothing linked them)
+    accounts: int
+    true_accounts: int
+    wrong_account_merges: int
+
+    def contacts_line(self) -> str:
+        return (
+            f"contacts: {self.contacts} resolved for {self.persons} true persons, "
+            f"{self.wrong_merges} wrong merges"
+        )
+
+    def accounts_line(self) -> str:
+        return (
+            f"accounts: {self.accounts} resolved for {self.true_accounts} true accounts, "
+            f"{self.wrong_account_merges} wrong merges"
+        )
+
+
+def compare_with_truth(store: AbstractReadStore, truth_path: Path) -> TruthComparison:
+    owners: dict[str, tuple[str, str | None]] = {}
+    persons = accounts = 0
+    for line in _lines(truth_path):
+        row = orjson.loads(line)
+        kind = row.get("kind")
+        if kind == "event":
+            owners[row["event_id"]] = (row["person_id"], row.get("account_id"))
+        persons += kind == "person"
+        accounts += kind == "account"
+    people_of: dict[str, set[str]] = defaultdict(set)
+    companies_of: dict[str, set[str]] = defaultdict(set)
+    contacts_of: dict[str, set[str]] = defaultdict(set)
+    # touchpoints_current names each event's contact after merges (the survivor).
+    for event_id, contact_id, account_id in store.query(
+        "SELECT event_id, contact_id, account_id FROM touchpoints_current"
+    ):
+        person, company = owners[event_id]
+        if contact_id:
+            people_of[contact_id].add(person)
+            contacts_of[person].add(contact_id)
+        if account_id and company:
+            companies_of[account_id].add(company)
+    return TruthComparison(
+        contacts=len(people_of),
+        persons=persons,
+        wrong_merges=sum(1 for people in people_of.values() if len(people) > 1),
+        split_persons=sum(1 for contacts in contacts_of.values() if len(contacts) > 1),
+        accounts=len(companies_of),
+        true_accounts=accounts,
+        wrong_account_merges=sum(1 for companies in companies_of.values() if len(companies) > 1),
+    )
+
+
+MERGED = """
+SELECT contact_id FROM customer_360_current
+WHERE erased = 0 AND merged_contacts > 0 AND first_name != ''
+ORDER BY merged_contacts DESC, touches DESC, contact_id LIMIT 1
+"""
+
+
+def spellings(events_path: Path, store: AbstractReadStore, contact_id: str) -> list[str]:
+    """The email addresses as the upstream systems wrote them, for one resolved contact."""
+    ids = {
+        row[0]
+        for row in store.query(
+            "SELECT event_id FROM touchpoints_current WHERE contact_id = %(c)s", {"c": contact_id}
+        )
+    }
+    seen: set[str] = set()
+    for line in _lines(events_path):
+        event = orjson.loads(line)
+        if event["event_id"] in ids:
+            email = (event.get("identifiers") or {}).get("email")
+            if email:
+                seen.add(email)
+    return sorted(seen, key=lambda e: (e.lower(), e))
 
 
 def _table(console: Console, title: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
@@ -117,7 +205,9 @@ def show_360(console: Console, store: AbstractReadStore, contact_id: str) -> Non
     columns, rows = store.query_with_columns(PROFILE, {"contact": contact_id})
     profile = dict(zip([name for name, _ in columns], rows[0], strict=True))
     name = f"{profile['first_name']} {profile['last_name']}".strip()
-    console.print(f"\n[bold]360 view: {name}[/] ({profile['company'] or 'no company'}) {contact_id}")
+    merged = profile["merged_contacts"]
+    merges = f" · {merged} merged contact{'s' if merged > 1 else ''} folded in" if merged else ""
+    console.print(f"\n[bold]360 view: {name}[/] ({profile['company'] or 'no company'}) {contact_id}{merges}")
     console.print(
         f"  {profile['lifecycle_stage']} · health {profile['health_score']} · lead score "
         f"{profile['lead_score']:.1f} · marketing consent "
@@ -160,35 +250,57 @@ def run(*, customers: int, accounts: int, days: int, seed: int, workdir: Path | 
         start=start,
     )
     total = int(str(summary["events"]))
+    log_dir = workdir / "log"
+    publish_file(events_path, log_dir, total)
     published: list[int] = []
-    with SQLiteEventLog(workdir / "log.sqlite", partitions=3) as log:
-        publish_file(events_path, log, total)
-        with ChDBStore(str(workdir / "chdb")) as store:
-            prepare_read_store(store)
-            with progress_bar("project", log.lag(DEFAULT_GROUP)) as advance:
-                # Publishing is wiring for Kafka; here the messages are only counted.
-                stats = run_until_caught_up(
-                    log, store, progress=advance, publish=lambda batch: published.append(len(batch))
-                )
-            stored = store.query("SELECT count() FROM touchpoints FINAL")[0][0]
-            console.print(
-                f"projected {stats.records} records: {stats.accepted} touchpoints, "
-                f"{stats.dead_lettered} dead letters; {stored} rows queryable in chDB; "
-                f"{stats.contacts_updated} contact profiles, {stats.signals_raised} signals raised, "
-                f"{sum(published)} messages for customer360.changes and signals.*"
+    with (
+        ChDBStore(str(workdir / "chdb")) as store,
+        EmbeddedPipeline.open(log_dir, store, f"sqlite:///{workdir / 'master-record.sqlite'}") as pipeline,
+    ):
+        prepare_read_store(store)
+        with progress_bar("resolve", pipeline.raw.lag(RESOLVE_GROUP)) as advance:
+            resolved = pipeline.resolve_until_caught_up(progress=advance)
+        console.print(
+            f"resolved {resolved.records} raw events: {resolved.resolved} to touchpoints.resolved, "
+            f"{resolved.dead_lettered} dead letters to touchpoints.dlq; {resolved.merges} merges, "
+            f"{resolved.cache_hits} answered from the identity cache"
+        )
+        with progress_bar("project", pipeline.resolved.lag(PROJECT_GROUP)) as advance:
+            # Publishing is wiring for Kafka; here the messages are only counted.
+            stats = pipeline.project_until_caught_up(
+                progress=advance, publish=lambda batch: published.append(len(batch))
             )
-            _table(
-                console,
-                "Touches by department",
-                ["department", "touches", "contacts"],
-                store.query(TOUCHES_BY_DEPARTMENT),
-            )
-            for (contact_id,) in store.query(MOST_ENGAGED, {"limit": 3}):
-                show_360(console, store, contact_id)
-            _query(console, store, "Sales: pipeline by status", PIPELINE_BY_STATUS)
-            _query(console, store, "Sales: largest open opportunities", OPEN_PIPELINE)
-            _query(console, store, "Marketing: campaign engagement", CAMPAIGNS)
-            _query(console, store, "Support: tickets against SLA", SLA)
-            _query(console, store, "Active signals", SIGNALS)
-    console.print(f"Data kept in {workdir} (events.jsonl, truth.jsonl, log.sqlite, chdb/).")
+        stored = store.query("SELECT count() FROM touchpoints FINAL")[0][0]
+        console.print(
+            f"projected {stats.records} resolved records: {stats.accepted} touchpoints, "
+            f"{stats.dead_lettered} dead letters; {stored} rows queryable in chDB; "
+            f"{stats.contacts_updated} contact profiles, {stats.signals_raised} signals raised, "
+            f"{sum(published)} messages for customer360.changes and signals.*"
+        )
+        truth = compare_with_truth(store, truth_path)
+        console.print(
+            f"[bold]{total} raw events became {truth.contacts} contacts and {truth.accounts} accounts[/]"
+        )
+        console.print(
+            f"{truth.contacts_line()} ({truth.split_persons} persons on more than one contact: their "
+            "addresses never appeared together)"
+        )
+        console.print(truth.accounts_line())
+        _table(
+            console,
+            "Touches by department",
+            ["department", "touches", "contacts"],
+            store.query(TOUCHES_BY_DEPARTMENT),
+        )
+        for (contact_id,) in store.query(MERGED):
+            show_360(console, store, contact_id)
+            console.print("  one person, seen as: " + ", ".join(spellings(events_path, store, contact_id)))
+        for (contact_id,) in store.query(MOST_ENGAGED, {"limit": 2}):
+            show_360(console, store, contact_id)
+        _query(console, store, "Sales: pipeline by status", PIPELINE_BY_STATUS)
+        _query(console, store, "Sales: largest open opportunities", OPEN_PIPELINE)
+        _query(console, store, "Marketing: campaign engagement", CAMPAIGNS)
+        _query(console, store, "Support: tickets against SLA", SLA)
+        _query(console, store, "Active signals", SIGNALS)
+    console.print(f"Data kept in {workdir} (events.jsonl, truth.jsonl, log/, master-record.sqlite, chdb/).")
     console.print("Every view is described in docs/queries.md; e.g. SELECT * FROM sales_forecast.")

@@ -1,44 +1,74 @@
-"""The embedded runner: drives the projections in-process from the embedded log into chDB.
+"""The embedded runner: production's stages in-process, over the embedded logs, into chDB.
 
-Faust has no in-memory transport, so this is ours (as eventsourcing's SingleThreadedRunner is theirs). Per
-batch: parse (bad records become dead letters), resolve identity, fold (`streams/project.py`), insert,
-then commit positions. Positions are committed only after the read store took the rows: a crash replays,
-never skips, and the idempotent tables absorb the replay.
+Faust has no in-memory transport, so this is ours (as eventsourcing's SingleThreadedRunner is theirs). The
+default (`EmbeddedPipeline`) has production's two steps, each committing its input position only after its
+output was accepted, so a crash repeats work and never skips it:
 
-The fold's per-contact state lives in a dict while the runner runs and in chDB's `projection_state`
-table between runs (read back for the contacts a batch meets for the first time), so a second run
-continues where the first stopped and nothing but the read store needs to survive. Production keeps the
-same state in a Faust table instead.
+1. **resolve**: `touchpoints.raw` -> validate (`streams/validate.py`: invalid records go to
+   `touchpoints.dlq` with the reason; nothing is dropped) -> `ResolveStage` against the master record
+   (SQLite) -> `touchpoints.resolved`, keyed by contact id, so one contact's events sit on one partition in
+   order. The raw position moves after the resolved and dead-letter appends. The master record's
+   notification log is relayed (`adapters/relay.py`) to the embedded `masterdata.events` log.
+2. **project**: `touchpoints.resolved` -> `project_batch` -> chDB (`write_batch`), then the commit; the DLQ
+   becomes `dead_letters` rows and the merges on `masterdata.events` become `contact_merges` rows.
 
-Identity: until the master record's resolver is wired, `stand_in_resolver` names a contact by its
-strongest identifier. That is also the log's partition key, so one contact's events share one partition
-and the log offset orders them — the order the fold relies on. The real resolver plugs in as `resolve`;
-with it, the embedded path must append to a resolved log keyed by contact id first (as production does),
-because a contact's identifiers may then span partitions.
+Idempotence of step 2 under step 1's replays: a crash between the resolved append and the raw commit
+resolves the batch again and appends it again at new offsets, which the fold's per-partition offsets do not
+catch (and its ring of recent event ids only for a few events per contact). So the projection skips every
+event whose id is already in `touchpoints` (the event id is the idempotency key everywhere), and writes
+`touchpoints` last in each batch: an event found there had every other row of its batch written too. A
+rebuild of models without `touchpoints` keeps the ids it applied in memory instead (it reads from offset 0).
+
+The fold's per-contact state lives in a dict while the runner runs and in chDB's `projection_state` table
+between runs (read back for the contacts a batch meets for the first time). Production keeps the same state
+in a Faust table instead.
+
+`run_until_caught_up(log, store, resolve=...)` is the single-step shortcut for tests and tools whose
+identity is known up front (the generator's truth, or `stand_in_resolver`, which names a contact by its
+strongest identifier and merges nothing): raw -> parse -> resolve -> fold -> chDB, with the raw log keyed
+so that one contact's events share a partition. It is never the default.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
-from collections.abc import Callable, Collection, Mapping, MutableMapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from touchstream.adapters.event_log import AbstractEventLog, LogRecord
 from touchstream.adapters.migrate import load_config, migrate
 from touchstream.adapters.read_store import AbstractReadStore
-from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event
+from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event, parse_resolved
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.dead_letters import dead_letter_row
+from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
+from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
+from touchstream.projections.touchpoints import TOUCHPOINTS_TABLE
 from touchstream.streams.project import STATE_TABLE, ProjectedBatch, parse_state, project_batch, write_batch
+from touchstream.streams.validate import DeadLetter, Validator
 
-DEFAULT_GROUP = "touchstream-embedded"
+if TYPE_CHECKING:
+    from touchstream.adapters.master_record import MasterRecord
+    from touchstream.adapters.relay import MasterDataRelay
+    from touchstream.streams.resolve import ResolveStage
+
+DEFAULT_GROUP = "touchstream-embedded"  # the single-step shortcut
+RESOLVE_GROUP = "touchstream-resolve"  # step 1, on touchpoints.raw
+PROJECT_GROUP = "touchstream-project"  # step 2, on touchpoints.resolved, the DLQ and masterdata.events
+RELAY_NAME = "masterdata-relay-embedded"
 # Fixed forever: the stand-in's contact and account ids derive from it.
 STAND_IN_NAMESPACE = uuid.UUID("7d4f2c1e-9b3a-4e5f-8a6b-1c2d3e4f5a6b")
+_MERGE_TYPES = (b'"type":"ContactsMerged"', b'"type":"ContactsUnmerged"')
 
-#: Who an event is about: (contact id, or None for an organization only; account id or None).
+#: Who an event is about, known up front: (contact id, or None for an organization only; account id).
 Resolver = Callable[[Event], tuple[str | None, str | None]]
 #: Receives each batch's messages (`{"topic", "key", "value"}`) after its rows were written.
 Publisher = Callable[[list[dict[str, Any]]], None]
@@ -46,7 +76,7 @@ Publisher = Callable[[list[dict[str, Any]]], None]
 
 def stand_in_resolver(event: Event) -> tuple[str | None, str | None]:
     """A deterministic contact id from the strongest identifier; an account id from the domain or an
-    account external id. No merging at all: the master record's resolver replaces this."""
+    account external id. No merging at all: only for tests that do not care about identity."""
     ids = event.identifiers
     strongest = ids.strongest()
     # Only organization identifiers: a touchpoint about the account, no person in it.
@@ -68,6 +98,18 @@ class RunStats:
     contacts_updated: int = 0
     signals_raised: int = 0
     messages: int = 0
+    duplicates: int = 0  # events already applied (a re-resolved batch, a producer's retry): skipped
+    merges: int = 0  # contact_merges rows written
+
+
+@dataclass
+class ResolveStats:
+    records: int = 0
+    resolved: int = 0
+    dead_lettered: int = 0
+    cache_hits: int = 0
+    merges: int = 0
+    relayed: int = 0
 
 
 def prepare_read_store(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
@@ -92,6 +134,28 @@ def _received_at(record: LogRecord) -> datetime:
     return datetime.fromtimestamp(int(record.timestamp), UTC)
 
 
+def _fold(
+    resolved: list[tuple[ResolvedTouchpoint, int, int]],
+    store: AbstractReadStore,
+    states: Mapping[str, ContactState],
+    config: ProjectionConfig,
+    suffix: str,
+    load: bool,
+) -> ProjectedBatch:
+    """Fold one batch into a scratch copy of the states it touches (unseen contacts loaded first).
+
+    `states` is read, never changed: the caller merges `final_states` in only after the rows were written,
+    so a failed write retried in the same process folds the events again.
+    """
+    contacts = {item.contact_id for item, _, _ in resolved if item.contact_id is not None}
+    scratch = {c: states[c] for c in contacts if c in states}
+    if load:
+        scratch.update(load_states(store, contacts - set(scratch), suffix))
+    batch = project_batch(resolved, scratch, config)
+    batch.final_states = scratch
+    return batch
+
+
 def project_records(
     records: list[LogRecord],
     store: AbstractReadStore,
@@ -101,11 +165,7 @@ def project_records(
     suffix: str = "",
     load: bool = True,
 ) -> ProjectedBatch:
-    """Parse, resolve and fold one batch of log records (loading unseen contacts' states first).
-
-    `states` is read, never changed: the batch folds into a scratch copy that the caller merges in only
-    after the rows were written, so a failed write retried in the same process folds the events again.
-    """
+    """The single-step shortcut's batch: parse, resolve with a known identity, fold."""
     resolved: list[tuple[ResolvedTouchpoint, int, int]] = []
     dead: list[tuple[Any, ...]] = []
     for record in records:
@@ -120,31 +180,36 @@ def project_records(
         contact_id, account_id = resolve(event)
         item = ResolvedTouchpoint(event, contact_id, account_id, record.partition, record.offset)
         resolved.append((item, record.partition, record.offset))
-    contacts = {item.contact_id for item, _, _ in resolved if item.contact_id is not None}
-    scratch = {c: states[c] for c in contacts if c in states}
-    if load:
-        scratch.update(load_states(store, contacts - set(scratch), suffix))
-    batch = project_batch(resolved, scratch, config)
+    batch = _fold(resolved, store, states, config, suffix, load)
     batch.dead_letters = dead
-    batch.final_states = scratch
     return batch
+
+
+def _tally(stats: RunStats, batch: ProjectedBatch) -> None:
+    stats.accepted += len(batch.touchpoints)
+    stats.dead_lettered += len(batch.dead_letters)
+    stats.contacts_updated += len(batch.profiles)
+    stats.signals_raised += batch.signals_raised
+    stats.messages += len(batch.messages)
 
 
 def run_until_caught_up(
     log: AbstractEventLog,
     store: AbstractReadStore,
     *,
+    resolve: Resolver,
     group: str = DEFAULT_GROUP,
     batch_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
-    resolve: Resolver = stand_in_resolver,
     config: ProjectionConfig = DEFAULT_CONFIG,
     states: MutableMapping[str, ContactState] | None = None,
     publish: Publisher | None = None,
     suffix: str = "",
     tables: Collection[str] | None = None,
 ) -> RunStats:
-    """Consume every partition from the group's committed position to the end of the log.
+    """The single-step shortcut (identity known up front): every partition of a raw log, from the group's
+    committed position to the end, parsed, resolved by `resolve`, folded and written; bad records become
+    `dead_letters` rows. The default embedded path is `EmbeddedPipeline`.
 
     `suffix` and `tables` serve the rebuild: write only these tables, under their shadow names (states
     are then read back from `projection_state<suffix>` only if that table is among them).
@@ -163,11 +228,465 @@ def run_until_caught_up(
             position = batch[-1].offset + 1
             log.commit(group, [(partition, position)])
             stats.records += len(batch)
-            stats.accepted += len(projected.touchpoints)
-            stats.dead_lettered += len(projected.dead_letters)
-            stats.contacts_updated += len(projected.profiles)
-            stats.signals_raised += projected.signals_raised
-            stats.messages += len(projected.messages)
+            _tally(stats, projected)
             if progress is not None:
                 progress(len(batch))
     return stats
+
+
+# --- step 1: resolve ---------------------------------------------------------------------------------------
+
+
+class _LogProducer:
+    """The relay's producer (kafka-python's send / flush / future.get) over an embedded log: `flush`
+    appends what was sent in one transaction and raises if the log refused it."""
+
+    def __init__(self, log: AbstractEventLog) -> None:
+        self.log = log
+        self._pending: list[tuple[bytes | None, bytes]] = []
+
+    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> _Acked:
+        self._pending.append((key, value))
+        return _Acked()
+
+    def flush(self, timeout: float | None = None) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            self.log.append(pending)
+
+
+class _Acked:
+    def get(self, timeout: float | None = None) -> None:
+        return None  # flush() raised already if the append failed
+
+
+def resolve_until_caught_up(
+    raw: AbstractEventLog,
+    resolved: AbstractEventLog,
+    dlq: AbstractEventLog,
+    stage: ResolveStage,
+    *,
+    relay: MasterDataRelay | None = None,
+    source_topic: str = "touchpoints.raw",
+    group: str = RESOLVE_GROUP,
+    batch_size: int = 5_000,
+    default_region: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ResolveStats:
+    """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
+    DLQ), resolve, append to the resolved log keyed by contact id, relay the master record's new events,
+    then commit the raw position."""
+    validator = Validator(dlq, source_topic=source_topic, default_region=default_region)
+    stats = ResolveStats()
+    hits = stage.hits
+    positions = {p: raw.committed(group, p) for p in range(raw.partitions)}
+    per_partition = max(1, batch_size // raw.partitions)
+    while chunks := _next_round(raw, positions, per_partition):
+        batch = _interleaved(chunks)
+        valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
+        out: list[tuple[bytes | None, bytes]] = []
+        unresolved: list[tuple[bytes | None, bytes]] = []
+        for record, event in valid:
+            result = stage.process(event, record.partition, record.offset)
+            stats.merges += len(result.resolution.merges)
+            touchpoint = result.touchpoint
+            if touchpoint.contact_id is None and touchpoint.account_id is None:
+                unresolved.append((record.key, _unresolved(record, event, source_topic).to_bytes()))
+                continue
+            out.append((result.key, touchpoint.to_json()))
+        if unresolved:
+            dlq.append(unresolved)
+        if out:
+            resolved.append(out)
+        if relay is not None:
+            stats.relayed += _relay_all(relay)
+        positions.update((p, chunk[-1].offset + 1) for p, chunk in chunks.items())
+        raw.commit(group, [(p, positions[p]) for p in sorted(chunks)])
+        stats.records += len(batch)
+        stats.resolved += len(out)
+        stats.dead_lettered += len(batch) - len(out)
+        if progress is not None:
+            progress(len(batch))
+    if relay is not None:
+        stats.relayed += _relay_all(relay)  # e.g. a steward's merge made since the last run
+    stats.cache_hits = stage.hits - hits
+    return stats
+
+
+def _next_round(
+    raw: AbstractEventLog, positions: Mapping[int, int], limit: int
+) -> dict[int, list[LogRecord]]:
+    chunks = {p: raw.read(p, positions[p], limit) for p in range(raw.partitions)}
+    return {p: chunk for p, chunk in chunks.items() if chunk}
+
+
+def _interleaved(chunks: Mapping[int, list[LogRecord]]) -> list[LogRecord]:
+    """One round's records from every partition in about the order they arrived: by append time, and
+    within one append by relative position in each partition's chunk. (Kafka consumers see partitions
+    interleaved too; resolving one partition to its end before the next would, on a backfill, meet a
+    caller's phone long before the contact who owns it.) Each partition's own order is kept."""
+    ranked = [
+        (int(record.timestamp * 1000), index / len(chunk), record.partition, record)
+        for chunk in chunks.values()
+        for index, record in enumerate(chunk)
+    ]
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked]
+
+
+def _unresolved(record: LogRecord, event: Event, source_topic: str) -> DeadLetter:
+    error = {
+        "error": "Unresolved",
+        "event_type": event.type,
+        "event_id": str(event.event_id),
+        "problems": [{"path": "identifiers", "message": "names neither a contact nor an account"}],
+    }
+    now = datetime.now(UTC)
+    return DeadLetter(
+        source_topic, record.partition, record.offset, record.key, record.value, error, now, record.timestamp
+    )
+
+
+def _relay_all(relay: MasterDataRelay) -> int:
+    total = 0
+    while done := relay.run_once():
+        total += done
+    return total
+
+
+# --- step 2: project ---------------------------------------------------------------------------------------
+
+
+class AppliedEvents:
+    """Which event ids the read store already holds: the projection's guard against a record appended
+    twice at different offsets (a re-resolved batch, a producer's retry).
+
+    With `touchpoints<suffix>` among the tables written, that table answers (it is written last in each
+    batch, so an id found there had all its rows written); otherwise the ids seen by this object answer,
+    which is complete only for a reader that started at offset 0 (the rebuild).
+    """
+
+    def __init__(self, store: AbstractReadStore, suffix: str = "", tables: Collection[str] | None = None):
+        self.store = store
+        self.table = TOUCHPOINTS_TABLE + suffix
+        self.in_store = tables is None or TOUCHPOINTS_TABLE in tables
+        self.seen: set[str] = set()
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        if not self.in_store:
+            return {i for i in event_ids if i in self.seen}
+        if not event_ids:
+            return set()
+        rows = self.store.query(
+            f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s",
+            {"ids": tuple(sorted(set(event_ids)))},
+        )
+        return {row[0] for row in rows}
+
+    def add(self, event_ids: Iterable[str]) -> None:
+        if not self.in_store:
+            self.seen.update(event_ids)
+
+
+def _parse_resolved_batch(
+    batch: list[LogRecord], applied: AppliedEvents, stats: RunStats
+) -> list[tuple[ResolvedTouchpoint, int, int]]:
+    parsed = [(parse_resolved(record.value), record.partition, record.offset) for record in batch]
+    known = applied.known([str(item.event.event_id) for item, _, _ in parsed])
+    fresh: list[tuple[ResolvedTouchpoint, int, int]] = []
+    for item in parsed:
+        event_id = str(item[0].event.event_id)
+        if event_id in known:
+            stats.duplicates += 1
+            continue
+        known.add(event_id)  # a second copy within the batch is a duplicate too
+        fresh.append(item)
+    return fresh
+
+
+def in_append_order(
+    log: AbstractEventLog, group: str, batch_size: int
+) -> Iterator[tuple[list[LogRecord], dict[int, int]]]:
+    """The log from the group's positions to its end, in batches, merged across partitions in the order
+    the records were appended (each partition's own order kept), with the next position of every partition
+    a batch read from.
+
+    This order is what makes the first copy of a twice-appended event the one that counts: a batch
+    resolved again after a crash is appended after its first copies, and the first copies were resolved
+    when the earlier records around them were (a copy resolved later may name the survivor of a merge, or
+    the known owner of a phone that first made an anonymous contact)."""
+    next_read = {p: log.committed(group, p) for p in range(log.partitions)}
+    chunk = max(1, batch_size // log.partitions)
+    buffers: dict[int, deque[LogRecord]] = {p: deque() for p in range(log.partitions)}
+    heads: list[tuple[float, int, int]] = []
+
+    def refill(partition: int) -> None:
+        records = log.read(partition, next_read[partition], chunk)
+        if records:
+            next_read[partition] = records[-1].offset + 1
+            buffers[partition].extend(records)
+            first = buffers[partition][0]
+            heapq.heappush(heads, (first.timestamp, partition, first.offset))
+
+    for partition in range(log.partitions):
+        refill(partition)
+    while heads:
+        batch: list[LogRecord] = []
+        positions: dict[int, int] = {}
+        while heads and len(batch) < batch_size:
+            _, partition, _ = heapq.heappop(heads)
+            record = buffers[partition].popleft()
+            batch.append(record)
+            positions[partition] = record.offset + 1
+            if buffers[partition]:
+                head = buffers[partition][0]
+                heapq.heappush(heads, (head.timestamp, partition, head.offset))
+            else:
+                refill(partition)
+        yield batch, positions
+
+
+def project_until_caught_up(
+    resolved: AbstractEventLog,
+    store: AbstractReadStore,
+    *,
+    dlq: AbstractEventLog | None = None,
+    masterdata: AbstractEventLog | None = None,
+    group: str = PROJECT_GROUP,
+    batch_size: int = 5_000,
+    progress: Callable[[int], None] | None = None,
+    config: ProjectionConfig = DEFAULT_CONFIG,
+    states: MutableMapping[str, ContactState] | None = None,
+    applied: AppliedEvents | None = None,
+    publish: Publisher | None = None,
+    suffix: str = "",
+    tables: Collection[str] | None = None,
+) -> RunStats:
+    """Step 2: every resolved partition from the group's position to its end, folded and written (facts
+    last), then committed; the DLQ into `dead_letters` and masterdata merges into `contact_merges`.
+
+    `suffix` and `tables` serve the rebuild (shadow tables, some models only); pass the same `states`
+    and `applied` to every pass of one reader.
+    """
+    load = tables is None or STATE_TABLE in tables
+    stats = RunStats()
+    states = {} if states is None else states
+    applied = applied or AppliedEvents(store, suffix, tables)
+    others = [t for t in (tables or _PROJECTED) if t != TOUCHPOINTS_TABLE]
+    facts = [t for t in (tables or _PROJECTED) if t == TOUCHPOINTS_TABLE]
+    for batch, positions in in_append_order(resolved, group, batch_size):
+        items = _parse_resolved_batch(batch, applied, stats)
+        projected = _fold(items, store, states, config, suffix, load)
+        write_batch(store, projected, suffix, others)
+        write_batch(store, projected, suffix, facts)  # last: "in touchpoints" means "all written"
+        applied.add(str(item.event.event_id) for item, _, _ in items)
+        states.update(projected.final_states)
+        if publish is not None and projected.messages:
+            publish(projected.messages)
+        resolved.commit(group, sorted(positions.items()))
+        stats.records += len(batch)
+        _tally(stats, projected)
+        if progress is not None:
+            progress(len(batch))
+    if dlq is not None and (tables is None or DEAD_LETTERS_TABLE in tables):
+        stats.dead_lettered += project_dead_letters(dlq, store, group=group, suffix=suffix)
+    if masterdata is not None and tables is None:
+        stats.merges += project_merges(masterdata, store, group=group)
+    return stats
+
+
+_PROJECTED = (TOUCHPOINTS_TABLE, DEAD_LETTERS_TABLE, "signals", "customer_360", STATE_TABLE)
+
+
+def project_dead_letters(
+    dlq: AbstractEventLog, store: AbstractReadStore, *, group: str = PROJECT_GROUP, suffix: str = ""
+) -> int:
+    """The DLQ's letters as `dead_letters` rows, keyed by the raw record they came from (so a letter
+    written twice by a repeated batch is one row); returns how many letters were read."""
+    total = 0
+    for partition in range(dlq.partitions):
+        position = dlq.committed(group, partition)
+        while batch := dlq.read(partition, position, 5_000):
+            rows = []
+            for record in batch:
+                letter = DeadLetter.from_bytes(record.value)
+                at = letter.source_timestamp or letter.dead_lettered_at.timestamp()
+                received = datetime.fromtimestamp(int(at), UTC)
+                rows.append(
+                    dead_letter_row(
+                        letter.source_partition, letter.source_offset, received, letter.error, letter.original
+                    )
+                )
+            store.insert_rows(DEAD_LETTERS_TABLE + suffix, DEAD_LETTER_COLUMNS, rows)
+            position = batch[-1].offset + 1
+            dlq.commit(group, [(partition, position)])
+            total += len(batch)
+    return total
+
+
+def _merge_records(records: Iterable[LogRecord]) -> list[dict[str, Any]]:
+    found = []
+    for record in records:
+        if any(marker in record.value for marker in _MERGE_TYPES):
+            message = orjson.loads(record.value)
+            if message.get("type") in ("ContactsMerged", "ContactsUnmerged"):
+                found.append(message)
+    return found
+
+
+def _read_from(log: AbstractEventLog, positions: Mapping[int, int]) -> Iterable[LogRecord]:
+    for partition in range(log.partitions):
+        position = positions.get(partition, 0)
+        while batch := log.read(partition, position, 5_000):
+            yield from batch
+            position = batch[-1].offset + 1
+
+
+def project_merges(
+    masterdata: AbstractEventLog, store: AbstractReadStore, *, group: str = PROJECT_GROUP
+) -> int:
+    """Merges and unmerges on `masterdata.events` as `contact_merges` rows (versioned by the master
+    record's notification id, its one global order). Chains are flattened by `MergeMap`, which needs every
+    merge so far: when new ones arrived, the whole log's merges are replayed in order and all rows written
+    again (the same rows: idempotent). Returns how many rows were written."""
+    committed = {p: masterdata.committed(group, p) for p in range(masterdata.partitions)}
+    ends = {p: masterdata.end_offset(p) for p in range(masterdata.partitions)}
+    if committed == ends:
+        return 0
+    new = _merge_records(_read_from(masterdata, committed))
+    rows: list[tuple[Any, ...]] = []
+    if new:
+        merges = MergeMap()
+        history = sorted(_merge_records(_read_from(masterdata, {})), key=lambda m: int(m["notification_id"]))
+        for message in history:
+            survivor = str(message["aggregate_id"])
+            merged = str(message["data"]["merged_id"])
+            version = int(message["notification_id"])
+            if message["type"] == "ContactsMerged":
+                rows += merges.merged(merged, survivor, version, str(message["data"].get("reason", "")))
+            else:
+                rows += merges.unmerged(merged, version)
+        if rows:
+            store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
+    masterdata.commit(group, list(ends.items()))
+    return len(rows)
+
+
+# --- both steps ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineStats:
+    resolve: ResolveStats = field(default_factory=ResolveStats)
+    project: RunStats = field(default_factory=RunStats)
+
+
+class EmbeddedPipeline:
+    """The embedded default: the embedded logs of `touchpoints.raw`, `.resolved`, `.dlq` and
+    `masterdata.events`, the master record, and the read store, run as production's two steps."""
+
+    def __init__(
+        self,
+        *,
+        raw: AbstractEventLog,
+        resolved: AbstractEventLog,
+        dlq: AbstractEventLog,
+        masterdata: AbstractEventLog,
+        master_record: MasterRecord,
+        store: AbstractReadStore,
+        config: ProjectionConfig = DEFAULT_CONFIG,
+        default_region: str | None = None,
+        batch_size: int = 5_000,
+        close: Sequence[Any] = (),
+    ) -> None:
+        from touchstream.adapters.relay import MasterDataRelay
+        from touchstream.streams.resolve import ResolveStage
+
+        self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
+        self.master_record = master_record
+        self.store = store
+        self.config = config
+        self.default_region = default_region
+        self.batch_size = batch_size
+        self.stage = ResolveStage(master_record)
+        self.relay = MasterDataRelay(
+            master_record, _LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size
+        )
+        self.states: dict[str, ContactState] = {}
+        self._close = list(close)
+
+    @classmethod
+    def open(
+        cls,
+        log_dir: Path,
+        store: AbstractReadStore,
+        master_record_url: str,
+        *,
+        prefix: str = "",
+        config: ProjectionConfig = DEFAULT_CONFIG,
+        default_region: str | None = None,
+        batch_size: int = 5_000,
+    ) -> EmbeddedPipeline:
+        """The embedded logs in `log_dir` (`<prefix><topic>.sqlite`, as `adapters/topics.py` names them)
+        and the master record at `master_record_url`; closes what it opened (not the store)."""
+        from touchstream.adapters.master_record import MasterRecord
+        from touchstream.adapters.topics import DLQ, MASTERDATA, RAW, RESOLVED, open_log
+
+        logs = [open_log(t, prefix=prefix, embedded_dir=log_dir) for t in (RAW, RESOLVED, DLQ, MASTERDATA)]
+        app = MasterRecord.from_url(master_record_url)
+        raw, resolved, dlq, masterdata = logs
+        return cls(
+            raw=raw,
+            resolved=resolved,
+            dlq=dlq,
+            masterdata=masterdata,
+            master_record=app,
+            store=store,
+            config=config,
+            default_region=default_region,
+            batch_size=batch_size,
+            close=[*logs, app],
+        )
+
+    def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
+        return resolve_until_caught_up(
+            self.raw,
+            self.resolved,
+            self.dlq,
+            self.stage,
+            relay=self.relay,
+            batch_size=self.batch_size,
+            default_region=self.default_region,
+            progress=progress,
+        )
+
+    def project_until_caught_up(
+        self, progress: Callable[[int], None] | None = None, publish: Publisher | None = None
+    ) -> RunStats:
+        return project_until_caught_up(
+            self.resolved,
+            self.store,
+            dlq=self.dlq,
+            masterdata=self.masterdata,
+            batch_size=self.batch_size,
+            progress=progress,
+            config=self.config,
+            states=self.states,
+            publish=publish,
+        )
+
+    def run_until_caught_up(self, publish: Publisher | None = None) -> PipelineStats:
+        return PipelineStats(self.resolve_until_caught_up(), self.project_until_caught_up(publish=publish))
+
+    def close(self) -> None:
+        for item in reversed(self._close):
+            item.close()
+        self._close = []
+
+    def __enter__(self) -> EmbeddedPipeline:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

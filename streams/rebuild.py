@@ -7,6 +7,10 @@ and finally reads once more into the live tables: anything the live runner wrote
 the rebuild's last read and the swap is written again (every table is idempotent, and the fold is
 deterministic, so the live runner's rows and the rebuild's are the same rows). Views read tables by name,
 so they see the new tables at once.
+
+The embedded default rebuilds from `touchpoints.resolved` (and `touchpoints.dlq` for `dead_letters`): pass
+that log and no `resolve`. With `resolve` (identity known up front), `log` is a raw log read by the
+single-step shortcut (`streams/embedded.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from touchstream.adapters.read_store import AbstractReadStore, check_identifier
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.migrations import MODELS
 from touchstream.projections.state import ContactState
-from touchstream.streams.embedded import Resolver, RunStats, run_until_caught_up, stand_in_resolver
+from touchstream.streams.embedded import (
+    AppliedEvents,
+    Resolver,
+    RunStats,
+    project_until_caught_up,
+    run_until_caught_up,
+)
 
 SHADOW = "__rebuild"
 OLD = "__old"
@@ -46,7 +56,8 @@ def rebuild(
     store: AbstractReadStore,
     *,
     models: Sequence[str] | None = None,
-    resolve: Resolver = stand_in_resolver,
+    resolve: Resolver | None = None,
+    dlq: AbstractEventLog | None = None,
     config: ProjectionConfig = DEFAULT_CONFIG,
     batch_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
@@ -59,24 +70,47 @@ def rebuild(
         store.execute(f"CREATE TABLE {table}{SHADOW} AS {table}")
     group = f"touchstream-rebuild-{uuid.uuid4().hex[:12]}"
     states: dict[str, ContactState] = {}
+    applied: dict[str, AppliedEvents] = {}
+
+    def catch_up(suffix: str) -> RunStats:
+        if resolve is not None:
+            return run_until_caught_up(
+                log,
+                store,
+                resolve=resolve,
+                group=group,
+                batch_size=batch_size,
+                progress=progress,
+                config=config,
+                states=states,
+                suffix=suffix,
+                tables=tables,
+            )
+        # One guard per set of tables written: the shadow touchpoints, then the live ones after the swap.
+        guard = applied.setdefault(suffix, AppliedEvents(store, suffix, tables))
+        if suffix == "" and not guard.in_store:
+            guard.seen = applied[SHADOW].seen
+        return project_until_caught_up(
+            log,
+            store,
+            dlq=dlq,
+            group=group,
+            batch_size=batch_size,
+            progress=progress,
+            config=config,
+            states=states,
+            applied=guard,
+            suffix=suffix,
+            tables=tables,
+        )
+
     total = RunStats()
     passes = 0
     # Catch up until a pass finds nothing new (or the log outruns us max_passes times: swap anyway, the
     # final pass below covers the rest).
     while passes < max_passes:
         passes += 1
-        stats = run_until_caught_up(
-            log,
-            store,
-            group=group,
-            batch_size=batch_size,
-            progress=progress,
-            resolve=resolve,
-            config=config,
-            states=states,
-            suffix=SHADOW,
-            tables=tables,
-        )
+        stats = catch_up(SHADOW)
         _add(total, stats)
         if stats.records == 0:
             break
@@ -84,20 +118,7 @@ def rebuild(
     store.execute(f"RENAME TABLE {pairs}")
     for table in tables:
         store.execute(f"DROP TABLE IF EXISTS {table}{OLD}")
-    _add(
-        total,
-        run_until_caught_up(
-            log,
-            store,
-            group=group,
-            batch_size=batch_size,
-            progress=progress,
-            resolve=resolve,
-            config=config,
-            states=states,
-            tables=tables,
-        ),
-    )
+    _add(total, catch_up(""))
     return RebuildResult(tables, total, passes)
 
 

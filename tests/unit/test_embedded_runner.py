@@ -1,18 +1,44 @@
-"""The embedded path: log -> parse -> touchpoints / dead letters in chDB, idempotent under replay."""
+"""The embedded pipeline: raw log -> validate -> resolve (the real master record, SQLite) -> resolved log ->
+project -> chDB; dead letters kept, merges visible, idempotent under replays and a crash between steps."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from event_examples import wire_event
+from unit.test_read_models_oracle import QUERIES
 
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.streams.embedded import DEFAULT_GROUP, prepare_read_store, run_until_caught_up
+from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
+from touchstream.adapters.publisher import Publisher
+from touchstream.projections.config import DEFAULT_CONFIG
+from touchstream.streams.embedded import (
+    DEFAULT_GROUP,
+    PROJECT_GROUP,
+    RESOLVE_GROUP,
+    EmbeddedPipeline,
+    prepare_read_store,
+    run_until_caught_up,
+    stand_in_resolver,
+)
+from touchstream.streams.rebuild import rebuild
+from touchstream.streams.validate import dead_letters
+
+SMALL = GeneratorConfig(customers=25, accounts=5, days=25, seed=11)
+
+
+@functools.cache
+def story() -> list[bytes]:
+    raw, _truth = generate_with_truth(SMALL)
+    return [orjson.dumps(e) for e in raw]
 
 
 @pytest.fixture
@@ -20,6 +46,175 @@ def store(tmp_path: Path) -> Iterator[ChDBStore]:
     with ChDBStore(str(tmp_path / "chdb")) as opened:
         prepare_read_store(opened)
         yield opened
+
+
+def pipeline(folder: Path, store: ChDBStore, batch_size: int = 5_000) -> EmbeddedPipeline:
+    """A fresh process: new master-record connection, empty caches, no states in memory."""
+    return EmbeddedPipeline.open(
+        folder / "log", store, f"sqlite:///{folder / 'master.sqlite'}", batch_size=batch_size
+    )
+
+
+def publish(folder: Path, events: list[Any]) -> None:
+    with Publisher.for_embedded(folder / "log") as publisher:
+        for event in events:
+            publisher.send(event)
+
+
+def snapshot(store: ChDBStore) -> dict[str, object]:
+    answers: dict[str, object] = {name: store.query_with_columns(sql) for name, sql in QUERIES.items()}
+    answers["dead_letters"] = store.query(
+        "SELECT * FROM dead_letters FINAL ORDER BY log_partition, log_offset"
+    )
+    answers["merges"] = store.query("SELECT * FROM contact_merges FINAL ORDER BY merged_id")
+    return answers
+
+
+def email_event(day: int, email: str, **identifiers: Any) -> dict[str, Any]:
+    return wire_event(
+        "EmailOpened",
+        1,
+        event_id=str(uuid.uuid4()),
+        occurred_at=f"2026-03-{day:02d}T10:00:00Z",
+        recorded_at=f"2026-03-{day:02d}T10:00:05Z",
+        identifiers={"email": email, **identifiers},
+    )
+
+
+def test_the_master_record_merges_one_person_seen_under_two_addresses(
+    tmp_path: Path, store: ChDBStore
+) -> None:
+    publish(
+        tmp_path,
+        [
+            email_event(1, "Jane.Doe@Acme-Widgets.com"),
+            email_event(2, "jane.doe@acme-widgets.com"),  # case only: the same contact at once
+            email_event(3, "jane.d@gmail.com"),  # a personal address: a second contact, for now
+            email_event(4, "jane.d@gmail.com", external_ids={"zendesk": "42"}),
+        ],
+    )
+    with pipeline(tmp_path, store) as first:
+        stats = first.run_until_caught_up()
+    assert (stats.resolve.records, stats.resolve.merges, stats.project.accepted) == (4, 0, 4)
+    assert store.query("SELECT count() FROM customer_360_current") == [(2,)]
+    # The zendesk id, seen with the work address, ties the two contacts: a merge into the older one.
+    publish(tmp_path, [email_event(5, "jane.doe@acme-widgets.com", external_ids={"zendesk": "42"})])
+    with pipeline(tmp_path, store) as second:
+        stats = second.run_until_caught_up()
+    assert (stats.resolve.merges, stats.project.merges) == (1, 1)
+    assert store.query("SELECT touches, merged_contacts, email FROM customer_360_current") == [
+        (5, 1, "jane.doe@acme-widgets.com")
+    ]
+    assert store.query("SELECT uniqExact(contact_id), count() FROM touchpoints_current") == [(1, 5)]
+    # One contact's events share one partition of touchpoints.resolved, in order.
+    with SQLiteEventLog(tmp_path / "log" / "touchpoints.resolved.sqlite", partitions=12) as resolved:
+        records = [r for p in range(resolved.partitions) for r in resolved.read(p, 0, 100)]
+    by_contact: dict[str, set[int]] = {}
+    for record in records:
+        by_contact.setdefault(json.loads(record.value)["contact_id"], set()).add(record.partition)
+    assert all(len(partitions) == 1 for partitions in by_contact.values())
+    assert all(record.key == json.loads(record.value)["contact_id"].encode() for record in records)
+
+
+def test_bad_records_go_to_the_dlq_with_their_reason_and_into_dead_letters(
+    tmp_path: Path, store: ChDBStore
+) -> None:
+    publish(tmp_path, [email_event(1, "jane@acme.com"), email_event(2, "john@acme.com")])
+    with SQLiteEventLog(tmp_path / "log" / "touchpoints.raw.sqlite", partitions=12) as raw:
+        raw.append([(b"bad", b'{"type": "EmailOpend", "source": "hubspot"}'), (b"bad", b"\xff not json")])
+    with pipeline(tmp_path, store) as run:
+        stats = run.run_until_caught_up()
+        letters = sorted(dead_letters(run.dlq), key=lambda letter: letter.source_offset)
+    assert (stats.resolve.records, stats.resolve.resolved, stats.resolve.dead_lettered) == (4, 2, 2)
+    assert [letter.source_topic for letter in letters] == ["touchpoints.raw"] * 2
+    assert "did you mean EmailOpened" in letters[0].reason
+    assert letters[1].original == b"\xff not json"
+    rows = store.query("SELECT event_type, source, error, raw FROM dead_letters FINAL ORDER BY log_offset")
+    assert [(row[0], row[1]) for row in rows] == [("EmailOpend", "hubspot"), ("", "")]
+    assert "not UTF-8" in rows[1][2]
+    assert rows[1][3].endswith(" not json")
+    assert store.query("SELECT count() FROM touchpoints FINAL") == [(2,)]
+
+
+def test_a_replay_from_offset_zero_of_both_steps_changes_no_answer(tmp_path: Path, store: ChDBStore) -> None:
+    publish(tmp_path, story())
+    with pipeline(tmp_path, store, batch_size=400) as run:
+        run.run_until_caught_up()
+    before = snapshot(store)
+    with pipeline(tmp_path, store, batch_size=400) as again:
+        for log, group in (
+            (again.raw, RESOLVE_GROUP),
+            (again.resolved, PROJECT_GROUP),
+            (again.dlq, PROJECT_GROUP),
+        ):
+            log.commit(group, [(p, 0) for p in range(log.partitions)])
+        stats = again.run_until_caught_up()
+    assert stats.resolve.records == len(story())
+    assert stats.project.duplicates == 2 * len(story())  # the first copies and the re-resolved ones
+    assert snapshot(store) == before
+
+
+def _most_touches(store: ChDBStore) -> int:
+    return int(store.query("SELECT max(touches) FROM customer_360 FINAL")[0][0])
+
+
+@pytest.mark.parametrize("projected_in_between", [False, True])
+def test_a_crash_between_the_resolved_append_and_the_raw_commit_counts_nothing_twice(
+    tmp_path: Path, projected_in_between: bool
+) -> None:
+    publish(tmp_path / "clean", story())
+    with ChDBStore(str(tmp_path / "clean" / "chdb")) as clean_store:
+        prepare_read_store(clean_store)
+        with pipeline(tmp_path / "clean", clean_store, batch_size=300) as clean:
+            clean.run_until_caught_up()
+        expected = snapshot(clean_store)
+        # More events per contact than the fold's ring of recent event ids: the ring alone cannot help.
+        assert _most_touches(clean_store) > DEFAULT_CONFIG.recent_event_ids_kept
+
+    folder = tmp_path / "crashed"
+    publish(folder, story())
+    with ChDBStore(str(folder / "chdb")) as store:
+        prepare_read_store(store)
+        with pipeline(folder, store, batch_size=300) as run:
+            run.resolve_until_caught_up()
+            if projected_in_between:
+                run.project_until_caught_up()
+            # As if the process died after the appends to touchpoints.resolved but before the raw commit.
+            run.raw.commit(RESOLVE_GROUP, [(p, 0) for p in range(run.raw.partitions)])
+        with pipeline(folder, store, batch_size=300) as restarted:
+            again = restarted.resolve_until_caught_up()
+            ends = sum(restarted.resolved.end_offset(p) for p in range(restarted.resolved.partitions))
+            assert again.records == len(story())
+            assert ends == 2 * len(story()), "the batch was resolved and appended again, at new offsets"
+            stats = restarted.project_until_caught_up()
+        assert stats.duplicates == len(story())
+        assert snapshot(store) == expected
+        # A rebuild from offset 0 of the resolved log (duplicates and all) answers the same, also for a
+        # model without the touchpoints table (its guard is then in memory).
+        with (
+            SQLiteEventLog(folder / "log" / "touchpoints.resolved.sqlite", 12) as resolved,
+            SQLiteEventLog(folder / "log" / "touchpoints.dlq.sqlite", 3) as dlq,
+        ):
+            result = rebuild(resolved, store, dlq=dlq, batch_size=700)
+            assert result.stats.duplicates == len(story())
+            assert snapshot(store) == expected
+            rebuild(resolved, store, models=["customer_360"], batch_size=700)
+            assert snapshot(store) == expected
+
+
+def test_a_producers_retry_is_one_touchpoint_however_late(tmp_path: Path, store: ChDBStore) -> None:
+    events = [email_event(1 + i % 20, "jane@acme.com") for i in range(40)]
+    publish(tmp_path, events)
+    with pipeline(tmp_path, store) as run:
+        run.run_until_caught_up()
+        before = snapshot(store)
+        publish(tmp_path, [events[0]])  # 39 events later: long out of the fold's ring of recent ids
+        stats = run.run_until_caught_up()
+    assert stats.project.duplicates == 1
+    assert snapshot(store) == before
+
+
+# --- the single-step shortcut, for tests whose identity is known up front --------------------------------
 
 
 def _events(n: int) -> list[bytes]:
@@ -36,51 +231,48 @@ def _events(n: int) -> list[bytes]:
     ]
 
 
-def test_valid_events_become_touchpoints_and_bad_ones_dead_letters(tmp_path: Path, store: ChDBStore) -> None:
+def test_the_shortcut_with_a_known_identity_projects_and_dead_letters(
+    tmp_path: Path, store: ChDBStore
+) -> None:
     with SQLiteEventLog(tmp_path / "log.sqlite") as log:
         log.append([(b"k", raw) for raw in _events(40)])
         log.append([(b"bad", b'{"type": "EmailOpend"}'), (b"bad", b"\xff not json")])
-        stats = run_until_caught_up(log, store, batch_size=7)
+        stats = run_until_caught_up(log, store, resolve=stand_in_resolver, batch_size=7)
         assert (stats.records, stats.accepted, stats.dead_lettered) == (42, 40, 2)
         assert log.lag(DEFAULT_GROUP) == 0
+        # A replay from zero: the fold's positions survive in chDB, nothing is counted twice.
+        profiles = "SELECT contact_id, touches, version FROM customer_360 FINAL ORDER BY contact_id"
+        before = store.query(profiles)
+        log.commit(DEFAULT_GROUP, [(p, 0) for p in range(log.partitions)])
+        assert run_until_caught_up(log, store, resolve=stand_in_resolver, states={}).records == 42
+        assert store.query(profiles) == before
     assert store.query("SELECT count(), uniqExact(contact_id) FROM touchpoints FINAL") == [(40, 7)]
     assert store.query("SELECT count(), sum(touches) FROM customer_360 FINAL") == [(7, 40)]
-    letters = store.query("SELECT event_type, error, raw FROM dead_letters FINAL ORDER BY log_offset")
+    letters = store.query("SELECT event_type, error FROM dead_letters FINAL ORDER BY log_offset")
     assert letters[0][0] == "EmailOpend"
     assert "did you mean EmailOpened" in letters[0][1]
-    assert "not UTF-8" in letters[1][1]
-    assert letters[1][2].endswith(" not json")
 
 
-def test_a_replay_from_zero_changes_no_answer(tmp_path: Path, store: ChDBStore) -> None:
-    with SQLiteEventLog(tmp_path / "log.sqlite") as log:
-        log.append([(f"k{i}".encode(), raw) for i, raw in enumerate(_events(30))])
-        run_until_caught_up(log, store)
-        query = "SELECT contact_id, count() FROM touchpoints FINAL GROUP BY contact_id ORDER BY contact_id"
-        profiles = "SELECT contact_id, touches, version FROM customer_360 FINAL ORDER BY contact_id"
-        before_profiles = store.query(profiles)
-        before = store.query(query)
-        # As after a crash between the insert and the commit: positions fall back, everything is re-read.
-        log.commit(DEFAULT_GROUP, [(p, 0) for p in range(log.partitions)])
-        again = run_until_caught_up(log, store)
-        assert again.records == 30
-        assert store.query(query) == before
-        # The fold's state survived in chDB: the replayed offsets are skipped, not counted twice.
-        assert store.query(profiles) == before_profiles
-        # The same event published twice (a producer retry) is one touchpoint too.
-        log.append([(b"k0", _events(1)[0])])
-        run_until_caught_up(log, store)
-        assert store.query(query) == before
-        assert [row[:2] for row in store.query(profiles)] == [row[:2] for row in before_profiles]
+def test_touchstream_run_processes_the_embedded_raw_log_of_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
 
+    from touchstream.adapters.cli import app
 
-def test_a_second_run_continues_each_contacts_state(tmp_path: Path, store: ChDBStore) -> None:
-    events = _events(14)
-    with SQLiteEventLog(tmp_path / "log.sqlite") as log:
-        log.append([(b"k", raw) for raw in events[:7]])
-        run_until_caught_up(log, store)
-        log.append([(b"k", raw) for raw in events[7:]])
-        # A new process: nothing in memory, the states come back from projection_state.
-        second = run_until_caught_up(log, store, states={})
-        assert second.records == 7
-    assert store.query("SELECT sum(touches), count() FROM customer_360 FINAL") == [(14, 7)]
+    monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TOUCHSTREAM_MODE", "embedded")
+    monkeypatch.delenv("TOUCHSTREAM_MASTER_RECORD_URL", raising=False)
+    publish(tmp_path, [email_event(1, "jane@acme.com"), email_event(2, "john@acme.com")])
+    done = CliRunner().invoke(app, ["run"])
+    assert done.exit_code == 0, done.output
+    assert "2 raw records: 2 resolved" in done.output
+    again = CliRunner().invoke(app, ["run"])
+    assert "0 raw records" in again.output
+    with ChDBStore(str(tmp_path / "chdb"), database="touchstream") as store:
+        assert store.query("SELECT count() FROM customer_360_current") == [(2,)]
+    migrated = CliRunner().invoke(app, ["db", "migrate"])
+    assert "0 migration(s) applied" in migrated.output, migrated.output
+    rebuilt = CliRunner().invoke(app, ["rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "from 2 records" in rebuilt.output
