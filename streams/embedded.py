@@ -52,7 +52,14 @@ from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTE
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
 from touchstream.projections.touchpoints import TOUCHPOINTS_TABLE
-from touchstream.streams.project import STATE_TABLE, ProjectedBatch, parse_state, project_batch, write_batch
+from touchstream.streams.project import (
+    STATE_TABLE,
+    AppliedEvents,
+    ProjectedBatch,
+    parse_state,
+    project_batch,
+    write_batch,
+)
 from touchstream.streams.validate import DeadLetter, Validator
 
 if TYPE_CHECKING:
@@ -221,7 +228,7 @@ def run_until_caught_up(
         position = log.committed(group, partition)
         while batch := log.read(partition, position, batch_size):
             projected = project_records(batch, store, states, resolve, config, suffix, load)
-            write_batch(store, projected, suffix, tables)
+            write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
             states.update(projected.final_states)
             if publish is not None and projected.messages:
                 publish(projected.messages)
@@ -357,37 +364,6 @@ def _relay_all(relay: MasterDataRelay) -> int:
 # --- step 2: project ---------------------------------------------------------------------------------------
 
 
-class AppliedEvents:
-    """Which event ids the read store already holds: the projection's guard against a record appended
-    twice at different offsets (a re-resolved batch, a producer's retry).
-
-    With `touchpoints<suffix>` among the tables written, that table answers (it is written last in each
-    batch, so an id found there had all its rows written); otherwise the ids seen by this object answer,
-    which is complete only for a reader that started at offset 0 (the rebuild).
-    """
-
-    def __init__(self, store: AbstractReadStore, suffix: str = "", tables: Collection[str] | None = None):
-        self.store = store
-        self.table = TOUCHPOINTS_TABLE + suffix
-        self.in_store = tables is None or TOUCHPOINTS_TABLE in tables
-        self.seen: set[str] = set()
-
-    def known(self, event_ids: Sequence[str]) -> set[str]:
-        if not self.in_store:
-            return {i for i in event_ids if i in self.seen}
-        if not event_ids:
-            return set()
-        rows = self.store.query(
-            f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s",
-            {"ids": tuple(sorted(set(event_ids)))},
-        )
-        return {row[0] for row in rows}
-
-    def add(self, event_ids: Iterable[str]) -> None:
-        if not self.in_store:
-            self.seen.update(event_ids)
-
-
 def _parse_resolved_batch(
     batch: list[LogRecord], applied: AppliedEvents, stats: RunStats
 ) -> list[tuple[ResolvedTouchpoint, int, int]]:
@@ -472,13 +448,10 @@ def project_until_caught_up(
     stats = RunStats()
     states = {} if states is None else states
     applied = applied or AppliedEvents(store, suffix, tables)
-    others = [t for t in (tables or _PROJECTED) if t != TOUCHPOINTS_TABLE]
-    facts = [t for t in (tables or _PROJECTED) if t == TOUCHPOINTS_TABLE]
     for batch, positions in in_append_order(resolved, group, batch_size):
         items = _parse_resolved_batch(batch, applied, stats)
         projected = _fold(items, store, states, config, suffix, load)
-        write_batch(store, projected, suffix, others)
-        write_batch(store, projected, suffix, facts)  # last: "in touchpoints" means "all written"
+        write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(str(item.event.event_id) for item, _, _ in items)
         states.update(projected.final_states)
         if publish is not None and projected.messages:

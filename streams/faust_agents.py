@@ -41,7 +41,7 @@ from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
-from touchstream.streams.project import STATE_TABLE, parse_state, project_batch, write_batch
+from touchstream.streams.project import STATE_TABLE, AppliedEvents, parse_state, project_batch, write_batch
 from touchstream.streams.resolve import IdentityCache, Resolved, Resolver, ResolveStage
 from touchstream.streams.validate import DeadLetter, Validator
 
@@ -282,6 +282,15 @@ class Pipeline:
                 log.error(
                     "skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc
                 )
+        # A batch the ingest agent resolved again after a crash sits at new offsets: drop the event ids
+        # ClickHouse already holds (touchpoints is written last, so "there" means "fully applied").
+        ids = [str(item.event.event_id) for item, _, _ in items]
+        known = await self._retrying(
+            "check applied events", self._with_store(lambda store: AppliedEvents(store).known(ids))
+        )
+        if known:
+            self.metrics.skipped["already applied"] += sum(1 for i in ids if i in known)
+            items = [item for item in items if str(item[0].event.event_id) not in known]
         if not items:
             return 0
         contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}

@@ -8,7 +8,7 @@ them per event would double the fold's cost.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, MutableMapping
+from collections.abc import Collection, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,14 +88,47 @@ def project_batch(
 def write_batch(
     store: AbstractReadStore, batch: ProjectedBatch, suffix: str = "", tables: Collection[str] | None = None
 ) -> None:
-    """Insert a batch's rows, facts first (a crash after this replays the batch: every table is
-    idempotent). `suffix` names the rebuild's shadow tables; `tables` limits the write to some of them."""
+    """Insert a batch's rows, `touchpoints` last (a crash before it replays the batch: every table is
+    idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
+    tables; `tables` limits the write to some of them."""
     for table, columns, rows in (
-        (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
         (DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, batch.dead_letters),
         (SIGNALS_TABLE, SIGNAL_COLUMNS, batch.signals),
         (CUSTOMER_360_TABLE, CUSTOMER_360_COLUMNS, batch.profiles),
         (STATE_TABLE, STATE_COLUMNS, batch.states),
+        # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
+        (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):
         if rows and (tables is None or table in tables):
             store.insert_rows(table + suffix, columns, rows)
+
+
+class AppliedEvents:
+    """Which event ids the read store already holds: the projection's guard against a record appended
+    twice at different offsets (a re-resolved batch, a producer's retry).
+
+    With `touchpoints<suffix>` among the tables written, that table answers (it is written last in each
+    batch, so an id found there had all its rows written); otherwise the ids seen by this object answer,
+    which is complete only for a reader that started at offset 0 (the rebuild).
+    """
+
+    def __init__(self, store: AbstractReadStore, suffix: str = "", tables: Collection[str] | None = None):
+        self.store = store
+        self.table = TOUCHPOINTS_TABLE + suffix
+        self.in_store = tables is None or TOUCHPOINTS_TABLE in tables
+        self.seen: set[str] = set()
+
+    def known(self, event_ids: Sequence[str]) -> set[str]:
+        if not self.in_store:
+            return {i for i in event_ids if i in self.seen}
+        if not event_ids:
+            return set()
+        rows = self.store.query(
+            f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s",
+            {"ids": tuple(sorted(set(event_ids)))},
+        )
+        return {row[0] for row in rows}
+
+    def add(self, event_ids: Iterable[str]) -> None:
+        if not self.in_store:
+            self.seen.update(event_ids)

@@ -25,12 +25,12 @@ from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.migrations import MODELS
 from touchstream.projections.state import ContactState
 from touchstream.streams.embedded import (
-    AppliedEvents,
     Resolver,
     RunStats,
     project_until_caught_up,
     run_until_caught_up,
 )
+from touchstream.streams.project import AppliedEvents
 
 SHADOW = "__rebuild"
 OLD = "__old"
