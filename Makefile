@@ -31,6 +31,7 @@ typecheck: venv
 
 services-up:
 	deploy/local/services up
+	deploy/local/browser.sh
 
 services-down:
 	deploy/local/services down

@@ -13,11 +13,13 @@ from typing import Annotated
 import typer
 
 from touchstream.adapters import (
+    cli_api,
     cli_db,
     cli_dlq,
     cli_embedded,
     cli_gateway,
     cli_import,
+    cli_query,
     cli_relay,
     cli_schemas,
     cli_stewards,
@@ -43,6 +45,9 @@ app.add_typer(cli_gateway.app, name="gateway")
 app.add_typer(cli_db.app, name="db")
 app.command("rebuild")(cli_db.rebuild)
 app.command("run")(cli_embedded.run)
+app.add_typer(cli_api.app, name="api")
+app.add_typer(cli_query.customer_app, name="customer")
+app.command("sql")(cli_query.sql)
 app.command("worker")(cli_worker.worker)
 app.command("relay")(cli_relay.relay)
 app.command("import")(cli_import.import_command)
@@ -57,15 +62,27 @@ def demo(
     workdir: Annotated[
         Path | None, typer.Option(help="where the log and chDB tables go (default: a new temporary folder)")
     ] = None,
+    serve: Annotated[
+        bool, typer.Option(help="end by serving the live dashboard on 127.0.0.1 (Ctrl-C stops it)")
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the dashboard's port")] = 8081,
 ) -> None:
     """Run Touchstream end to end on the embedded default: generate a story, publish it to the embedded
     log, project it into chDB, and print what each department now sees.
 
-    Needs no Java, Kafka or ClickHouse server. Example: `touchstream demo --customers 1000 --days 365`.
+    Needs no Java, Kafka or ClickHouse server. It ends by serving the live dashboard and printing its URL
+    (`--no-serve` to stop after the summary). Example: `touchstream demo --customers 1000 --days 180`.
     """
     from touchstream.adapters import cli_demo
 
-    cli_demo.run(customers=customers, accounts=accounts, days=days, seed=seed, workdir=workdir)
+    cli_demo.run(
+        customers=customers,
+        accounts=accounts,
+        days=days,
+        seed=seed,
+        workdir=workdir,
+        serve_port=port if serve else None,
+    )
 
 
 @app.command()

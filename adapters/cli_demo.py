@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 from rich.console import Console
@@ -23,9 +24,11 @@ from rich.table import Table
 
 from touchstream.adapters import cli_generate
 from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.feed import topic_publisher
 from touchstream.adapters.progress import progress_bar
 from touchstream.adapters.publisher import Publisher
 from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.topics import open_log
 from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP, EmbeddedPipeline, prepare_read_store
 
 PUBLISH_BATCH = 5_000
@@ -232,7 +235,16 @@ def show_360(console: Console, store: AbstractReadStore, contact_id: str) -> Non
     )
 
 
-def run(*, customers: int, accounts: int, days: int, seed: int, workdir: Path | None) -> None:
+def run(
+    *,
+    customers: int,
+    accounts: int,
+    days: int,
+    seed: int,
+    workdir: Path | None,
+    serve_port: int | None = None,
+) -> None:
+    """The demo; with `serve_port`, it ends by serving the dashboard on 127.0.0.1 until interrupted."""
     console = Console()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="touchstream-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -266,10 +278,14 @@ def run(*, customers: int, accounts: int, days: int, seed: int, workdir: Path | 
             f"{resolved.cache_hits} answered from the identity cache"
         )
         with progress_bar("project", pipeline.resolved.lag(PROJECT_GROUP)) as advance:
-            # Publishing is wiring for Kafka; here the messages are only counted.
-            stats = pipeline.project_until_caught_up(
-                progress=advance, publish=lambda batch: published.append(len(batch))
-            )
+            # customer360.changes and signals.* go to their embedded logs: the dashboard's live feed.
+            to_topics = topic_publisher(lambda topic: open_log(topic, embedded_dir=log_dir))
+
+            def publish(batch: list[dict[str, Any]]) -> None:
+                to_topics(batch)
+                published.append(len(batch))
+
+            stats = pipeline.project_until_caught_up(progress=advance, publish=publish)
         stored = store.query("SELECT count() FROM touchpoints FINAL")[0][0]
         console.print(
             f"projected {stats.records} resolved records: {stats.accepted} touchpoints, "
@@ -304,3 +320,8 @@ def run(*, customers: int, accounts: int, days: int, seed: int, workdir: Path | 
         _query(console, store, "Active signals", SIGNALS)
     console.print(f"Data kept in {workdir} (events.jsonl, truth.jsonl, log/, master-record.sqlite, chdb/).")
     console.print("Every view is described in docs/queries.md; e.g. SELECT * FROM sales_forecast.")
+    if serve_port is not None:
+        from touchstream.adapters.api_compose import serve_embedded_dashboard
+
+        chdb_path = str(workdir / "chdb")
+        serve_embedded_dashboard(lambda: ChDBStore(chdb_path), log_dir, port=serve_port, echo=console.print)

@@ -6,21 +6,27 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+EXE = shutil.which("touchstream", path=os.path.dirname(sys.executable)) or "touchstream"
+DEMO = [EXE, "demo", "--customers", "40", "--accounts", "6", "--days", "30"]
+# Nothing on PATH but the virtualenv: no java, no clickhouse, no kafka tools. The demo needs none.
+ENV = {**os.environ, "PATH": os.path.dirname(EXE), "JAVA_HOME": ""}
 
 
 @pytest.mark.timeout(300)
 def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
-    exe = shutil.which("touchstream", path=os.path.dirname(sys.executable))
-    assert exe, "the touchstream console script is installed beside this Python"
-    # Nothing on PATH but the virtualenv: no java, no clickhouse, no kafka tools. The demo needs none.
-    env = {**os.environ, "PATH": os.path.dirname(exe), "JAVA_HOME": ""}
+    env = ENV
     done = subprocess.run(
-        [exe, "demo", "--customers", "40", "--accounts", "6", "--days", "30", "--workdir", str(tmp_path)],
+        [*DEMO, "--no-serve", "--workdir", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,
@@ -53,3 +59,50 @@ def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     for log in ("touchpoints.raw", "touchpoints.resolved", "touchpoints.dlq", "masterdata.events"):
         assert (tmp_path / "log" / f"{log}.sqlite").exists()
     assert (tmp_path / "master-record.sqlite").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.timeout(300)
+def test_demo_ends_by_serving_the_dashboard_and_printing_its_url(tmp_path: Path) -> None:
+    port = _free_port()
+    demo = subprocess.Popen(
+        [*DEMO, "--port", str(port), "--workdir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**ENV, "COLUMNS": "400"},  # one line per message: the URL must not wrap
+    )
+    try:
+        assert demo.stdout is not None
+        url = None
+        for line in demo.stdout:
+            found = re.search(r"(http://127\.0\.0\.1:\d+/dashboard)#token=(\S+)", line)
+            if found:
+                url, token = found.groups()
+                break
+        assert url == f"http://127.0.0.1:{port}/dashboard", "the demo printed its dashboard URL"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(url, timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the dashboard never answered"
+                time.sleep(0.3)
+        assert page.status_code == 200
+        assert "<html" in page.text.lower()
+        me = httpx.get(f"http://127.0.0.1:{port}/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        assert me.json()["role"] == "admin"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()

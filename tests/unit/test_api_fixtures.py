@@ -1,0 +1,120 @@
+"""Shared data for the query API's tests (no tests here): a generated story that ends yesterday (so signals
+are live now), published to an embedded log and projected into a read store by the embedded runner.
+
+chDB allows one data path per process at a time, so every user of `load_story` opens its store(s) on one
+path per module and closes them at the end of the module.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from touchstream.adapters.api_auth import TokenSigner
+from touchstream.adapters.event_log import SQLiteEventLog
+from touchstream.adapters.feed import topic_publisher
+from touchstream.adapters.generator import GeneratorConfig, generate
+from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.topics import open_log
+from touchstream.events import parse_event
+from touchstream.streams.embedded import RunStats, prepare_read_store, run_until_caught_up, stand_in_resolver
+
+DAYS = 90
+SECRET = secrets.token_urlsafe(32).encode()
+
+
+def story_config(customers: int = 150, accounts: int = 24, seed: int = 11) -> GeneratorConfig:
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS + 1)
+    return GeneratorConfig(customers=customers, accounts=accounts, days=DAYS, seed=seed, start=start)
+
+
+@dataclass
+class Story:
+    raw_log: Path
+    topic_dir: Path
+    stats: RunStats
+
+
+def publish_raw(log: SQLiteEventLog, events: list[dict[str, Any]]) -> None:
+    records = []
+    for event in events:
+        raw = orjson.dumps(event)
+        records.append((parse_event(raw).identifiers.strongest().encode(), raw))
+    log.append(records)
+
+
+EXTERNAL_ID = ("salesforce", "00QTESTEXT42")
+
+
+def wire(type_name: str, payload: dict[str, Any], identifiers: dict[str, Any], source: str) -> dict[str, Any]:
+    """A fresh event of `type_name` that happened a minute ago."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": type_name,
+        "schema_version": 1,
+        "occurred_at": (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+        "recorded_at": now.isoformat().replace("+00:00", "Z"),
+        "source": source,
+        "identifiers": identifiers,
+        "payload": payload,
+    }
+
+
+def external_only_events() -> list[dict[str, Any]]:
+    """A person the CRM knows only by its external id (no email): the events are keyed by that id."""
+    system, ident = EXTERNAL_ID
+    return [
+        wire(
+            "ContactDetailsObserved",
+            {"first_name": "Ezekiel", "last_name": "Quantrill", "company": "Externa Ltd"},
+            {"external_ids": {system: ident}},
+            "salesforce",
+        )
+    ]
+
+
+def load_story(store: AbstractReadStore, folder: Path, config: GeneratorConfig | None = None) -> Story:
+    """Generate, publish to `folder/raw.sqlite`, project into `store`; messages go to the embedded topic
+    logs in `folder/topics` (as the dashboard's feed reads them)."""
+    prepare_read_store(store)
+    topic_dir = folder / "topics"
+
+    def opener(topic: str) -> Any:
+        return open_log(topic, embedded_dir=topic_dir)
+
+    raw_log = folder / "raw.sqlite"
+    with SQLiteEventLog(raw_log, partitions=3) as log:
+        publish_raw(log, list(generate(config or story_config())) + external_only_events())
+        stats = run_until_caught_up(
+            log, store, resolve=stand_in_resolver, batch_size=5_000, publish=topic_publisher(opener)
+        )
+    return Story(raw_log, topic_dir, stats)
+
+
+def signer() -> TokenSigner:
+    return TokenSigner(SECRET)
+
+
+def token(role: str, subject: str = "tester") -> str:
+    return signer().mint(role, subject, 3600)
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role)}"}
+
+
+def pick_contact(store: AbstractReadStore, where: str = "1") -> dict[str, Any]:
+    """A well-known contact of the story (a name and an email), as a dict of customer_360_current."""
+    columns, rows = store.query_with_columns(
+        "SELECT * FROM customer_360_current WHERE erased = 0 AND first_name != '' AND last_name != '' "
+        f"AND email != '' AND ({where}) ORDER BY touches DESC, contact_id LIMIT 1"
+    )
+    assert rows, f"no contact matches {where}"
+    return dict(zip([c for c, _ in columns], rows[0], strict=True))
