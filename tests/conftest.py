@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,23 @@ def postgres_endpoint() -> tuple[str, int, str]:
     _service_up("postgres")
     ep = endpoints()
     return ep.postgres_host, ep.postgres_port, ep.postgres_user
+
+
+@pytest.fixture
+def pg_url(postgres_endpoint: tuple[str, int, str], unique_name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (dropped after it), as a postgresql:// URL."""
+    import psycopg
+    from psycopg import sql
+
+    host, port, user = postgres_endpoint
+    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(unique_name)))
+        try:
+            yield f"postgresql://{user}@{host}:{port}/{unique_name}"
+        finally:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(unique_name))
+            )
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
-import psycopg
 import pytest
 from event_examples import identity_event as event
-from psycopg import sql
 
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
 from touchstream.adapters.master_record import MasterRecord
@@ -22,19 +19,6 @@ from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def pg_url(postgres_endpoint: tuple[str, int, str], unique_name: str) -> Iterator[str]:
-    host, port, user = postgres_endpoint
-    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(unique_name)))
-        try:
-            yield f"postgresql://{user}@{host}:{port}/{unique_name}"
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(unique_name))
-            )
 
 
 def _resolve_at_once(url: str, barrier: Any, identifiers: list[dict[str, Any]], day: float) -> list[str]:

@@ -10,14 +10,11 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
-from psycopg import sql
 
 from touchstream.adapters.master_record import MasterRecord
 from touchstream.adapters.relay import RELAY_NAME, MasterDataRelay, ensure_topic, kafka_producer
@@ -25,19 +22,6 @@ from touchstream.events import Event, parse_event
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def pg_url(postgres_endpoint: tuple[str, int, str], unique_name: str) -> Iterator[str]:
-    host, port, user = postgres_endpoint
-    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(unique_name)))
-        try:
-            yield f"postgresql://{user}@{host}:{port}/{unique_name}"
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(unique_name))
-            )
 
 
 def event(n: int) -> Event:
