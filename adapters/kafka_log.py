@@ -127,6 +127,7 @@ class KafkaEventLog(AbstractEventLog):
             ]
             producer.flush(timeout=self._timeout_s + 2)
         except KafkaError as exc:
+            self._discard_producer()
             raise LogUnavailable(f"Kafka at {self.bootstrap} did not take the records: {exc}") from exc
         placed: list[tuple[int, int] | None] = []
         failed: list[tuple[int, KafkaError]] = []
@@ -139,6 +140,7 @@ class KafkaEventLog(AbstractEventLog):
                 continue
             placed.append((int(meta.partition), int(meta.offset)))
         if failed:
+            self._discard_producer()
             first_index, first_error = failed[0]
             raise LogUnavailable(
                 f"{len(failed)} of {len(futures)} records were not acknowledged by Kafka at {self.bootstrap} "
@@ -146,6 +148,22 @@ class KafkaEventLog(AbstractEventLog):
                 placed=placed,
             )
         return [p for p in placed if p is not None]
+
+    def _discard_producer(self) -> None:
+        """After a failed append, start the next one with a fresh producer. Seen in the fault suite
+        (tests/faults/test_fault_kafka.py): once batches of kafka-python's idempotent producer expired
+        during a broker outage, that producer could stay stuck after the broker returned, every flush
+        timing out for minutes. A new producer (a new producer id) has no such state; what the old one may
+        still have written is re-sent under the same event ids, which consumers de-duplicate on."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                producer.close(timeout=0)
+            except KafkaError:
+                # close() flushes first and raises while batches are pending, leaving the sender thread
+                # running: stop it without sending them (what close() itself does after its flush).
+                producer._sender.force_close()
+                producer._closed = True
 
     def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
         tp = TopicPartition(self.topic, partition)

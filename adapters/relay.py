@@ -14,6 +14,7 @@ Run it: `python -m touchstream.adapters.relay --store URL --bootstrap HOST:PORT`
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import threading
 import time
@@ -29,6 +30,8 @@ from eventsourcing.persistence import Notification, Tracking
 
 from touchstream.adapters.master_record import MasterRecord, store_url
 from touchstream.projections.master_record import published_type
+
+log = logging.getLogger("touchstream.relay")
 
 MASTERDATA_TOPIC = "masterdata.events"
 RELAY_NAME = "masterdata-relay"
@@ -98,6 +101,7 @@ class MasterDataRelay:
         self.ack_timeout = ack_timeout
         self.tracking = app.tracking_recorder()
         self.relayed = 0
+        self.retries = 0  # failed batches, each retried
 
     def position(self) -> int:
         """The last notification id Kafka is known to hold (0 before the first)."""
@@ -123,9 +127,31 @@ class MasterDataRelay:
         self.relayed += len(batch)
         return len(batch)
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.2) -> None:
+    def run(
+        self, stop: threading.Event, idle_wait: float = 0.2, first_delay: float = 0.2, max_delay: float = 30.0
+    ) -> None:
+        """Relay until `stop` is set. A batch that fails (PostgreSQL or Kafka unreachable, a record not
+        acknowledged) is logged with its reason and tried again after a capped exponential back-off; the
+        position has not moved, so nothing is skipped."""
+        delay, failures = first_delay, 0
         while not stop.is_set():
-            if self.run_once() == 0:
+            try:
+                relayed = self.run_once()
+            except Exception as exc:
+                failures += 1
+                self.retries += 1
+                log.warning(
+                    "relay batch failed (attempt %d), retrying in %.1fs: %s: %s",
+                    failures,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
+                stop.wait(delay)
+                delay = min(delay * 2, max_delay)
+                continue
+            delay, failures = first_delay, 0
+            if relayed == 0:
                 stop.wait(idle_wait)
 
 
@@ -165,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--topic", default=MASTERDATA_TOPIC)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -181,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         producer.close()
         app.close()
-        print(f"relayed {relay.relayed} notifications in {time.monotonic() - started:.1f}s", flush=True)
+        elapsed = time.monotonic() - started
+        summary = f"relayed {relay.relayed} notifications in {elapsed:.1f}s ({relay.retries} retries)"
+        print(summary, flush=True)
 
 
 if __name__ == "__main__":

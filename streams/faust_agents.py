@@ -9,7 +9,8 @@ tests). Decisions stay in `projections/` and the stages (`streams/validate.py`, 
   the batch and may commit its offsets). Faust also acks in a `finally` when the agent body raises, so no
   method here lets an exception out after an effect started: every ClickHouse write, master-record call
   and Kafka send is retried with capped exponential backoff until it succeeds (each retry logged and
-  counted in `WorkerMetrics.retries`). While a batch retries the agent does not fetch more: Faust's stream
+  counted in `WorkerMetrics.retries`; an attempt that hangs is logged every 5 s and counted in
+  `WorkerMetrics.stalls`). While a batch retries the agent does not fetch more: Faust's stream
   buffer (`stream_buffer_maxsize`) fills and the consumer pauses, so memory stays bounded.
 - Blocking clients (clickhouse-driver, chDB, the eventsourcing recorders, the webhook's urllib) run on
   single-thread executors, one per resource, never on the event loop (heartbeats keep flowing) and never
@@ -65,6 +66,10 @@ class Outbox(Protocol):
 class RetryPolicy:
     first_delay_s: float = 0.2
     max_delay_s: float = 30.0
+    # An attempt still running after this long is logged (and counted in `WorkerMetrics.stalls`) every
+    # time it elapses: a client that waits inside a call (the master record's connection pool waits for
+    # PostgreSQL to come back, for minutes with its own retries) would otherwise wait in silence.
+    stall_warning_s: float = 5.0
 
 
 @dataclass
@@ -74,6 +79,7 @@ class WorkerMetrics:
     records: Counter[str] = field(default_factory=Counter)  # per agent: records taken
     retries: Counter[str] = field(default_factory=Counter)  # per effect: failed attempts
     skipped: Counter[str] = field(default_factory=Counter)  # records that can never be processed
+    stalls: Counter[str] = field(default_factory=Counter)  # per effect: attempts still waiting, per period
     dead_lettered: int = 0
     resolved: int = 0
     rows_written: int = 0
@@ -86,8 +92,8 @@ class WorkerMetrics:
         return (
             f"records={dict(self.records)} resolved={self.resolved} dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
-            f"webhooks={self.webhooks} retries={dict(self.retries)} skipped={dict(self.skipped)} "
-            f"rebalances={self.rebalances}"
+            f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
+            f"skipped={dict(self.skipped)} rebalances={self.rebalances}"
         )
 
 
@@ -196,7 +202,7 @@ class Pipeline:
         failures = 0
         while True:
             try:
-                return await attempt()
+                return await self._watched(what, failures + 1, attempt())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -212,6 +218,23 @@ class Pipeline:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_policy.max_delay_s)
+
+    async def _watched(self, what: str, number: int, pending: Awaitable[T]) -> T:
+        """Await one attempt; while it has not returned, say so every `stall_warning_s`."""
+        task = asyncio.ensure_future(pending)
+        period = self.retry_policy.stall_warning_s
+        waited = 0.0
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=period)
+                if done:
+                    return task.result()
+                waited += period
+                self.metrics.stalls[what] += 1
+                log.warning("%s still waiting after %.1fs (attempt %d): no answer yet", what, waited, number)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
 
     async def _on(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)

@@ -75,6 +75,7 @@ def worker_settings(base: Settings | None = None) -> WorkerSettings:
         webhook_url=env("TOUCHSTREAM_WEBHOOK_URL", "").strip(),
         webhook_secret=env("TOUCHSTREAM_WEBHOOK_SECRET", ""),
         faust_datadir=Path(datadir) if datadir else None,
+        metrics_every_s=float(env("TOUCHSTREAM_WORKER_METRICS_EVERY", "") or 60.0),
     )
 
 

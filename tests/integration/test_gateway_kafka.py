@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dedicated_servers import DedicatedBroker
 from event_examples import wire_event
 from fastapi import FastAPI
 from kafka import KafkaAdminClient
@@ -37,8 +37,6 @@ from touchstream.adapters.kafka_log import KafkaEventLog
 
 pytestmark = [pytest.mark.integration]
 
-REPO = Path(__file__).resolve().parents[2]
-KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
 PARTITIONS = 3
 EMAILS = [f"person{n}@acme-widgets.com" for n in range(5)]
 
@@ -173,62 +171,6 @@ def test_kcat_reads_exactly_the_accepted_events_in_per_key_order(
     _assert_log_is(_kcat(kafka_bootstrap, unique_name), accepted)
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: all sockets stay bound until every port is chosen (one at a time, the OS
-    may hand out the same port twice)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-class DedicatedBroker:
-    """deploy/local/kafka.sh with its own cache, run dir and ports. The broker jars are shared with the
-    default cache when it has them (the script re-uses a libs folder whose marker matches its pom)."""
-
-    def __init__(self, cache: Path) -> None:
-        self.cache = cache
-        self.port, self.controller_port = _free_ports(2)
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        shared = Path(os.environ.get("TOUCHSTREAM_CACHE") or Path.home() / ".cache" / "touchstream")
-        libs = shared / "kafka" / "libs"
-        if (libs / ".pom.sha256").exists():
-            (cache / "kafka").mkdir(parents=True, exist_ok=True)
-            (cache / "kafka" / "libs").symlink_to(libs)
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "TOUCHSTREAM_CACHE": str(self.cache),
-            "TOUCHSTREAM_KAFKA_PORT": str(self.port),
-            "TOUCHSTREAM_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-        }
-        return subprocess.run(
-            [str(KAFKA_SH), *args], env=env, capture_output=True, text=True, timeout=180, check=False
-        )
-
-    def up(self) -> None:
-        done = self.run("up")
-        if done.returncode != 0:
-            log = self.cache / "run" / "kafka" / "logs" / "server.log"
-            errors = [
-                line
-                for line in (log.read_text(errors="replace").splitlines() if log.exists() else [])
-                if "ERROR" in line or "Exception" in line
-            ]
-            _unavailable(
-                f"a dedicated broker did not start: {(done.stdout + done.stderr)[-400:]}\n"
-                + "\n".join(errors[:10])
-            )
-
-    def down(self) -> None:
-        self.run("down")
-
-
 @pytest.fixture
 def dedicated_broker(tmp_path: Path) -> Iterator[DedicatedBroker]:
     broker = DedicatedBroker(tmp_path / "cache")
@@ -236,7 +178,7 @@ def dedicated_broker(tmp_path: Path) -> Iterator[DedicatedBroker]:
     try:
         yield broker
     finally:
-        broker.run("down", "--purge")
+        broker.purge()
 
 
 def _wait_ready(gateway: Gateway, seconds: float) -> None:

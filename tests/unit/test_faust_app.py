@@ -5,6 +5,7 @@ and only the outbound sends (Kafka) are captured, by a recording outbox."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -305,3 +306,23 @@ def test_worker_help_teaches_the_environment_and_the_first_steps() -> None:
     assert argv[1:5] == ["-m", "faust", "-A", "touchstream.streams.faust_app"]
     assert "uvloop" in argv
     assert "--without-web" in argv
+
+
+def test_an_attempt_that_hangs_is_logged_and_counted_until_it_returns(
+    tmp_path: Path, chdb_path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = build(tmp_path, chdb_path)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    pipeline.retry_policy = RetryPolicy(first_delay_s=0.01, max_delay_s=0.05, stall_warning_s=0.05)
+
+    async def slow() -> str:
+        await asyncio.sleep(0.32)  # a client waiting inside its call (a pool waiting for its server)
+        return "done"
+
+    with caplog.at_level("WARNING", logger="touchstream.worker"):
+        assert asyncio.run(pipeline._retrying("resolve identity", slow)) == "done"
+    assert pipeline.metrics.stalls["resolve identity"] >= 5
+    assert "stalls={'resolve identity': " in pipeline.metrics.summary()
+    warned = r"resolve identity still waiting after [\d.]+s \(attempt 1\): no answer yet"
+    assert re.search(warned, caplog.text)
+    assert pipeline.metrics.retries["resolve identity"] == 0  # it did not fail: nothing to retry

@@ -3,6 +3,8 @@ re-sent record carries the same event id. (The real thing, killed mid-stream: te
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -86,3 +88,29 @@ def test_records_are_keyed_by_aggregate_and_identified_by_aggregate_and_version(
             masterdata_event_id(message["aggregate_id"], message["aggregate_version"])
         )
     assert [m["notification_id"] for _, m in producer.sent] == list(range(1, len(producer.sent) + 1))
+
+
+def test_run_backs_off_and_retries_a_failing_batch_instead_of_dying(caplog: pytest.LogCaptureFixture) -> None:
+    app = MasterRecord.from_url("memory://")
+    resolve_some(app, 4)
+    producer = FakeProducer()
+    producer.fail_after = 0  # Kafka (or PostgreSQL) down: every batch fails
+    relay = MasterDataRelay(app, producer, batch_size=100)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), kwargs={"first_delay": 0.01, "max_delay": 0.04})
+    with caplog.at_level("WARNING", logger="touchstream.relay"):
+        thread.start()
+        deadline = time.monotonic() + 10
+        while relay.retries < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        producer.fail_after = None  # back
+        while relay.lag() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert relay.retries >= 4
+    assert relay.lag() == 0, "the relay caught up once the dependency was back"
+    assert "relay batch failed (attempt 1), retrying in 0.0s: TimeoutError: no ack" in caplog.text
+    delays = [record.args[1] for record in caplog.records if isinstance(record.args, tuple)]
+    assert delays[:4] == [0.01, 0.02, 0.04, 0.04]  # doubling, capped at max_delay
