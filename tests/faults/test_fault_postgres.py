@@ -88,7 +88,14 @@ def test_postgres_restarted_under_the_master_record_loses_and_doubles_nothing(
         last = master.recorder.max_notification_id() or 0
     finally:
         master.close()
-    relayed = {
-        orjson.loads(v)["notification_id"] for *_, v in kcat(stack.bootstrap, stack.topic(topics.MASTERDATA))
-    }
+    # The relay follows the notification log on its own schedule: wait (bounded) until it has caught up.
+    deadline = time.monotonic() + 60
+    while True:
+        relayed = {
+            orjson.loads(v)["notification_id"]
+            for *_, v in kcat(stack.bootstrap, stack.topic(topics.MASTERDATA))
+        }
+        if relayed >= set(range(1, last + 1)) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert relayed == set(range(1, last + 1))
