@@ -39,10 +39,10 @@ from touchstream.adapters.api_models import (
     SearchAnswer,
     TimelinePage,
 )
-from touchstream.adapters.feed import FeedHub, FeedMessage
-from touchstream.adapters.read_store import AbstractReadStore, ReadStoreError
+from touchstream.adapters.feed import FeedHub
 from touchstream.events import Department
 from touchstream.projections.roles import SECTIONS, Shaper, is_pseudonym, pseudonym
+from touchstream.streams.ports import AbstractReadStore, FeedMessage, ReadStoreError
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,10 @@ from touchstream.adapters.api import ApiSettings, create_api
 from touchstream.adapters.api_auth import TokenSigner, load_secret
 from touchstream.adapters.api_queries import OwnerOf
 from touchstream.adapters.bootstrap import Runtime, bootstrap
-from touchstream.adapters.event_log import AbstractEventLog
-from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, FeedSource, KafkaSource
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, KafkaSource
 from touchstream.adapters.topics import open_log
 from touchstream.projections.roles import ROLES, Role, RoleConfigError, roles_from_mapping
+from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, FeedSource
 
 ROLES_ENV = "TOUCHSTREAM_API_ROLES"
 log = logging.getLogger(__name__)

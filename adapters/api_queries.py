@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import orjson
 
-from touchstream.adapters.read_store import AbstractReadStore, Column
 from touchstream.events import normalize_phone
 from touchstream.projections.migrations import MIGRATIONS
 from touchstream.projections.roles import segments
+from touchstream.streams.ports import AbstractReadStore, Column
 
 SearchKind = Literal["auto", "email", "phone", "external_id", "name"]
 SEARCH_KINDS: tuple[str, ...] = ("auto", "email", "phone", "external_id", "name")

@@ -7,13 +7,13 @@ called, and each call opens a fresh client that the caller closes.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from touchstream.adapters.config import Settings, load_settings
-from touchstream.adapters.event_log import AbstractEventLog
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
+from touchstream.streams.embedded import EmbeddedPipeline
+from touchstream.streams.ports import AbstractEventLog, AbstractReadStore
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,50 @@ class Runtime:
 
     def master_record_url(self) -> str:
         """TOUCHSTREAM_MASTER_RECORD_URL when set; else SQLite in the data folder (embedded) or PostgreSQL."""
-        from touchstream.adapters.master_record import MASTER_RECORD_URL_ENV
-
-        if os.environ.get(MASTER_RECORD_URL_ENV):
-            return os.environ[MASTER_RECORD_URL_ENV]
+        if self.settings.master_record_url:
+            return self.settings.master_record_url
         if self.settings.embedded:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             return f"sqlite:///{self.settings.data_dir / 'master-record.sqlite'}"
         return self.settings.postgres_dsn
+
+
+def open_embedded_pipeline(
+    log_dir: Path,
+    store: AbstractReadStore,
+    master_record_url: str,
+    *,
+    prefix: str = "",
+    config: ProjectionConfig = DEFAULT_CONFIG,
+    default_region: str | None = None,
+    batch_size: int = 5_000,
+) -> EmbeddedPipeline:
+    """The embedded pipeline over the logs in `log_dir` (`<prefix><topic>.sqlite`, as `adapters/topics.py`
+    names them), the master record at `master_record_url` and its relay to the embedded
+    `masterdata.events`; closing it closes what this opened (not the store)."""
+    from touchstream.adapters.master_record import MasterRecord
+    from touchstream.adapters.relay import MasterDataRelay
+    from touchstream.adapters.topics import open_log
+    from touchstream.streams.embedded import RELAY_NAME, LogProducer
+    from touchstream.streams.topology import DLQ, MASTERDATA, RAW, RESOLVED
+
+    logs = [open_log(t, prefix=prefix, embedded_dir=log_dir) for t in (RAW, RESOLVED, DLQ, MASTERDATA)]
+    app = MasterRecord.from_url(master_record_url)
+    raw, resolved, dlq, masterdata = logs
+    relay = MasterDataRelay(app, LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size)
+    return EmbeddedPipeline(
+        raw=raw,
+        resolved=resolved,
+        dlq=dlq,
+        masterdata=masterdata,
+        master_record=app,
+        relay=relay,
+        store=store,
+        config=config,
+        default_region=default_region,
+        batch_size=batch_size,
+        close=[*logs, app],
+    )
 
 
 def bootstrap(settings: Settings | None = None) -> Runtime:

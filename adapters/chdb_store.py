@@ -38,13 +38,7 @@ import orjson
 from chdb.session import Session
 from clickhouse_driver.util.escape import escape_params
 
-from touchstream.adapters.read_store import (
-    AbstractReadStore,
-    Column,
-    ReadStoreError,
-    batched,
-    check_identifier,
-)
+from touchstream.streams.ports import AbstractReadStore, Column, ReadStoreError, batched, check_identifier
 
 __all__ = ["ChDBStore"]
 

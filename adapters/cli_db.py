@@ -43,9 +43,9 @@ def rebuild(
     from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.migrate import migrate as apply
     from touchstream.adapters.progress import progress_bar
-    from touchstream.adapters.topics import DLQ, RESOLVED
     from touchstream.streams.rebuild import rebuild as run_rebuild
     from touchstream.streams.rebuild import tables_of
+    from touchstream.streams.topology import DLQ, RESOLVED
 
     try:
         tables_of(model)

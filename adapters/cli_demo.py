@@ -23,13 +23,15 @@ from rich.console import Console
 from rich.table import Table
 
 from touchstream.adapters import cli_generate
+from touchstream.adapters.bootstrap import open_embedded_pipeline
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.feed import topic_publisher
+from touchstream.adapters.migrate import prepare_read_store
 from touchstream.adapters.progress import progress_bar
 from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.adapters.topics import open_log
-from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP, EmbeddedPipeline, prepare_read_store
+from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
+from touchstream.streams.ports import AbstractReadStore
 
 PUBLISH_BATCH = 5_000
 
@@ -267,7 +269,7 @@ def run(
     published: list[int] = []
     with (
         ChDBStore(str(workdir / "chdb")) as store,
-        EmbeddedPipeline.open(log_dir, store, f"sqlite:///{workdir / 'master-record.sqlite'}") as pipeline,
+        open_embedded_pipeline(log_dir, store, f"sqlite:///{workdir / 'master-record.sqlite'}") as pipeline,
     ):
         prepare_read_store(store)
         with progress_bar("resolve", pipeline.raw.lag(RESOLVE_GROUP)) as advance:

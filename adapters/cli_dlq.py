@@ -12,7 +12,7 @@ from touchstream.adapters.cli_topics import Bootstrap, EmbeddedDir, Prefix
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from touchstream.adapters.event_log import AbstractEventLog
+    from touchstream.streams.ports import AbstractEventLog
     from touchstream.streams.validate import DeadLetter
 
 app = typer.Typer(
@@ -55,7 +55,7 @@ def list_letters(
     from rich.console import Console
     from rich.table import Table
 
-    from touchstream.adapters.topics import DLQ, DLQ_REPLAYED
+    from touchstream.streams.topology import DLQ, DLQ_REPLAYED
     from touchstream.streams.validate import dead_letters, replayed_ids
 
     select = _selector(reason, event_type)
@@ -94,7 +94,7 @@ def show(
     """Print one dead letter in full: source, error with every problem, and the original record."""
     import json
 
-    from touchstream.adapters.topics import DLQ
+    from touchstream.streams.topology import DLQ
     from touchstream.streams.validate import dead_letters
 
     with _log(DLQ, bootstrap, prefix, embedded_dir) as dlq:
@@ -126,10 +126,10 @@ def replay(
     topic. Each replayed letter is recorded, so running it again replays nothing twice. Exit code 2 when
     some letters are still invalid. Example: `touchstream dlq replay --mapping fix.toml --type LeadCreated`.
     """
+    from touchstream.adapters.dlq_replay import ReplayMapping
+    from touchstream.adapters.dlq_replay import replay as run_replay
     from touchstream.adapters.publisher import Publisher
-    from touchstream.adapters.topics import DLQ, DLQ_REPLAYED, RAW
-    from touchstream.streams.validate import ReplayMapping
-    from touchstream.streams.validate import replay as run_replay
+    from touchstream.streams.topology import DLQ, DLQ_REPLAYED, RAW
 
     try:
         fix = ReplayMapping.load(mapping) if mapping else None

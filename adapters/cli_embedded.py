@@ -43,20 +43,17 @@ def run(
 
     Example: `touchstream import events.jsonl && touchstream run`.
     """
+    from touchstream.adapters.bootstrap import open_embedded_pipeline
+    from touchstream.adapters.migrate import prepare_read_store
     from touchstream.adapters.progress import progress_bar
-    from touchstream.adapters.topics import RESOLVED
-    from touchstream.streams.embedded import (
-        PROJECT_GROUP,
-        RESOLVE_GROUP,
-        EmbeddedPipeline,
-        prepare_read_store,
-    )
+    from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
+    from touchstream.streams.topology import RESOLVED
 
     runtime = _embedded_runtime()
     settings = runtime.settings
     with (
         runtime.read_store() as store,
-        EmbeddedPipeline.open(
+        open_embedded_pipeline(
             runtime.embedded_dir,
             store,
             runtime.master_record_url(),

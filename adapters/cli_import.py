@@ -43,7 +43,6 @@ def import_command(
     """
     from touchstream.adapters.cli_topics import resolve_log
     from touchstream.adapters.config import load_settings
-    from touchstream.adapters.event_log import LogUnavailable
     from touchstream.adapters.importer import (
         CsvMapping,
         ImportOptions,
@@ -53,7 +52,8 @@ def import_command(
     )
     from touchstream.adapters.progress import progress_bar
     from touchstream.adapters.publisher import Publisher, PublishError
-    from touchstream.adapters.topics import RAW
+    from touchstream.streams.ports import LogUnavailable
+    from touchstream.streams.topology import RAW
 
     try:
         csv_mapping = CsvMapping.load(mapping) if mapping else None

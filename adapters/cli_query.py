@@ -126,7 +126,7 @@ def sql(
     Example: `touchstream sql "SELECT kind, count() FROM active_signals GROUP BY kind" --format csv`.
     """
     from touchstream.adapters.bootstrap import bootstrap
-    from touchstream.adapters.read_store import ReadStoreError
+    from touchstream.streams.ports import ReadStoreError
 
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")

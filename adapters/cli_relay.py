@@ -29,8 +29,8 @@ def relay(
     with SIGTERM or Ctrl-C. Example: `TOUCHSTREAM_MODE=production touchstream relay`.
     """
     from touchstream.adapters import relay as relay_module
-    from touchstream.adapters import topics
     from touchstream.adapters.bootstrap import bootstrap as compose
+    from touchstream.streams import topology
 
     runtime = compose()
     settings = runtime.settings
@@ -41,7 +41,7 @@ def relay(
             "--bootstrap",
             bootstrap or settings.kafka_bootstrap,
             "--topic",
-            topics.topic_name(topics.MASTERDATA, settings.topic_prefix),
+            topology.topic_name(topology.MASTERDATA, settings.topic_prefix),
             "--batch",
             str(batch),
         ]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from touchstream.adapters.event_log import AbstractEventLog
+    from touchstream.streams.ports import AbstractEventLog
 
 app = typer.Typer(
     help="The Kafka topics Touchstream owns: partitions, replication, retention and cleanup policy.",
@@ -73,7 +73,8 @@ def list_topics(
     from rich.console import Console
     from rich.table import Table
 
-    from touchstream.adapters.topics import TOPICS, create_topics, topic_name
+    from touchstream.adapters.topics import create_topics
+    from touchstream.streams.topology import TOPICS, topic_name
 
     server, prefix = _where(bootstrap, prefix)
     state: dict[str, list[str]] = {}
@@ -104,7 +105,8 @@ def resolve_log(
     """The log of a declared topic for a command, and a name for it: Kafka when --bootstrap is given or
     TOUCHSTREAM_MODE=production, else the embedded log in --embedded-dir (default: the data dir's `log`)."""
     from touchstream.adapters.config import load_settings
-    from touchstream.adapters.topics import open_log, topic_name
+    from touchstream.adapters.topics import open_log
+    from touchstream.streams.topology import topic_name
 
     settings = load_settings()
     prefix = settings.topic_prefix if prefix is None else prefix

@@ -1,6 +1,6 @@
 """`touchstream worker`: migrate the read store, then become the Faust worker (streams/faust_app.py).
 
-The process execs `python -m faust -A touchstream.streams.faust_app -L uvloop worker`, so the worker keeps
+The process execs `python -m faust -A touchstream.adapters.worker_app -L uvloop worker`, so the worker keeps
 this process id (supervisors and tests signal the process they started) and Faust's own signal handling
 stops it cleanly on SIGTERM / SIGINT.
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-FAUST_APP = "touchstream.streams.faust_app"
+FAUST_APP = "touchstream.adapters.worker_app"
 LOG_LEVELS = ("crit", "error", "warn", "info", "debug")
 
 

@@ -11,13 +11,7 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from touchstream.adapters.read_store import (
-    AbstractReadStore,
-    Column,
-    ReadStoreError,
-    batched,
-    check_identifier,
-)
+from touchstream.streams.ports import AbstractReadStore, Column, ReadStoreError, batched, check_identifier
 
 __all__ = ["ClickHouseServerStore"]
 

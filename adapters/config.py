@@ -1,22 +1,46 @@
-"""Configuration from the environment: small functions, read when called, never at import.
+"""Configuration: the one reader of the environment. Everything else takes a `Settings` (or a part of it).
 
-`TOUCHSTREAM_MODE` picks the runtime: `embedded` (default: SQLite log, chDB, SQLite master record) or
+`TOUCHSTREAM_MODE` picks the runtime: `embedded` (default: SQLite logs, chDB, SQLite master record) or
 `production` (Kafka, ClickHouse server, PostgreSQL). Every other setting has a loopback default that
-matches deploy/local/services.
+matches deploy/local/services, and every setting derived from another follows it: changing
+`TOUCHSTREAM_POSTGRES_PORT` moves the PostgreSQL DSN as `TOUCHSTREAM_KAFKA_PORT` moves Kafka's bootstrap.
+Read when called (`load_settings()`), never at import.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 Mode = Literal["embedded", "production"]
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
+#: Every variable `load_settings` reads, with what it sets (for `--help` texts and docs).
+VARIABLES: dict[str, str] = {
+    "TOUCHSTREAM_MODE": "embedded (default) or production",
+    "TOUCHSTREAM_DATA_DIR": "where the embedded logs, chDB, the SQLite master record and secrets live",
+    "TOUCHSTREAM_KAFKA_BOOTSTRAP": "Kafka bootstrap servers (default 127.0.0.1:$TOUCHSTREAM_KAFKA_PORT)",
+    "TOUCHSTREAM_KAFKA_PORT": "Kafka's port on loopback (default 19092)",
+    "TOUCHSTREAM_TOPIC_PREFIX": "prefix of every topic and consumer group (tenants, tests)",
+    "TOUCHSTREAM_CLICKHOUSE_HOST": "ClickHouse server host (default 127.0.0.1)",
+    "TOUCHSTREAM_CLICKHOUSE_PORT": "ClickHouse native port (default 19000)",
+    "TOUCHSTREAM_CLICKHOUSE_DATABASE": "the read models' database (default touchstream)",
+    "TOUCHSTREAM_POSTGRES_DSN": "the master record's PostgreSQL (default built from the three below)",
+    "TOUCHSTREAM_POSTGRES_HOST": "PostgreSQL host (default 127.0.0.1)",
+    "TOUCHSTREAM_POSTGRES_PORT": "PostgreSQL port (default 15432)",
+    "TOUCHSTREAM_POSTGRES_DATABASE": "the master record's PostgreSQL database (default touchstream)",
+    "TOUCHSTREAM_MASTER_RECORD_URL": "the master record's store URL, overriding the mode's default",
+    "TOUCHSTREAM_DEFAULT_REGION": "region for phone numbers without a country code (default US)",
+    "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
+    "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 500)",
+    "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
+    "TOUCHSTREAM_WORKER_DATADIR": "Faust's data folder (default $TOUCHSTREAM_DATA_DIR/faust)",
+    "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
+    "TOUCHSTREAM_WEBHOOK_URL": "where the worker forwards attribute changes (off when empty)",
+    "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
+}
 
 
 @dataclass(frozen=True)
@@ -30,26 +54,65 @@ class Settings:
     clickhouse_database: str
     postgres_dsn: str
     default_region: str
+    master_record_url: str = ""  # empty: the mode's default (see `bootstrap.Runtime.master_record_url`)
+    worker_id: str = "touchstream-worker"
+    worker_batch: int = 500
+    worker_batch_within_s: float = 0.5
+    worker_datadir: Path | None = None
+    worker_metrics_every_s: float = 60.0
+    webhook_url: str = ""
+    webhook_secret: str = ""
 
     @property
     def embedded(self) -> bool:
         return self.mode == "embedded"
 
 
-def load_settings() -> Settings:
-    mode = _env("TOUCHSTREAM_MODE", "embedded")
+class SettingsError(ValueError):
+    """A variable holds a value that cannot be used; the message names it and the fix."""
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]) -> float:
+    text = env.get(name, "").strip() or default
+    try:
+        return kind(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a {kind.__name__}; set it to e.g. {default}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `environ` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, "").strip() or default
+
+    mode = get("TOUCHSTREAM_MODE", "embedded")
     if mode not in ("embedded", "production"):
-        raise ValueError(f"TOUCHSTREAM_MODE={mode!r}: expected 'embedded' or 'production'")
+        raise SettingsError(f"TOUCHSTREAM_MODE={mode!r}: set it to 'embedded' or 'production'")
+    postgres_dsn = get("TOUCHSTREAM_POSTGRES_DSN") or (
+        f"postgresql://postgres@{get('TOUCHSTREAM_POSTGRES_HOST', '127.0.0.1')}:"
+        f"{int(_number(env, 'TOUCHSTREAM_POSTGRES_PORT', '15432', int))}/"
+        f"{get('TOUCHSTREAM_POSTGRES_DATABASE', 'touchstream')}"
+    )
+    kafka_port = int(_number(env, "TOUCHSTREAM_KAFKA_PORT", "19092", int))
+    worker_datadir = get("TOUCHSTREAM_WORKER_DATADIR")
     return Settings(
         mode="production" if mode == "production" else "embedded",
-        data_dir=Path(_env("TOUCHSTREAM_DATA_DIR", str(Path.home() / ".local" / "share" / "touchstream"))),
-        kafka_bootstrap=_env(
-            "TOUCHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:" + _env("TOUCHSTREAM_KAFKA_PORT", "19092")
-        ),
-        topic_prefix=_env("TOUCHSTREAM_TOPIC_PREFIX", ""),
-        clickhouse_host=_env("TOUCHSTREAM_CLICKHOUSE_HOST", "127.0.0.1"),
-        clickhouse_port=int(_env("TOUCHSTREAM_CLICKHOUSE_PORT", "19000")),
-        clickhouse_database=_env("TOUCHSTREAM_CLICKHOUSE_DATABASE", "touchstream"),
-        postgres_dsn=_env("TOUCHSTREAM_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:15432/touchstream"),
-        default_region=_env("TOUCHSTREAM_DEFAULT_REGION", "US"),
+        data_dir=Path(get("TOUCHSTREAM_DATA_DIR", str(Path.home() / ".local" / "share" / "touchstream"))),
+        kafka_bootstrap=get("TOUCHSTREAM_KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
+        topic_prefix=get("TOUCHSTREAM_TOPIC_PREFIX"),
+        clickhouse_host=get("TOUCHSTREAM_CLICKHOUSE_HOST", "127.0.0.1"),
+        clickhouse_port=int(_number(env, "TOUCHSTREAM_CLICKHOUSE_PORT", "19000", int)),
+        clickhouse_database=get("TOUCHSTREAM_CLICKHOUSE_DATABASE", "touchstream"),
+        postgres_dsn=postgres_dsn,
+        default_region=get("TOUCHSTREAM_DEFAULT_REGION", "US"),
+        master_record_url=get("TOUCHSTREAM_MASTER_RECORD_URL"),
+        worker_id=get("TOUCHSTREAM_WORKER_ID", "touchstream-worker"),
+        worker_batch=int(_number(env, "TOUCHSTREAM_WORKER_BATCH", "500", int)),
+        worker_batch_within_s=_number(env, "TOUCHSTREAM_WORKER_BATCH_WITHIN", "0.5", float),
+        worker_datadir=Path(worker_datadir) if worker_datadir else None,
+        worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
+        webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
+        webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
     )

@@ -13,29 +13,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+from touchstream.streams.ports import AbstractDedupStore
 
 DEFAULT_WINDOW_S = 7 * 24 * 3600.0
 # Expired rows are purged every this many `remember` calls: often enough to bound the file, rarely enough
 # that a DELETE does not ride on every request.
 PURGE_EVERY = 1000
-
-
-class AbstractDedupStore(ABC):
-    """event_id -> body hash, remembered for `window_s` seconds."""
-
-    @abstractmethod
-    def seen(self, event_ids: Sequence[str]) -> dict[str, str]:
-        """The body hash of each given id seen within the window (ids not seen are absent)."""
-
-    @abstractmethod
-    def remember(self, entries: Iterable[tuple[str, str]]) -> None:
-        """Record (event_id, body hash) pairs as published now. Re-recording an id keeps the first hash."""
-
-    @abstractmethod
-    def close(self) -> None: ...
 
 
 _SCHEMA = """

@@ -9,33 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from kafka.partitioner.default import murmur2
 
-
-@dataclass(frozen=True)
-class LogRecord:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    timestamp: float
-
-
-class LogUnavailable(Exception):
-    """The log could not take or serve records now (broker down, timeout). Callers answer "retry later"
-    rather than losing data. For a failed append, `placed` (when known) holds each record's (partition,
-    offset) or None, so a caller can tell which records did make it and not publish them twice."""
-
-    def __init__(self, message: str, placed: list[tuple[int, int] | None] | None = None) -> None:
-        super().__init__(message)
-        self.placed = placed
+from touchstream.streams.ports import AbstractEventLog, LogRecord
 
 
 def partition_for(key: bytes | None, partitions: int) -> int:
@@ -43,45 +23,6 @@ def partition_for(key: bytes | None, partitions: int) -> int:
     if key is None:
         return 0
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-class AbstractEventLog(ABC):
-    @property
-    @abstractmethod
-    def partitions(self) -> int: ...
-
-    @abstractmethod
-    def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
-        """Append (key, value) pairs atomically; returns each one's (partition, offset)."""
-
-    @abstractmethod
-    def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]: ...
-
-    @abstractmethod
-    def end_offset(self, partition: int) -> int:
-        """The offset the next record of this partition will get."""
-
-    @abstractmethod
-    def committed(self, group: str, partition: int) -> int:
-        """The next offset this consumer group will read (0 when it never committed)."""
-
-    @abstractmethod
-    def commit(self, group: str, positions: Iterable[tuple[int, int]]) -> None:
-        """Record (partition, next offset) positions for a consumer group."""
-
-    def lag(self, group: str) -> int:
-        return sum(self.end_offset(p) - self.committed(group, p) for p in range(self.partitions))
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-    def __enter__(self) -> AbstractEventLog:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 _SCHEMA = """

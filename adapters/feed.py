@@ -16,7 +16,6 @@ topics, so the embedded path feeds the dashboard as Kafka does in production.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import contextlib
 import itertools
@@ -28,50 +27,8 @@ from typing import Any
 
 import orjson
 
-from touchstream.adapters.event_log import AbstractEventLog
-from touchstream.adapters.topics import (
-    CUSTOMER360_CHANGES,
-    SIGNALS_MARKETING,
-    SIGNALS_SALES,
-    SIGNALS_SUPPORT,
-    topic_name,
-)
-
-FEED_TOPICS: tuple[str, ...] = (CUSTOMER360_CHANGES, SIGNALS_SALES, SIGNALS_MARKETING, SIGNALS_SUPPORT)
-
-Emit = Callable[["FeedMessage"], None]
-
-
-@dataclass(frozen=True)
-class FeedMessage:
-    topic: str  # the declared (unprefixed) topic name
-    key: str | None
-    value: dict[str, Any]
-    seq: int = 0  # the hub's running number (the SSE id)
-
-    @property
-    def kind(self) -> str:
-        return "change" if self.topic == CUSTOMER360_CHANGES else "signal"
-
-
-def decode(topic: str, key: bytes | None, value: bytes) -> FeedMessage | None:
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return FeedMessage(topic, key.decode("utf-8", "replace") if key is not None else None, data)
-
-
-class FeedSource(abc.ABC):
-    def __init__(self) -> None:
-        #: Set once the source knows where "now" is: messages appended after that are delivered.
-        self.ready = threading.Event()
-
-    @abc.abstractmethod
-    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        """Call `emit` for every new message until `stop` is set (called on the event loop)."""
+from touchstream.streams.ports import FEED_TOPICS, AbstractEventLog, Emit, FeedMessage, FeedSource, decode
+from touchstream.streams.topology import topic_name
 
 
 class EmbeddedLogSource(FeedSource):

@@ -23,8 +23,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException
 
-from touchstream.adapters.dedup import AbstractDedupStore
-from touchstream.adapters.event_log import AbstractEventLog
 from touchstream.adapters.gateway_auth import ApiKey, Keyring
 from touchstream.adapters.gateway_ingest import (
     Draft,
@@ -48,6 +46,7 @@ from touchstream.adapters.gateway_models import (
 )
 from touchstream.adapters.segment import map_message
 from touchstream.events import Limits
+from touchstream.streams.ports import AbstractDedupStore, AbstractEventLog
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from touchstream.adapters import topics
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring
 from touchstream.adapters.gateway_ingest import Readiness, log_readiness
+from touchstream.streams import topology
+from touchstream.streams.ports import AbstractEventLog
 
 
 def build_gateway(
@@ -35,7 +36,7 @@ def build_gateway(
             embedded_log = config.data_dir / "log.sqlite"
         else:
             kafka = config.kafka_bootstrap
-    topic_name = topic or topics.topic_name(topics.RAW, config.topic_prefix)
+    topic_name = topic or topology.topic_name(topology.RAW, config.topic_prefix)
     open_log: Callable[[], AbstractEventLog]
     readiness: Readiness = log_readiness
     if kafka is not None:

@@ -27,10 +27,9 @@ from typing import Any, Literal
 
 import orjson
 
-from touchstream.adapters.dedup import AbstractDedupStore
-from touchstream.adapters.event_log import AbstractEventLog, LogUnavailable
 from touchstream.adapters.gateway_auth import ApiKey
 from touchstream.events import EventParseError, Limits, Problem, parse_event
+from touchstream.streams.ports import AbstractDedupStore, AbstractEventLog, LogUnavailable
 
 log = logging.getLogger("touchstream.gateway")
 

@@ -15,7 +15,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from touchstream.adapters.event_log import AbstractEventLog
+from touchstream.streams.ports import AbstractEventLog
 
 
 def _host_port(address: str) -> tuple[str, int]:

@@ -18,7 +18,8 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from touchstream.adapters.event_log import AbstractEventLog, LogRecord, LogUnavailable, partition_for
+from touchstream.adapters.event_log import partition_for
+from touchstream.streams.ports import AbstractEventLog, LogRecord, LogUnavailable
 
 
 class KafkaEventLog(AbstractEventLog):

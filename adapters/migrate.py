@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.config_tables import SLA_COLUMNS, STAGE_COLUMNS, sla_rows, stage_rows
 from touchstream.projections.migrations import MIGRATIONS, Migration
+from touchstream.streams.ports import AbstractReadStore
 
 MIGRATIONS_TABLE = "schema_migrations"
 
@@ -61,3 +61,9 @@ def load_config(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CON
     store.insert_rows("stage_probabilities", STAGE_COLUMNS, stage_rows(config))
     store.execute("TRUNCATE TABLE sla_targets")
     store.insert_rows("sla_targets", SLA_COLUMNS, sla_rows(config))
+
+
+def prepare_read_store(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
+    """Apply pending migrations and load the config tables."""
+    migrate(store)
+    load_config(store, config)

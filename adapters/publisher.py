@@ -23,9 +23,10 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-from touchstream.adapters.event_log import AbstractEventLog
-from touchstream.adapters.topics import RAW, open_log, topic_name
+from touchstream.adapters.topics import open_log
 from touchstream.events import Event, parse_event
+from touchstream.streams.ports import AbstractEventLog
+from touchstream.streams.topology import RAW, topic_name
 
 EventInput = Event | Mapping[str, Any] | str | bytes
 

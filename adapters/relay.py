@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -30,6 +30,7 @@ from eventsourcing.persistence import Notification, Tracking
 
 from touchstream.adapters.master_record import MasterRecord, store_url
 from touchstream.projections.master_record import published_type
+from touchstream.streams.ports import Producer
 
 log = logging.getLogger("touchstream.relay")
 
@@ -39,14 +40,6 @@ DEFAULT_BATCH = 500
 # Fixed forever: consumers de-duplicate on ids derived from it.
 EVENT_ID_NAMESPACE = UUID("0b6f5d8e-3c1a-4f7e-8a52-6d9e1c4b7a30")
 _ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-
-
-class Producer(Protocol):
-    """What the relay needs of kafka-python's KafkaProducer."""
-
-    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
 
 
 def masterdata_event_id(aggregate_id: UUID | str, version: int) -> UUID:

@@ -1,75 +1,21 @@
-"""The topics Touchstream owns, declared once: names, partitions, retention, cleanup policy.
+"""The topics applied to a cluster (`touchstream topics create`) and opened as logs.
 
-`touchstream topics create` applies this declaration to a cluster; the embedded log uses the same names.
+The declaration itself (names, partitions, retention, cleanup) is `touchstream.streams.topology`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from touchstream.streams.topology import TOPICS, TopicSpec, desired_config, spec_for, topic_name
 
 if TYPE_CHECKING:
     from kafka import KafkaAdminClient
 
-    from touchstream.adapters.event_log import AbstractEventLog
-
-FOREVER = -1
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    retention_ms: int = FOREVER
-    cleanup_policy: str = "delete"
-    extra_config: dict[str, str] = field(default_factory=dict)
-    purpose: str = ""
-
-
-RAW = "touchpoints.raw"
-RESOLVED = "touchpoints.resolved"
-DLQ = "touchpoints.dlq"
-DLQ_REPLAYED = "touchpoints.dlq.replayed"
-MASTERDATA = "masterdata.events"
-CUSTOMER360_CHANGES = "customer360.changes"
-SIGNALS_SALES = "signals.sales"
-SIGNALS_MARKETING = "signals.marketing"
-SIGNALS_SUPPORT = "signals.support"
-
-WEEK_MS = 7 * 24 * 3600 * 1000
-
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(RAW, 12, purpose="every accepted touchpoint as published; keyed by the strongest identifier"),
-    TopicSpec(RESOLVED, 12, purpose="touchpoints enriched with contact and account ids; keyed by contact id"),
-    TopicSpec(DLQ, 3, purpose="records that could not become events, with the original bytes and the reason"),
-    TopicSpec(
-        DLQ_REPLAYED,
-        3,
-        purpose="one record per dead letter replayed to the raw topic, so a second replay skips it",
-    ),
-    TopicSpec(MASTERDATA, 12, purpose="the master record's events, relayed in order; keyed by aggregate id"),
-    TopicSpec(
-        CUSTOMER360_CHANGES,
-        12,
-        cleanup_policy="compact",
-        purpose="the latest 360 summary per contact, for dashboards",
-    ),
-    TopicSpec(
-        SIGNALS_SALES,
-        3,
-        retention_ms=4 * WEEK_MS,
-        purpose="signals for sales: service hold, upsell, warm lead",
-    ),
-    TopicSpec(SIGNALS_MARKETING, 3, retention_ms=4 * WEEK_MS, purpose="signals for marketing"),
-    TopicSpec(SIGNALS_SUPPORT, 3, retention_ms=4 * WEEK_MS, purpose="signals for support"),
-)
-
-
-def topic_name(base: str, prefix: str = "") -> str:
-    """Tests and tenants share a cluster by prefixing every topic name."""
-    return f"{prefix}{base}"
+    from touchstream.streams.ports import AbstractEventLog
 
 
 def open_log(
@@ -92,19 +38,6 @@ def open_log(
 
     embedded_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteEventLog(embedded_dir / f"{topic_name(base, prefix)}.sqlite", spec_for(base).partitions)
-
-
-def spec_for(base: str) -> TopicSpec:
-    for spec in TOPICS:
-        if spec.name == base:
-            return spec
-    raise KeyError(f"{base!r} is not a declared topic; see touchstream.adapters.topics.TOPICS")
-
-
-def desired_config(spec: TopicSpec) -> dict[str, str]:
-    """The topic-level settings we own; every other setting stays as the cluster has it."""
-    owned = {"retention.ms": str(spec.retention_ms), "cleanup.policy": spec.cleanup_policy}
-    return {**owned, **spec.extra_config}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from touchstream.streams.ports import MessageRefused
+
 SIGNATURE_HEADER = "X-Touchstream-Signature"
 EVENT_ID_HEADER = "X-Touchstream-Event-Id"
 FORWARDED_TYPES = frozenset({"ContactAttributeChanged"})
@@ -31,7 +33,7 @@ class WebhookFailed(Exception):
     """The receiver refused the message for good, or every attempt failed."""
 
 
-class WebhookRefused(WebhookFailed):
+class WebhookRefused(WebhookFailed, MessageRefused):
     """The receiver refused the message for good (a 4xx other than 408/425/429): retrying cannot help."""
 
 
@@ -114,3 +116,13 @@ def forward(messages: Iterable[Mapping[str, Any]], sender: WebhookSender) -> int
             sender.send(message)
             sent += 1
     return sent
+
+
+class WebhookForwarder:
+    """The worker's `Forwarder` port over one `WebhookSender`."""
+
+    def __init__(self, sender: WebhookSender) -> None:
+        self.sender = sender
+
+    def forward(self, messages: Iterable[Mapping[str, Any]]) -> int:
+        return forward(messages, self.sender)

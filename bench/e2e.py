@@ -44,6 +44,7 @@ from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
 from touchstream.adapters.kafka_log import KafkaEventLog
 from touchstream.adapters.migrate import migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
+from touchstream.streams import topology
 from touchstream.streams.embedded import stand_in_resolver
 from touchstream.streams.project import project_batch, write_batch
 
@@ -186,7 +187,7 @@ def main() -> None:
         start_new_session=True,
     )
     store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
-    raw = KafkaEventLog(BOOTSTRAP, prefix + topics.RAW)
+    raw = KafkaEventLog(BOOTSTRAP, prefix + topology.RAW)
     try:
         # Warm up: the worker joined its group and every client is connected before the clock starts.
         warm = dataset(50, args.seed + 2000)[:1]
@@ -198,7 +199,7 @@ def main() -> None:
         started = time.perf_counter()
         wait_for_rows(store, n + 1, worker, timeout=600)
         e2e_s = time.perf_counter() - started
-        consume_s = asyncio.run(bare_consumer(prefix + topics.RAW, n + 1))
+        consume_s = asyncio.run(bare_consumer(prefix + topology.RAW, n + 1))
         insert_s = bare_insert(bulk, name + "_ceiling")
         latencies = freshness(raw, store, fresh, args.rate)
     finally:

@@ -21,8 +21,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.publisher import Publisher, encode
-from touchstream.adapters.topics import RAW, create_topics, spec_for, topic_name
+from touchstream.adapters.topics import create_topics
 from touchstream.events import Event, parse_event
+from touchstream.streams.topology import RAW, spec_for, topic_name
 
 
 def _args() -> argparse.Namespace:

@@ -37,10 +37,10 @@ from touchstream.adapters import api_queries as q
 from touchstream.adapters.api import create_api
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, FeedMessage, FeedSource
+from touchstream.adapters.feed import EmbeddedLogSource, FeedHub
 from touchstream.adapters.gateway_server import serving
-from touchstream.adapters.read_store import AbstractReadStore, ReadStoreError
-from touchstream.streams.embedded import prepare_read_store
+from touchstream.adapters.migrate import prepare_read_store
+from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
 FILL = """

@@ -37,21 +37,18 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from touchstream.adapters.event_log import AbstractEventLog, LogRecord
-from touchstream.adapters.migrate import load_config, migrate
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event, parse_resolved
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
 from touchstream.projections.touchpoints import TOUCHPOINTS_TABLE
+from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, LogRecord
 from touchstream.streams.project import (
     STATE_TABLE,
     AppliedEvents,
@@ -63,9 +60,15 @@ from touchstream.streams.project import (
 from touchstream.streams.validate import DeadLetter, Validator
 
 if TYPE_CHECKING:
-    from touchstream.adapters.master_record import MasterRecord
-    from touchstream.adapters.relay import MasterDataRelay
+    from touchstream.streams.resolve import Resolver as MasterRecordPort
     from touchstream.streams.resolve import ResolveStage
+
+
+class Relay(Protocol):
+    """The master record's relay (adapters/relay.py): publishes what it has not yet, returns how many."""
+
+    def run_once(self) -> int: ...
+
 
 DEFAULT_GROUP = "touchstream-embedded"  # the single-step shortcut
 RESOLVE_GROUP = "touchstream-resolve"  # step 1, on touchpoints.raw
@@ -117,12 +120,6 @@ class ResolveStats:
     cache_hits: int = 0
     merges: int = 0
     relayed: int = 0
-
-
-def prepare_read_store(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
-    """Apply pending migrations and load the config tables."""
-    migrate(store)
-    load_config(store, config)
 
 
 def load_states(store: AbstractReadStore, contact_ids: set[str], suffix: str = "") -> dict[str, ContactState]:
@@ -244,7 +241,7 @@ def run_until_caught_up(
 # --- step 1: resolve ---------------------------------------------------------------------------------------
 
 
-class _LogProducer:
+class LogProducer:
     """The relay's producer (kafka-python's send / flush / future.get) over an embedded log: `flush`
     appends what was sent in one transaction and raises if the log refused it."""
 
@@ -273,7 +270,7 @@ def resolve_until_caught_up(
     dlq: AbstractEventLog,
     stage: ResolveStage,
     *,
-    relay: MasterDataRelay | None = None,
+    relay: Relay | None = None,
     source_topic: str = "touchpoints.raw",
     group: str = RESOLVE_GROUP,
     batch_size: int = 5_000,
@@ -354,7 +351,7 @@ def _unresolved(record: LogRecord, event: Event, source_topic: str) -> DeadLette
     )
 
 
-def _relay_all(relay: MasterDataRelay) -> int:
+def _relay_all(relay: Relay) -> int:
     total = 0
     while done := relay.run_once():
         total += done
@@ -556,7 +553,8 @@ class PipelineStats:
 
 class EmbeddedPipeline:
     """The embedded default: the embedded logs of `touchpoints.raw`, `.resolved`, `.dlq` and
-    `masterdata.events`, the master record, and the read store, run as production's two steps."""
+    `masterdata.events`, the master record and its relay, and the read store, run as production's two
+    steps. Built by the composition root (`adapters/bootstrap.py`, `Runtime.embedded_pipeline`)."""
 
     def __init__(
         self,
@@ -565,14 +563,14 @@ class EmbeddedPipeline:
         resolved: AbstractEventLog,
         dlq: AbstractEventLog,
         masterdata: AbstractEventLog,
-        master_record: MasterRecord,
+        master_record: MasterRecordPort,
+        relay: Relay,
         store: AbstractReadStore,
         config: ProjectionConfig = DEFAULT_CONFIG,
         default_region: str | None = None,
         batch_size: int = 5_000,
         close: Sequence[Any] = (),
     ) -> None:
-        from touchstream.adapters.relay import MasterDataRelay
         from touchstream.streams.resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
@@ -582,44 +580,9 @@ class EmbeddedPipeline:
         self.default_region = default_region
         self.batch_size = batch_size
         self.stage = ResolveStage(master_record)
-        self.relay = MasterDataRelay(
-            master_record, _LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size
-        )
+        self.relay = relay
         self.states: dict[str, ContactState] = {}
         self._close = list(close)
-
-    @classmethod
-    def open(
-        cls,
-        log_dir: Path,
-        store: AbstractReadStore,
-        master_record_url: str,
-        *,
-        prefix: str = "",
-        config: ProjectionConfig = DEFAULT_CONFIG,
-        default_region: str | None = None,
-        batch_size: int = 5_000,
-    ) -> EmbeddedPipeline:
-        """The embedded logs in `log_dir` (`<prefix><topic>.sqlite`, as `adapters/topics.py` names them)
-        and the master record at `master_record_url`; closes what it opened (not the store)."""
-        from touchstream.adapters.master_record import MasterRecord
-        from touchstream.adapters.topics import DLQ, MASTERDATA, RAW, RESOLVED, open_log
-
-        logs = [open_log(t, prefix=prefix, embedded_dir=log_dir) for t in (RAW, RESOLVED, DLQ, MASTERDATA)]
-        app = MasterRecord.from_url(master_record_url)
-        raw, resolved, dlq, masterdata = logs
-        return cls(
-            raw=raw,
-            resolved=resolved,
-            dlq=dlq,
-            masterdata=masterdata,
-            master_record=app,
-            store=store,
-            config=config,
-            default_region=default_region,
-            batch_size=batch_size,
-            close=[*logs, app],
-        )
 
     def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
         return resolve_until_caught_up(

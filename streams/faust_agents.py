@@ -33,15 +33,19 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from touchstream.adapters import topics
-from touchstream.adapters.event_log import AbstractEventLog, LogRecord
-from touchstream.adapters.read_store import AbstractReadStore
-from touchstream.adapters.webhook import WebhookRefused, WebhookSender, forward
 from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
+from touchstream.streams import topology
+from touchstream.streams.ports import (
+    AbstractEventLog,
+    AbstractReadStore,
+    Forwarder,
+    LogRecord,
+    MessageRefused,
+)
 from touchstream.streams.project import STATE_TABLE, AppliedEvents, parse_state, project_batch, write_batch
 from touchstream.streams.resolve import IdentityCache, Resolved, Resolver, ResolveStage
 from touchstream.streams.validate import DeadLetter, Validator
@@ -106,7 +110,7 @@ class _DeadLetterBuffer(AbstractEventLog):
 
     @property
     def partitions(self) -> int:
-        return topics.spec_for(topics.DLQ).partitions
+        return topology.spec_for(topology.DLQ).partitions
 
     def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
         self.pending.extend(records)
@@ -139,10 +143,10 @@ class Resources:
     read_store: Callable[[], AbstractReadStore]
     master_record: Callable[[], Resolver]
     outbox: Outbox
-    webhook: Callable[[], WebhookSender] | None = None
+    webhook: Callable[[], Forwarder] | None = None
     config: ProjectionConfig = DEFAULT_CONFIG
     default_region: str | None = None
-    raw_topic: str = topics.RAW  # the raw topic's full name (with prefix), named in dead letters
+    raw_topic: str = topology.RAW  # the raw topic's full name (with prefix), named in dead letters
 
 
 class Pipeline:
@@ -166,7 +170,7 @@ class Pipeline:
         self._webhook_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-webhook")
         self._store: AbstractReadStore | None = None
         self._stage: ResolveStage | None = None
-        self._webhook: WebhookSender | None = None
+        self._webhook: Forwarder | None = None
         self._dlq = _DeadLetterBuffer()
         self._validator = Validator(
             self._dlq, source_topic=resources.raw_topic, default_region=resources.default_region
@@ -274,13 +278,13 @@ class Pipeline:
         valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
         dead = self._dlq.take()
         # Dead letters are on the DLQ before anything of this batch moves on (the validator's contract).
-        await self._send("send dead letters", [(topics.DLQ, key, value) for key, value in dead])
+        await self._send("send dead letters", [(topology.DLQ, key, value) for key, value in dead])
         self.metrics.dead_lettered += len(dead)
         out: list[Outgoing] = []
         for record, event in valid:
             # Resolution is idempotent (ids derive from the event), so a retried event creates nothing new.
             resolved = await self._retrying("resolve identity", self._resolving(record, event))
-            out.append((topics.RESOLVED, resolved.key, resolved.touchpoint.to_json()))
+            out.append((topology.RESOLVED, resolved.key, resolved.touchpoint.to_json()))
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)
         return len(out)
@@ -404,8 +408,8 @@ class Pipeline:
             sent = 0
             for message in messages:  # one by one: a final refusal skips that message, not the batch
                 try:
-                    sent += forward([message], self._webhook)
-                except WebhookRefused as exc:  # a final 4xx; any other WebhookFailed is retried
+                    sent += self._webhook.forward([message])
+                except MessageRefused as exc:  # a final 4xx; any other failure is retried
                     self.metrics.skipped["webhook refused"] += 1
                     log.error("webhook refused %s for good: %s", message.get("event_id"), exc)
             return sent

@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.events import ResolvedTouchpoint
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.customer_360 import (
@@ -28,6 +27,7 @@ from touchstream.projections.fold import fold
 from touchstream.projections.signal_rows import SIGNAL_COLUMNS, SIGNALS_TABLE
 from touchstream.projections.state import ContactState
 from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
+from touchstream.streams.ports import AbstractReadStore
 
 STATE_TABLE = "projection_state"
 STATE_COLUMNS = ("contact_id", "version", "state")

@@ -19,17 +19,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from touchstream.adapters.event_log import AbstractEventLog
-from touchstream.adapters.read_store import AbstractReadStore, check_identifier
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.migrations import MODELS
 from touchstream.projections.state import ContactState
-from touchstream.streams.embedded import (
-    Resolver,
-    RunStats,
-    project_until_caught_up,
-    run_until_caught_up,
-)
+from touchstream.streams.embedded import Resolver, RunStats, project_until_caught_up, run_until_caught_up
+from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, check_identifier
 from touchstream.streams.project import AppliedEvents
 
 SHADOW = "__rebuild"

@@ -69,14 +69,15 @@ from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
 from touchstream.adapters.kafka_log import KafkaEventLog
 from touchstream.adapters.master_record import MasterRecord
 from touchstream.adapters.publisher import Publisher, PublishError
-from touchstream.adapters.read_store import ReadStoreError
 from touchstream.events import Event, parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE
+from touchstream.streams import topology
+from touchstream.streams.ports import ReadStoreError
 
 KCAT_FORMAT = ("-f", "%p\t%o\t%k\t%s\n")
 WORKER_GROUP = "touchstream-worker"  # streams/faust_app.py's DEFAULT_WORKER_ID, after the prefix
 #: The topics the worker consumes (its consumer group's lag is measured on these).
-CONSUMED = (topics.RAW, topics.RESOLVED, topics.MASTERDATA, topics.DLQ)
+CONSUMED = (topology.RAW, topology.RESOLVED, topology.MASTERDATA, topology.DLQ)
 
 Record = tuple[int, int, str, bytes]  # partition, offset, key, value
 
@@ -227,7 +228,7 @@ class Stack:
         return f"postgresql://{user}@{host}:{port}/{self.name}"
 
     def topic(self, base: str) -> str:
-        return topics.topic_name(base, self.prefix)
+        return topology.topic_name(base, self.prefix)
 
     def env(self, **extra: str) -> dict[str, str]:
         """The worker's and the relay's environment (docs/worker.md)."""
@@ -580,10 +581,10 @@ class FaultRun:
     def publish(self, rate: float = 150.0) -> SteadyPublisher:
         """The records that are not events first (a producer bypassing the gateway: the worker
         dead-letters them), then the events at `rate` on a thread."""
-        with KafkaEventLog(self.stack.bootstrap, self.stack.topic(topics.RAW)) as raw_log:
+        with KafkaEventLog(self.stack.bootstrap, self.stack.topic(topology.RAW)) as raw_log:
             raw_log.append([(b"bad", record) for record in BAD_RECORDS])
         self.publisher = SteadyPublisher(
-            self.stack.bootstrap, self.stack.topic(topics.RAW), self.raw, rate=rate
+            self.stack.bootstrap, self.stack.topic(topology.RAW), self.raw, rate=rate
         ).start()
         return self.publisher
 
@@ -632,14 +633,14 @@ class FaultRun:
 
         raw_ids = [
             orjson.loads(value)["event_id"]
-            for _p, _o, key, value in kcat(self.stack.bootstrap, self.stack.topic(topics.RAW))
+            for _p, _o, key, value in kcat(self.stack.bootstrap, self.stack.topic(topology.RAW))
             if key != "bad"
         ]
         assert set(raw_ids) == set(ids), "touchpoints.raw does not hold exactly the accepted events"
         if not raw_may_repeat:
             assert len(raw_ids) == total, "an event is on touchpoints.raw twice"
 
-        resolution = worker_resolution(self.stack.bootstrap, self.stack.topic(topics.RESOLVED))
+        resolution = worker_resolution(self.stack.bootstrap, self.stack.topic(topology.RESOLVED))
         assert set(resolution.first_contact) == set(ids)
         survivor = survivors(self.stack.pg_url, set(resolution.first_contact.values()))
         merged = {c: s for c, s in survivor.items() if c != s}

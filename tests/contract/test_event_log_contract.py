@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog, partition_for
+from touchstream.adapters.event_log import SQLiteEventLog, partition_for
 from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.streams.ports import AbstractEventLog
 
 
 class EventLogContract:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.read_store import AbstractReadStore, ReadStoreError
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 HOSTILE_STRINGS = [
     "",

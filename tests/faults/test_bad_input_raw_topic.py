@@ -24,9 +24,11 @@ from faults.corpus import (
 
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.read_store import AbstractReadStore
-from touchstream.adapters.topics import DLQ, RAW, open_log
-from touchstream.streams.embedded import prepare_read_store, run_until_caught_up, stand_in_resolver
+from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.topics import open_log
+from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
+from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.topology import DLQ, RAW
 from touchstream.streams.validate import Validator, dead_letters, validate_until_caught_up
 
 pytestmark = pytest.mark.timeout(180)

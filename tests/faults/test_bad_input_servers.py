@@ -26,7 +26,8 @@ from kafka.admin import NewTopic
 
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.streams.embedded import prepare_read_store, run_until_caught_up, stand_in_resolver
+from touchstream.adapters.migrate import prepare_read_store
+from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -4,21 +4,51 @@ event is in the log (a re-sent one may be there twice: the set of ids is compare
 
 The broker stopped here is a broker of this module's own (deploy/local/kafka.sh on free ports, with its
 own cache and the shared jars), never the shared one on 19092; ClickHouse and PostgreSQL are shared.
+
+Nothing here waits on the clock: the publisher holds its second half until the broker is down (so it
+must meet the outage, however slowly a loaded machine runs the worker), and the broker comes back once
+both the publisher and the worker have observably noticed it was gone.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dedicated_servers import DedicatedBroker
-from pipeline_harness import FaultRun, Processes, metrics, pipeline_stack
+from pipeline_harness import FaultRun, Processes, SteadyPublisher, metrics, pipeline_stack, wait_for
+from unit.test_read_models_oracle import BAD_RECORDS
+
+from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.publisher import Publisher
+from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DOWN_S = 10.0
+#: Bounds on the waits for what must be observed while the broker is down (not durations of the outage).
+NOTICE_S = 90.0
+HOLD_S = 120.0
+
+
+@dataclass
+class HeldPublisher(SteadyPublisher):
+    """A SteadyPublisher that stops before the chunk that would take it past `hold_at` events and goes on
+    only when `release` is set: the test decides what the broker's state is when the rest is sent."""
+
+    hold_at: int = 0
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def _publish(self, publisher: Publisher, chunk: list[dict[str, Any]]) -> None:
+        if self.published >= self.hold_at and not self.release.is_set():
+            self.holding.set()
+            if not self.release.wait(HOLD_S):
+                raise AssertionError(f"the publisher was held for over {HOLD_S}s")
+        super()._publish(publisher, chunk)
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +79,52 @@ def fault_run(
             processes.stop_all()
 
 
-@pytest.mark.timeout(300)
+def publish_held(fault_run: FaultRun, hold_at: int, rate: float) -> HeldPublisher:
+    """FaultRun.publish with a HeldPublisher: the records that are not events, then the events."""
+    raw_topic = fault_run.stack.topic(topology.RAW)
+    with KafkaEventLog(fault_run.stack.bootstrap, raw_topic) as raw_log:
+        raw_log.append([(b"bad", record) for record in BAD_RECORDS])
+    publisher = HeldPublisher(fault_run.stack.bootstrap, raw_topic, fault_run.raw, rate=rate, hold_at=hold_at)
+    fault_run.publisher = publisher
+    return publisher.start()
+
+
+def flag(observed: bool, detail: Any) -> tuple[bool, Any]:
+    return observed, detail
+
+
+@pytest.mark.timeout(360)
 def test_the_broker_stopped_and_restarted_loses_and_doubles_nothing(
     fault_run: FaultRun, broker: DedicatedBroker
 ) -> None:
     total = len(fault_run.raw)
+    processes = fault_run.processes
     fault_run.start_relay()
     fault_run.start_worker()
-    publisher = fault_run.publish(rate=100)
+    publisher = publish_held(fault_run, hold_at=total // 2, rate=100)
+    # The worker is mid-stream (a quarter projected) and half is still to be published.
     fault_run.wait_projected(total // 4)
+    wait_for("the publisher to hold at half", lambda: flag(publisher.holding.is_set(), publisher.published),
+             processes, HOLD_S)
     broker.down()
-    time.sleep(DOWN_S)
-    fault_run.processes.check_alive()  # the worker and the relay wait for the broker; neither exits
+    publisher.release.set()
+    # The broker stays down until each side has observably met the outage.
+    wait_for(
+        "the publisher to fail a flush",
+        lambda: flag(bool(publisher.failures), publisher.published),
+        processes,
+        NOTICE_S,
+    )
+    wait_for(
+        "the worker to log that the broker refuses connections",
+        lambda: flag("Connection refused" in processes.log("worker"), None),
+        processes,
+        NOTICE_S,
+    )
+    processes.check_alive()  # the worker and the relay wait for the broker; neither exits
     broker.up()
     outcome = fault_run.verify(raw_may_repeat=True, timeout=200)
-    print(f"\nbroker down {DOWN_S:.0f}s: {outcome}; publisher flushes that failed: {len(publisher.failures)}")
-    assert publisher.failures, "the publisher never noticed the broker was gone"
-    # The worker said why it stalled (its Kafka client's own log lines), and its metrics kept coming.
-    log = fault_run.processes.log("worker")
-    assert "Connection refused" in log, fault_run.processes.tail("worker")
-    assert metrics(log)
+    print(f"\nbroker down: {outcome}; publisher flushes that failed: {len(publisher.failures)}")
+    assert len(set(publisher.accepted)) == total
+    # The worker's metrics kept coming through the outage.
+    assert metrics(processes.log("worker"))

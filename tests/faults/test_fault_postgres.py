@@ -18,8 +18,8 @@ import pytest
 from dedicated_servers import DedicatedPostgres
 from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack, retries
 
-from touchstream.adapters import topics
 from touchstream.adapters.master_record import MasterRecord
+from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -93,7 +93,7 @@ def test_postgres_restarted_under_the_master_record_loses_and_doubles_nothing(
     while True:
         relayed = {
             orjson.loads(v)["notification_id"]
-            for *_, v in kcat(stack.bootstrap, stack.topic(topics.MASTERDATA))
+            for *_, v in kcat(stack.bootstrap, stack.topic(topology.MASTERDATA))
         }
         if relayed >= set(range(1, last + 1)) or time.monotonic() > deadline:
             break

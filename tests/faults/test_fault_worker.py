@@ -18,8 +18,8 @@ import orjson
 import pytest
 from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack
 
-from touchstream.adapters import topics
 from touchstream.adapters.master_record import MasterRecord
+from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -104,7 +104,7 @@ def test_the_relay_killed_and_restarted_skips_no_notification(fault_run: FaultRu
         last = master.recorder.max_notification_id() or 0
     finally:
         master.close()
-    relayed = [orjson.loads(v) for *_, v in kcat(stack.bootstrap, stack.topic(topics.MASTERDATA))]
+    relayed = [orjson.loads(v) for *_, v in kcat(stack.bootstrap, stack.topic(topology.MASTERDATA))]
     assert {m["notification_id"] for m in relayed} == set(range(1, last + 1))
     by_aggregate: dict[str, list[int]] = {}
     for m in relayed:

@@ -19,8 +19,8 @@ from unit.test_api_fixtures import EXTERNAL_ID, auth, load_story, pick_contact, 
 from touchstream.adapters.api import LIST_ROUTES, create_api
 from touchstream.adapters.cli_query import NotReadOnly, check_read_only
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.read_store import AbstractReadStore, ReadStoreError
 from touchstream.projections.roles import ROLES, pseudonym
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 pytestmark = pytest.mark.integration
 

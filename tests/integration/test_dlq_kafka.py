@@ -9,14 +9,14 @@ import pytest
 from event_examples import wire_event
 from kafka import KafkaAdminClient
 
+from touchstream.adapters.dlq_replay import ReplayMapping, replay
 from touchstream.adapters.kafka_log import KafkaEventLog
 from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import DLQ, DLQ_REPLAYED, RAW, create_topics, spec_for, topic_name
+from touchstream.adapters.topics import create_topics
+from touchstream.streams.topology import DLQ, DLQ_REPLAYED, RAW, spec_for, topic_name
 from touchstream.streams.validate import (
-    ReplayMapping,
     Validator,
     dead_letters,
-    replay,
     validate_until_caught_up,
 )
 

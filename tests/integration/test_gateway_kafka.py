@@ -29,11 +29,11 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import AbstractEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring, add_key
 from touchstream.adapters.gateway_ready import KafkaReadiness
 from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.streams.ports import AbstractEventLog
 
 pytestmark = [pytest.mark.integration]
 

@@ -15,10 +15,11 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from typer.testing import CliRunner
 
 from touchstream.adapters.cli_import import import_command
-from touchstream.adapters.event_log import AbstractEventLog
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.topics import RAW, create_topics, open_log, spec_for, topic_name
+from touchstream.adapters.topics import create_topics, open_log
+from touchstream.streams.ports import AbstractEventLog
+from touchstream.streams.topology import RAW, spec_for, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

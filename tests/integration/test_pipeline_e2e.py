@@ -42,7 +42,6 @@ from pipeline_harness import (
 )
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, Dataset
 
-from touchstream.adapters import topics
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.event_log import SQLiteEventLog
@@ -51,9 +50,11 @@ from touchstream.adapters.gateway_compose import build_gateway
 from touchstream.adapters.gateway_server import serving
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
 from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.migrate import prepare_read_store
 from touchstream.events import parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS
-from touchstream.streams.embedded import prepare_read_store, run_until_caught_up
+from touchstream.streams import topology
+from touchstream.streams.embedded import run_until_caught_up
 
 pytestmark = [pytest.mark.integration]
 
@@ -101,13 +102,13 @@ def _run(stack: Stack, processes: Processes) -> Run:
     keys_file = folder / "keys.toml"
     keys = {s: add_key(keys_file, name=s, source=s)[0] for s in sorted({e["source"] for e in raw})}
     gateway = build_gateway(
-        keys=keys_file, kafka=bootstrap, topic=stack.topic(topics.RAW), dedup_db=folder / "dedup.sqlite"
+        keys=keys_file, kafka=bootstrap, topic=stack.topic(topology.RAW), dedup_db=folder / "dedup.sqlite"
     )
     with serving(gateway) as url:
         assert publish_through_gateway(url, keys, raw) == len(raw)
     gateway.state.gateway.ingestor.close()
     # A producer that bypasses the gateway: these are not events, the worker dead-letters them.
-    with KafkaEventLog(bootstrap, stack.topic(topics.RAW)) as raw_log:
+    with KafkaEventLog(bootstrap, stack.topic(topology.RAW)) as raw_log:
         raw_log.append([(b"bad", record) for record in BAD_RECORDS])
 
     def everything_projected() -> tuple[bool, Any]:
@@ -119,7 +120,7 @@ def _run(stack: Stack, processes: Processes) -> Run:
 
     wait_for("every event in ClickHouse", everything_projected, processes, WAIT_S)
 
-    resolution = worker_resolution(bootstrap, stack.topic(topics.RESOLVED))
+    resolution = worker_resolution(bootstrap, stack.topic(topology.RESOLVED))
     assert set(resolution.first_contact) == {str(e.event_id) for e in events}
     # Merged contacts count under their survivor, as the master record says (and the relay tells).
     survivor = survivors(stack.pg_url, set(resolution.first_contact.values()))
@@ -129,7 +130,7 @@ def _run(stack: Stack, processes: Processes) -> Run:
         oracle_dataset(raw, events, resolution, survivor),
         server,
         resolution.records,
-        kcat(bootstrap, stack.topic(topics.SIGNALS_SALES)),
+        kcat(bootstrap, stack.topic(topology.SIGNALS_SALES)),
         resolution.first_contact,
         folder,
     )
@@ -168,7 +169,9 @@ def test_the_embedded_runner_into_chdb_gives_the_same_answers(run: Run) -> None:
     so even the log positions agree), same merges: every analyst query answers alike."""
     owners = {e: (c or None, a or None) for e, (c, a) in _first_owners(run).items()}
     with (
-        SQLiteEventLog(run.folder / "embedded.sqlite", topics.spec_for(topics.RESOLVED).partitions) as log,
+        SQLiteEventLog(
+            run.folder / "embedded.sqlite", topology.spec_for(topology.RESOLVED).partitions
+        ) as log,
         ChDBStore(str(run.folder / "chdb")) as embedded,
     ):
         seen: set[str] = set()

@@ -12,8 +12,9 @@ import pytest
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.kafka_log import KafkaEventLog
 from touchstream.adapters.publisher import Publisher, PublishError
-from touchstream.adapters.topics import RAW, create_topics, spec_for, topic_name
+from touchstream.adapters.topics import create_topics
 from touchstream.events import parse_event
+from touchstream.streams.topology import RAW, spec_for, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -9,15 +9,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource
 
-from touchstream.adapters.topics import (
-    CUSTOMER360_CHANGES,
-    RAW,
-    SIGNALS_SALES,
-    TOPICS,
-    create_topics,
-    spec_for,
-    topic_name,
-)
+from touchstream.adapters.topics import create_topics
+from touchstream.streams.topology import CUSTOMER360_CHANGES, RAW, SIGNALS_SALES, TOPICS, spec_for, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

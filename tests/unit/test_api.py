@@ -16,8 +16,8 @@ from touchstream.adapters.api import LIST_ROUTES, create_api
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.api_queries import profile_document
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.projections.roles import FIELDS, ROLES, pseudonym
+from touchstream.streams.ports import AbstractReadStore
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,11 @@ from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.feed import topic_publisher
 from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.migrate import prepare_read_store
 from touchstream.adapters.topics import open_log
 from touchstream.events import parse_event
-from touchstream.streams.embedded import RunStats, prepare_read_store, run_until_caught_up, stand_in_resolver
+from touchstream.streams.embedded import RunStats, run_until_caught_up, stand_in_resolver
+from touchstream.streams.ports import AbstractReadStore
 
 DAYS = 90
 SECRET = secrets.token_urlsafe(32).encode()

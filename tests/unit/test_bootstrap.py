@@ -11,7 +11,7 @@ from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.topics import RAW
+from touchstream.streams.topology import RAW
 
 
 def test_embedded_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,5 +46,5 @@ def test_production_uses_kafka_clickhouse_and_postgres_without_connecting(
 
 def test_a_wrong_mode_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOUCHSTREAM_MODE", "prod")
-    with pytest.raises(ValueError, match="TOUCHSTREAM_MODE='prod': expected 'embedded' or 'production'"):
+    with pytest.raises(ValueError, match="TOUCHSTREAM_MODE='prod': set it to 'embedded' or 'production'"):
         bootstrap()

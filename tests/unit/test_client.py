@@ -12,7 +12,7 @@ from unit.test_api_fixtures import load_story, pick_contact, signer, token
 from touchstream.adapters.api import create_api
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.client import LIST_PATHS, ApiClientError, TouchstreamClient
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.streams.ports import AbstractReadStore
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,11 @@ import pytest
 from event_examples import wire_event
 from unit.test_read_models_oracle import QUERIES
 
+from touchstream.adapters.bootstrap import open_embedded_pipeline
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
+from touchstream.adapters.migrate import prepare_read_store
 from touchstream.adapters.publisher import Publisher
 from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.streams.embedded import (
@@ -25,7 +27,6 @@ from touchstream.streams.embedded import (
     PROJECT_GROUP,
     RESOLVE_GROUP,
     EmbeddedPipeline,
-    prepare_read_store,
     run_until_caught_up,
     stand_in_resolver,
 )
@@ -50,7 +51,7 @@ def store(tmp_path: Path) -> Iterator[ChDBStore]:
 
 def pipeline(folder: Path, store: ChDBStore, batch_size: int = 5_000) -> EmbeddedPipeline:
     """A fresh process: new master-record connection, empty caches, no states in memory."""
-    return EmbeddedPipeline.open(
+    return open_embedded_pipeline(
         folder / "log", store, f"sqlite:///{folder / 'master.sqlite'}", batch_size=batch_size
     )
 

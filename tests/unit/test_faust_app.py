@@ -18,13 +18,13 @@ import pytest
 from event_examples import wire_event
 from typer.testing import CliRunner
 
-from touchstream.adapters import topics
+from touchstream.adapters import worker_app
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.master_record import MasterRecord
 from touchstream.adapters.migrate import load_config, migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
-from touchstream.streams import faust_app
+from touchstream.streams import topology
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
 
@@ -77,8 +77,13 @@ _opened: list[Pipeline] = []
 def build(tmp_path: Path, chdb_path: str, fail_inserts: int = 0) -> tuple[faust.App, RecordingOutbox]:
     outbox = RecordingOutbox()
     failures = [fail_inserts]
+    base = load_settings()
     settings = WorkerSettings(
-        base=load_settings(), batch_size=50, batch_within_s=0.05, faust_datadir=tmp_path / "faust"
+        base.kafka_bootstrap,
+        base.data_dir,
+        batch_size=50,
+        batch_within_s=0.05,
+        faust_datadir=tmp_path / "faust",
     )
     resources = Resources(
         read_store=lambda: FlakyStore(chdb_path, failures),
@@ -160,16 +165,16 @@ def test_ingest_resolves_valid_events_keyed_by_contact_and_dead_letters_the_rest
         await feed(app, "touchstream.ingest", records, lambda: len(outbox.sent) == 4)
 
     run(test)
-    resolved = outbox.on(topics.RESOLVED)
+    resolved = outbox.on(topology.RESOLVED)
     assert [m["event"]["event_id"] for _, m in resolved] == [e["event_id"] for e in good]
     contact = resolved[0][1]["contact_id"]
     assert {key for key, _ in resolved} == {contact.encode()}  # one contact, one key, one partition
     assert [m["raw_offset"] for _, m in resolved] == [0, 1, 2]
-    dead = outbox.on(topics.DLQ)
+    dead = outbox.on(topology.DLQ)
     assert len(dead) == 1
     assert dead[0][1]["source"]["offset"] == 3
     # Dead letters go out before the resolved touchpoints of the same batch.
-    assert outbox.sent[0][0] == topics.DLQ
+    assert outbox.sent[0][0] == topology.DLQ
 
 
 def resolved_record(event: dict[str, Any], contact: str) -> tuple[bytes, bytes]:
@@ -194,9 +199,9 @@ def test_project_writes_the_rows_before_it_announces_changes_and_signals(
     assert query(
         chdb_path, f"SELECT touches, open_tickets FROM customer_360 FINAL WHERE contact_id = '{contact}'"
     ) == [(2, 1)]
-    changes = outbox.on(topics.CUSTOMER360_CHANGES)
+    changes = outbox.on(topology.CUSTOMER360_CHANGES)
     assert [(key, m["touches"]) for key, m in changes] == [(contact.encode(), 2)]
-    holds = [m for _, m in outbox.on(topics.SIGNALS_SALES) if m["kind"] == "service_hold"]
+    holds = [m for _, m in outbox.on(topology.SIGNALS_SALES) if m["kind"] == "service_hold"]
     assert holds
     assert holds[0]["status"] == "raised"
     assert holds[0]["contact_id"] == contact
@@ -212,7 +217,7 @@ def test_state_survives_in_clickhouse_and_a_rebalance_clears_the_cache(
     pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
 
     async def test() -> None:
-        await feed(app, "touchstream.project", first, lambda: bool(outbox.on(topics.CUSTOMER360_CHANGES)))
+        await feed(app, "touchstream.project", first, lambda: bool(outbox.on(topology.CUSTOMER360_CHANGES)))
         assert contact in pipeline._states
         generation = pipeline.generation
         await app.on_partitions_revoked.send(set())  # what Faust sends on a rebalance
@@ -233,7 +238,7 @@ def test_state_survives_in_clickhouse_and_a_rebalance_clears_the_cache(
         await feed(app2, "touchstream.project", later, lambda: bool(outbox2.sent), first_offset=2)
 
     run(test2)
-    assert [m["touches"] for _, m in outbox2.on(topics.CUSTOMER360_CHANGES)] == [3]
+    assert [m["touches"] for _, m in outbox2.on(topology.CUSTOMER360_CHANGES)] == [3]
 
 
 def test_masterdata_merges_become_contact_merges_rows_keyed_by_notification_order(
@@ -275,8 +280,8 @@ def test_the_module_level_app_is_built_lazily_from_the_environment(
     monkeypatch.setenv("TOUCHSTREAM_TOPIC_PREFIX", "t_lazy_")
     monkeypatch.setenv("TOUCHSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # nothing listens: nothing may connect
     monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(faust_app, "_app", None)
-    app = faust_app.app
+    monkeypatch.setattr(worker_app, "_app", None)
+    app = worker_app.app
     assert app.conf.id == "t_lazy_touchstream-worker"
     assert app.conf.topic_disable_leader
     assert app.conf.producer_acks == -1
@@ -303,7 +308,7 @@ def test_worker_help_teaches_the_environment_and_the_first_steps() -> None:
     for needed in ("TOUCHSTREAM_MODE", "TOUCHSTREAM_KAFKA_BOOTSTRAP", "topics create", "relay", "--loglevel"):
         assert needed in result.output, needed
     argv = faust_argv()
-    assert argv[1:5] == ["-m", "faust", "-A", "touchstream.streams.faust_app"]
+    assert argv[1:5] == ["-m", "faust", "-A", "touchstream.adapters.worker_app"]
     assert "uvloop" in argv
     assert "--without-web" in argv
 

@@ -17,9 +17,10 @@ from unit.test_api_fixtures import signer, token
 
 from touchstream.adapters.api_compose import embedded_api, embedded_topic_log
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, FeedMessage, topic_publisher
+from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, topic_publisher
 from touchstream.adapters.gateway_server import serving
-from touchstream.streams.embedded import prepare_read_store
+from touchstream.adapters.migrate import prepare_read_store
+from touchstream.streams.ports import FeedMessage
 
 
 def signal(contact: str, department: str, kind: str, status: str = "raised") -> dict[str, Any]:

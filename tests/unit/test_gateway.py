@@ -16,10 +16,11 @@ from event_examples import wire_event
 from fastapi import FastAPI
 
 from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import AbstractEventLog, LogUnavailable, SQLiteEventLog
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring, add_key
 from touchstream.events import parse_event
+from touchstream.streams.ports import AbstractEventLog, LogUnavailable
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,9 +19,10 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring, add_key
+from touchstream.streams.ports import AbstractEventLog
 
 EXAMPLES = 40
 # Two checks assume one status per request, which a batch API does not give: a schema-valid envelope

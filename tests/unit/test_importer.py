@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from touchstream.adapters.cli_import import import_command
-from touchstream.adapters.event_log import LogUnavailable, SQLiteEventLog
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.importer import (
     CsvMapping,
@@ -23,6 +23,7 @@ from touchstream.adapters.importer import (
     import_file,
 )
 from touchstream.adapters.publisher import Publisher, PublishError
+from touchstream.streams.ports import LogUnavailable
 
 BAD_EVERY = 50
 

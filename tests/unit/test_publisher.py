@@ -11,15 +11,10 @@ import orjson
 import pytest
 from event_examples import PAYLOADS, wire_event
 
-from touchstream.adapters.event_log import (
-    AbstractEventLog,
-    LogRecord,
-    LogUnavailable,
-    SQLiteEventLog,
-    partition_for,
-)
+from touchstream.adapters.event_log import SQLiteEventLog, partition_for
 from touchstream.adapters.publisher import Publisher, PublishError, encode
 from touchstream.events import EventParseError, parse_event
+from touchstream.streams.ports import AbstractEventLog, LogRecord, LogUnavailable
 
 
 def _events(count: int, people: int = 4) -> list[dict[str, Any]]:

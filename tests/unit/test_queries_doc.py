@@ -10,9 +10,9 @@ import pytest
 from unit.test_read_models_oracle import load
 
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
 from touchstream.projections.migrations import VIEWS
+from touchstream.streams.ports import AbstractReadStore
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "queries.md"
 BLOCKS = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)

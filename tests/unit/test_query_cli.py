@@ -19,8 +19,8 @@ from touchstream.adapters import cli_api, cli_query
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.bootstrap import bootstrap
 from touchstream.adapters.cli_query import NotReadOnly, check_read_only
-from touchstream.adapters.read_store import AbstractReadStore
 from touchstream.projections.roles import ROLES
+from touchstream.streams.ports import AbstractReadStore
 
 # The wiring cli.py gets (see docs/api.md): the same sub-apps, mounted the same way.
 app = typer.Typer()

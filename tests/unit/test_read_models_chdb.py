@@ -29,7 +29,7 @@ from unit.test_read_models_oracle import (
 )
 
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.streams.ports import AbstractReadStore
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,10 @@ import orjson
 
 from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.generator import GeneratorConfig, Truth, generate_with_truth
-from touchstream.adapters.read_store import AbstractReadStore
+from touchstream.adapters.migrate import prepare_read_store
 from touchstream.events import Event, parse_event
-from touchstream.streams.embedded import RunStats, prepare_read_store, run_until_caught_up
+from touchstream.streams.embedded import RunStats, run_until_caught_up
+from touchstream.streams.ports import AbstractReadStore
 
 CONFIG = GeneratorConfig(customers=240, accounts=36, days=120, seed=7)
 EPOCH = datetime(1970, 1, 1)

@@ -17,11 +17,12 @@ from segment.analytics import Client
 from segment.analytics.request import APIError
 
 from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import AbstractEventLog, SQLiteEventLog
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import create_gateway
 from touchstream.adapters.gateway_auth import Keyring, add_key
 from touchstream.adapters.gateway_server import serving
 from touchstream.events import parse_event
+from touchstream.streams.ports import AbstractEventLog
 
 pytestmark = pytest.mark.timeout(90)
 WHEN = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

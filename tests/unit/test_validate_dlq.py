@@ -14,15 +14,16 @@ from event_examples import wire_event
 from typer.testing import CliRunner
 
 from touchstream.adapters.cli_dlq import app
-from touchstream.adapters.event_log import AbstractEventLog, LogUnavailable, SQLiteEventLog
+from touchstream.adapters.dlq_replay import ReplayMapping, replay
+from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import DLQ, DLQ_REPLAYED, RAW, open_log
+from touchstream.adapters.topics import open_log
+from touchstream.streams.ports import AbstractEventLog, LogUnavailable
+from touchstream.streams.topology import DLQ, DLQ_REPLAYED, RAW
 from touchstream.streams.validate import (
-    ReplayMapping,
     Validator,
     dead_letters,
     read_all,
-    replay,
     validate_until_caught_up,
 )
 

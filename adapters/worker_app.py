@@ -1,0 +1,79 @@
+"""The Faust worker's entry module: `faust -A touchstream.adapters.worker_app worker`.
+
+Its module-level `app` is built on first access by the composition root from the one `Settings`: the
+topology of `streams/faust_app.py` with the production adapters (ClickHouse server, the master record on
+PostgreSQL, the webhook when configured). Nothing connects until the worker starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from touchstream.adapters.bootstrap import Runtime, bootstrap
+from touchstream.adapters.config import Settings
+from touchstream.streams.faust_agents import Resources
+from touchstream.streams.faust_app import FaustOutbox, WorkerSettings, create_app
+from touchstream.streams.ports import Forwarder
+from touchstream.streams.resolve import Resolver
+from touchstream.streams.topology import RAW, topic_name
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    return WorkerSettings(
+        kafka_bootstrap=settings.kafka_bootstrap,
+        data_dir=settings.data_dir,
+        topic_prefix=settings.topic_prefix,
+        worker_id=settings.worker_id,
+        batch_size=settings.worker_batch,
+        batch_within_s=settings.worker_batch_within_s,
+        faust_datadir=settings.worker_datadir,
+        metrics_every_s=settings.worker_metrics_every_s,
+    )
+
+
+def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
+    """The real adapters, each opened on first use on the worker's own thread for it."""
+    settings = runtime.settings
+
+    def master_record() -> Resolver:
+        from touchstream.adapters.master_record import MasterRecord
+
+        return MasterRecord.from_url(runtime.master_record_url())
+
+    webhook = None
+    if settings.webhook_url:
+        from touchstream.adapters.webhook import WebhookConfig, WebhookForwarder, WebhookSender
+
+        config = WebhookConfig(settings.webhook_url, settings.webhook_secret.encode())
+
+        def webhook() -> Forwarder:
+            return WebhookForwarder(WebhookSender(config))
+
+    return Resources(
+        read_store=runtime.read_store,
+        master_record=master_record,
+        outbox=outbox,
+        webhook=webhook,
+        default_region=settings.default_region,
+        raw_topic=topic_name(RAW, settings.topic_prefix),
+    )
+
+
+def build_app(runtime: Runtime | None = None) -> faust.App:
+    runtime = runtime or bootstrap()
+    return create_app(worker_settings(runtime.settings), lambda outbox: production_resources(runtime, outbox))
+
+
+_app: faust.App | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`app` for `faust -A touchstream.adapters.worker_app`: built from the environment on first access."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = build_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,314 @@
+"""The ports: what the pipeline steps need of the world, as abstract classes and protocols.
+
+They live here, below `adapters/`, so `streams/` never imports an adapter: each backend (SQLite, Kafka,
+chDB, the ClickHouse server, PostgreSQL) subclasses one of these in `adapters/`, and the composition root
+(`adapters/bootstrap.py`) picks which. Nothing here does I/O.
+
+- `AbstractEventLog` (+ `LogRecord`, `LogUnavailable`): an append-only, partitioned log with consumer-group
+  positions (Kafka in production, SQLite embedded).
+- `AbstractReadStore` (+ `ReadStoreError`, `check_identifier`, `batched`): one ClickHouse-dialect database
+  (the ClickHouse server or chDB). Parameters use clickhouse-driver's client-side ``%(name)s``
+  substitution on both engines; rows come back as tuples of plain Python values.
+- `AbstractDedupStore`: which event ids the gateway published recently, with which body hash.
+- `FeedSource` (+ `FeedMessage`): the live feed of `customer360.changes` and `signals.*`.
+- `Forwarder`: where the worker forwards master-record changes (the webhook).
+- `Producer`: what the master record's relay needs of a Kafka producer (or the embedded log's stand-in).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import orjson
+
+from touchstream.streams.topology import (
+    CUSTOMER360_CHANGES,
+    SIGNALS_MARKETING,
+    SIGNALS_SALES,
+    SIGNALS_SUPPORT,
+)
+
+# --- the log --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: float
+
+
+class LogUnavailable(Exception):
+    """The log could not take or serve records now (broker down, timeout). Callers answer "retry later"
+    rather than losing data. For a failed append, `placed` (when known) holds each record's (partition,
+    offset) or None, so a caller can tell which records did make it and not publish them twice."""
+
+    def __init__(self, message: str, placed: list[tuple[int, int] | None] | None = None) -> None:
+        super().__init__(message)
+        self.placed = placed
+
+
+class AbstractEventLog(ABC):
+    @property
+    @abstractmethod
+    def partitions(self) -> int: ...
+
+    @abstractmethod
+    def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        """Append (key, value) pairs atomically; returns each one's (partition, offset)."""
+
+    @abstractmethod
+    def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]: ...
+
+    @abstractmethod
+    def end_offset(self, partition: int) -> int:
+        """The offset the next record of this partition will get."""
+
+    @abstractmethod
+    def committed(self, group: str, partition: int) -> int:
+        """The next offset this consumer group will read (0 when it never committed)."""
+
+    @abstractmethod
+    def commit(self, group: str, positions: Iterable[tuple[int, int]]) -> None:
+        """Record (partition, next offset) positions for a consumer group."""
+
+    def lag(self, group: str) -> int:
+        return sum(self.end_offset(p) - self.committed(group, p) for p in range(self.partitions))
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> AbstractEventLog:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --- the read store -------------------------------------------------------------------------------------
+
+
+__all__ = [
+    "AbstractReadStore",
+    "Column",
+    "ReadStoreError",
+    "batched",
+    "check_identifier",
+    "first_line",
+]
+
+#: ``(name, ClickHouse type)`` of one result column, e.g. ``("amount", "Decimal(18, 2)")``.
+Column = tuple[str, str]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def first_line(sql: str) -> str:
+    """The first non-blank line of a statement, for error messages."""
+    for line in sql.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+class ReadStoreError(Exception):
+    """Any failure of a read-store engine, with the first line of the SQL that caused it.
+
+    The engine's own exception is kept as ``__cause__`` (``raise ... from exc``).
+    """
+
+    def __init__(self, engine: str, sql: str, cause: BaseException | str) -> None:
+        self.engine = engine
+        self.sql_first_line = first_line(sql)
+        text = cause if isinstance(cause, str) else (str(cause) or type(cause).__name__)
+        # Server messages carry a stack trace; keep the message itself, on one line.
+        text = text.split("Stack trace", 1)[0]
+        self.detail = " ".join(text.split())[:500]
+        super().__init__(f"{engine}: {self.detail} [sql: {self.sql_first_line}]")
+
+
+def check_identifier(name: str, *, qualified: bool = False) -> str:
+    """Return ``name`` if it is a plain identifier (``db.table`` too when ``qualified``), else raise.
+
+    Table and column names are never substituted as values, so they are checked instead of escaped.
+    """
+    parts = name.split(".") if qualified else [name]
+    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return name
+
+
+def batched(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    """Split ``rows`` into lists of at most ``size`` rows, lazily."""
+    if size < 1:
+        raise ValueError("batch size must be at least 1")
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class AbstractReadStore(abc.ABC):
+    """One ClickHouse-dialect database the projections read and write.
+
+    Implementations are used from one thread at a time; open one store per worker.
+    """
+
+    #: Rows per insert block. ClickHouse prefers few big inserts to many small ones.
+    batch_size: int = 10_000
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run one statement whose result is not needed (DDL, ``INSERT ... SELECT``, ``ALTER``)."""
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one ``SELECT`` and return its rows."""
+        return self.query_with_columns(sql, params)[1]
+
+    @abc.abstractmethod
+    def query_with_columns(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[Column], list[tuple[Any, ...]]]:
+        """Run one ``SELECT`` and return ``([(name, type), ...], rows)``."""
+
+    @abc.abstractmethod
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Insert ``rows`` (values in the order of ``columns``) in batches; return how many were written.
+
+        Values travel as data, never spliced into SQL text, so any string content is safe. ``table`` may
+        be ``name`` or ``database.name``; names must be plain identifiers.
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection or session. Closing twice is harmless."""
+
+    def wait_for_mutations(self, table: str, timeout: float = 30.0) -> None:
+        """Block until every ``ALTER TABLE ... DELETE/UPDATE`` on ``table`` has finished.
+
+        ClickHouse 18.16 has no ``mutations_sync`` setting, so this polls ``system.mutations`` — which
+        works on every version. ``table`` is ``name`` (current database) or ``database.name``.
+        """
+        check_identifier(table, qualified=True)
+        database, _, name = table.rpartition(".")
+        where_db = "database = %(database)s" if database else "database = currentDatabase()"
+        sql = f"SELECT count() FROM system.mutations WHERE {where_db} AND table = %(table)s AND is_done = 0"
+        params = {"database": database, "table": name}
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            pending = self.query(sql, params)[0][0]
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                raise ReadStoreError(
+                    type(self).__name__, sql, f"{pending} mutation(s) on {table} not done after {timeout}s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --- the gateway's de-duplication store -----------------------------------------------------------------
+
+
+class AbstractDedupStore(ABC):
+    """event_id -> body hash, remembered for `window_s` seconds."""
+
+    @abstractmethod
+    def seen(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """The body hash of each given id seen within the window (ids not seen are absent)."""
+
+    @abstractmethod
+    def remember(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Record (event_id, body hash) pairs as published now. Re-recording an id keeps the first hash."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+# --- the live feed ----------------------------------------------------------------------------------------
+
+FEED_TOPICS: tuple[str, ...] = (CUSTOMER360_CHANGES, SIGNALS_SALES, SIGNALS_MARKETING, SIGNALS_SUPPORT)
+
+Emit = Callable[["FeedMessage"], None]
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    topic: str  # the declared (unprefixed) topic name
+    key: str | None
+    value: dict[str, Any]
+    seq: int = 0  # the hub's running number (the SSE id)
+
+    @property
+    def kind(self) -> str:
+        return "change" if self.topic == CUSTOMER360_CHANGES else "signal"
+
+
+def decode(topic: str, key: bytes | None, value: bytes) -> FeedMessage | None:
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return FeedMessage(topic, key.decode("utf-8", "replace") if key is not None else None, data)
+
+
+class FeedSource(abc.ABC):
+    def __init__(self) -> None:
+        #: Set once the source knows where "now" is: messages appended after that are delivered.
+        self.ready = threading.Event()
+
+    @abc.abstractmethod
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Call `emit` for every new message until `stop` is set (called on the event loop)."""
+
+
+# --- the relay's producer -------------------------------------------------------------------------------
+
+
+class Producer(Protocol):
+    """What the relay needs of kafka-python's KafkaProducer."""
+
+    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+# --- the webhook forwarder ------------------------------------------------------------------------------
+
+
+class MessageRefused(Exception):
+    """The receiver refused one message for good (e.g. a 4xx): retrying cannot help, skip it."""
+
+
+class Forwarder(Protocol):
+    """Sends masterdata.events records on to an outside receiver (adapters/webhook.py); returns how many
+    it forwarded. Raises `MessageRefused` for a final refusal, anything else for a failure worth a retry."""
+
+    def forward(self, messages: Iterable[Mapping[str, Any]]) -> int: ...
