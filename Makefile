@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest services-up services-down venv
+.PHONY: demo test lint typecheck importlint pytest services-up services-down venv
 
 $(BIN)/touchstream: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ typecheck: venv
 	for d in events projections streams adapters; do ln -s ../../../$$d build/typecheck/touchstream/$$d; done
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p touchstream
 
+# import-linter (contracts in pyproject.toml) reads the same kind of tree, with a root __init__.py.
+importlint: venv
+	rm -rf build/imports && mkdir -p build/imports/touchstream && touch build/imports/touchstream/__init__.py
+	for d in events projections streams adapters; do ln -s ../../../$$d build/imports/touchstream/$$d; done
+	cd build/imports && PYTHONPATH=. ../../$(BIN)/lint-imports --config ../../pyproject.toml
+
 services-up:
 	deploy/local/services up
 	deploy/local/browser.sh
@@ -39,4 +45,4 @@ services-down:
 pytest: venv
 	$(BIN)/pytest
 
-test: lint typecheck services-up pytest
+test: lint typecheck importlint services-up pytest
