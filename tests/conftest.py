@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dedicated_servers import unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = REPO / "deploy" / "local" / "services"
@@ -43,12 +44,6 @@ def endpoints() -> Endpoints:
     )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"integration server unavailable under CI=true (a skip is not allowed): {reason}")
-    pytest.skip(reason)
-
-
 def _service_up(name: str) -> None:
     """Start (or find running) one local service; skip or fail with the script's own words."""
     try:
@@ -56,11 +51,10 @@ def _service_up(name: str) -> None:
             [str(SERVICES), "up", name], capture_output=True, text=True, timeout=600, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"deploy/local/services up {name}: {exc}")
-        return
+        unavailable(f"deploy/local/services up {name}: {exc}")
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        _unavailable(f"deploy/local/services up {name} exited {done.returncode}:\n{tail}")
+        unavailable(f"deploy/local/services up {name} exited {done.returncode}:\n{tail}")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ the reason - and fails under CI=true, where a skip would hide the missing proof.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from dedicated_servers import unavailable
 from unit.test_api_fixtures import load_story, signer, token, wire
 
 from touchstream.adapters.api_compose import embedded_api, embedded_topic_log
@@ -50,21 +50,15 @@ BROWSER_ARGS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test cannot run under CI=true (a skip is not allowed): {reason}")
-    pytest.skip(reason)
-
-
 def chromium() -> str:
     script = REPO / "deploy" / "local" / "browser.sh"
     try:
         done = subprocess.run([str(script)], capture_output=True, text=True, timeout=900, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"deploy/local/browser.sh: {exc}")
+        unavailable(f"deploy/local/browser.sh: {exc}")
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
     if not path or not shutil.which(path):
-        _unavailable(f"no chromium (deploy/local/browser.sh exited {done.returncode}: {done.stderr.strip()})")
+        unavailable(f"no chromium (deploy/local/browser.sh exited {done.returncode}: {done.stderr.strip()})")
     return path
 
 
@@ -136,7 +130,7 @@ def test_a_p1_ticket_puts_the_customer_on_service_hold_on_the_open_dashboard(wor
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        _unavailable(f"the playwright package is not installed: {exc}")
+        unavailable(f"the playwright package is not installed: {exc}")
     console_errors: list[str] = []
     contact = world["contact"]
     ARTIFACTS.mkdir(exist_ok=True)

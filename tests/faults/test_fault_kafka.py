@@ -89,10 +89,6 @@ def publish_held(fault_run: FaultRun, hold_at: int, rate: float) -> HeldPublishe
     return publisher.start()
 
 
-def flag(observed: bool, detail: Any) -> tuple[bool, Any]:
-    return observed, detail
-
-
 @pytest.mark.timeout(360)
 def test_the_broker_stopped_and_restarted_loses_and_doubles_nothing(
     fault_run: FaultRun, broker: DedicatedBroker
@@ -104,20 +100,24 @@ def test_the_broker_stopped_and_restarted_loses_and_doubles_nothing(
     publisher = publish_held(fault_run, hold_at=total // 2, rate=100)
     # The worker is mid-stream (a quarter projected) and half is still to be published.
     fault_run.wait_projected(total // 4)
-    wait_for("the publisher to hold at half", lambda: flag(publisher.holding.is_set(), publisher.published),
-             processes, HOLD_S)
+    wait_for(
+        "the publisher to hold at half",
+        lambda: (publisher.holding.is_set(), publisher.published),
+        processes,
+        HOLD_S,
+    )
     broker.down()
     publisher.release.set()
     # The broker stays down until each side has observably met the outage.
     wait_for(
         "the publisher to fail a flush",
-        lambda: flag(bool(publisher.failures), publisher.published),
+        lambda: (bool(publisher.failures), publisher.published),
         processes,
         NOTICE_S,
     )
     wait_for(
         "the worker to log that the broker refuses connections",
-        lambda: flag("Connection refused" in processes.log("worker"), None),
+        lambda: ("Connection refused" in processes.log("worker"), None),
         processes,
         NOTICE_S,
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dedicated_servers import DedicatedBroker
+from dedicated_servers import DedicatedBroker, unavailable
 from event_examples import wire_event
 from fastapi import FastAPI
 from kafka import KafkaAdminClient
@@ -41,12 +40,6 @@ PARTITIONS = 3
 EMAILS = [f"person{n}@acme-widgets.com" for n in range(5)]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def _create_topic(bootstrap: str, name: str) -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     try:
@@ -62,7 +55,7 @@ def _create_topic(bootstrap: str, name: str) -> None:
 def _kcat(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any]]]:
     kcat = shutil.which("kcat")
     if kcat is None:
-        _unavailable("kcat is missing: `deploy/local/services up kafka` installs it (apt-get install kcat)")
+        unavailable("kcat is missing: `deploy/local/services up kafka` installs it (apt-get install kcat)")
     done = subprocess.run(
         [str(kcat), "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n"],
         capture_output=True,

@@ -7,7 +7,6 @@ independent client (librdkafka) - reads back: the same records, each key in one 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from dedicated_servers import unavailable
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
@@ -67,12 +67,7 @@ def _kcat(bootstrap: str, topic: str, fmt: str) -> list[list[str]]:
     of tab-separated fields per record, as `fmt` (kcat's -f, e.g. %k key, %s value, %p partition) says."""
     kcat = shutil.which("kcat")
     if kcat is None:
-        reason = (
-            "kcat is missing: `deploy/local/services up kafka` installs it as root (apt-get install kcat)"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable("kcat is missing: `deploy/local/services up kafka` installs it (apt-get install kcat)")
     done = subprocess.run(
         [kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt + "\n"],
         capture_output=True,
