@@ -59,6 +59,23 @@ class Runtime:
             return f"sqlite:///{self.settings.data_dir / 'master-record.sqlite'}"
         return self.settings.postgres_dsn
 
+    def prepare_master_record(self) -> str:
+        """Create what the master record's store needs before first use: the data folder (SQLite) or the
+        PostgreSQL database (connecting to the server's `postgres` database to create it). Idempotent;
+        returns what was done, for the log line."""
+        url = self.master_record_url()
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            return f"master record: {url}"
+        if url.startswith(("postgresql://", "postgres://")):
+            from touchstream.adapters.postgres_setup import ensure_database
+
+            created = ensure_database(url)
+            return f"master record: PostgreSQL database {created.database} " + (
+                "created" if created.created else "present"
+            )
+        return f"master record: {url}"
+
 
 def open_embedded_pipeline(
     log_dir: Path,

@@ -15,7 +15,8 @@ app = typer.Typer(help="The read store: schema migrations and rebuilds.", no_arg
 
 @app.command()
 def migrate() -> None:
-    """Apply the pending schema migrations (idempotent) and load the config tables.
+    """Create what the stores need (the master record's PostgreSQL database in production), apply the
+    pending read-store migrations (idempotent) and load the config tables.
 
     Example: `touchstream db migrate` (or with `TOUCHSTREAM_MODE=production` for the ClickHouse server).
     """
@@ -23,7 +24,9 @@ def migrate() -> None:
     from touchstream.adapters.migrate import load_config
     from touchstream.adapters.migrate import migrate as apply
 
-    with bootstrap().read_store() as store:
+    runtime = bootstrap()
+    typer.echo(runtime.prepare_master_record())
+    with runtime.read_store() as store:
         applied = apply(store, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}"))
         load_config(store)
     typer.echo(f"{len(applied)} migration(s) applied; the schema is current")

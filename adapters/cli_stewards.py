@@ -23,16 +23,18 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         help="master-record URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
-        "(default: $TOUCHSTREAM_MASTER_RECORD_URL, else sqlite:///touchstream-master.sqlite)",
+        "(default: the mode's master record: TOUCHSTREAM_MASTER_RECORD_URL, else SQLite in "
+        "TOUCHSTREAM_DATA_DIR, or PostgreSQL with TOUCHSTREAM_MODE=production)",
     ),
 ]
 ActorOption = Annotated[str, typer.Option("--by", help="who decides (recorded with the decision)")]
 
 
 def _open(store: str | None) -> MasterRecord:
-    from touchstream.adapters.master_record import MasterRecord, store_url
+    from touchstream.adapters.bootstrap import bootstrap
+    from touchstream.adapters.master_record import MasterRecord
 
-    return MasterRecord.from_url(store or store_url())
+    return MasterRecord.from_url(store or bootstrap().master_record_url())
 
 
 def _describe(app_: MasterRecord, contact_id: UUID) -> str:

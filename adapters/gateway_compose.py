@@ -33,7 +33,10 @@ def build_gateway(
     config = load_settings()
     if kafka is None and embedded_log is None:
         if config.embedded:
-            embedded_log = config.data_dir / "log.sqlite"
+            # The same file `touchstream run` reads (bootstrap's layout): data dir / log / <topic>.sqlite.
+            embedded_log = (
+                config.data_dir / "log" / f"{topology.topic_name(topology.RAW, config.topic_prefix)}.sqlite"
+            )
         else:
             kafka = config.kafka_bootstrap
     topic_name = topic or topology.topic_name(topology.RAW, config.topic_prefix)
@@ -55,7 +58,8 @@ def build_gateway(
         log_path.parent.mkdir(parents=True, exist_ok=True)
 
         def open_log() -> AbstractEventLog:
-            return SQLiteEventLog(log_path)
+            # The declared partition count, as every other reader and writer of the raw log opens it.
+            return SQLiteEventLog(log_path, topology.spec_for(topology.RAW).partitions)
 
     dedup_path = dedup_db or config.data_dir / "gateway-dedup.sqlite"
     dedup_path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,20 +19,21 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Notification, Tracking
 
-from touchstream.adapters.master_record import MasterRecord, store_url
+from touchstream.adapters.master_record import MasterRecord
 from touchstream.projections.master_record import published_type
 from touchstream.streams.ports import Producer
 
 log = logging.getLogger("touchstream.relay")
+T = TypeVar("T")
 
 MASTERDATA_TOPIC = "masterdata.events"
 RELAY_NAME = "masterdata-relay"
@@ -175,10 +176,32 @@ def ensure_topic(bootstrap: str, topic: str = MASTERDATA_TOPIC, partitions: int 
         admin.close()
 
 
+def open_retrying(
+    open_: Callable[[], T],
+    stop: threading.Event,
+    *,
+    what: str,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> T | None:
+    """Open a store that may not be up yet: each failure is one log line (no traceback) and a capped
+    back-off, until it opens or `stop` is set (then None)."""
+    delay = first_delay
+    while not stop.is_set():
+        try:
+            return open_()
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            log.warning("%s not reachable yet, retrying in %.1fs: %s", what, delay, reason[:300])
+            stop.wait(delay)
+            delay = min(delay * 2, max_delay)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Relay the master record's notification log to Kafka.")
     parser.add_argument(
-        "--store", default=store_url(), help="master-record URL (sqlite:///… or postgresql://…)"
+        "--store", default=None, help="master-record URL (sqlite:///… or postgresql://…; default: by mode)"
     )
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, host:port")
     parser.add_argument("--topic", default=MASTERDATA_TOPIC)
@@ -192,7 +215,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    app = MasterRecord.from_url(args.store)
+    if args.store is None:
+        from touchstream.adapters.bootstrap import bootstrap
+
+        args.store = bootstrap().master_record_url()
+    opened = open_retrying(lambda: MasterRecord.from_url(args.store), stop, what="master record")
+    if opened is None:
+        return
+    app = opened
     producer = kafka_producer(args.bootstrap)
     relay = MasterDataRelay(app, producer, topic=args.topic, batch_size=args.batch)
     started = time.monotonic()
