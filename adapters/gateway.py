@@ -309,8 +309,12 @@ def _add_segment_routes(app: FastAPI, gateway: Gateway) -> None:
             code = 500
             endpoint = f"segment_{call or 'batch'}"
             try:
+                # A key in the headers (how both Segment's and RudderStack's SDKs send it) is checked
+                # before the body is read; only a caller without one pays for reading its `writeKey`.
+                presented = _presented(bearer, basic)
+                key = gateway.authenticate(presented) if presented is not None else None
                 data = _decode(await _read_body(request, gateway.settings.max_request_bytes))
-                key = _segment_key(gateway, _presented(bearer, basic), data)
+                key = key or _segment_key(gateway, None, data)
                 if not isinstance(data, dict):
                     raise _error(400, "bad_request", "a Segment request body is a JSON object")
                 messages = data.get("batch") if call is None else [data]

@@ -1,4 +1,6 @@
 """Segment tracking-API messages -> Touchstream events (wire-form dicts), by the table in docs/segment.md.
+RudderStack's SDKs speak the same API: the one difference that matters is that their identify carries the
+person's traits in `context.traits` only, so an identify reads both (the top-level `traits` win).
 
 Pure: no I/O, no clock except for a message that carries no timestamp. The event language still validates
 every result; this module only translates shapes and names, and rejects what it cannot translate with a
@@ -232,6 +234,13 @@ def _mapping(value: Any) -> Props:
     return value if isinstance(value, Mapping) else {}
 
 
+def _person_traits(message: Props) -> Props:
+    """An identify's traits: Segment sends them as `traits`, RudderStack as `context.traits` (and nothing
+    at the top level); where both carry a trait, the top level wins. Only for identify: a group's `traits`
+    describe the company, while its `context.traits` still describe the person."""
+    return {**_mapping(_mapping(message.get("context")).get("traits")), **_mapping(message.get("traits"))}
+
+
 def map_message(message: Any, source: str, call: str | None = None, now: datetime | None = None) -> Draft:
     """One Segment message as an event draft, or Rejected saying why it has no Touchstream meaning."""
     now = now or datetime.now(UTC)
@@ -243,7 +252,7 @@ def map_message(message: Any, source: str, call: str | None = None, now: datetim
             "unmapped",
             f"Segment call {kind!r} has no Touchstream meaning; send track, identify or group",
         )
-    traits = _mapping(message.get("traits"))
+    traits = _person_traits(message) if kind == "identify" else _mapping(message.get("traits"))
     identifiers = _identifiers(message, source, traits)
     event_id = _event_id(message, source)
     if kind == "identify":

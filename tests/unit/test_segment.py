@@ -106,6 +106,32 @@ def test_identify_and_group_become_contact_details_and_an_account_link() -> None
     assert linked.identifiers.account_domain == "acme.com"
 
 
+def test_identify_reads_rudderstack_traits_from_context_and_the_top_level_wins() -> None:
+    # RudderStack's SDKs put an identify's traits in context.traits only.
+    rudder = {
+        "type": "identify",
+        "userId": "u-1",
+        "context": {
+            "traits": {"firstName": "Jane", "lastName": "Doe", "email": "Jane@Acme.com", "title": "CTO"}
+        },
+    }
+    event = parse_event(map_message(rudder, "webapp", now=NOW), now=NOW)  # type: ignore[arg-type]
+    assert event.identifiers.email == "jane@acme.com"
+    assert event.payload.model_dump(exclude_none=True) == {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "job_title": "CTO",
+        "email": "jane@acme.com",
+    }
+    both = map_message({**rudder, "traits": {"title": "CEO"}}, "webapp", now=NOW)
+    assert parse_event(both, now=NOW).payload.job_title == "CEO"  # type: ignore[arg-type]
+    # A group's traits are the company's: the person's name in context.traits is not the company's name.
+    group = {"userId": "u-1", "groupId": "g-1", "context": {"traits": {"name": "Jane Doe"}}}
+    draft = map_message(group, "webapp", "group", now=NOW)
+    assert isinstance(draft, Rejected)
+    assert "needs traits.name" in draft.message
+
+
 @pytest.mark.parametrize(
     ("message", "call", "reason", "words"),
     [

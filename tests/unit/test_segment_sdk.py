@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from segment.analytics import Client
 from segment.analytics.request import APIError
@@ -149,3 +150,23 @@ def test_a_wrong_write_key_is_401_in_the_sdk(site: Site) -> None:
     with pytest.raises(APIError) as raised:
         analytics.track("u-1", "Email Opened", {"campaign_id": "c", "email_id": "e"})
     assert raised.value.status == 401
+
+
+def test_the_key_is_checked_before_the_body_is_read(site: Site) -> None:
+    opened = {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Email Opened",
+        "properties": {"campaign_id": "c", "email_id": "m"},
+    }
+    # A wrong key with a body that is not even JSON: refused for the key, the body never parsed.
+    wrong = httpx.post(f"{site.url}/v1/batch", content=b"{not json", auth=("tsk_wrong", ""))
+    assert wrong.status_code == 401, wrong.text
+    assert wrong.json()["code"] == "unauthorized"
+    right = httpx.post(f"{site.url}/v1/batch", content=b"{not json", auth=(site.key, ""))
+    assert right.status_code == 400, right.text
+    assert "not valid JSON" in right.json()["message"]
+    # Without a header, Segment's `writeKey` in the body still authenticates.
+    in_body = httpx.post(f"{site.url}/v1/batch", json={"writeKey": site.key, "batch": [opened]})
+    assert in_body.status_code == 200, in_body.text
+    assert len(site.published()) == 1
