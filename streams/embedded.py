@@ -40,9 +40,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
-from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event, parse_resolved
+from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
@@ -53,11 +51,19 @@ from touchstream.streams.project import (
     STATE_TABLE,
     AppliedEvents,
     ProjectedBatch,
-    parse_state,
-    project_batch,
     write_batch,
 )
-from touchstream.streams.validate import DeadLetter, Validator
+from touchstream.streams.steps import (
+    Item,
+    dead_letter_rows,
+    fold_batch,
+    fresh_items,
+    masterdata_messages,
+    merge_rows,
+    parse_resolved_records,
+    resolve_batch,
+)
+from touchstream.streams.validate import Validator
 
 if TYPE_CHECKING:
     from touchstream.streams.resolve import Resolver as MasterRecordPort
@@ -110,6 +116,7 @@ class RunStats:
     messages: int = 0
     duplicates: int = 0  # events already applied (a re-resolved batch, a producer's retry): skipped
     merges: int = 0  # contact_merges rows written
+    unreadable: int = 0  # resolved records that are not a touchpoint (skipped: a retry cannot fix them)
 
 
 @dataclass
@@ -122,42 +129,9 @@ class ResolveStats:
     relayed: int = 0
 
 
-def load_states(store: AbstractReadStore, contact_ids: set[str], suffix: str = "") -> dict[str, ContactState]:
-    if not contact_ids:
-        return {}
-    rows = store.query(
-        f"SELECT contact_id, argMax(state, version) FROM {STATE_TABLE}{suffix} "
-        "WHERE contact_id IN %(ids)s GROUP BY contact_id",
-        {"ids": tuple(sorted(contact_ids))},
-    )
-    return {contact_id: parse_state(text) for contact_id, text in rows}
-
-
 def _received_at(record: LogRecord) -> datetime:
     # The log's own timestamp, not the wall clock: a rebuild must write the same rows as the live run.
     return datetime.fromtimestamp(int(record.timestamp), UTC)
-
-
-def _fold(
-    resolved: list[tuple[ResolvedTouchpoint, int, int]],
-    store: AbstractReadStore,
-    states: Mapping[str, ContactState],
-    config: ProjectionConfig,
-    suffix: str,
-    load: bool,
-) -> ProjectedBatch:
-    """Fold one batch into a scratch copy of the states it touches (unseen contacts loaded first).
-
-    `states` is read, never changed: the caller merges `final_states` in only after the rows were written,
-    so a failed write retried in the same process folds the events again.
-    """
-    contacts = {item.contact_id for item, _, _ in resolved if item.contact_id is not None}
-    scratch = {c: states[c] for c in contacts if c in states}
-    if load:
-        scratch.update(load_states(store, contacts - set(scratch), suffix))
-    batch = project_batch(resolved, scratch, config)
-    batch.final_states = scratch
-    return batch
 
 
 def project_records(
@@ -184,7 +158,7 @@ def project_records(
         contact_id, account_id = resolve(event)
         item = ResolvedTouchpoint(event, contact_id, account_id, record.partition, record.offset)
         resolved.append((item, record.partition, record.offset))
-    batch = _fold(resolved, store, states, config, suffix, load)
+    batch = fold_batch(resolved, store, states, config, suffix, load)
     batch.dead_letters = dead
     return batch
 
@@ -288,27 +262,19 @@ def resolve_until_caught_up(
     while chunks := _next_round(raw, positions, per_partition):
         batch = _interleaved(chunks)
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
-        out: list[tuple[bytes | None, bytes]] = []
-        unresolved: list[tuple[bytes | None, bytes]] = []
-        for record, event in valid:
-            result = stage.process(event, record.partition, record.offset)
-            stats.merges += len(result.resolution.merges)
-            touchpoint = result.touchpoint
-            if touchpoint.contact_id is None and touchpoint.account_id is None:
-                unresolved.append((record.key, _unresolved(record, event, source_topic).to_bytes()))
-                continue
-            out.append((result.key, touchpoint.to_json()))
-        if unresolved:
-            dlq.append(unresolved)
-        if out:
-            resolved.append(out)
+        resolved_batch = resolve_batch(stage, valid, source_topic)
+        stats.merges += resolved_batch.merges
+        if resolved_batch.unresolved:
+            dlq.append(resolved_batch.unresolved)
+        if resolved_batch.out:
+            resolved.append(list(resolved_batch.out))
         if relay is not None:
             stats.relayed += _relay_all(relay)
         positions.update((p, chunk[-1].offset + 1) for p, chunk in chunks.items())
         raw.commit(group, [(p, positions[p]) for p in sorted(chunks)])
         stats.records += len(batch)
-        stats.resolved += len(out)
-        stats.dead_lettered += len(batch) - len(out)
+        stats.resolved += len(resolved_batch.out)
+        stats.dead_lettered += len(batch) - len(resolved_batch.out)
         if progress is not None:
             progress(len(batch))
     if relay is not None:
@@ -338,19 +304,6 @@ def _interleaved(chunks: Mapping[int, list[LogRecord]]) -> list[LogRecord]:
     return [item[3] for item in ranked]
 
 
-def _unresolved(record: LogRecord, event: Event, source_topic: str) -> DeadLetter:
-    error = {
-        "error": "Unresolved",
-        "event_type": event.type,
-        "event_id": str(event.event_id),
-        "problems": [{"path": "identifiers", "message": "names neither a contact nor an account"}],
-    }
-    now = datetime.now(UTC)
-    return DeadLetter(
-        source_topic, record.partition, record.offset, record.key, record.value, error, now, record.timestamp
-    )
-
-
 def _relay_all(relay: Relay) -> int:
     total = 0
     while done := relay.run_once():
@@ -361,19 +314,11 @@ def _relay_all(relay: Relay) -> int:
 # --- step 2: project ---------------------------------------------------------------------------------------
 
 
-def _parse_resolved_batch(
-    batch: list[LogRecord], applied: AppliedEvents, stats: RunStats
-) -> list[tuple[ResolvedTouchpoint, int, int]]:
-    parsed = [(parse_resolved(record.value), record.partition, record.offset) for record in batch]
-    known = applied.known([str(item.event.event_id) for item, _, _ in parsed])
-    fresh: list[tuple[ResolvedTouchpoint, int, int]] = []
-    for item in parsed:
-        event_id = str(item[0].event.event_id)
-        if event_id in known:
-            stats.duplicates += 1
-            continue
-        known.add(event_id)  # a second copy within the batch is a duplicate too
-        fresh.append(item)
+def _fresh_batch(batch: list[LogRecord], applied: AppliedEvents, stats: RunStats) -> list[Item]:
+    items, unreadable = parse_resolved_records(batch)
+    stats.unreadable += len(unreadable)
+    fresh, dropped = fresh_items(items, applied.known([str(item.event.event_id) for item, _, _ in items]))
+    stats.duplicates += dropped
     return fresh
 
 
@@ -434,6 +379,7 @@ def project_until_caught_up(
     publish: Publisher | None = None,
     suffix: str = "",
     tables: Collection[str] | None = None,
+    merge_map: MergeMap | None = None,
 ) -> RunStats:
     """Step 2: every resolved partition from the group's position to its end, folded and written (facts
     last), then committed; the DLQ into `dead_letters` and masterdata merges into `contact_merges`.
@@ -446,8 +392,8 @@ def project_until_caught_up(
     states = {} if states is None else states
     applied = applied or AppliedEvents(store, suffix, tables)
     for batch, positions in in_append_order(resolved, group, batch_size):
-        items = _parse_resolved_batch(batch, applied, stats)
-        projected = _fold(items, store, states, config, suffix, load)
+        items = _fresh_batch(batch, applied, stats)
+        projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(str(item.event.event_id) for item, _, _ in items)
         states.update(projected.final_states)
@@ -461,7 +407,7 @@ def project_until_caught_up(
     if dlq is not None and (tables is None or DEAD_LETTERS_TABLE in tables):
         stats.dead_lettered += project_dead_letters(dlq, store, group=group, suffix=suffix)
     if masterdata is not None and tables is None:
-        stats.merges += project_merges(masterdata, store, group=group)
+        stats.merges += project_merges(masterdata, store, group=group, merge_map=merge_map)
     return stats
 
 
@@ -471,23 +417,15 @@ _PROJECTED = (TOUCHPOINTS_TABLE, DEAD_LETTERS_TABLE, "signals", "customer_360", 
 def project_dead_letters(
     dlq: AbstractEventLog, store: AbstractReadStore, *, group: str = PROJECT_GROUP, suffix: str = ""
 ) -> int:
-    """The DLQ's letters as `dead_letters` rows, keyed by the raw record they came from (so a letter
-    written twice by a repeated batch is one row); returns how many letters were read."""
+    """The DLQ's letters as `dead_letters` rows (`steps.dead_letter_rows`); returns how many records were
+    read. A record that is not a readable letter is skipped (it cannot become one by retrying)."""
     total = 0
     for partition in range(dlq.partitions):
         position = dlq.committed(group, partition)
         while batch := dlq.read(partition, position, 5_000):
-            rows = []
-            for record in batch:
-                letter = DeadLetter.from_bytes(record.value)
-                at = letter.source_timestamp or letter.dead_lettered_at.timestamp()
-                received = datetime.fromtimestamp(int(at), UTC)
-                rows.append(
-                    dead_letter_row(
-                        letter.source_partition, letter.source_offset, received, letter.error, letter.original
-                    )
-                )
-            store.insert_rows(DEAD_LETTERS_TABLE + suffix, DEAD_LETTER_COLUMNS, rows)
+            rows, _unreadable = dead_letter_rows(batch)
+            if rows:
+                store.insert_rows(DEAD_LETTERS_TABLE + suffix, DEAD_LETTER_COLUMNS, rows)
             position = batch[-1].offset + 1
             dlq.commit(group, [(partition, position)])
             total += len(batch)
@@ -495,49 +433,49 @@ def project_dead_letters(
 
 
 def _merge_records(records: Iterable[LogRecord]) -> list[dict[str, Any]]:
-    found = []
-    for record in records:
-        if any(marker in record.value for marker in _MERGE_TYPES):
-            message = orjson.loads(record.value)
-            if message.get("type") in ("ContactsMerged", "ContactsUnmerged"):
-                found.append(message)
-    return found
+    # Most masterdata records are not merges: look for the type's bytes before parsing the JSON.
+    candidates = [r for r in records if any(marker in r.value for marker in _MERGE_TYPES)]
+    return masterdata_messages(candidates)[0]
 
 
-def _read_from(log: AbstractEventLog, positions: Mapping[int, int]) -> Iterable[LogRecord]:
+def _read_between(
+    log: AbstractEventLog, starts: Mapping[int, int], ends: Mapping[int, int]
+) -> Iterator[LogRecord]:
     for partition in range(log.partitions):
-        position = positions.get(partition, 0)
-        while batch := log.read(partition, position, 5_000):
+        position, end = starts.get(partition, 0), ends[partition]
+        while position < end and (batch := log.read(partition, position, min(5_000, end - position))):
             yield from batch
             position = batch[-1].offset + 1
 
 
+def merge_map_from_history(masterdata: AbstractEventLog, group: str = PROJECT_GROUP) -> MergeMap:
+    """The merge map as it stood at the group's committed position: the merges before it, replayed in the
+    master record's order (once per process; later merges are applied to it incrementally)."""
+    committed = {p: masterdata.committed(group, p) for p in range(masterdata.partitions)}
+    merge_map = MergeMap()
+    merge_rows(merge_map, _merge_records(_read_between(masterdata, {}, committed)))
+    return merge_map
+
+
 def project_merges(
-    masterdata: AbstractEventLog, store: AbstractReadStore, *, group: str = PROJECT_GROUP
+    masterdata: AbstractEventLog,
+    store: AbstractReadStore,
+    *,
+    group: str = PROJECT_GROUP,
+    merge_map: MergeMap | None = None,
 ) -> int:
-    """Merges and unmerges on `masterdata.events` as `contact_merges` rows (versioned by the master
-    record's notification id, its one global order). Chains are flattened by `MergeMap`, which needs every
-    merge so far: when new ones arrived, the whole log's merges are replayed in order and all rows written
-    again (the same rows: idempotent). Returns how many rows were written."""
+    """Merges and unmerges on `masterdata.events` since the group's position as `contact_merges` rows
+    (`steps.merge_rows`: chains flattened, versioned by the notification id), applied incrementally to
+    `merge_map` (built from the history when not given). Returns how many rows were written."""
     committed = {p: masterdata.committed(group, p) for p in range(masterdata.partitions)}
     ends = {p: masterdata.end_offset(p) for p in range(masterdata.partitions)}
     if committed == ends:
         return 0
-    new = _merge_records(_read_from(masterdata, committed))
-    rows: list[tuple[Any, ...]] = []
-    if new:
-        merges = MergeMap()
-        history = sorted(_merge_records(_read_from(masterdata, {})), key=lambda m: int(m["notification_id"]))
-        for message in history:
-            survivor = str(message["aggregate_id"])
-            merged = str(message["data"]["merged_id"])
-            version = int(message["notification_id"])
-            if message["type"] == "ContactsMerged":
-                rows += merges.merged(merged, survivor, version, str(message["data"].get("reason", "")))
-            else:
-                rows += merges.unmerged(merged, version)
-        if rows:
-            store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
+    if merge_map is None:
+        merge_map = merge_map_from_history(masterdata, group)
+    rows = merge_rows(merge_map, _merge_records(_read_between(masterdata, committed, ends)))
+    if rows:
+        store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
     masterdata.commit(group, list(ends.items()))
     return len(rows)
 
@@ -582,6 +520,7 @@ class EmbeddedPipeline:
         self.stage = ResolveStage(master_record)
         self.relay = relay
         self.states: dict[str, ContactState] = {}
+        self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
         self._close = list(close)
 
     def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
@@ -609,7 +548,13 @@ class EmbeddedPipeline:
             config=self.config,
             states=self.states,
             publish=publish,
+            merge_map=self._merge_map(),
         )
+
+    def _merge_map(self) -> MergeMap:
+        if self.merge_map is None:
+            self.merge_map = merge_map_from_history(self.masterdata)
+        return self.merge_map
 
     def run_until_caught_up(self, publish: Publisher | None = None) -> PipelineStats:
         return PipelineStats(self.resolve_until_caught_up(), self.project_until_caught_up(publish=publish))

@@ -28,14 +28,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
+from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
 from touchstream.streams import topology
@@ -46,9 +44,20 @@ from touchstream.streams.ports import (
     LogRecord,
     MessageRefused,
 )
-from touchstream.streams.project import STATE_TABLE, AppliedEvents, parse_state, project_batch, write_batch
-from touchstream.streams.resolve import IdentityCache, Resolved, Resolver, ResolveStage
-from touchstream.streams.validate import DeadLetter, Validator
+from touchstream.streams.project import AppliedEvents, project_batch, write_batch
+from touchstream.streams.resolve import IdentityCache, Resolver, ResolveStage
+from touchstream.streams.steps import (
+    MERGE_TYPES,
+    dead_letter_rows,
+    fresh_items,
+    load_merge_map,
+    load_states,
+    masterdata_messages,
+    merge_rows,
+    parse_resolved_records,
+    resolve_batch,
+)
+from touchstream.streams.validate import Validator
 
 log = logging.getLogger("touchstream.worker")
 
@@ -280,44 +289,38 @@ class Pipeline:
         # Dead letters are on the DLQ before anything of this batch moves on (the validator's contract).
         await self._send("send dead letters", [(topology.DLQ, key, value) for key, value in dead])
         self.metrics.dead_lettered += len(dead)
-        out: list[Outgoing] = []
-        for record, event in valid:
-            # Resolution is idempotent (ids derive from the event), so a retried event creates nothing new.
-            resolved = await self._retrying("resolve identity", self._resolving(record, event))
-            out.append((topology.RESOLVED, resolved.key, resolved.touchpoint.to_json()))
+        # Resolution is idempotent (ids derive from the event), so a retried batch creates nothing new.
+        resolved = await self._retrying(
+            "resolve identity",
+            lambda: self._on(
+                self._identity_pool, lambda: resolve_batch(self._stage_now(), valid, self.resources.raw_topic)
+            ),
+        )
+        unresolved = [(topology.DLQ, key, value) for key, value in resolved.unresolved]
+        await self._send("send unresolved dead letters", unresolved)
+        self.metrics.dead_lettered += len(unresolved)
+        out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in resolved.out]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)
         return len(out)
-
-    def _resolving(self, record: LogRecord, event: Event) -> Callable[[], Awaitable[Resolved]]:
-        def call() -> Resolved:
-            return self._stage_now().process(event, record.partition, record.offset)
-
-        return lambda: self._on(self._identity_pool, call)
 
     # --- project: touchpoints.resolved -> ClickHouse, then customer360.changes and signals.* --------------
     async def project(self, records: Sequence[LogRecord]) -> int:
         """Returns how many rows were written."""
         self.metrics.records["project"] += len(records)
         generation = self.generation
-        items: list[tuple[ResolvedTouchpoint, int, int]] = []
-        for record in records:
-            try:
-                items.append((parse_resolved(record.value), record.partition, record.offset))
-            except EventParseError as exc:  # not ours to fix by retrying: count it and say where it is
-                self.metrics.skipped["unreadable resolved record"] += 1
-                log.error(
-                    "skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc
-                )
+        items, unreadable = parse_resolved_records(records)
+        for record, exc in unreadable:  # not ours to fix by retrying: count it and say where it is
+            self.metrics.skipped["unreadable resolved record"] += 1
+            log.error("skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc)
         # A batch the ingest agent resolved again after a crash sits at new offsets: drop the event ids
         # ClickHouse already holds (touchpoints is written last, so "there" means "fully applied").
         ids = [str(item.event.event_id) for item, _, _ in items]
         known = await self._retrying(
             "check applied events", self._with_store(lambda store: AppliedEvents(store).known(ids))
         )
-        if known:
-            self.metrics.skipped["already applied"] += sum(1 for i in ids if i in known)
-            items = [item for item in items if str(item[0].event.event_id) not in known]
+        items, dropped = fresh_items(items, known)
+        self.metrics.skipped["already applied"] += dropped
         if not items:
             return 0
         contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}
@@ -354,17 +357,10 @@ class Pipeline:
     async def masterdata(self, records: Sequence[LogRecord]) -> int:
         """Returns how many contact_merges rows were written."""
         self.metrics.records["masterdata"] += len(records)
-        messages: list[dict[str, Any]] = []
-        for record in records:
-            try:
-                message = orjson.loads(record.value)
-            except orjson.JSONDecodeError:
-                message = None
-            if not isinstance(message, dict):
-                self.metrics.skipped["unreadable masterdata record"] += 1
-                log.error("skipping unreadable masterdata record %d/%d", record.partition, record.offset)
-                continue
-            messages.append(message)
+        messages, unreadable = masterdata_messages(records)
+        for record in unreadable:
+            self.metrics.skipped["unreadable masterdata record"] += 1
+            log.error("skipping unreadable masterdata record %d/%d", record.partition, record.offset)
         if self._stage is not None:
             stage = self._stage
 
@@ -373,12 +369,10 @@ class Pipeline:
                     stage.on_masterdata(message)
 
             await self._on(self._identity_pool, invalidate)
-        merges = [m for m in messages if m.get("type") in ("ContactsMerged", "ContactsUnmerged")]
+        merges = [m for m in messages if m.get("type") in MERGE_TYPES]
         rows: list[tuple[Any, ...]] = []
         if merges:
-            merge_map = await self._merge_map_now()
-            for m in merges:
-                rows.extend(_merge_rows(merge_map, m))
+            rows = merge_rows(await self._merge_map_now(), merges)
         if rows:
             await self._retrying(
                 "write contact_merges",
@@ -393,11 +387,7 @@ class Pipeline:
 
     async def _merge_map_now(self) -> MergeMap:
         if self._merge_map is None:
-            sql = f"SELECT merged_id, survivor_id, reason FROM {CONTACT_MERGES_TABLE} FINAL WHERE active = 1"
-            found = await self._retrying("load contact_merges", self._with_store(lambda s: s.query(sql)))
-            self._merge_map = MergeMap(
-                {str(m): str(s) for m, s, _ in found}, {str(m): str(r) for m, _, r in found}
-            )
+            self._merge_map = await self._retrying("load contact_merges", self._with_store(load_merge_map))
         return self._merge_map
 
     async def _forward(self, messages: list[dict[str, Any]]) -> int:
@@ -419,25 +409,10 @@ class Pipeline:
     # --- deadletters: touchpoints.dlq -> dead_letters (the data-quality view counts them) -----------------
     async def dead_letters(self, records: Sequence[LogRecord]) -> int:
         self.metrics.records["deadletters"] += len(records)
-        rows = []
-        for record in records:
-            try:
-                letter = DeadLetter.from_bytes(record.value)
-            except (ValueError, KeyError, TypeError) as exc:
-                self.metrics.skipped["unreadable dead letter"] += 1
-                log.error("skipping unreadable dead letter %d/%d: %s", record.partition, record.offset, exc)
-                continue
-            # The raw record's own timestamp, like the embedded runner: a replay writes the same row.
-            received = (
-                datetime.fromtimestamp(int(letter.source_timestamp), UTC)
-                if letter.source_timestamp is not None
-                else letter.dead_lettered_at
-            )
-            rows.append(
-                dead_letter_row(
-                    letter.source_partition, letter.source_offset, received, letter.error, letter.original
-                )
-            )
+        rows, unreadable = dead_letter_rows(records)
+        for record, exc in unreadable:
+            self.metrics.skipped["unreadable dead letter"] += 1
+            log.error("skipping unreadable dead letter %d/%d: %s", record.partition, record.offset, exc)
         if rows:
             await self._retrying(
                 "write dead_letters",
@@ -445,28 +420,3 @@ class Pipeline:
             )
             self.metrics.rows_written += len(rows)
         return len(rows)
-
-
-def load_states(store: AbstractReadStore, contact_ids: set[str]) -> dict[str, ContactState]:
-    """The newest saved state of each contact (the embedded runner reads the same table the same way)."""
-    if not contact_ids:
-        return {}
-    rows = store.query(
-        f"SELECT contact_id, argMax(state, version) FROM {STATE_TABLE} "
-        "WHERE contact_id IN %(ids)s GROUP BY contact_id",
-        {"ids": tuple(sorted(contact_ids))},
-    )
-    return {str(contact_id): parse_state(text) for contact_id, text in rows}
-
-
-def _merge_rows(merge_map: MergeMap, message: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """contact_merges rows for one ContactsMerged / ContactsUnmerged record. The version is the master
-    record's notification id: one global order, whatever partition of masterdata.events carried it."""
-    data = message.get("data") or {}
-    survivor, merged = str(message.get("aggregate_id") or ""), str(data.get("merged_id") or "")
-    version = int(message.get("notification_id") or 0)
-    if not survivor or not merged or survivor == merged:
-        return []
-    if message.get("type") == "ContactsMerged":
-        return merge_map.merged(merged, survivor, version, str(data.get("reason") or ""))
-    return merge_map.unmerged(merged, version)

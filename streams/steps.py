@@ -1,0 +1,218 @@
+"""The pipeline steps, written once, as functions over a batch of log records.
+
+The embedded runner (`streams/embedded.py`) and the Faust agents (`streams/faust_agents.py`) only
+schedule these, retry them, and commit positions; neither carries a step of its own. Each step is
+synchronous and touches the world only through the ports it is given, so the worker can run it on the
+executor thread that owns the client.
+
+- validate: `Validator` (`streams/validate.py`) — bad records become dead letters with the reason.
+- resolve: `resolve_batch` — each valid event through the `ResolveStage`, in log order.
+- project: `parse_resolved_records`, `fresh_items`, `load_states`, `fold_batch`, `write_batch`.
+- dead letters: `dead_letter_rows`.
+- merges: `merge_rows` over a `MergeMap` kept by the caller, applied incrementally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
+from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
+from touchstream.projections.dead_letters import dead_letter_row
+from touchstream.projections.merges import CONTACT_MERGES_TABLE, MergeMap
+from touchstream.projections.state import ContactState
+from touchstream.streams.ports import AbstractReadStore, LogRecord
+from touchstream.streams.project import STATE_TABLE, ProjectedBatch, parse_state, project_batch
+from touchstream.streams.resolve import ResolveStage
+from touchstream.streams.validate import DeadLetter
+
+Item = tuple[ResolvedTouchpoint, int, int]  # (touchpoint, partition, offset)
+Row = tuple[Any, ...]
+MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
+
+
+# --- resolve ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ResolvedBatch:
+    """What `resolve_batch` made of the valid events of one batch."""
+
+    out: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for touchpoints.resolved
+    unresolved: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, dead letter) for DLQ
+    merges: int = 0
+
+
+def resolve_batch(
+    stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]], source_topic: str
+) -> ResolvedBatch:
+    """Resolve each event in log order. Resolution is idempotent (ids derive from the event), so a batch
+    retried after a failure creates nothing twice. An event that names neither a contact nor an account
+    becomes a dead letter rather than a touchpoint about no one."""
+    batch = ResolvedBatch()
+    for record, event in valid:
+        result = stage.process(event, record.partition, record.offset)
+        batch.merges += len(result.resolution.merges)
+        touchpoint = result.touchpoint
+        if touchpoint.contact_id is None and touchpoint.account_id is None:
+            batch.unresolved.append((record.key, unresolved_letter(record, event, source_topic).to_bytes()))
+            continue
+        batch.out.append((result.key, touchpoint.to_json()))
+    return batch
+
+
+def unresolved_letter(record: LogRecord, event: Event, source_topic: str) -> DeadLetter:
+    error = {
+        "error": "Unresolved",
+        "event_type": event.type,
+        "event_id": str(event.event_id),
+        "problems": [{"path": "identifiers", "message": "names neither a contact nor an account"}],
+    }
+    now = datetime.now(UTC)
+    return DeadLetter(
+        source_topic, record.partition, record.offset, record.key, record.value, error, now, record.timestamp
+    )
+
+
+# --- project ---------------------------------------------------------------------------------------------
+
+
+def parse_resolved_records(
+    records: Iterable[LogRecord],
+) -> tuple[list[Item], list[tuple[LogRecord, EventParseError]]]:
+    """The batch's resolved touchpoints, and the records that are not one (not fixable by a retry: the
+    caller counts and reports them, and moves on)."""
+    items: list[Item] = []
+    unreadable: list[tuple[LogRecord, EventParseError]] = []
+    for record in records:
+        try:
+            items.append((parse_resolved(record.value), record.partition, record.offset))
+        except EventParseError as exc:
+            unreadable.append((record, exc))
+    return items, unreadable
+
+
+def fresh_items(items: Sequence[Item], known: set[str]) -> tuple[list[Item], int]:
+    """Drop the events already applied (`known`, from `AppliedEvents`) and second copies within the batch;
+    returns the rest, in order, and how many were dropped."""
+    seen = set(known)
+    fresh: list[Item] = []
+    for item in items:
+        event_id = str(item[0].event.event_id)
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        fresh.append(item)
+    return fresh, len(items) - len(fresh)
+
+
+def load_states(store: AbstractReadStore, contact_ids: set[str], suffix: str = "") -> dict[str, ContactState]:
+    """The newest saved state of each contact, from `projection_state<suffix>`."""
+    if not contact_ids:
+        return {}
+    rows = store.query(
+        f"SELECT contact_id, argMax(state, version) FROM {STATE_TABLE}{suffix} "
+        "WHERE contact_id IN %(ids)s GROUP BY contact_id",
+        {"ids": tuple(sorted(contact_ids))},
+    )
+    return {str(contact_id): parse_state(text) for contact_id, text in rows}
+
+
+def fold_batch(
+    items: list[Item],
+    store: AbstractReadStore,
+    states: Mapping[str, ContactState],
+    config: ProjectionConfig = DEFAULT_CONFIG,
+    suffix: str = "",
+    load: bool = True,
+) -> ProjectedBatch:
+    """Fold one batch into a scratch copy of the states it touches (unseen contacts loaded first).
+
+    `states` is read, never changed: the caller merges `final_states` in only after the rows were written,
+    so a failed write retried folds the same events again from the same states.
+    """
+    contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}
+    scratch = {c: states[c] for c in contacts if c in states}
+    if load:
+        scratch.update(load_states(store, contacts - set(scratch), suffix))
+    batch = project_batch(items, scratch, config)
+    batch.final_states = scratch
+    return batch
+
+
+# --- dead letters ----------------------------------------------------------------------------------------
+
+
+def dead_letter_rows(records: Iterable[LogRecord]) -> tuple[list[Row], list[tuple[LogRecord, Exception]]]:
+    """`dead_letters` rows for the DLQ's records, keyed by the raw record each came from (a letter written
+    twice by a repeated batch is one row), and the records that are not readable letters."""
+    rows: list[Row] = []
+    unreadable: list[tuple[LogRecord, Exception]] = []
+    for record in records:
+        try:
+            letter = DeadLetter.from_bytes(record.value)
+        except (ValueError, KeyError, TypeError) as exc:
+            unreadable.append((record, exc))
+            continue
+        # The raw record's own timestamp: a replay or a rebuild writes the same row.
+        at = letter.source_timestamp or letter.dead_lettered_at.timestamp()
+        received = datetime.fromtimestamp(int(at), UTC)
+        rows.append(
+            dead_letter_row(
+                letter.source_partition, letter.source_offset, received, letter.error, letter.original
+            )
+        )
+    return rows, unreadable
+
+
+# --- merges ----------------------------------------------------------------------------------------------
+
+
+def masterdata_messages(records: Iterable[LogRecord]) -> tuple[list[dict[str, Any]], list[LogRecord]]:
+    """The `masterdata.events` records as JSON objects, and the records that are not one."""
+    messages: list[dict[str, Any]] = []
+    unreadable: list[LogRecord] = []
+    for record in records:
+        try:
+            message = orjson.loads(record.value)
+        except orjson.JSONDecodeError:
+            message = None
+        if isinstance(message, dict):
+            messages.append(message)
+        else:
+            unreadable.append(record)
+    return messages, unreadable
+
+
+def merge_rows(merge_map: MergeMap, messages: Iterable[Mapping[str, Any]]) -> list[Row]:
+    """`contact_merges` rows for the merges and unmerges among `messages`, applied to `merge_map` in the
+    master record's order (its notification id: one global order, whatever partition carried them)."""
+    merges = sorted(
+        (m for m in messages if m.get("type") in MERGE_TYPES),
+        key=lambda m: int(m.get("notification_id") or 0),
+    )
+    rows: list[Row] = []
+    for message in merges:
+        data = message.get("data") or {}
+        survivor, merged = str(message.get("aggregate_id") or ""), str(data.get("merged_id") or "")
+        version = int(message.get("notification_id") or 0)
+        if not survivor or not merged or survivor == merged:
+            continue
+        if message.get("type") == "ContactsMerged":
+            rows += merge_map.merged(merged, survivor, version, str(data.get("reason") or ""))
+        else:
+            rows += merge_map.unmerged(merged, version)
+    return rows
+
+
+def load_merge_map(store: AbstractReadStore) -> MergeMap:
+    """The merges in force, as the read store holds them (merged contact -> its survivor)."""
+    found = store.query(
+        f"SELECT merged_id, survivor_id, reason FROM {CONTACT_MERGES_TABLE} FINAL WHERE active = 1"
+    )
+    return MergeMap({str(m): str(s) for m, s, _ in found}, {str(m): str(r) for m, _, r in found})
