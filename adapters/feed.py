@@ -109,6 +109,10 @@ class KafkaSource(FeedSource):
         await consumer.start()
         try:
             await consumer.seek_to_end()
+            for partition in consumer.assignment():
+                # seek_to_end only marks a reset; resolve it now, or a message published right after
+                # `ready` could land before the end is looked up and be skipped.
+                await consumer.position(partition)
             self.ready.set()
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=200, max_records=500)

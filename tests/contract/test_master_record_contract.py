@@ -1,0 +1,107 @@
+"""The master record's contract, one suite subclassed per store: in memory, SQLite and PostgreSQL.
+
+Whatever the store, an identifier names one contact however many applications resolve it, a repeated
+event changes nothing, merges and unmerges are reversible, and the notification log (the relay's outbox)
+holds every change in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from event_examples import identity_event as event
+
+from touchstream.adapters.master_record import MasterRecord
+
+
+class MasterRecordContract:
+    @pytest.fixture
+    def url(self, tmp_path: Path) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def app(self, url: str) -> Iterator[MasterRecord]:
+        opened = MasterRecord.from_url(url)
+        yield opened
+        opened.close()
+
+    def test_one_identifier_names_one_contact(self, app: MasterRecord) -> None:
+        first = app.resolve(event({"email": "ada@acme-widgets.com"}))
+        again = app.resolve(event({"email": "ADA@acme-widgets.com", "external_ids": {"hubspot": "7"}}, day=1))
+        by_id = app.resolve(event({"external_ids": {"hubspot": "7"}}, day=2))
+        assert first.is_new
+        assert not again.is_new
+        assert not by_id.is_new
+        assert first.contact_id == again.contact_id == by_id.contact_id
+
+    def test_a_repeated_event_changes_nothing(self, app: MasterRecord) -> None:
+        touch = event({"email": "grace@acme-widgets.com", "phone": "+14155550100"})
+        first = app.resolve(touch)
+        notifications = app.recorder.max_notification_id()
+        second = app.resolve(touch)
+        assert (second.contact_id, second.account_id) == (first.contact_id, first.account_id)
+        assert not second.is_new
+        assert app.recorder.max_notification_id() == notifications
+
+    def test_merge_and_unmerge_are_reversible(self, app: MasterRecord) -> None:
+        a = app.resolve(event({"email": "a@one.example.com"})).contact_id
+        b = app.resolve(event({"email": "b@two.example.com"})).contact_id
+        assert a is not None
+        assert b is not None
+        survivor = app.merge(a, b, actor="steward")
+        merged = b if survivor == a else a
+        assert app.contact(merged).id == survivor
+        app.unmerge(merged, actor="steward")
+        assert app.contact(merged).id == merged
+        assert app.contact(survivor).id == survivor
+
+    def test_the_notification_log_holds_every_change_in_order(self, app: MasterRecord) -> None:
+        for n in range(5):
+            app.resolve(event({"email": f"p{n}@acme-widgets.com"}, day=n))
+        last = app.recorder.max_notification_id() or 0
+        notifications = app.recorder.select_notifications(1, last + 10)
+        ids = [n.id for n in notifications]
+        assert ids == sorted(ids)
+        assert len(ids) == last
+        assert {n.originator_id for n in notifications} >= {
+            app.owner_of("email:p0@acme-widgets.com"),
+            app.owner_of("email:p4@acme-widgets.com"),
+        } - {None}
+
+
+class SharedStoreContract(MasterRecordContract):
+    """Stores that several applications (processes, workers) open at once."""
+
+    def test_two_applications_on_one_store_agree(self, url: str, app: MasterRecord) -> None:
+        other = MasterRecord.from_url(url)
+        try:
+            mine = app.resolve(event({"email": "shared@acme-widgets.com"}))
+            theirs = other.resolve(event({"email": "shared@acme-widgets.com"}, day=1))
+            assert theirs.contact_id == mine.contact_id
+            assert not theirs.is_new
+        finally:
+            other.close()
+
+
+class TestInMemory(MasterRecordContract):
+    @pytest.fixture
+    def url(self, tmp_path: Path) -> str:
+        return "memory://"
+
+
+class TestSQLite(SharedStoreContract):
+    @pytest.fixture
+    def url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'master.sqlite'}"
+
+
+@pytest.mark.integration
+class TestPostgreSQL(SharedStoreContract):
+    @pytest.fixture
+    def url(self, pg_url: str) -> str:
+        return pg_url
+
+
+del MasterRecordContract, SharedStoreContract
