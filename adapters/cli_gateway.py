@@ -40,6 +40,10 @@ def gateway(
     max_bytes: Annotated[int, typer.Option(min=1024, help="largest request body")] = 8 * 1024 * 1024,
     retry_after: Annotated[int, typer.Option(min=1, help="Retry-After seconds on a 503")] = 5,
     kafka_timeout: Annotated[float, typer.Option(min=0.5, help="seconds to wait for Kafka's acks")] = 10.0,
+    max_connections: Annotated[int, typer.Option(min=1, help="open connections before answering 503")] = 256,
+    head_timeout: Annotated[float, typer.Option(min=0.1, help="seconds for a request's headers")] = 10.0,
+    body_timeout: Annotated[float, typer.Option(min=0.1, help="seconds for a request's body (408)")] = 30.0,
+    idle_timeout: Annotated[int, typer.Option(min=1, help="seconds an idle keep-alive stays open")] = 5,
 ) -> None:
     """Serve the gateway: `touchstream gateway --keys keys.toml --kafka 127.0.0.1:19092`.
 
@@ -53,7 +57,7 @@ def gateway(
         raise typer.BadParameter("choose one of --kafka and --embedded-log")
     from touchstream.adapters.gateway_auth import KeyFileError
     from touchstream.adapters.gateway_compose import build_gateway
-    from touchstream.adapters.gateway_server import serve
+    from touchstream.adapters.gateway_server import ServerLimits, serve
 
     try:
         app_ = build_gateway(
@@ -67,11 +71,15 @@ def gateway(
             max_bytes=max_bytes,
             retry_after=retry_after,
             kafka_timeout=kafka_timeout,
+            body_timeout=body_timeout,
         )
     except KeyFileError as exc:
         raise typer.BadParameter(str(exc), param_hint="--keys") from None
     typer.echo(f"gateway on http://{host}:{port} (OpenAPI at /docs)", err=True)
-    serve(app_, host=host, port=port)
+    limits = ServerLimits(
+        max_connections=max_connections, head_timeout_s=head_timeout, idle_timeout_s=idle_timeout
+    )
+    serve(app_, host=host, port=port, limits=limits)
 
 
 @keys_app.command("add")
@@ -80,22 +88,30 @@ def keys_add(
     source: Annotated[str, typer.Option(help="the source system its events carry, e.g. hubspot")],
     keys: Annotated[Path, typer.Option(help="the keys file (created if missing)")],
     department: Annotated[
-        list[str] | None, typer.Option(help="a department it may publish for (repeat; default all)")
+        list[str] | None,
+        typer.Option(help="it may send every ordinary type of this department (repeat; '*' for all)"),
     ] = None,
     event_type: Annotated[
-        list[str] | None, typer.Option("--type", help="an event type it may publish (repeat; default all)")
+        list[str] | None,
+        typer.Option("--type", help="it may send this type (repeat); the only grant for privileged types"),
     ] = None,
 ) -> None:
     """Mint an API key, append its SHA-256 to the keys file, and print the key once.
 
     Example: `touchstream gateway keys add --name hubspot-prod --source hubspot --department marketing
-    --keys keys.toml`
+    --type ConsentWithdrawn --keys keys.toml`. A type's department is the catalogue's; privileged types
+    (ErasureRequested, ConsentGiven, ConsentWithdrawn) are granted only by --type.
     """
-    from touchstream.adapters.gateway_auth import ANY, KeyFileError, add_key
+    from touchstream.adapters.gateway_auth import KeyFileError, add_key
 
+    if not department and not event_type:
+        raise typer.BadParameter(
+            "say what the key may send: --department marketing (repeat; '*' for every ordinary type) "
+            "and/or --type ErasureRequested (repeat)"
+        )
     try:
         secret, key = add_key(
-            keys, name=name, source=source, departments=department or [ANY], event_types=event_type or [ANY]
+            keys, name=name, source=source, departments=department or [], event_types=event_type or []
         )
     except KeyFileError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -4,6 +4,9 @@ The gateway asks before publishing and records ids only after the log acknowledg
 publish never makes a retry look like a duplicate. An id seen again with the same body hash is a duplicate
 (answered, not published); with a different hash it is a conflict (a producer reusing ids: rejected).
 
+The gateway keys its entries by source and event id (`"<source> <event_id>"`): a producer learns only
+about its own ids, never whether another source used one.
+
 Memory is a window, not forever: downstream writes are idempotent by event id anyway (ReplacingMergeTree),
 so the window only has to cover producers' retries.
 """
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from touchstream.adapters.private_files import touch_private
 from touchstream.streams.ports import AbstractDedupStore
 
 DEFAULT_WINDOW_S = 7 * 24 * 3600.0
@@ -47,6 +51,8 @@ class SQLiteDedupStore(AbstractDedupStore):
         self.window_s = window_s
         self._clock = clock
         self._lock = threading.Lock()
+        if str(path) != ":memory:":
+            touch_private(Path(path))  # 0600 before SQLite creates it (its -wal and -shm copy this mode)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")

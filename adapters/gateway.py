@@ -8,6 +8,7 @@ uvicorn. The log is opened lazily on the gateway's log thread, so building the a
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException
 
-from touchstream.adapters.gateway_auth import ApiKey, Keyring
+from touchstream.adapters.gateway_auth import ApiKey, Keyring, Unauthorized, authenticate_headers
 from touchstream.adapters.gateway_ingest import (
     Draft,
     Ingestor,
@@ -56,6 +57,9 @@ class GatewaySettings:
     max_event_bytes: int = 64 * 1024
     retry_after_s: int = 5
     default_region: str | None = None
+    # The whole body must arrive within this many seconds of the handler asking for it (408 otherwise):
+    # a client trickling bytes must not hold a connection slot for as long as it likes.
+    body_timeout_s: float = 30.0
 
 
 class _Refusal(Exception):
@@ -92,17 +96,26 @@ def _single_status(outcome: Outcome) -> int:
     return _SINGLE_STATUS.get(outcome.reason or "", 422)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout_s: float = 30.0) -> bytes:
     declared = request.headers.get("content-length", "")
     too_large = _error(413, "too_large", f"the request body is over {limit} bytes; send smaller batches")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refusal(
+            408,
+            ErrorBody(error="timeout", message=f"the body did not arrive within {timeout_s:g} s; resend it"),
+            {"Connection": "close"},
+        ) from None
     body = b"".join(chunks)
     if request.headers.get("content-encoding", "").lower() == "gzip":  # Segment SDKs' gzip option
         inflater = zlib.decompressobj(wbits=31)
@@ -144,6 +157,16 @@ class Gateway:
                 _AUTH_HEADERS,
             )
         return key
+
+    def authenticate_request(self, request: Request) -> ApiKey:
+        """The key of `request`, from its headers, before anything reads its body (401 otherwise)."""
+        try:
+            return authenticate_headers(self.keys, request.headers)
+        except Unauthorized as exc:
+            raise _Refusal(401, ErrorBody(error="unauthorized", message=str(exc)), exc.headers) from None
+
+    async def read_body(self, request: Request) -> bytes:
+        return await _read_body(request, self.settings.max_request_bytes, self.settings.body_timeout_s)
 
     def check_count(self, count: int) -> None:
         if count > self.settings.max_batch_events:
@@ -192,6 +215,7 @@ def _refusal_response(refusal: _Refusal) -> JSONResponse:
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not JSON, or not an event / a list of events"},
     401: {"model": ErrorBody, "description": "no API key, or not a valid one"},
+    408: {"model": ErrorBody, "description": "the body did not arrive within the body timeout"},
     413: {"model": ErrorBody, "description": "over the request byte limit or the batch count limit"},
     503: {
         "model": ErrorBody,
@@ -228,8 +252,9 @@ def _add_event_routes(app: FastAPI, gateway: Gateway) -> None:
         started = time.perf_counter()
         code = 500
         try:
+            # The key first, from the headers alone: no body is read or parsed for an unknown caller.
             key = gateway.authenticate(_presented(bearer, basic))
-            data = _decode(await _read_body(request, gateway.settings.max_request_bytes))
+            data = _decode(await gateway.read_body(request))
             single = isinstance(data, dict)
             if not single and not isinstance(data, list):
                 raise _error(400, "bad_request", "send one event (a JSON object) or a batch (a JSON array)")

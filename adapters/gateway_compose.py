@@ -13,6 +13,7 @@ from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring
 from touchstream.adapters.gateway_ingest import Readiness, log_readiness
+from touchstream.adapters.private_files import private_dir
 from touchstream.streams import topology
 from touchstream.streams.ports import AbstractEventLog
 
@@ -29,6 +30,7 @@ def build_gateway(
     max_bytes: int = 8 * 1024 * 1024,
     retry_after: int = 5,
     kafka_timeout: float = 10.0,
+    body_timeout: float = 30.0,
 ) -> FastAPI:
     config = load_settings()
     if kafka is None and embedded_log is None:
@@ -55,14 +57,14 @@ def build_gateway(
     else:
         assert embedded_log is not None
         log_path = embedded_log
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_path.parent)
 
         def open_log() -> AbstractEventLog:
             # The declared partition count, as every other reader and writer of the raw log opens it.
             return SQLiteEventLog(log_path, topology.spec_for(topology.RAW).partitions)
 
     dedup_path = dedup_db or config.data_dir / "gateway-dedup.sqlite"
-    dedup_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dedup_path.parent)
     return create_gateway(
         open_log,
         Keyring.from_file(keys),
@@ -71,6 +73,7 @@ def build_gateway(
             max_batch_events=max_batch,
             max_request_bytes=max_bytes,
             retry_after_s=retry_after,
+            body_timeout_s=body_timeout,
             default_region=config.default_region,
         ),
         readiness=readiness,

@@ -74,6 +74,13 @@ class Candidate:
     key: bytes
     value: bytes
     body_hash: str
+    source: str = ""
+
+    @property
+    def dedup_id(self) -> str:
+        """De-duplication is per source: another source's id is never looked up, so reusing it answers
+        like any new event (an id-existence oracle across sources would leak which ids exist)."""
+        return f"{self.source} {self.event_id}"
 
 
 @dataclass
@@ -152,6 +159,7 @@ def _prepare_one(
         key=event.identifiers.strongest().encode(),
         value=value,
         body_hash=hashlib.sha256(value).hexdigest(),
+        source=key.source,
     )
 
 
@@ -244,13 +252,13 @@ class Ingestor:
         reason = self._ready_sync()
         if reason is not None:
             raise Unavailable(f"the event log is not reachable: {reason}")
-        known = self._dedup.seen([c.event_id for c in candidates])
+        known = self._dedup.seen([c.dedup_id for c in candidates])
         outcomes: list[Outcome] = []
         fresh: list[Candidate] = []
         for c in candidates:
-            if c.event_id not in known:
+            if c.dedup_id not in known:
                 fresh.append(c)
-            elif known[c.event_id] == c.body_hash:
+            elif known[c.dedup_id] == c.body_hash:
                 outcomes.append(Outcome(c.index, "duplicate", c.event_id, c.type, message="published before"))
             else:
                 message = f"event_id {c.event_id} was published before with a different body"
@@ -294,7 +302,7 @@ class Ingestor:
 
     def _remember(self, published: Sequence[Candidate]) -> None:
         try:
-            self._dedup.remember((c.event_id, c.body_hash) for c in published)
+            self._dedup.remember((c.dedup_id, c.body_hash) for c in published)
         except Exception:
             # The events are on the log: still answer "accepted". A retry may publish them again; readers
             # de-duplicate by event id.

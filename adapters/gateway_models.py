@@ -52,7 +52,9 @@ class IngestResponse(BaseModel):
     results: list[EventResult]
 
 
-ErrorCode = Literal["unauthorized", "bad_request", "too_large", "unavailable", "not_found", "rejected"]
+ErrorCode = Literal[
+    "unauthorized", "bad_request", "too_large", "unavailable", "not_found", "rejected", "timeout"
+]
 
 
 class ErrorBody(BaseModel):

@@ -34,7 +34,7 @@ from _report import emit, figure
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from touchstream.adapters.gateway_auth import add_key
+from touchstream.adapters.gateway_auth import PRIVILEGED_TYPES, add_key
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.events import parse_event
 
@@ -155,7 +155,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="touchstream-bench-") as folder:
         keys_file = Path(folder) / "keys.toml"
-        key, _ = add_key(keys_file, name="bench", source="bench")
+        # The generated stream holds erasure and consent events: privileged, so granted by name.
+        key, _ = add_key(keys_file, name="bench", source="bench", event_types=sorted(PRIVILEGED_TYPES))
         child = subprocess.Popen(
             [
                 sys.executable,

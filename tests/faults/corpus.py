@@ -267,11 +267,12 @@ class GatewayHarness:
         folder: Path,
         open_log: Callable[[], AbstractEventLog] | None = None,
         settings: GatewaySettings | None = None,
+        privileged: tuple[str, ...] = (),
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / "log.sqlite"
         keys = folder / "keys.toml"
-        self.key, _ = add_key(keys, name="hubspot", source="hubspot")
+        self.key, _ = add_key(keys, name="hubspot", source="hubspot", event_types=privileged)
         self.dedup = SQLiteDedupStore(folder / "dedup.sqlite")
         self.app: FastAPI = create_gateway(
             open_log or (lambda: SQLiteEventLog(self.log_path)),

@@ -45,7 +45,7 @@ from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, Dataset
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway_auth import add_key
+from touchstream.adapters.gateway_auth import PRIVILEGED_TYPES, add_key
 from touchstream.adapters.gateway_compose import build_gateway
 from touchstream.adapters.gateway_server import serving
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
@@ -100,7 +100,10 @@ def _run(stack: Stack, processes: Processes) -> Run:
     raw, _truth = generate_with_truth(CONFIG)
     events = [parse_event(orjson.dumps(e)) for e in raw]
     keys_file = folder / "keys.toml"
-    keys = {s: add_key(keys_file, name=s, source=s)[0] for s in sorted({e["source"] for e in raw})}
+    # Every source may send the generator's erasure and consent events too (privileged: granted by name).
+    grants = sorted(PRIVILEGED_TYPES)
+    sources = sorted({e["source"] for e in raw})
+    keys = {s: add_key(keys_file, name=s, source=s, event_types=grants)[0] for s in sources}
     gateway = build_gateway(
         keys=keys_file, kafka=bootstrap, topic=stack.topic(topology.RAW), dedup_db=folder / "dedup.sqlite"
     )

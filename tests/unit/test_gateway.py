@@ -72,6 +72,14 @@ class Env:
         self.marketing_key, _ = add_key(
             self.keys_path, name="hubspot-mkt", source="hubspot", departments=["marketing"]
         )
+        self.admin_key, _ = add_key(
+            self.keys_path,
+            name="crm-admin",
+            source="crm_admin",
+            departments=[],
+            event_types=["ErasureRequested", "ConsentWithdrawn"],
+        )
+        self.zendesk_key, _ = add_key(self.keys_path, name="zendesk", source="zendesk")
         self.flaky: FlakyLog | None = None
         self.probe_down: str | None = None
         self.dedup = SQLiteDedupStore(tmp_path / "dedup.sqlite")
@@ -203,13 +211,72 @@ def test_scope_is_403_for_a_single_event_and_per_event_in_a_batch(env: Env) -> N
     support = event("TicketOpened")
     single = env.post(support, key=env.marketing_key)
     assert single.status_code == 403
-    assert "department 'support'" in single.json()["results"][0]["message"]
+    assert "TicketOpened is a support event" in single.json()["results"][0]["message"]
     other_source = event(source="salesforce")
     batch = env.post([event(), support, other_source], key=env.marketing_key)
     assert batch.status_code == 200
     assert statuses(batch) == [("accepted", None), ("rejected", "forbidden"), ("rejected", "forbidden")]
     assert "source 'hubspot', not 'salesforce'" in batch.json()["results"][2]["message"]
     assert len(env.published()) == 1
+
+
+def test_the_type_decides_the_department_not_the_producer(env: Env) -> None:
+    """A marketing key cannot open a support ticket, however the producer labels it: the department is the
+    catalogue's, and the 403 names the type and the grant it needs."""
+    for department in ("support", "marketing"):
+        ticket = env.post(event("TicketOpened", department=department), key=env.marketing_key)
+        assert ticket.status_code == 403
+        message = ticket.json()["results"][0]["message"]
+        assert "TicketOpened" in message
+        assert 'departments = ["support"] or event_types = ["TicketOpened"]' in message
+    mislabelled = env.post(event("EmailOpened", department="support"), key=env.marketing_key)
+    assert mislabelled.status_code == 403
+    assert (
+        "may not label a EmailOpened with department 'support'" in mislabelled.json()["results"][0]["message"]
+    )
+    assert env.post(event("EmailOpened", department="marketing"), key=env.marketing_key).status_code == 200
+    assert len(env.published()) == 1
+
+
+@pytest.mark.parametrize("type_name", ["ErasureRequested", "ConsentWithdrawn", "ConsentGiven"])
+def test_privileged_types_need_a_grant_by_name(env: Env, type_name: str) -> None:
+    """Neither a department grant nor "every department" covers erasure or consent: only naming the type."""
+    for key in (env.marketing_key, env.key):  # departments ["marketing"], and ["*"]
+        refused = env.post(event(type_name), key=key)
+        assert refused.status_code == 403
+        message = refused.json()["results"][0]["message"]
+        assert f"{type_name} is privileged" in message
+        assert f'event_types = ["{type_name}"]' in message
+    granted = env.post(event(type_name, source="crm_admin"), key=env.admin_key)
+    if type_name == "ConsentGiven":  # the admin key names only erasure and withdrawal
+        assert granted.status_code == 403
+    else:
+        assert granted.status_code == 200, granted.json()
+    # ...and naming privileged types grants nothing else.
+    assert env.post(event("EmailOpened", source="crm_admin"), key=env.admin_key).status_code == 403
+
+
+def test_dedup_is_per_source_and_another_sources_id_is_not_revealed(env: Env) -> None:
+    """The same event id from another source answers as a new event would (not 409): a producer cannot
+    learn which ids exist elsewhere. Within one source, resends and conflicts answer as before."""
+    sent = event("TicketOpened", source="zendesk")
+    assert env.post(sent, key=env.zendesk_key).status_code == 200
+    probe = {**event("EmailOpened"), "event_id": sent["event_id"]}
+    answer = env.post(probe, key=env.key)
+    assert answer.status_code == 200
+    assert statuses(answer) == [("accepted", None)]
+    assert statuses(env.post(sent, key=env.zendesk_key)) == [("duplicate", None)]
+    assert statuses(env.post(probe, key=env.key)) == [("duplicate", None)]
+    changed = {**sent, "payload": {**sent["payload"], "subject": "another subject"}}
+    assert env.post(changed, key=env.zendesk_key).status_code == 409
+
+
+def test_the_key_is_checked_before_the_body_is_read(env: Env) -> None:
+    """No key, or a wrong one: 401 even for a body that is not JSON and over the size limit."""
+    junk = b"\x00not json" * 100_000
+    for headers in ({}, {"Authorization": "Bearer tsk_wrong"}):
+        answer = env.client.post("/v1/events", content=junk, headers=headers)
+        assert answer.status_code == 401, answer.text
 
 
 def test_limits_answer_413_with_the_limit(env: Env) -> None:

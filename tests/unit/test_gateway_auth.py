@@ -9,7 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from touchstream.adapters.cli_gateway import app
-from touchstream.adapters.gateway_auth import KeyFileError, Keyring, add_key, digest, load_keys
+from touchstream.adapters.gateway_auth import (
+    PRIVILEGED_TYPES,
+    TYPE_DEPARTMENT,
+    KeyFileError,
+    Keyring,
+    add_key,
+    digest,
+    load_keys,
+)
+from touchstream.events import EVENT_TYPES
 
 
 def test_a_minted_key_is_stored_only_as_its_digest(tmp_path: Path) -> None:
@@ -28,14 +37,47 @@ def test_a_minted_key_is_stored_only_as_its_digest(tmp_path: Path) -> None:
     assert keyring.identify(None) is None
 
 
-def test_scope_names_what_is_outside_it(tmp_path: Path) -> None:
+def test_grants_follow_the_types_own_department_and_name_privileged_types(tmp_path: Path) -> None:
     _, key = add_key(
-        tmp_path / "k.toml", name="k", source="zendesk", departments=["support"], event_types=["TicketOpened"]
+        tmp_path / "k.toml", name="k", source="zendesk", departments=["support"], event_types=["OrderPlaced"]
     )
     assert key.allows("zendesk", "support", "TicketOpened") is None
+    assert key.allows("zendesk", "support", "NpsSubmitted") is None  # a department grants all its types
+    assert key.allows("zendesk", "commerce", "OrderPlaced") is None  # a type granted by name
     assert "source 'zendesk', not 'hubspot'" in (key.allows("hubspot", "support", "TicketOpened") or "")
+    # The producer's label does not change what the type is; a foreign label needs that department.
+    assert "EmailOpened is a marketing event" in (key.allows("zendesk", "support", "EmailOpened") or "")
     assert "department 'sales'" in (key.allows("zendesk", "sales", "TicketOpened") or "")
-    assert "'NpsSubmitted' events" in (key.allows("zendesk", "support", "NpsSubmitted") or "")
+    _, every = add_key(tmp_path / "k.toml", name="all", source="x")  # by default: departments ["*"]
+    assert every.allows("x", "sales", "OpportunityWon") is None
+    for privileged in sorted(PRIVILEGED_TYPES):
+        assert f"{privileged} is privileged" in (every.allows("x", "system", privileged) or "")
+    assert set(EVENT_TYPES) >= PRIVILEGED_TYPES, "every privileged name is a catalogued type"
+    assert {"ErasureRequested", "ConsentGiven", "ConsentWithdrawn"} <= PRIVILEGED_TYPES
+
+
+def test_every_catalogued_type_has_the_department_of_its_module() -> None:
+    """The grant's department is the catalogue's: the module a type is defined in names it."""
+    module_department = {"marketing": "marketing", "sales": "sales", "commerce": "commerce"}
+    for name, cls in EVENT_TYPES.items():
+        module = cls.__module__.rsplit(".", 1)[-1]
+        if module in module_department:
+            assert TYPE_DEPARTMENT[name] == module_department[module], name
+        elif module == "support":
+            assert TYPE_DEPARTMENT[name] in ("support", "contact_center"), name
+        else:
+            assert (module, TYPE_DEPARTMENT[name]) == ("masterdata", "system"), name
+
+
+def test_a_star_in_event_types_or_a_key_without_grants_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.toml"
+    entry = '[[keys]]\nname = "a"\nsource = "x"\nsha256 = "' + "a" * 64 + '"\n'
+    path.write_text(entry + 'departments = ["marketing"]\nevent_types = ["*"]\n')
+    with pytest.raises(KeyFileError, match=r'keys\[0\]: event_types = \["\*"\] is not a grant'):
+        load_keys(path)
+    path.write_text(entry)
+    with pytest.raises(KeyFileError, match="grants nothing"):
+        load_keys(path)
 
 
 def test_a_bad_keys_file_is_refused_with_the_entry_named(tmp_path: Path) -> None:
