@@ -33,6 +33,14 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_POSTGRES_DATABASE": "the master record's PostgreSQL database (default touchstream)",
     "TOUCHSTREAM_MASTER_RECORD_URL": "the master record's store URL, overriding the mode's default",
     "TOUCHSTREAM_DEFAULT_REGION": "region for phone numbers without a country code (default US)",
+    "TOUCHSTREAM_SOURCE_REGIONS": "phone region per source system, e.g. zendesk_uk=GB,hubspot_de=DE",
+    "TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE": "a file of extra free-mail domains, one a line (# comments)",
+    "TOUCHSTREAM_ROLE_LOCAL_PARTS": "extra role mailbox names, comma-separated (e.g. desk,frontoffice)",
+    "TOUCHSTREAM_IDENTITY_MAX_MERGES_PER_IDENTIFIER": "merges one identifier may cause (default 3)",
+    "TOUCHSTREAM_IDENTITY_MAX_CONTACTS_PER_EVENT": "contacts one event may merge (default 3)",
+    "TOUCHSTREAM_IDENTITY_MAX_HOLDERS_FOR_SUSPICION": "holders of a name at a company still suspected (5)",
+    "TOUCHSTREAM_IDENTITY_SWITCHBOARD_HOLDERS": "people sharing a phone that make it a switchboard (3)",
+    "TOUCHSTREAM_IDENTITY_MAX_EMAILS_PER_CONTACT": "emails one contact may collect (default 8)",
     "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
     "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 500)",
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
@@ -62,6 +70,15 @@ class Settings:
     worker_metrics_every_s: float = 60.0
     webhook_url: str = ""
     webhook_secret: str = ""
+    # Identity (adapters/identity_config.py turns these into the rules' IdentityConfig and PhoneRegions).
+    source_regions: tuple[tuple[str, str], ...] = ()
+    free_mail_domains_file: str = ""
+    role_local_parts: tuple[str, ...] = ()
+    identity_max_merges_per_identifier: int = 3
+    identity_max_contacts_per_event: int = 3
+    identity_max_holders_for_suspicion: int = 5
+    identity_switchboard_holders: int = 3
+    identity_max_emails_per_contact: int = 8
 
     @property
     def embedded(self) -> bool:
@@ -86,6 +103,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     def get(name: str, default: str = "") -> str:
         return env.get(name, "").strip() or default
+
+    def count(name: str, default: str) -> int:
+        return int(_number(env, f"TOUCHSTREAM_IDENTITY_{name}", default, int))
 
     mode = get("TOUCHSTREAM_MODE", "embedded")
     if mode not in ("embedded", "production"):
@@ -115,4 +135,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
+        source_regions=_pairs(get("TOUCHSTREAM_SOURCE_REGIONS"), "TOUCHSTREAM_SOURCE_REGIONS"),
+        free_mail_domains_file=get("TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE"),
+        role_local_parts=tuple(
+            p.strip().lower() for p in get("TOUCHSTREAM_ROLE_LOCAL_PARTS").split(",") if p.strip()
+        ),
+        identity_max_merges_per_identifier=count("MAX_MERGES_PER_IDENTIFIER", "3"),
+        identity_max_contacts_per_event=count("MAX_CONTACTS_PER_EVENT", "3"),
+        identity_max_holders_for_suspicion=count("MAX_HOLDERS_FOR_SUSPICION", "5"),
+        identity_switchboard_holders=count("SWITCHBOARD_HOLDERS", "3"),
+        identity_max_emails_per_contact=count("MAX_EMAILS_PER_CONTACT", "8"),
     )
+
+
+def _pairs(text: str, name: str) -> tuple[tuple[str, str], ...]:
+    """`a=GB, b=DE` -> (("a", "GB"), ("b", "DE"))."""
+    pairs = []
+    for item in (i.strip() for i in text.split(",")):
+        key, sep, value = item.partition("=")
+        if not item:
+            continue
+        if not sep or not key.strip() or not value.strip():
+            raise SettingsError(f"{name}: {item!r} is not source=REGION; write e.g. zendesk_uk=GB,hubspot=US")
+        pairs.append((key.strip().lower(), value.strip().upper()))
+    return tuple(pairs)

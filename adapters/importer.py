@@ -21,13 +21,14 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from touchstream.adapters.publisher import Publisher
-from touchstream.events import Event, EventParseError, Limits, parse_event
+from touchstream.events import Event, EventParseError, Limits, PhoneRegions, parse_event
 
 CHECKPOINT_VERSION = 1
 _FINGERPRINT_BYTES = 1 << 20
@@ -192,6 +193,9 @@ class ImportOptions:
     id_namespace: str | None = None  # default: the file's name
     chunk_lines: int = 5_000
     restart: bool = False
+    # How phones without a country code are read, per source (`identity_config.phone_regions(settings)`);
+    # None: the publisher's default region.
+    regions: PhoneRegions | None = None
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -299,6 +303,8 @@ class _Run:
         data = row.data
         if not data.get("event_id"):
             data = {**data, "event_id": str(uuid.uuid5(self.namespace, row.raw.decode("utf-8", "replace")))}
+        if self.options.regions is not None:
+            return parse_event(data, regions=self.options.regions, now=datetime.now(UTC))
         return self.publisher.validate(data)
 
     # --- the error report ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 from eventsourcing.utils import get_topic
 
+from touchstream.adapters.config import Settings
+from touchstream.adapters.identity_config import identity_config
 from touchstream.events import Event
 from touchstream.projections.identity import (
     AccountFacts,
@@ -36,8 +38,10 @@ from touchstream.projections.identity import (
     Known,
     Plan,
     Resolution,
+    canonical_key,
     claim_id,
     evidence_of,
+    first_name_key,
     phone_key,
     settled_keys,
     suspect_id,
@@ -153,10 +157,13 @@ class MasterRecord(Application[UUID]):
         env: Mapping[str, str] | None = None,
         identity: IdentityConfig | None = None,
         survivorship: SurvivorshipRules | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        """`identity` wins; else it is built from `settings` (thresholds, lists); else the defaults with
+        the maintained domain lists. Nothing is read from the environment here."""
         with _schema_lock(env or {}):
             super().__init__(dict(env) if env is not None else None)
-        self.identity = identity or IdentityConfig()
+        self.identity = identity or identity_config(settings)
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
 
@@ -195,8 +202,9 @@ class MasterRecord(Application[UUID]):
         return found
 
     def owner_of(self, key: str) -> UUID | None:
-        """Who an identifier key names now (a contact followed to its survivor, or an account)."""
-        claim = self._find(IdentifierClaim, claim_id(key))
+        """Who an identifier key names now (a contact followed to its survivor, or an account); any
+        spelling of the key works (`canonical_key`)."""
+        claim = self._find(IdentifierClaim, claim_id(canonical_key(key)))
         if claim is None:
             return None
         if claim.owner_kind == "contact":
@@ -223,7 +231,7 @@ class MasterRecord(Application[UUID]):
                 owners[key] = claim.owner_id
                 self._load_account(claim.owner_id, snap)
         holders: dict[str, frozenset[UUID]] = {}
-        for key in (*ev.phones, *ev.names):
+        for key in ev.weak_keys():
             index = self._find(WeakIndex, weak_index_id(key))
             if index is not None:
                 snap.weak[key] = index
@@ -350,6 +358,15 @@ class MasterRecord(Application[UUID]):
                 event_id=ev.event_id,
             )
             _touch(touched, raised)
+        self._withdraw(plan, ev, touched)
+
+    def _withdraw(self, plan: Plan, ev: Evidence, touched: Touched) -> None:
+        """Suspects the event disproves leave the queue (only those raised on the same identifier)."""
+        for gone in plan.withdrawals:
+            found = self._find(DuplicateSuspect, suspect_id(gone.contact_id, gone.other_id, gone.reason))
+            if found is not None and found.status == "open" and found.identifier == gone.identifier:
+                found.withdraw(f"{gone.identifier} is shared by many people", ev.event_id)
+                _touch(touched, found)
 
     def _carry_out_account(
         self, ev: Evidence, plan: Plan, snap: _Snapshot, contact: Contact | None, touched: Touched
@@ -528,4 +545,8 @@ def _facts(contact: Contact) -> ContactFacts:
         account_id=contact.account_id,
         emails=contact.email_count,
         role=contact.role,
+        first_names=frozenset(
+            first_name_key(str(seen.get("value", "")))
+            for seen in contact.observations.get("first_name", {}).values()
+        ),
     )

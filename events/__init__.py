@@ -7,7 +7,7 @@ from .catalogue import EVENT_TYPES, event_class
 from .envelope import Event, Payload
 from .parsing import EventParseError, Limits, Problem, UnknownEventType, UnknownSchemaVersion, parse_event
 from .resolved import ResolvedTouchpoint, parse_resolved
-from .values import Department, Identifiers, Money, normalize_phone
+from .values import Department, Identifiers, Money, PhoneRegions, normalize_phone
 
 __all__ = [
     "EVENT_TYPES",
@@ -18,6 +18,7 @@ __all__ = [
     "Limits",
     "Money",
     "Payload",
+    "PhoneRegions",
     "Problem",
     "ResolvedTouchpoint",
     "UnknownEventType",

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .envelope import Event, Payload
-from .values import Department, Email, Ident, Name, Phone, Text, Url
+from .values import Department, Email, Ident, Name, PhoneHolder, Text, Url
 
 
 class MarketingEvent(Event):
@@ -125,7 +125,7 @@ class AdClicked(MarketingEvent):
     payload: AdClickedPayload
 
 
-class EventBadgeScannedPayload(Payload):
+class EventBadgeScannedPayload(PhoneHolder, Payload):
     """A business card collected at a conference or trade show."""
 
     event_name: Name
@@ -134,7 +134,6 @@ class EventBadgeScannedPayload(Payload):
     job_title: Name | None = None
     company: Name | None = None
     email: Email | None = None
-    phone: Phone | None = None
     booth: Name | None = None
 
 

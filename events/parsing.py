@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from .catalogue import EVENT_TYPES
 from .envelope import Event
 from .upcasting import can_upcast, upcast
+from .values import DEFAULT_PHONE_REGION, PhoneRegions
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 
@@ -80,13 +81,6 @@ class UnknownSchemaVersion(EventParseError):
     """The `schema_version` is newer than this reader, or older with no upcaster to the current one."""
 
 
-@dataclass
-class _Context:
-    now: datetime
-    default_region: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -140,12 +134,17 @@ def parse_event(
     *,
     limits: Limits | None = None,
     default_region: str | None = None,
+    regions: PhoneRegions | None = None,
     now: datetime | None = None,
 ) -> Event:
     """Read one event from JSON bytes/text or an already-decoded mapping.
 
     Old schema versions are upcast to the current one. Raises EventParseError (or its subclasses
     UnknownEventType / UnknownSchemaVersion) listing every problem with its field path.
+
+    Phones written without a country code are read with `regions` (the source's region, then the
+    address's country, then its default); `default_region`, when given, replaces that default. Nothing
+    here reads the environment: the same arguments give the same event in every process.
     """
     limits = limits or Limits()
     data = dict(raw) if isinstance(raw, Mapping) else _decode(raw, limits)
@@ -168,11 +167,25 @@ def parse_event(
             event_id=event_id,
         )
     data = _current_version(data, cls, event_id)
-    context = {"now": now or datetime.now(UTC), "default_region": default_region}
+    context = {"now": now or datetime.now(UTC), "default_region": _region(data, regions, default_region)}
     try:
         return cls.model_validate(data, context=context)
     except ValidationError as exc:
         raise EventParseError(_from_validation_error(exc), event_type=type_name, event_id=event_id) from None
+
+
+def _address_country(data: Mapping[str, Any]) -> object:
+    payload = data.get("payload")
+    address = payload.get("address") if isinstance(payload, Mapping) else None
+    return address.get("country") if isinstance(address, Mapping) else None
+
+
+def _region(data: Mapping[str, Any], regions: PhoneRegions | None, default_region: str | None) -> str:
+    regions = regions or _DEFAULT_REGIONS
+    return regions.region_for(data.get("source"), _address_country(data), default_region)
+
+
+_DEFAULT_REGIONS = PhoneRegions(DEFAULT_PHONE_REGION)
 
 
 def _current_version(data: dict[str, Any], cls: type[Event], event_id: str | None) -> dict[str, Any]:

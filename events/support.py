@@ -17,7 +17,7 @@ from .enums import (
     TicketStatus,
 )
 from .envelope import Event, Payload
-from .values import Department, Email, FrozenModel, Ident, Name, Phone, Text
+from .values import Department, Email, Ident, Name, PhoneHolder, Text
 
 
 class SupportEvent(Event):
@@ -77,7 +77,7 @@ class TicketReopened(SupportEvent):
     payload: TicketReopenedPayload
 
 
-class ObservedContactDetails(FrozenModel):
+class ObservedContactDetails(PhoneHolder):
     """Contact details found in a message (a signature block, a reply-to): evidence for the master record."""
 
     first_name: Name | None = None
@@ -85,7 +85,6 @@ class ObservedContactDetails(FrozenModel):
     job_title: Name | None = None
     company: Name | None = None
     email: Email | None = None
-    phone: Phone | None = None
 
 
 class InboundEmailReceivedPayload(Payload):
@@ -94,6 +93,11 @@ class InboundEmailReceivedPayload(Payload):
     subject: Name
     ticket_id: Ident | None = None
     observed: ObservedContactDetails = Field(default_factory=ObservedContactDetails)
+    observed_in: Literal["signature", "quoted", "forwarded"] | None = Field(
+        default=None,
+        description="where the observed details were found: the sender's own signature, or quoted text / "
+        "a forwarded message (someone else's: weak evidence only). A `Fwd:` subject implies forwarded.",
+    )
 
 
 class InboundEmailReceived(SupportEvent):

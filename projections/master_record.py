@@ -31,6 +31,7 @@ _PUBLISHED_NAMES = {
     "Contact.Absorbed": "ContactsMerged",
     "Contact.MergeUndone": "ContactsUnmerged",
     "DuplicateSuspect.Raised": "DuplicateSuspected",
+    "DuplicateSuspect.Withdrawn": "DuplicateSuspectWithdrawn",
 }
 
 
@@ -388,7 +389,8 @@ class WeakIndex(Aggregate):
 
 
 class DuplicateSuspect(Aggregate):
-    """Weak evidence that two contacts are one person, waiting for a data steward; never merged by itself."""
+    """Weak evidence that two contacts are one person, waiting for a data steward; never merged by itself.
+    Status: open, merged, dismissed (a steward decided) or withdrawn (later evidence disproved it)."""
 
     @staticmethod
     def create_id(contact_id: UUID, other_id: UUID, reason: str) -> UUID:
@@ -415,3 +417,14 @@ class DuplicateSuspect(Aggregate):
     def _decided(self, decision: str, actor: str, note: str) -> None:
         self.status = decision
         self.decided_by = actor
+
+    def withdraw(self, reason: str, event_id: str) -> None:
+        """Later evidence disproved it (the shared phone is a switchboard): it leaves the steward queue. A
+        steward's decision stands; only an open suspect is withdrawn."""
+        if self.status == "open":
+            self._withdrawn(reason=reason, event_id=event_id)
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str, event_id: str) -> None:
+        self.status = "withdrawn"
+        self.decided_by = "resolver"

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from touchstream.events import Event, EventParseError, parse_event
+from touchstream.events import Event, EventParseError, PhoneRegions, parse_event
 from touchstream.streams.ports import AbstractEventLog, LogRecord
 
 ENVELOPE_VERSION = 1
@@ -97,11 +97,20 @@ class Validator:
     """Splits raw records into events and dead letters; appends the dead letters to the DLQ log."""
 
     def __init__(
-        self, dlq: AbstractEventLog, *, source_topic: str, default_region: str | None = None
+        self,
+        dlq: AbstractEventLog,
+        *,
+        source_topic: str,
+        default_region: str | None = None,
+        regions: PhoneRegions | None = None,
     ) -> None:
+        """`regions` (from the composition root: `adapters.identity_config.phone_regions(settings)`)
+        says how phones without a country code are read per source; `default_region` replaces its
+        default."""
         self.dlq = dlq
         self.source_topic = source_topic
         self.default_region = default_region
+        self.regions = regions
 
     def validate(
         self, records: Sequence[LogRecord], now: datetime | None = None
@@ -113,7 +122,10 @@ class Validator:
         dead: list[tuple[bytes | None, bytes]] = []
         for record in records:
             try:
-                valid.append((record, parse_event(record.value, default_region=self.default_region, now=now)))
+                event = parse_event(
+                    record.value, default_region=self.default_region, regions=self.regions, now=now
+                )
+                valid.append((record, event))
             except EventParseError as exc:
                 letter = DeadLetter(
                     self.source_topic,

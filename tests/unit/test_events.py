@@ -14,6 +14,7 @@ from touchstream.events import (
     EVENT_TYPES,
     Department,
     EventParseError,
+    PhoneRegions,
     UnknownEventType,
     UnknownSchemaVersion,
     parse_event,
@@ -85,9 +86,52 @@ def test_identifiers_are_normalized() -> None:
 def test_phone_default_region_comes_from_the_caller() -> None:
     wire = wire_event("EmailOpened", 1, identifiers={"phone": "030 901820"})
     assert parse_event(wire, default_region="DE").identifiers.phone == "+4930901820"
-    with pytest.raises(EventParseError) as err:
-        parse_event(wire, default_region="US")
-    assert err.value.problems[0].path == "identifiers.phone"
+    assert parse_event(wire, regions=PhoneRegions("DE")).identifiers.phone == "+4930901820"
+
+
+def test_a_parse_never_depends_on_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    wire = wire_event("EmailOpened", 1, identifiers={"email": "jo@example.com", "phone": "030 901820"})
+    monkeypatch.setenv("TOUCHSTREAM_DEFAULT_REGION", "DE")  # the variable that used to leak into parses
+    ids = parse_event(wire).identifiers
+    assert (ids.phone, ids.phone_unparsed) == (None, "030 901820")
+    assert parse_event(wire, default_region="DE").identifiers.phone == "+4930901820"
+
+
+def test_an_unreadable_phone_is_kept_as_written_and_the_event_is_not_lost() -> None:
+    uk_national = wire_event(
+        "EmailOpened", 1, identifiers={"email": "jo@example.co.uk", "phone": "020 7946 0958"}
+    )
+    ids = parse_event(uk_national, default_region="US").identifiers
+    assert (ids.phone, ids.phone_unparsed) == (None, "020 7946 0958")
+    alone = wire_event("EmailOpened", 1, identifiers={"phone": "020 7946 0958"})
+    assert parse_event(alone).identifiers.phone_unparsed == "020 7946 0958", "its only identifier"
+    again = parse_event(parse_event(alone).model_dump_json())
+    assert again.identifiers.phone_unparsed == "020 7946 0958"
+    with pytest.raises(EventParseError) as err:  # not a phone at all: still refused, naming the field
+        parse_event(wire_event("EmailOpened", 1, identifiers={"email": "a@b.co", "phone": "phone"}))
+    assert [p.path for p in err.value.problems] == ["identifiers.phone"]
+
+
+def test_phones_are_read_with_the_region_of_their_source_then_the_default() -> None:
+    regions = PhoneRegions("US", {"Zendesk_UK": "gb"})
+    uk = wire_event("EmailOpened", 1, source="zendesk_uk", identifiers={"phone": "020 7946 0958"})
+    us = wire_event("EmailOpened", 1, source="hubspot", identifiers={"phone": "(415) 555-0134"})
+    assert parse_event(uk, regions=regions).identifiers.phone == "+442079460958"
+    assert parse_event(us, regions=regions).identifiers.phone == "+14155550134"
+    with pytest.raises(ValueError, match="'XX' for 'crm' is not a region code"):
+        PhoneRegions("US", {"crm": "XX"})
+
+
+def test_signature_phones_are_read_the_same_way() -> None:
+    payload = {
+        "message_id": "<1@x>",
+        "mailbox": "support@brightlane.io",
+        "subject": "Hi",
+        "observed": {"phone": "07911 123456"},
+    }
+    wire = wire_event("InboundEmailReceived", 1, payload=payload)
+    assert parse_event(wire).payload.observed.phone_unparsed == "07911 123456"  # type: ignore[attr-defined]
+    assert parse_event(wire, default_region="GB").payload.observed.phone == "+447911123456"  # type: ignore[attr-defined]
 
 
 def test_timestamps_become_utc_and_department_defaults_to_the_types_home() -> None:

@@ -13,24 +13,24 @@ from event_examples import identity_event as event
 from hypothesis import given
 from hypothesis import strategies as st
 
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.identity_config import identity_config
 from touchstream.events import Event
 from touchstream.projections.identity import (
     AccountFacts,
     ContactFacts,
-    IdentityConfig,
     Known,
     company_key,
     decide,
     domain_key,
     evidence_of,
-    load_free_mail_domains,
     name_key,
     new_account_id,
     new_contact_id,
     normalize_company,
 )
 
-CONFIG = IdentityConfig()
+CONFIG = identity_config()
 
 
 def badge(
@@ -74,14 +74,14 @@ def test_free_mail_domains_never_name_an_account() -> None:
     assert ev.account_domains == ()
 
 
-def test_the_free_mail_list_is_package_data_and_can_be_extended(tmp_path: Any) -> None:
-    shipped = load_free_mail_domains()
-    assert {"gmail.com", "outlook.com", "gmx.de", "comcast.net"} <= shipped
+def test_the_free_mail_lists_are_the_maintained_packages_and_can_be_extended(tmp_path: Any) -> None:
+    assert {"gmail.com", "outlook.com", "gmx.de", "comcast.net"} <= CONFIG.free_mail_domains
+    assert CONFIG.is_free_mail("mailinator.com"), "disposable domains never make an account either"
     extra = tmp_path / "more.txt"
     extra.write_text("# ours\nexample-isp.net\n")
-    assert "example-isp.net" in load_free_mail_domains(str(extra))
-    config = IdentityConfig.from_env({"TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE": str(extra)})
+    config = identity_config(load_settings({"TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE": str(extra)}))
     assert config.is_free_mail("example-isp.net")
+    assert not CONFIG.is_free_mail("example-isp.net")
 
 
 def test_role_addresses_are_not_person_identifiers() -> None:
@@ -89,7 +89,7 @@ def test_role_addresses_are_not_person_identifiers() -> None:
     assert ev.strong == ()
     assert ev.role == ("role:support@acme.com",)
     assert ev.account_domains == ("domain:acme.com",), "a role address still names its company"
-    custom = IdentityConfig.from_env({"TOUCHSTREAM_ROLE_LOCAL_PARTS": "desk"})
+    custom = identity_config(load_settings({"TOUCHSTREAM_ROLE_LOCAL_PARTS": "desk"}))
     assert evidence_of(event({"email": "desk@acme.com"}), custom).role == ("role:desk@acme.com",)
 
 
@@ -186,17 +186,21 @@ def test_a_switchboard_number_shared_by_many_raises_no_suspects() -> None:
     assert plan.suspects == ()
 
 
-def test_a_phone_alone_attributes_the_event_to_its_oldest_holder_without_linking() -> None:
+def test_a_phone_alone_attributes_the_event_to_its_only_holder_without_linking() -> None:
+    only = contact(1, days=0)
+    ev = evidence_of(event({"phone": "+14155550134"}), CONFIG)
+    plan = decide(ev, known(only, holders={"phone:+14155550134": frozenset({only.contact_id})}), CONFIG)
+    assert (plan.contact_id, plan.is_new_contact) == (only.contact_id, False)
+    assert (plan.merges, plan.suspects) == ((), ())
+
+
+def test_a_phone_alone_held_by_several_people_names_no_one_of_them() -> None:
     first, second = contact(1, days=0), contact(2, days=3)
     ev = evidence_of(event({"phone": "+14155550134"}), CONFIG)
     holders = {"phone:+14155550134": frozenset({first.contact_id, second.contact_id})}
     plan = decide(ev, known(first, second, holders=holders), CONFIG)
-    assert (plan.contact_id, plan.is_new_contact, plan.merges, plan.suspects) == (
-        first.contact_id,
-        False,
-        (),
-        (),
-    )
+    assert (plan.contact_id, plan.is_new_contact, plan.merges, plan.suspects) == (None, False, (), ())
+    assert plan.refused == ("shared_number:phone:+14155550134",)
 
 
 def test_an_unknown_phone_alone_creates_an_anonymous_contact_from_the_event() -> None:
