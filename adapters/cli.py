@@ -118,7 +118,19 @@ def generate(
 
 
 def main() -> None:
-    app()
+    from touchstream.adapters.cli_errors import quiet_client_logs
+
+    quiet_client_logs()
+    try:
+        app()
+    except Exception as exc:  # typer already turned usage errors into exit status 2
+        from touchstream.adapters.cli_errors import explain
+
+        line = explain(exc)
+        if line is None:
+            raise  # not a condition we know: a bug, keep its traceback
+        typer.echo(f"touchstream: {line}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

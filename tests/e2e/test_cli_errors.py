@@ -1,0 +1,83 @@
+"""A server that is not up, or a setting that cannot be used, is one line naming the problem and the fix,
+exit status 1 — never a traceback. Run as a user types the commands (subprocesses of the CLI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def touchstream(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+    base.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "touchstream.adapters.cli", *args],
+        env=base,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def production_with_nothing_up() -> dict[str, str]:
+    port = str(closed_port())
+    return {
+        "TOUCHSTREAM_MODE": "production",
+        "TOUCHSTREAM_POSTGRES_PORT": port,
+        "TOUCHSTREAM_CLICKHOUSE_PORT": port,
+        "TOUCHSTREAM_KAFKA_PORT": port,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("stewards", "list"), "PostgreSQL"),
+        (("db", "migrate"), "PostgreSQL"),
+        (("dlq", "list"), "Kafka"),
+        (("rebuild",), "ClickHouse"),
+    ],
+)
+def test_a_server_that_is_down_is_one_line_with_the_fix(
+    tmp_path: Path, args: tuple[str, ...], names: str
+) -> None:
+    done = touchstream(tmp_path, production_with_nothing_up(), *args)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("touchstream: "), done.stderr
+    assert names in last
+    assert "deploy/local/services up" in last
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TOUCHSTREAM_MODE": "prod"}, "TOUCHSTREAM_MODE"),
+        ({"TOUCHSTREAM_CLICKHOUSE_PORT": "nineteen"}, "TOUCHSTREAM_CLICKHOUSE_PORT"),
+    ],
+)
+def test_a_bad_setting_names_the_variable_and_the_fix(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    done = touchstream(tmp_path, env, "stewards", "list")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert named in done.stderr
+    assert "set it to" in done.stderr
