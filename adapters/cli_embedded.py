@@ -1,4 +1,4 @@
-"""`touchstream run` and `touchstream embedded rebuild`: the embedded pipeline on the data folder.
+"""`touchstream run`: the embedded pipeline on the data folder.
 
 `run` processes whatever is in the embedded `touchpoints.raw` log (written by `touchstream import`, the
 gateway or the Publisher on the embedded log): validate and resolve against the master record into
