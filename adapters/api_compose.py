@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from touchstream.adapters.api import ApiSettings, create_api
-from touchstream.adapters.api_auth import TokenSigner, load_secret
+from touchstream.adapters.api_auth import RevocationList, TokenSigner, load_secret
 from touchstream.adapters.api_queries import OwnerOf
 from touchstream.adapters.bootstrap import Runtime, bootstrap
 from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, KafkaSource
@@ -44,7 +44,8 @@ def load_roles(path: Path | None) -> dict[str, Role]:
 
 
 def signer_for(runtime: Runtime, roles_file: Path | None = None) -> TokenSigner:
-    return TokenSigner(load_secret(runtime.settings.data_dir), load_roles(roles_file))
+    data_dir = runtime.settings.data_dir
+    return TokenSigner(load_secret(data_dir), load_roles(roles_file), RevocationList.in_dir(data_dir))
 
 
 def feed_source(runtime: Runtime) -> FeedSource:

@@ -62,12 +62,15 @@ def api(
 def tokens_add(
     role: Annotated[str, typer.Option(help="the role the token carries (sales, marketing, support, …)")],
     subject: Annotated[str, typer.Option(help="who holds it (for logs and the dashboard)")] = "",
-    days: Annotated[float, typer.Option(min=0.001, help="valid for this many days")] = 30.0,
+    days: Annotated[
+        float, typer.Option(min=0.001, max=30, help="valid for this many days (at most 30)")
+    ] = 30.0,
     roles: RolesOption = None,
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """Mint a token: `touchstream api tokens add --role sales --subject alice`. It is printed once and
-    not stored; it is valid until it expires or the API secret is rotated."""
+    not stored; it is valid until it expires (30 days at most), is revoked (`tokens revoke`), or the API
+    secret is rotated."""
     import getpass
     import json
 
@@ -81,9 +84,38 @@ def tokens_add(
     token = signer.mint(role, who, days * 86400)
     if output == "json":
         principal = signer.verify(token)
-        sys.stdout.write(
-            json.dumps({"token": token, "role": role, "subject": who, "expires_at": principal.expires_at})
-            + "\n"
-        )
+        answer = {
+            "token": token,
+            "token_id": principal.token_id,
+            "role": role,
+            "subject": who,
+            "expires_at": principal.expires_at,
+        }
+        sys.stdout.write(json.dumps(answer) + "\n")
     else:
         sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="the token to revoke ('-' reads it from standard input)")],
+    roles: RolesOption = None,
+) -> None:
+    """Revoke one token now: its id goes to `revoked-tokens` in the data folder, which every API process
+    re-reads when it changes. `touchstream api tokens revoke tsa_…` (or `- < token.txt`, keeping it out
+    of the shell history). To end every token at once, rotate the API secret instead."""
+    from touchstream.adapters.api_auth import TokenError
+    from touchstream.adapters.api_compose import signer_for
+    from touchstream.adapters.bootstrap import bootstrap
+
+    presented = sys.stdin.readline().strip() if token == "-" else token
+    signer = signer_for(bootstrap(), _roles_file(roles))
+    try:
+        principal = signer.revoke(presented)
+    except TokenError as exc:
+        raise typer.BadParameter(f"{exc}: nothing to revoke", param_hint="TOKEN") from None
+    typer.echo(
+        f"revoked token {principal.token_id} ({principal.role.name}, {principal.subject}); it would have "
+        "expired at " + str(principal.expires_at),
+        err=True,
+    )

@@ -10,19 +10,22 @@ from typing import Any
 import orjson
 import pytest
 
+from touchstream.adapters.secret_checks import WeakSecret
 from touchstream.adapters.webhook import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
+    NonceStore,
     WebhookConfig,
     WebhookFailed,
     WebhookSender,
+    check_signature,
     forward,
     sign,
     verify,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
-SECRET = b"s3cret-shared-with-the-sales-db"
+SECRET = b"s3cret-shared-with-the-sales-db-Xq9Z"
 
 
 class Receiver:
@@ -77,10 +80,21 @@ def test_a_change_arrives_signed_after_retries_with_growing_backoff(receiver: tu
     assert len(state.received) == 3
     headers, body = state.received[-1]
     assert orjson.loads(body) == change(1)
-    assert verify(SECRET, body, headers[SIGNATURE_HEADER])
-    assert not verify(b"another secret", body, headers[SIGNATURE_HEADER])
-    assert not verify(SECRET, body + b" ", headers[SIGNATURE_HEADER]), "a tampered body fails"
-    assert headers[EVENT_ID_HEADER] == change(1)["event_id"]
+    event_id = headers[EVENT_ID_HEADER]
+    assert event_id == change(1)["event_id"]
+    signature = headers[SIGNATURE_HEADER]
+    assert not verify(b"another secret", body, signature, event_id, NonceStore())
+    assert not verify(SECRET, body + b" ", signature, event_id, NonceStore()), "a tampered body fails"
+    other_id = change(2)["event_id"]
+    assert not verify(SECRET, body, signature, other_id, NonceStore()), "the event id is signed"
+    nonces = NonceStore()
+    assert verify(SECRET, body, signature, event_id, nonces)
+    assert check_signature(SECRET, body, signature, event_id, nonces) == (
+        "a replay: this signature's nonce was used before"
+    )
+    # Each attempt was signed afresh: the retries are not replays of one another.
+    signatures = {h[SIGNATURE_HEADER] for h, _ in state.received}
+    assert len(signatures) == 3
 
 
 def test_a_refusal_is_final_and_exhausted_retries_raise(receiver: tuple[Receiver, str]) -> None:
@@ -116,8 +130,33 @@ def test_only_attribute_changes_are_forwarded_in_order(receiver: tuple[Receiver,
     ]
 
 
-def test_a_stale_signature_is_rejected() -> None:
-    body = b"{}"
-    assert verify(SECRET, body, sign(SECRET, body, 1_000), now=1_100)
-    assert not verify(SECRET, body, sign(SECRET, body, 1_000), now=2_000)
-    assert not verify(SECRET, body, "garbage")
+def test_a_stale_or_replayed_signature_is_rejected() -> None:
+    body, event_id = b"{}", change(1)["event_id"]
+    nonces = NonceStore()
+    fresh = sign(SECRET, body, 1_000, event_id)
+    assert verify(SECRET, body, fresh, event_id, nonces, now=1_100)
+    assert not verify(SECRET, body, fresh, event_id, nonces, now=1_101), "replayed within the window"
+    assert not verify(SECRET, body, sign(SECRET, body, 1_000, event_id), event_id, nonces, now=2_000)
+    assert "malformed" in (check_signature(SECRET, body, "garbage", event_id, nonces) or "")
+    old_style = "t=1000,v1=" + "0" * 64  # the v1 scheme signed neither the event id nor a nonce
+    assert not verify(SECRET, body, old_style, event_id, nonces, now=1_000)
+    # A forged signature records nothing: the genuine request with that nonce still passes.
+    genuine = sign(SECRET, body, 1_200, event_id, nonce="n1")
+    forged = genuine.rsplit("=", 1)[0] + "=" + "0" * 64
+    assert not verify(SECRET, body, forged, event_id, nonces, now=1_200)
+    assert verify(SECRET, body, genuine, event_id, nonces, now=1_200)
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        (b"", "required and empty"),
+        (b"short-secret", "12 bytes; it must be at least 32"),
+        (b"ab" * 20, "only 2 distinct characters"),
+    ],
+)
+def test_a_missing_short_or_uniform_secret_is_refused_with_the_fix(secret: bytes, why: str) -> None:
+    with pytest.raises(WeakSecret, match=why) as refused:
+        WebhookConfig("http://127.0.0.1:9/hook", secret)
+    assert "TOUCHSTREAM_WEBHOOK_SECRET" in str(refused.value)
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
