@@ -1,6 +1,7 @@
 """Analysts' commands: `touchstream customer show` (the 360 view as a role sees it) and `touchstream sql`
-(read-only SQL over the read models). Both run against `bootstrap()`: chDB in the data folder by default,
-the ClickHouse server in production mode. `--format json` prints machine-readable output.
+(the SQL door: one checked, capped, read-only query over the views a role may read; adapters/sql_door.py).
+Both run against `bootstrap()`: chDB in the data folder by default, the ClickHouse server in production
+mode (the SQL door as its read-only user). `--format json` prints machine-readable output.
 """
 
 from __future__ import annotations
@@ -17,84 +18,57 @@ customer_app = typer.Typer(
     help="Customers: find one and show the 360 view a role sees.", no_args_is_help=True
 )
 
-READ_ONLY_STARTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")
+#: `touchstream sql` answers as this role unless told otherwise: the analyst reads aggregates and
+#: pseudonymous columns only, never a name, an email or free text (least privilege for an analyst's door).
+SQL_DEFAULT_ROLE = "analyst"
 
 
-class NotReadOnly(ValueError):
-    """The statement is not a single read-only query; the message says why."""
-
-
-def _strip(sql: str) -> tuple[str, list[str]]:
-    """The statement without comments, and its parts split at semicolons outside quotes."""
-    out: list[str] = []
-    parts: list[str] = []
-    i, quote = 0, ""
-    while i < len(sql):
-        ch = sql[i]
-        if quote:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(sql):
-                out.append(sql[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-            out.append(ch)
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = len(sql) if end < 0 else end
-            continue
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = len(sql) if end < 0 else end + 2
-            out.append(" ")
-            continue
-        elif ch == ";":
-            parts.append("".join(out))
-            out = []
-        else:
-            out.append(ch)
-        i += 1
-    parts.append("".join(out))
-    text = " ".join(p.strip() for p in parts if p.strip())
-    return text, [p for p in parts if p.strip()]
-
-
-def check_read_only(sql: str) -> str:
-    """The statement to run if it is one SELECT / WITH / SHOW / DESCRIBE / EXISTS / EXPLAIN query; else
-    raise NotReadOnly. The engine is also put in read-only mode, so this is the first of two fences."""
-    text, parts = _strip(sql)
-    if not parts:
-        raise NotReadOnly("no statement given")
-    if len(parts) > 1:
-        raise NotReadOnly("one statement at a time")
-    first = text.split(None, 1)[0].upper().lstrip("(")
-    if first not in READ_ONLY_STARTS:
-        raise NotReadOnly(f"only {', '.join(READ_ONLY_STARTS)} queries run here, not {first}")
-    if " INTO OUTFILE " in f" {' '.join(text.upper().split())} ":
-        raise NotReadOnly("INTO OUTFILE writes a file: not allowed here")
-    return text
-
-
-def open_read_only_store(runtime: Any) -> Any:
-    """A read store that refuses writes itself: readonly=1 sent with every query to the server; on chDB
-    `SET readonly = 1` on this store's own session."""
-    if runtime.settings.embedded:
-        store = runtime.read_store()
-        store.execute("SET readonly = 1")
-        return store
-    from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+def open_door_store(runtime: Any, limits: Any = None) -> Any:
+    """A read store for the SQL door that cannot write and is capped (adapters/sql_door.py): on the
+    server, a connection as the dedicated read-only user (its profile holds readonly=1 and the limits);
+    on chDB, a session given the limits and then readonly=1. Raises SqlRefused if it is not read-only."""
+    from touchstream.adapters.sql_door import Limits, SqlRefused, confirm_read_only, limit_chdb_session
 
     s = runtime.settings
-    return ClickHouseServerStore(
-        s.clickhouse_host, s.clickhouse_port, s.clickhouse_database, settings={"readonly": 1}
-    )
+    if s.embedded:
+        store = runtime.read_store()
+        try:
+            limit_chdb_session(store, limits or Limits())
+        except BaseException:
+            store.close()
+            raise
+    else:
+        if not s.clickhouse_sql_password or s.clickhouse_sql_user == "default":
+            raise SqlRefused(
+                "the ClickHouse connection",
+                "the SQL door runs only as its read-only user, never as `default`",
+                "set TOUCHSTREAM_CLICKHOUSE_SQL_USER / TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD "
+                "(locally: deploy/local/clickhouse.sh sql-password)",
+            )
+        from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+
+        store = ClickHouseServerStore(
+            s.clickhouse_host,
+            s.clickhouse_port,
+            s.clickhouse_database,
+            user=s.clickhouse_sql_user,
+            password=s.clickhouse_sql_password,
+        )
+    try:
+        confirm_read_only(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
-def run_sql(store: Any, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    columns, rows = store.query_with_columns(check_read_only(sql))
-    return [name for name, _ in columns], rows
+def _role(name: str, roles_file: Any) -> Any:
+    from touchstream.adapters.api_compose import load_roles
+
+    roles = load_roles(roles_file)
+    if name not in roles:
+        raise typer.BadParameter(f"unknown role {name!r}; known: {', '.join(sorted(roles))}")
+    return roles[name]
 
 
 def render_rows(columns: list[str], rows: list[tuple[Any, ...]], output: str) -> str:
@@ -118,31 +92,41 @@ def _cell(value: Any) -> str:
 
 
 def sql(
-    statement: Annotated[str, typer.Argument(help="one SELECT, WITH, SHOW, DESCRIBE or EXISTS query")],
+    statement: Annotated[str, typer.Argument(help="one SELECT (or WITH … SELECT) over the read-model views")],
     output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    role: Annotated[
+        str, typer.Option(help="whose views and columns: analyst (default), sales, marketing, … admin")
+    ] = SQL_DEFAULT_ROLE,
+    roles: Annotated[Any, typer.Option("--roles", help="TOML file adding roles", parser=str)] = None,
 ) -> None:
-    """Run read-only SQL against the read models (views: docs/queries.md) and print the answer.
+    """Run one read-only query through the SQL door (docs/security.md) and print the answer.
 
-    Example: `touchstream sql "SELECT kind, count() FROM active_signals GROUP BY kind" --format csv`.
+    Only the views the role may read, only their columns the role may see; no files, no other servers,
+    no settings; the answer is capped. Example:
+    `touchstream sql "SELECT kind, count() FROM active_signals GROUP BY kind" --format csv`.
     """
+    from pathlib import Path
+
     from touchstream.adapters.bootstrap import bootstrap
+    from touchstream.adapters.sql_door import SqlRefused, canonical, run
     from touchstream.streams.ports import ReadStoreError
 
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    who = _role(role, Path(roles) if roles else None)
     try:
-        check_read_only(statement)
-    except NotReadOnly as exc:
+        canonical(statement)  # refuse the obvious before opening anything
+        store = open_door_store(bootstrap())
+        try:
+            columns, rows = run(store, statement, who)
+        finally:
+            store.close()
+    except SqlRefused as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = open_read_only_store(bootstrap())
-    try:
-        columns, rows = run_sql(store, statement)
     except ReadStoreError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
-    finally:
-        store.close()
     if output == "table":
         from rich.console import Console
         from rich.table import Table
@@ -173,6 +157,12 @@ def customer_view(
     if role not in signer.roles:
         raise typer.BadParameter(f"unknown role {role!r}; known: {', '.join(sorted(signer.roles))}")
     shaper = Shaper(signer.roles[role], signer.pseudonym_key)
+    if shaper.role.pseudonymize:
+        # As in the API: a pseudonymizing role must not link an email, phone or name to a pseudonym.
+        raise typer.BadParameter(
+            f"the {role} role sees pseudonyms only: look customers up with the API by pseudonym, "
+            "or pass a role that may see who they are"
+        )
     matches = q.find_customers(store, query, kind, 1, runtime.settings.default_region)
     if not matches:
         return None
@@ -250,8 +240,9 @@ def _short(value: Any) -> str:
 def customer_show(
     query: Annotated[str, typer.Argument(help="email, phone, external id (system:id) or name")],
     role: Annotated[
-        str, typer.Option(help="whose view: sales, marketing, support, contact_center, …")
-    ] = "admin",
+        str | None,
+        typer.Option(help="whose view (required): sales, marketing, support, contact_center, admin, …"),
+    ] = None,
     kind: Annotated[str, typer.Option(help="auto, email, phone, external_id or name")] = "auto",
     timeline: Annotated[int, typer.Option(min=0, help="latest touches to show")] = 8,
     output: Annotated[str, typer.Option("--format", help="rich or json")] = "rich",
@@ -264,6 +255,14 @@ def customer_show(
 
     from touchstream.adapters.bootstrap import bootstrap
 
+    if role is None:
+        # Never a silent default: the least a caller must say is whose view they are allowed to see.
+        typer.echo(
+            "refused: --role is required (sales, marketing, support, contact_center, admin, or one from "
+            "--roles); the view is shaped by it",
+            err=True,
+        )
+        raise typer.Exit(2)
     if kind not in ("auto", "email", "phone", "external_id", "name"):
         raise typer.BadParameter("--kind must be auto, email, phone, external_id or name")
     store = bootstrap().read_store()

@@ -27,6 +27,9 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_CLICKHOUSE_HOST": "ClickHouse server host (default 127.0.0.1)",
     "TOUCHSTREAM_CLICKHOUSE_PORT": "ClickHouse native port (default 19000)",
     "TOUCHSTREAM_CLICKHOUSE_DATABASE": "the read models' database (default touchstream)",
+    "TOUCHSTREAM_CLICKHOUSE_SQL_USER": "the read-only ClickHouse user `touchstream sql` connects as "
+    "(default touchstream_sql; docs/security.md)",
+    "TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD": "that user's password (deploy/local/clickhouse.sh sql-password)",
     "TOUCHSTREAM_POSTGRES_DSN": "the master record's PostgreSQL (default built from the three below)",
     "TOUCHSTREAM_POSTGRES_HOST": "PostgreSQL host (default 127.0.0.1)",
     "TOUCHSTREAM_POSTGRES_PORT": "PostgreSQL port (default 15432)",
@@ -70,6 +73,8 @@ class Settings:
     worker_metrics_every_s: float = 60.0
     webhook_url: str = ""
     webhook_secret: str = ""
+    clickhouse_sql_user: str = "touchstream_sql"  # the SQL door's read-only user (docs/security.md)
+    clickhouse_sql_password: str = ""
     # Identity (adapters/identity_config.py turns these into the rules' IdentityConfig and PhoneRegions).
     source_regions: tuple[tuple[str, str], ...] = ()
     free_mail_domains_file: str = ""
@@ -135,6 +140,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
+        clickhouse_sql_user=get("TOUCHSTREAM_CLICKHOUSE_SQL_USER", "touchstream_sql"),
+        clickhouse_sql_password=env.get("TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD", ""),
         source_regions=_pairs(get("TOUCHSTREAM_SOURCE_REGIONS"), "TOUCHSTREAM_SOURCE_REGIONS"),
         free_mail_domains_file=get("TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE"),
         role_local_parts=tuple(

@@ -78,6 +78,27 @@ MONEY_EVENT_TYPES = frozenset(
         "SubscriptionRenewed",
     }
 )
+#: Event types whose timeline line quotes support text (ticket subjects, resolutions, reasons, email
+#: subjects, complaint themes) or a satisfaction score: the line is shown only to a role holding the
+#: section that carries that story in the 360 view; others see the event type alone.
+TICKET_TEXT_TYPES = (
+    "TicketOpened",
+    "TicketUpdated",
+    "TicketResolved",
+    "TicketReopened",
+    "InboundEmailReceived",
+    "ContactCenterCall",
+    "ComplaintLogged",
+)
+TEXT_SECTION_OF_TYPE: dict[str, str] = {
+    **dict.fromkeys(MONEY_EVENT_TYPES, "pipeline"),
+    **dict.fromkeys(TICKET_TEXT_TYPES, "tickets"),
+    "CsatSubmitted": "satisfaction",
+    "NpsSubmitted": "satisfaction",
+}
+#: Columns that hold any department's free text (the timeline's one-line summary): readable as a column
+#: (the SQL door) only by a role that holds every section `TEXT_SECTION_OF_TYPE` names.
+MIXED_TEXT_COLUMNS = frozenset({"summary"})
 
 # --- what a role may call --------------------------------------------------------------------------------
 
@@ -96,6 +117,42 @@ ENDPOINTS: tuple[str, ...] = (
     "signals",  # active signals and the live feed
 )
 DEPARTMENTS: tuple[str, ...] = ("sales", "marketing", "support")  # the signals.<department> topics
+
+#: The read-model views each endpoint answers from: the SQL door (adapters/sql_door.py) lets a role read a
+#: view only if the role may use its endpoint, and only the columns `Role.column_visible` allows.
+VIEW_ENDPOINTS: dict[str, str] = {
+    "customer_360_current": "customers",
+    "timeline": "timeline",
+    "account_360": "accounts",
+    "sales_pipeline": "pipeline",
+    "sales_stage_transitions": "pipeline",
+    "sales_forecast": "forecast",
+    "stage_probabilities": "forecast",
+    "sales_funnel": "funnel",
+    "campaign_engagement": "campaigns",
+    "campaign_attribution": "attribution",
+    "support_tickets": "support",
+    "support_sla_summary": "support",
+    "complaint_themes": "support",
+    "sla_targets": "support",
+    "csat_by_period": "satisfaction",
+    "nps_by_period": "satisfaction",
+    "data_quality": "data_quality",
+    "active_signals": "signals",
+}
+#: The tables under the views (every field, every department's text, merged ids): only a role that sees
+#: everything unpseudonymized (admin) reads them.
+RAW_TABLES: frozenset[str] = frozenset(
+    {
+        "touchpoints",
+        "touchpoints_current",
+        "customer_360",
+        "signals",
+        "contact_merges",
+        "dead_letters",
+        "projection_state",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +176,48 @@ class Role:
 
     def may(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
+
+    @property
+    def sees_everything(self) -> bool:
+        """Every section, every endpoint, every department, real identities: the raw tables' reader."""
+        return (
+            self.sections >= set(SECTIONS)
+            and self.endpoints >= set(ENDPOINTS)
+            and self.signal_departments >= set(DEPARTMENTS)
+            and not self.pseudonymize
+        )
+
+    def column_visible(self, name: str) -> bool:
+        """May an answer carry a column called `name`? The one rule for list rows, search results, account
+        roll-ups and the SQL door: a 360 field only if the role sees it, money only with the pipeline,
+        nothing personal or free-text for a pseudonymizing role (identifiers are pseudonymized by the
+        `Shaper`; the SQL door, which cannot, drops them too — see `readable_columns`)."""
+        if name in AMOUNT_COLUMNS and not self.sees_amounts:
+            return False
+        if self.pseudonymize and (name in PERSONAL_FIELDS or name in FREE_TEXT_COLUMNS or name == "reason"):
+            return False
+        if name in MIXED_TEXT_COLUMNS and not self.sections >= set(TEXT_SECTION_OF_TYPE.values()):
+            return False
+        # A 360 field (other than an id, which pseudonymizing roles see as a pseudonym) only if seen.
+        return name not in SECTION_OF or name in ID_FIELDS or name in self.fields
+
+    def may_read_view(self, view: str) -> bool:
+        """May the SQL door answer this role from `view` (a read-model view or table)?"""
+        if view in RAW_TABLES:
+            return self.sees_everything
+        endpoint = VIEW_ENDPOINTS.get(view)
+        if endpoint is None or not self.may(endpoint):
+            return False
+        # A view's rows mix every department's signals: only a role hearing all of them reads it raw.
+        return view != "active_signals" or self.signal_departments >= set(DEPARTMENTS)
+
+    def readable_columns(self, view: str, columns: Iterable[str]) -> list[str]:
+        """The columns of `view` this role may read through SQL ([] when it may not read the view)."""
+        if not self.may_read_view(view):
+            return []
+        if self.sees_everything:
+            return list(columns)
+        return [c for c in columns if self.column_visible(c) and not (self.pseudonymize and c in ID_FIELDS)]
 
 
 def _role(
@@ -360,20 +459,21 @@ class Shaper:
         and free text dropped for a pseudonymizing role."""
         out: dict[str, Any] = {}
         for name, value in row.items():
-            if name in AMOUNT_COLUMNS and not self.role.sees_amounts:
+            if not self.role.column_visible(name):
                 continue
-            if self.role.pseudonymize:
-                if name in PERSONAL_FIELDS or name in FREE_TEXT_COLUMNS or name == "reason":
-                    continue
-                if name in ID_FIELDS:
-                    value = self.identity(str(value or ""))
+            if self.role.pseudonymize and name in ID_FIELDS:
+                value = self.identity(str(value or ""))
             out[name] = value
         return out
 
     def timeline_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        out = self.row(item)
-        if "summary" in out and not self.role.sees_amounts and item.get("type") in MONEY_EVENT_TYPES:
-            out["summary"] = str(item["type"])
+        """One timeline line: its summary only if the role holds the section whose story it tells (money,
+        tickets, satisfaction), else the event type; no summary at all for a pseudonymizing role."""
+        out = self.row({k: v for k, v in item.items() if k != "summary"})
+        if "summary" in item and not self.role.pseudonymize:
+            section = TEXT_SECTION_OF_TYPE.get(str(item.get("type")))
+            visible = section is None or section in self.role.sections
+            out["summary"] = item["summary"] if visible else str(item.get("type", ""))
         return out
 
     def signal_visible(self, department: str) -> bool:

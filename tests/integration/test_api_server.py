@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from unit.test_api_fixtures import EXTERNAL_ID, auth, load_story, pick_contact, signer, token
 
 from touchstream.adapters.api import LIST_ROUTES, create_api
-from touchstream.adapters.cli_query import NotReadOnly, check_read_only
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.sql_door import SqlRefused, check
 from touchstream.projections.roles import ROLES, pseudonym
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
@@ -116,10 +116,15 @@ def test_read_only_sql_is_refused_twice_on_the_server(
     server: tuple[AbstractReadStore, str, int, str],
 ) -> None:
     _, host, port, database = server
-    with pytest.raises(NotReadOnly):
-        check_read_only("DROP TABLE touchpoints")
+    with pytest.raises(SqlRefused):
+        check("DROP TABLE touchpoints", ROLES["admin"], {})
     with ClickHouseServerStore(host, port, database, settings={"readonly": 1}) as readonly:
-        assert readonly.query(check_read_only("SELECT count() FROM customer_360_current"))[0][0] > 0
+        statement = check(
+            "SELECT count() FROM customer_360_current",
+            ROLES["admin"],
+            {"customer_360_current": ["contact_id"]},
+        )
+        assert readonly.query(statement)[0][0] > 0
         with pytest.raises(ReadStoreError, match="readonly"):
             readonly.execute("CREATE TABLE sneaky (a UInt8) ENGINE = Memory")
 

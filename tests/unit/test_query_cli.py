@@ -18,7 +18,7 @@ from unit.test_api_fixtures import SECRET, load_story, pick_contact
 from touchstream.adapters import cli_api, cli_query
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.bootstrap import bootstrap
-from touchstream.adapters.cli_query import NotReadOnly, check_read_only
+from touchstream.adapters.sql_door import SqlRefused, check
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
 
@@ -56,7 +56,7 @@ def test_customer_show_renders_the_role_shaped_panel(store: AbstractReadStore) -
     assert "latest touches" in shown.output
 
 
-@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("role", sorted(r for r in ROLES if not ROLES[r].pseudonymize))
 def test_customer_show_json_is_the_role_shaped_view(store: AbstractReadStore, role: str) -> None:
     jane = pick_contact(store)
     shown = run("customer", "show", jane["email"], "--role", role, "--format", "json")
@@ -64,13 +64,26 @@ def test_customer_show_json_is_the_role_shaped_view(store: AbstractReadStore, ro
     found = json.loads(shown.output)
     assert found["match"] == {"matched_on": "email", "score": 1.0}
     assert {f for section in found["view"].values() for f in section} == set(ROLES[role].fields)
-    if ROLES[role].pseudonymize:
-        assert jane["email"] not in shown.output
-        assert jane["contact_id"] not in shown.output
+
+
+def test_customer_show_never_links_an_email_to_a_pseudonym(store: AbstractReadStore) -> None:
+    jane = pick_contact(store)
+    shown = runner.invoke(app, ["customer", "show", jane["email"], "--role", "analyst", "--format", "json"])
+    assert shown.exit_code == 2
+    assert "pseudonyms only" in shown.output
+    assert jane["contact_id"] not in shown.output
+
+
+def test_customer_show_without_a_role_refuses_never_admin(store: AbstractReadStore) -> None:
+    jane = pick_contact(store)
+    shown = runner.invoke(app, ["customer", "show", jane["email"], "--format", "json"])
+    assert shown.exit_code == 2
+    assert "--role is required" in shown.output
+    assert jane["email"] not in shown.output
 
 
 def test_customer_show_says_when_nobody_matches(store: AbstractReadStore) -> None:
-    missing = runner.invoke(app, ["customer", "show", "nobody@nowhere.example"])
+    missing = runner.invoke(app, ["customer", "show", "nobody@nowhere.example", "--role", "sales"])
     assert missing.exit_code == 1
     assert "no customer matches" in missing.output
 
@@ -104,30 +117,45 @@ def test_sql_prints_a_table_csv_or_json(store: AbstractReadStore) -> None:
 )
 def test_sql_refuses_anything_but_reading(store: AbstractReadStore, statement: str) -> None:
     before = store.query("SELECT count() FROM touchpoints")[0][0]
-    refused = runner.invoke(app, ["sql", "--", statement])
+    refused = runner.invoke(app, ["sql", "--role", "admin", "--", statement])
     assert refused.exit_code == 2
     assert "refused" in refused.output
     assert store.query("SELECT count() FROM touchpoints")[0][0] == before
 
 
-def test_the_read_only_check_and_the_engine_fence() -> None:
-    assert check_read_only("  select 1 ; ") == "select 1"
-    assert check_read_only("WITH x AS (SELECT 1) SELECT * FROM x")
-    assert check_read_only("SELECT ';' AS semicolon /* ; */ -- ;") == "SELECT ';' AS semicolon"
-    for sql in ("SHOW TABLES", "DESCRIBE TABLE signals", "EXISTS TABLE signals", "(SELECT 1)"):
-        assert check_read_only(sql)
-    with pytest.raises(NotReadOnly):
-        check_read_only("OPTIMIZE TABLE signals FINAL")
+def test_sql_answers_per_role(store: AbstractReadStore) -> None:
+    jane = pick_contact(store)
+    by_email = f"SELECT email FROM customer_360_current WHERE email = '{jane['email']}'"
+    assert jane["email"] in run("sql", by_email, "--role", "sales", "--format", "csv").output
+    refused = runner.invoke(app, ["sql", by_email, "--role", "analyst"])
+    assert refused.exit_code == 2, refused.output
+    assert "column email of customer_360_current" in refused.output
+    assert jane["email"] not in refused.stdout
+    forecast = runner.invoke(app, ["sql", "SELECT count() FROM sales_forecast", "--role", "support"])
+    assert forecast.exit_code == 2
+    assert "table sales_forecast: the support role may not read it" in forecast.output
+    hidden = runner.invoke(
+        app, ["sql", "SELECT open_pipeline FROM customer_360_current", "--role", "marketing"]
+    )
+    assert hidden.exit_code == 2
+    assert "column open_pipeline of customer_360_current: the marketing role may not read it" in hidden.output
+    assert runner.invoke(app, ["sql", "SELECT 1", "--role", "janitor"]).exit_code != 0
 
 
-def test_the_engine_refuses_writes_even_if_the_check_were_fooled(store: AbstractReadStore) -> None:
-    readonly = cli_query.open_read_only_store(bootstrap())
+def test_the_door_session_refuses_writes_and_files_even_if_the_check_were_fooled(
+    store: AbstractReadStore,
+) -> None:
+    door = cli_query.open_door_store(bootstrap())
     try:
         with pytest.raises(Exception, match=r"(?i)readonly"):
-            readonly.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
-        assert readonly.query("SELECT count() FROM customer_360_current")[0][0] > 0
+            door.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")
+        with pytest.raises(Exception, match=r"(?i)readonly"):
+            door.execute("SET max_result_rows = 0")
+        assert door.query("SELECT count() FROM customer_360_current")[0][0] > 0
     finally:
-        readonly.close()
+        door.close()
+    with pytest.raises(SqlRefused, match="function file"):
+        check("SELECT file('/etc/hostname')", ROLES["admin"], {})
 
 
 def test_tokens_add_prints_a_token_that_verifies(store: AbstractReadStore) -> None:
