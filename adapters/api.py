@@ -39,7 +39,9 @@ from touchstream.adapters.api_models import (
     SearchAnswer,
     TimelinePage,
 )
+from touchstream.adapters.dashboard import render as render_dashboard
 from touchstream.adapters.feed import FeedHub
+from touchstream.adapters.http_headers import install_security_headers
 from touchstream.events import Department
 from touchstream.projections.roles import SECTIONS, Shaper, is_pseudonym, pseudonym
 from touchstream.streams.ports import AbstractReadStore, FeedMessage, ReadStoreError
@@ -634,6 +636,7 @@ def create_api(
     for path, name, endpoint, summary in LIST_ROUTES:
         _add_list_route(app, api, path, name, endpoint, summary)
     _add_feed_route(app, api)
+    install_security_headers(app, trusted_html=lambda: [render_dashboard(settings.title)])
     return app
 
 

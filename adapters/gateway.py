@@ -45,6 +45,7 @@ from touchstream.adapters.gateway_models import (
     SegmentMessage,
     SegmentResponse,
 )
+from touchstream.adapters.http_headers import install_security_headers
 from touchstream.adapters.segment import map_message
 from touchstream.events import Limits
 from touchstream.streams.ports import AbstractDedupStore, AbstractEventLog
@@ -484,4 +485,5 @@ def create_gateway(
     _add_segment_routes(app, gateway)
     _add_ops_routes(app, gateway)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
+    install_security_headers(app)
     return app
