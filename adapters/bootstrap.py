@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from touchstream.adapters.config import Settings, load_settings
+from touchstream.adapters.private_files import private_dir
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.streams.embedded import EmbeddedPipeline
 from touchstream.streams.ports import AbstractEventLog, AbstractReadStore
@@ -19,6 +20,11 @@ from touchstream.streams.ports import AbstractEventLog, AbstractReadStore
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings = field(default_factory=load_settings)
+
+    def __post_init__(self) -> None:
+        # The data folder holds the API secret, the revocation list and every embedded store: 0700 when
+        # made here, before any of them creates it with the process umask.
+        private_dir(self.settings.data_dir)
 
     @property
     def embedded_dir(self) -> Path:
