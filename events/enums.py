@@ -117,3 +117,16 @@ class ConsentPurpose(StrEnum):
     sales_contact = "sales_contact"
     analytics = "analytics"
     third_party_sharing = "third_party_sharing"
+
+
+class PersonIdKind(StrEnum):
+    """What a typed person identifier is: issued by a state (national id, passport, tax id: give its
+    `country`) or by a system (customer number, CRM id, membership number: give its `system`)."""
+
+    national_id = "national_id"
+    passport = "passport"
+    tax_id = "tax_id"
+    customer_number = "customer_number"
+    crm_id = "crm_id"
+    membership_number = "membership_number"
+    other = "other"

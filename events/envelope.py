@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .values import (
     EARLIEST_INSTANT,
@@ -22,8 +30,44 @@ from .values import (
 MAX_FUTURE_SKEW = timedelta(days=1)
 
 
+# How many fields a reader does not know it keeps aside in one payload before calling it junk.
+MAX_EXTRA_FIELDS = 32
+
+
 class Payload(FrozenModel):
-    """Base of every event's typed payload."""
+    """Base of every event's typed payload.
+
+    A field this reader does not know (a producer ahead of the catalogue, a CRM's custom field) is kept
+    aside in `extra_fields`, as sent, instead of costing the whole event; nothing downstream reads it as
+    typed data. The envelope, identifiers and nested objects stay strict: a typo there is refused. The
+    JSON Schema stays strict too: it is the producers' contract (and the compatibility gate's), the
+    reader is only lenient so that no event is lost for one field."""
+
+    extra_fields: Annotated[dict[str, JsonValue], Field(max_length=MAX_EXTRA_FIELDS)] | None = Field(
+        default=None, description="fields of the payload this reader does not know, kept aside as sent"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unknown_fields_aside(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = set(cls.model_fields)
+        unknown = {k: v for k, v in data.items() if k not in known}
+        if not unknown:
+            return data
+        kept = {k: v for k, v in data.items() if k in known}
+        earlier = kept.get("extra_fields")
+        merged = {**earlier, **unknown} if isinstance(earlier, dict) else unknown
+        return {**kept, "extra_fields": merged}
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Written out only when something was kept aside: every other event serializes as it was sent.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("extra_fields", 0) is None:
+            del data["extra_fields"]
+        return data
 
 
 class Event(FrozenModel):

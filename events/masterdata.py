@@ -17,9 +17,11 @@ class ContactDetailsObservedPayload(ObservedContactDetails, Payload):
 
     @model_validator(mode="after")
     def _something_observed(self) -> ContactDetailsObservedPayload:
-        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+        details = [name for name in type(self).model_fields if name != "extra_fields"]
+        if not any(getattr(self, name) is not None for name in details):
             raise ValueError(
-                "observe at least one detail: first_name, last_name, job_title, company, email, phone"
+                "observe at least one detail: first_name, last_name, job_title, company, email, phone, "
+                "date_of_birth, address or person_ids"
             )
         return self
 

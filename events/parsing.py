@@ -175,9 +175,15 @@ def parse_event(
 
 
 def _address_country(data: Mapping[str, Any]) -> object:
+    """The country of the postal address the event carries (payload or its observed details), if any."""
     payload = data.get("payload")
-    address = payload.get("address") if isinstance(payload, Mapping) else None
-    return address.get("country") if isinstance(address, Mapping) else None
+    if not isinstance(payload, Mapping):
+        return None
+    for holder in (payload, payload.get("observed")):
+        address = holder.get("address") if isinstance(holder, Mapping) else None
+        if isinstance(address, Mapping) and address.get("country"):
+            return address.get("country")
+    return None
 
 
 def _region(data: Mapping[str, Any], regions: PhoneRegions | None, default_region: str | None) -> str:

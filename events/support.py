@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -17,7 +17,17 @@ from .enums import (
     TicketStatus,
 )
 from .envelope import Event, Payload
-from .values import Department, Email, Ident, Name, PhoneHolder, Text
+from .values import (
+    BirthDate,
+    Department,
+    Email,
+    Ident,
+    Name,
+    PersonIdentifier,
+    PhoneHolder,
+    PostalAddress,
+    Text,
+)
 
 
 class SupportEvent(Event):
@@ -85,6 +95,11 @@ class ObservedContactDetails(PhoneHolder):
     job_title: Name | None = None
     company: Name | None = None
     email: Email | None = None
+    date_of_birth: BirthDate | None = None
+    address: PostalAddress | None = None
+    person_ids: Annotated[list[PersonIdentifier], Field(max_length=8)] | None = Field(
+        default=None, description="typed identifiers of the person (national id, customer number, CRM ids)"
+    )
 
 
 class InboundEmailReceivedPayload(Payload):

@@ -25,10 +25,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
+
+from .enums import PersonIdKind
 
 DEFAULT_PHONE_REGION = "US"
 # ClickHouse DateTime starts at the Unix epoch: an earlier instant cannot be stored, so it is not accepted.
@@ -214,6 +218,14 @@ class PhoneHolder(FrozenModel):
             return {**data, "phone": None, "phone_unparsed": raw.strip()}
         return data
 
+    @model_serializer(mode="wrap")
+    def _without_empty_unparsed(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Written out only when a phone could not be read: every other event serializes as before.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("phone_unparsed", 0) is None:
+            del data["phone_unparsed"]
+        return data
+
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -256,11 +268,83 @@ def _storable_day(value: date) -> date:
 Day = Annotated[date, AfterValidator(_storable_day)]
 
 
+def _plausible_birth_date(value: date, info: ValidationInfo) -> date:
+    now = info.context.get("now") if isinstance(info.context, dict) else None
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValueError(f"a date of birth must be after {EARLIEST_BIRTH_DATE}")
+    if isinstance(now, datetime) and value > now.date():
+        raise ValueError(f"a date of birth cannot be after today ({now.date()})")
+    return value
+
+
+# Not `Day`: people were born before 1970. Kept in the master record, never a ClickHouse Date column.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
+
+
+def _country(value: object) -> object:
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code; write e.g. GB, DE, US")
+        return code
+    return value
+
+
+CountryCode = Annotated[str, BeforeValidator(_country), StringConstraints(pattern=r"^[A-Z]{2}$")]
+PostalCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=20), AfterValidator(_no_control_characters)
+]
+
+
+class PostalAddress(FrozenModel):
+    """A structured postal address. `country` (ISO alpha-2) also says how the event's phones without a
+    country code are read when the source has no region of its own."""
+
+    lines: Annotated[list[Name], Field(max_length=4)] | None = Field(
+        default=None, description="street, number, building, c/o: at most 4 lines"
+    )
+    city: Name | None = None
+    region: Name | None = Field(default=None, description="state, county or province")
+    postal_code: PostalCode | None = None
+    country: CountryCode | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> PostalAddress:
+        if not (self.lines or self.city or self.region or self.postal_code or self.country):
+            raise ValueError("an address needs at least one of lines, city, region, postal_code, country")
+        return self
+
+    def one_line(self) -> str:
+        """The address as one comparable line (for survivorship and display)."""
+        parts = [*(self.lines or []), self.postal_code, self.city, self.region, self.country]
+        return ", ".join(p for p in parts if p)
+
+
 class Money(FrozenModel):
     """An amount with its ISO 4217 currency. Amounts are exact decimals, never floats."""
 
     amount: Annotated[Decimal, Field(max_digits=18, decimal_places=2, ge=-(10**15), le=10**15)]
     currency: Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class PersonIdentifier(FrozenModel):
+    """A typed identifier of a person: a national id, passport or tax id (with its issuing `country`), or
+    a customer number / CRM id / membership number (with the `system` that issued it)."""
+
+    kind: PersonIdKind
+    value: Ident
+    system: SystemName | None = None
+    country: CountryCode | None = None
+
+    @model_validator(mode="after")
+    def _issuer(self) -> PersonIdentifier:
+        state_issued = self.kind in (PersonIdKind.national_id, PersonIdKind.passport, PersonIdKind.tax_id)
+        if state_issued and self.country is None:
+            raise ValueError(f"a {self.kind.value} needs the `country` that issued it, e.g. 'SE'")
+        if not state_issued and self.system is None:
+            raise ValueError(f"a {self.kind.value} needs the `system` that issued it, e.g. 'salesforce'")
+        return self
 
 
 class Identifiers(PhoneHolder):

@@ -19,7 +19,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -234,7 +234,7 @@ class Evidence:
         """Each email key as used by this event's first name (how a shared address tells its people apart)."""
         if not self.first_name:
             return ()
-        return tuple(named_key(k, self.first_name) for k in self.strong if k.startswith("email:"))
+        return tuple(named_key(k, self.first_name) for k in self.strong if k.startswith(("email:", "pid:")))
 
     def lookup_keys(self) -> tuple[str, ...]:
         company = (company_key(self.company),) if self.company else ()
@@ -261,11 +261,35 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 
 def _details(event: Event) -> dict[str, str]:
-    """The person's details an event's payload states (badge, lead, form, signature block, admin)."""
+    """The person's details an event's payload states (badge, lead, form, signature block, admin), as
+    comparable text: a date of birth in ISO form, an address on one line."""
     payload: Any = event.payload
     source = getattr(payload, "observed", payload)
     found = {name: getattr(source, name, None) for name in PERSON_ATTRIBUTES}
-    return {name: str(value) for name, value in found.items() if isinstance(value, str) and value}
+    details = {name: str(value) for name, value in found.items() if isinstance(value, str) and value}
+    born = getattr(source, "date_of_birth", None)
+    if isinstance(born, date):
+        details["date_of_birth"] = born.isoformat()
+    address = getattr(source, "address", None)
+    if address is not None and hasattr(address, "one_line"):
+        details["address"] = str(address.one_line())
+    return details
+
+
+def person_id_keys(event: Event) -> tuple[str, ...]:
+    """Typed person identifiers as keys: a system's customer number or CRM id is that system's external
+    id (`ext:sap:42`); a state's id is `pid:<kind>:<country>:<value>` with spaces and dashes dropped."""
+    payload: Any = event.payload
+    source = getattr(payload, "observed", payload)
+    keys: list[str] = []
+    for pid in getattr(source, "person_ids", None) or ():
+        kind, value = str(pid.kind), str(pid.value)
+        if pid.system is not None and kind in ("customer_number", "crm_id", "membership_number"):
+            keys.append(external_key(pid.system, value))
+        else:
+            plain = re.sub(r"[\s.\-/]+", "", value).upper()
+            keys.append(f"pid:{kind}:{pid.country or pid.system}:{plain}")
+    return _unique(keys)
 
 
 def is_hearsay(event: Event) -> bool:
@@ -301,15 +325,18 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
     ids = event.identifiers
     details = _details(event)
     hearsay: tuple[str, ...] = ()
-    if details and is_hearsay(event):
+    person_ids = person_id_keys(event)
+    if (details or person_ids) and is_hearsay(event):
         quoted_email, quoted_phone = details.get("email"), details.get("phone")
         hearsay = _unique(
             [email_key(quoted_email)] if quoted_email and not config.is_role_address(quoted_email) else []
         ) + _unique([phone_key(quoted_phone)] if quoted_phone else [])
-        details = {}  # someone else's name, phone and company: not observations of the sender
+        hearsay += person_ids
+        details, person_ids = {}, ()  # someone else's details: not observations of the sender
     emails = _unique(e for e in (ids.email, details.get("email")) if e)
     strong = [email_key(e) for e in emails if not config.is_role_address(e)]
     strong += [external_key(s, v) for s, v in sorted(ids.external_ids.items())]
+    strong += person_ids
     role = [role_key(e) for e in emails if config.is_role_address(e)]
     phones = _unique(phone_key(p) for p in (ids.phone, details.get("phone")) if p)
     domains = [ids.account_domain] if ids.account_domain else []
@@ -462,7 +489,7 @@ def _shared_addresses(ev: Evidence, known: Known) -> dict[str, UUID]:
     conflicting: dict[str, UUID] = {}
     for key in ev.strong:
         owner = known.owners.get(key)
-        if owner is None or not key.startswith("email:"):
+        if owner is None or not key.startswith(("email:", "pid:")):
             continue
         names = known.contacts[owner].first_names
         if names and not any(same_first_name(ev.first_name, n) for n in names):
@@ -505,7 +532,10 @@ def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
         target, is_new = new_contact_id(anchor), True
     else:
         return _finish(ev, known, config, None, False, Plan(None, False))
-    suspects += [Suspect(target, owner, "shared_address", key) for key, owner in shared.items()]
+    suspects += [
+        Suspect(target, owner, "shared_address" if key.startswith("email:") else "conflicting_name", key)
+        for key, owner in shared.items()
+    ]
     claims: list[str] = []
     if "too_many_contacts" not in refused:
         own = ev.role if role_contact else person

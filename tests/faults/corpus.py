@@ -137,7 +137,8 @@ WRONG_TYPES: tuple[tuple[str, Any], ...] = (
     ("payload", None),
     ("payload", []),
     ("payload", "text"),
-    ("payload", {"campaign_id": "c", "message_id": "m", "extra": 1}),
+    # An unknown payload field is kept aside (payload.extra_fields), not refused; a malformed one is.
+    ("payload", {"campaign_id": "c", "message_id": "m", "extra_fields": "not an object"}),
     ("payload", {"campaign_id": ["c"], "message_id": "m"}),
     ("payload", {"campaign_id": "c" * 10_000, "message_id": "m"}),
 )

@@ -51,15 +51,30 @@ def test_wire_form_validates_against_exported_schema(type_name: str) -> None:
     jsonschema.validate(wire, SCHEMAS["envelope.json"])
 
 
-def test_schema_rejects_what_the_parser_rejects_structurally() -> None:
+def test_an_unknown_payload_field_is_kept_aside_not_the_reason_to_lose_the_event() -> None:
     schema = SCHEMAS["EmailOpened.v1.json"]
     wire = wire_event("EmailOpened", 1)
-    wire["payload"] = {**wire["payload"], "surprise": 1}
-    with pytest.raises(jsonschema.ValidationError):
+    wire["payload"] = {**wire["payload"], "surprise": 1, "custom__c": {"tier": "gold"}}
+    with pytest.raises(jsonschema.ValidationError):  # the producers' contract stays strict
         jsonschema.validate(wire, schema)
+    event = parse_event(wire)
+    assert event.payload.extra_fields == {"surprise": 1, "custom__c": {"tier": "gold"}}
+    assert parse_event(event.model_dump_json()) == event, "kept aside survives a round trip"
+
+
+def test_unknown_envelope_and_identifier_fields_are_still_refused() -> None:
+    for wire in (
+        {**wire_event("EmailOpened", 1), "surprise": 1},
+        wire_event("EmailOpened", 1, identifiers={"email": "jane@acme.com", "ssn": "1"}),
+    ):
+        with pytest.raises(EventParseError) as err:
+            parse_event(wire)
+        assert [p.path for p in err.value.problems] in (["surprise"], ["identifiers.ssn"])
+    too_many = wire_event("EmailOpened", 1)
+    too_many["payload"] = {**too_many["payload"], **{f"x{n}": n for n in range(40)}}
     with pytest.raises(EventParseError) as err:
-        parse_event(wire)
-    assert [p.path for p in err.value.problems] == ["payload.surprise"]
+        parse_event(too_many)
+    assert [p.path for p in err.value.problems] == ["payload.extra_fields"]
 
 
 def test_identifiers_are_normalized() -> None:
