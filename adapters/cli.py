@@ -24,6 +24,7 @@ from touchstream.adapters import (
     cli_schemas,
     cli_stewards,
     cli_topics,
+    cli_up,
     cli_worker,
 )
 
@@ -45,6 +46,7 @@ app.add_typer(cli_gateway.app, name="gateway")
 app.add_typer(cli_db.app, name="db")
 app.command("rebuild")(cli_db.rebuild)
 app.command("run")(cli_embedded.run)
+app.command("up")(cli_up.up)
 app.add_typer(cli_api.app, name="api")
 app.add_typer(cli_query.customer_app, name="customer")
 app.command("sql")(cli_query.sql)

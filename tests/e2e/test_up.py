@@ -1,0 +1,105 @@
+"""`touchstream up` as a newcomer runs it: one process with the pipeline, the gateway, the API and the
+dashboard; events posted with the printed key show up through the API; other commands work beside it;
+Ctrl-C stops it cleanly with nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from event_examples import wire_event
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def read_until(process: subprocess.Popen[str], needle: str, limit_s: float = 120) -> list[str]:
+    """Lines the process printed, up to and including the one holding `needle` (bounded)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + limit_s
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if needle in line:
+            return lines
+    process.kill()
+    _, err = process.communicate(timeout=30)
+    raise AssertionError(f"never printed {needle!r}: {lines}; stderr: {err[-2000:]}")
+
+
+def test_up_serves_the_pipeline_gateway_api_and_dashboard_and_stops_cleanly(tmp_path: Path) -> None:
+    gateway_port, api_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+    env.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path))
+    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    process = subprocess.Popen(
+        [*cli, "up", "--gateway-port", str(gateway_port), "--api-port", str(api_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = read_until(process, "Ctrl-C stops")
+        url = next(line for line in lines if "/dashboard#token=" in line)
+        assert url.startswith(f"http://127.0.0.1:{api_port}/dashboard#token=")  # one line, whole
+        key = lines[lines.index(next(line for line in lines if "with the key" in line)) + 1]
+        token = url.split("#token=", 1)[1]
+        email = f"up-{uuid.uuid4().hex[:8]}@acme-widgets.com"
+        events = [
+            wire_event(
+                "EmailOpened", 1, event_id=str(uuid.uuid4()), source="local", identifiers={"email": email}
+            )
+        ]
+        posted = httpx.post(
+            f"http://127.0.0.1:{gateway_port}/v1/events",
+            content=json.dumps(events),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert posted.status_code in (200, 202), posted.text
+        found: list[object] = []
+        deadline = time.monotonic() + 60
+        while not found and time.monotonic() < deadline:  # the pipeline follows the log
+            answer = httpx.get(
+                f"http://127.0.0.1:{api_port}/v1/customers/search",
+                params={"q": email},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+            found = answer.json()["results"]
+            if not found:
+                time.sleep(0.3)
+        assert found, "the posted event never reached the 360 view"
+        beside = subprocess.run(
+            [*cli, "stewards", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert beside.returncode == 0, beside.stderr
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=90)
+        assert process.returncode == 0, err
+        assert "stopped after 1 records" in out, (out, err)
+        assert "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
