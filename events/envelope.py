@@ -9,10 +9,8 @@ from uuid import UUID
 from pydantic import (
     Field,
     JsonValue,
-    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
@@ -34,6 +32,10 @@ MAX_FUTURE_SKEW = timedelta(days=1)
 MAX_EXTRA_FIELDS = 32
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class Payload(FrozenModel):
     """Base of every event's typed payload.
 
@@ -43,31 +45,24 @@ class Payload(FrozenModel):
     JSON Schema stays strict too: it is the producers' contract (and the compatibility gate's), the
     reader is only lenient so that no event is lost for one field."""
 
+    # Written out only when something was kept aside: every other event serializes as it was sent.
     extra_fields: Annotated[dict[str, JsonValue], Field(max_length=MAX_EXTRA_FIELDS)] | None = Field(
-        default=None, description="fields of the payload this reader does not know, kept aside as sent"
+        default=None,
+        description="fields of the payload this reader does not know, kept aside as sent",
+        exclude_if=_is_none,
     )
 
     @model_validator(mode="before")
     @classmethod
     def _keep_unknown_fields_aside(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
+        known = cls.model_fields
+        if not isinstance(data, dict) or all(k in known for k in data):
             return data
-        known = set(cls.model_fields)
         unknown = {k: v for k, v in data.items() if k not in known}
-        if not unknown:
-            return data
         kept = {k: v for k, v in data.items() if k in known}
         earlier = kept.get("extra_fields")
         merged = {**earlier, **unknown} if isinstance(earlier, dict) else unknown
         return {**kept, "extra_fields": merged}
-
-    @model_serializer(mode="wrap")
-    def _without_empty_extras(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # Written out only when something was kept aside: every other event serializes as it was sent.
-        data = handler(self)
-        if isinstance(data, dict) and data.get("extra_fields", 0) is None:
-            del data["extra_fields"]
-        return data
 
 
 class Event(FrozenModel):

@@ -25,10 +25,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationInfo,
-    model_serializer,
     model_validator,
 )
 
@@ -191,13 +189,19 @@ def _plausible_phone_text(value: str) -> bool:
     )
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class PhoneHolder(FrozenModel):
     """A model with a phone: a number that cannot be read with the event's region moves, as written, to
     `phone_unparsed` (the flag) instead of rejecting the whole event."""
 
     phone: Phone | None = None
+    # Written out only when a phone could not be read: every other event serializes as before.
     phone_unparsed: RawPhone | None = Field(
         default=None,
+        exclude_if=_is_none,
         description="a phone as written that could not be read as a number (set by the reader; fix the "
         "region or the number)",
     )
@@ -210,20 +214,11 @@ class PhoneHolder(FrozenModel):
         raw = data.get("phone")
         if not isinstance(raw, str) or data.get("phone_unparsed") is not None:
             return data
-        if not _plausible_phone_text(raw):
-            return data
-        try:
+        try:  # cached: the field's own validator asks again for free
             normalize_phone(raw.strip(), default_phone_region(info))
         except ValueError:
-            return {**data, "phone": None, "phone_unparsed": raw.strip()}
-        return data
-
-    @model_serializer(mode="wrap")
-    def _without_empty_unparsed(self, handler: SerializerFunctionWrapHandler) -> Any:
-        # Written out only when a phone could not be read: every other event serializes as before.
-        data = handler(self)
-        if isinstance(data, dict) and data.get("phone_unparsed", 0) is None:
-            del data["phone_unparsed"]
+            if _plausible_phone_text(raw):
+                return {**data, "phone": None, "phone_unparsed": raw.strip()}
         return data
 
 
