@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.config_tables import SLA_COLUMNS, STAGE_COLUMNS, sla_rows, stage_rows
+from touchstream.projections.config_tables import CONFIG_TABLES
 from touchstream.projections.migrations import MIGRATIONS, Migration
 from touchstream.streams.ports import AbstractReadStore
 
@@ -56,11 +56,11 @@ def migrate(
 
 
 def load_config(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
-    """Write the config tables the departmental SQL joins (SLA targets, stage probabilities)."""
-    store.execute("TRUNCATE TABLE stage_probabilities")
-    store.insert_rows("stage_probabilities", STAGE_COLUMNS, stage_rows(config))
-    store.execute("TRUNCATE TABLE sla_targets")
-    store.insert_rows("sla_targets", SLA_COLUMNS, sla_rows(config))
+    """Write the config tables the departmental SQL joins (SLA targets, stage probabilities, dated
+    exchange rates, late stages)."""
+    for table, columns, rows in CONFIG_TABLES:
+        store.execute(f"TRUNCATE TABLE {table}")
+        store.insert_rows(table, columns, rows(config))
 
 
 def prepare_read_store(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:

@@ -8,7 +8,7 @@ so Python and SQL never disagree about a number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +40,22 @@ DEFAULT_SLA_MINUTES: dict[str, tuple[int, int]] = {
     "P3": (24 * 60, 5 * 24 * 60),
     "P4": (2 * 24 * 60, 10 * 24 * 60),
 }
+
+
+# Units of the reporting currency per unit of each currency, from the day given until the next entry: the
+# forecast converts a deal at the rate in force on its expected close date. Replace with your treasury's.
+DEFAULT_REPORTING_CURRENCY = "USD"
+DEFAULT_FX_RATES: dict[str, tuple[tuple[date, Decimal], ...]] = {
+    "USD": ((date(1970, 1, 1), Decimal("1")),),
+    "EUR": (
+        (date(1970, 1, 1), Decimal("1.08")),
+        (date(2026, 3, 1), Decimal("1.10")),
+        (date(2026, 6, 1), Decimal("1.12")),
+    ),
+}
+
+# CRM adoption: the late stages, each with the days a deal may go without a logged call or meeting.
+DEFAULT_LATE_STAGE_QUIET_DAYS: dict[str, int] = {"proposal": 14, "negotiation": 7}
 
 
 def _frozen(mapping: dict[str, Any]) -> MappingProxyType[str, Any]:
@@ -99,6 +115,39 @@ class ProjectionConfig:
     sla_minutes: MappingProxyType[str, tuple[int, int]] = field(
         default_factory=lambda: _frozen(DEFAULT_SLA_MINUTES)
     )
+    reporting_currency: str = DEFAULT_REPORTING_CURRENCY
+    # currency -> ((valid from, rate to the reporting currency), ...), ascending by day.
+    fx_rates: MappingProxyType[str, tuple[tuple[date, Decimal], ...]] = field(
+        default_factory=lambda: _frozen(DEFAULT_FX_RATES)
+    )
+    late_stage_quiet_days: MappingProxyType[str, int] = field(
+        default_factory=lambda: _frozen(DEFAULT_LATE_STAGE_QUIET_DAYS)
+    )
+
+    def __post_init__(self) -> None:
+        _check_currency("reporting_currency", self.reporting_currency)
+        for currency, rates in self.fx_rates.items():
+            _check_currency(f"fx_rates[{currency!r}]", currency)
+            days = [day for day, _ in rates]
+            if not rates or days != sorted(set(days)):
+                raise ValueError(
+                    f"fx_rates[{currency!r}]: give at least one (valid_from, rate), one per day, oldest first"
+                )
+            if any(rate <= 0 for _, rate in rates):
+                raise ValueError(
+                    f"fx_rates[{currency!r}]: a rate must be positive (units of "
+                    f"{self.reporting_currency} per {currency})"
+                )
+        for stage, quiet in self.late_stage_quiet_days.items():
+            if quiet < 1:
+                raise ValueError(f"late_stage_quiet_days[{stage!r}]: give a number of days of at least 1")
+
+
+def _check_currency(name: str, code: str) -> None:
+    if len(code) != 3 or not code.isascii() or not code.isupper():
+        raise ValueError(
+            f"{name}: a currency is a three-letter ISO 4217 code in capitals, e.g. USD; got {code!r}"
+        )
 
 
 DEFAULT_CONFIG = ProjectionConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .config import ProjectionConfig
@@ -16,3 +17,30 @@ def stage_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
 
 def sla_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
     return [(priority, first, resolve) for priority, (first, resolve) in sorted(config.sla_minutes.items())]
+
+
+FX_RATE_COLUMNS = ("currency", "valid_from", "rate", "reporting_currency")
+LATE_STAGE_COLUMNS = ("stage", "quiet_days")
+
+
+def fx_rate_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
+    return [
+        (currency, day, rate, config.reporting_currency)
+        for currency, rates in sorted(config.fx_rates.items())
+        for day, rate in rates
+    ]
+
+
+def late_stage_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
+    return sorted(config.late_stage_quiet_days.items())
+
+
+# Every config table: (name, columns, rows from a config). `adapters/migrate.py load_config` reloads each.
+CONFIG_TABLES: tuple[
+    tuple[str, tuple[str, ...], Callable[[ProjectionConfig], list[tuple[Any, ...]]]], ...
+] = (
+    ("stage_probabilities", STAGE_COLUMNS, stage_rows),
+    ("sla_targets", SLA_COLUMNS, sla_rows),
+    ("fx_rates", FX_RATE_COLUMNS, fx_rate_rows),
+    ("late_stages", LATE_STAGE_COLUMNS, late_stage_rows),
+)

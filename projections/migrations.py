@@ -746,6 +746,121 @@ FROM (
 GROUP BY source, department
 """
 
+# --- migration 5: the forecast in one reporting currency, and CRM adoption per rep ---------------------
+
+# Dated rates to the reporting currency (config table, like stage_probabilities): a deal converts at the
+# rate of the newest `valid_from` on or before its expected close.
+_FX_RATES = """
+CREATE TABLE IF NOT EXISTS fx_rates (
+    currency String,
+    valid_from Date,
+    rate Decimal(18, 6),
+    reporting_currency String
+) ENGINE = MergeTree ORDER BY (currency, valid_from)
+"""
+
+# The stages that count as late for CRM adoption, each with the days a deal may go without a logged call
+# or meeting before it is "quiet" (config table).
+_LATE_STAGES = """
+CREATE TABLE IF NOT EXISTS late_stages (
+    stage String,
+    quiet_days UInt32
+) ENGINE = MergeTree ORDER BY stage
+"""
+
+# Each open deal with the rate in force on its expected close (0 when the currency has no rate then).
+# 18.16 has no ASOF join: every rate of the deal's currency is joined, the newest on or before the close
+# date kept (argMax by valid_from).
+_OPEN_DEALS_CONVERTED = """(
+    SELECT opportunity_id, stage, owner, expected_close, toDecimal64(amount * rate, 2) AS converted,
+        rate_found
+    FROM (
+        SELECT opportunity_id, stage, owner, amount, expected_close FROM sales_pipeline WHERE status = 'open'
+    ) AS l ANY LEFT JOIN (
+        SELECT opportunity_id, argMax(rate, valid_from) AS rate, toUInt8(1) AS rate_found
+        FROM (
+            SELECT opportunity_id, currency, expected_close FROM sales_pipeline WHERE status = 'open'
+        ) AS deals ALL INNER JOIN (SELECT currency, valid_from, rate FROM fx_rates) AS rates USING currency
+        WHERE valid_from <= expected_close
+        GROUP BY opportunity_id
+    ) AS r USING opportunity_id
+)"""
+
+_SALES_FORECAST_MONTHLY = f"""
+CREATE VIEW IF NOT EXISTS sales_forecast_monthly AS
+WITH (SELECT any(reporting_currency) FROM fx_rates) AS configured_currency
+SELECT
+    toStartOfMonth(expected_close) AS close_month,
+    stage,
+    owner,
+    assumeNotNull(configured_currency) AS reporting_currency,
+    count() AS opportunities,
+    countIf(rate_found = 0) AS unconverted,
+    sum(converted) AS pipeline,
+    sum(converted * probability) AS weighted_pipeline
+FROM {_OPEN_DEALS_CONVERTED} AS l ANY LEFT JOIN stage_probabilities USING stage
+GROUP BY close_month, stage, owner
+"""
+
+# Calls and meetings logged on each open deal's contact (merged contacts re-pointed) since the deal was
+# created. Ages are measured to the newest event in `touchpoints`, not the wall clock: a replay or a
+# rebuild answers the same.
+_CRM_DEAL_ACTIVITY = """
+CREATE VIEW IF NOT EXISTS crm_deal_activity AS
+WITH (SELECT max(occurred_at) FROM touchpoints) AS newest_event
+SELECT
+    opportunity_id, owner, contact_id, account_id, stage, created_at, calls, meetings,
+    calls + meetings AS activities,
+    last_activity_at,
+    dateDiff('day', greatest(last_activity_at, created_at), assumeNotNull(newest_event))
+        AS days_since_activity,
+    toUInt8(quiet_days > 0) AS late_stage,
+    quiet_days,
+    toUInt8(quiet_days > 0 AND days_since_activity >= quiet_days) AS quiet,
+    assumeNotNull(newest_event) AS as_of
+FROM (
+    SELECT opportunity_id, owner, contact_id, account_id, stage, created_at, calls, meetings,
+        last_activity_at
+    FROM (
+        SELECT opportunity_id, owner, contact_id, account_id, stage, created_at
+        FROM sales_pipeline
+        WHERE status = 'open'
+    ) AS l ANY LEFT JOIN (
+        SELECT
+            opportunity_id,
+            countIf(type = 'CallLogged') AS calls,
+            countIf(type = 'MeetingHeld') AS meetings,
+            max(occurred_at) AS last_activity_at
+        FROM (
+            SELECT opportunity_id, contact_id, created_at FROM sales_pipeline WHERE status = 'open'
+        ) AS deals ALL INNER JOIN (
+            SELECT contact_id, type, occurred_at
+            FROM touchpoints_current
+            WHERE type IN ('CallLogged', 'MeetingHeld')
+        ) AS logged USING contact_id
+        WHERE occurred_at >= created_at
+        GROUP BY opportunity_id
+    ) AS r USING opportunity_id
+) AS l ANY LEFT JOIN late_stages USING stage
+"""
+
+_CRM_ADOPTION = """
+CREATE VIEW IF NOT EXISTS crm_adoption AS
+SELECT
+    owner,
+    count() AS open_deals,
+    sum(late_stage) AS late_stage_deals,
+    sum(quiet) AS quiet_late_stage_deals,
+    arraySort(groupArrayIf(opportunity_id, quiet = 1)) AS quiet_deals,
+    sum(activities) AS logged_activities,
+    logged_activities / open_deals AS activities_per_deal,
+    max(last_activity_at) AS last_activity_at,
+    dateDiff('day', last_activity_at, any(as_of)) AS days_since_last_activity,
+    max(days_since_activity) AS stalest_deal_days
+FROM crm_deal_activity
+GROUP BY owner
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -773,6 +888,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             _DATA_QUALITY,
         ),
     ),
+    Migration(
+        5,
+        "forecast by close month in one reporting currency; CRM adoption per rep",
+        (_FX_RATES, _LATE_STAGES, _SALES_FORECAST_MONTHLY, _CRM_DEAL_ACTIVITY, _CRM_ADOPTION),
+    ),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).
@@ -794,6 +914,9 @@ VIEWS = (
     "nps_by_period",
     "complaint_themes",
     "data_quality",
+    "sales_forecast_monthly",
+    "crm_deal_activity",
+    "crm_adoption",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.

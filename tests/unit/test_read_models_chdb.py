@@ -14,12 +14,15 @@ from unit.test_read_models_oracle import (
     dataset,
     load,
     oracle_360,
+    oracle_adoption,
     oracle_attribution,
     oracle_campaigns,
     oracle_complaints,
     oracle_csat,
     oracle_data_quality,
+    oracle_deal_activity,
     oracle_forecast,
+    oracle_forecast_monthly,
     oracle_funnel,
     oracle_nps,
     oracle_pipeline,
@@ -85,6 +88,22 @@ def test_sales_forecast_weights_open_pipeline_by_stage(store: AbstractReadStore,
     got = rows(store, "SELECT * FROM sales_forecast ORDER BY quarter, owner, currency")
     assert got == oracle_forecast(data, date.today())
     assert got, "some opportunities are open at the end of the window"
+
+
+def test_forecast_by_close_month_in_the_reporting_currency(store: AbstractReadStore, data: Dataset) -> None:
+    got = rows(store, "SELECT * FROM sales_forecast_monthly ORDER BY close_month, stage, owner")
+    assert got == oracle_forecast_monthly(data, date.today())
+    assert got
+    assert {r[3] for r in got} == {"USD"}
+
+
+def test_crm_adoption_per_deal_and_per_rep(store: AbstractReadStore, data: Dataset) -> None:
+    deals = rows(store, "SELECT * FROM crm_deal_activity ORDER BY opportunity_id")
+    assert deals == oracle_deal_activity(data, date.today())
+    assert any(r[11] for r in deals), "some open deals are in a late stage"
+    reps = rows(store, "SELECT * FROM crm_adoption ORDER BY owner")
+    assert [r[:6] + r[7:] for r in reps] == [r[:6] + r[7:] for r in oracle_adoption(data, date.today())]
+    assert [r[6] for r in reps] == pytest.approx([r[6] for r in oracle_adoption(data, date.today())])
 
 
 def test_campaign_engagement(store: AbstractReadStore, data: Dataset) -> None:

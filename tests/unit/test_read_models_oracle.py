@@ -21,6 +21,7 @@ from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.generator import GeneratorConfig, Truth, generate_with_truth
 from touchstream.adapters.migrate import prepare_read_store
 from touchstream.events import Event, parse_event
+from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.streams.embedded import RunStats, run_until_caught_up
 from touchstream.streams.ports import AbstractReadStore
 
@@ -96,6 +97,9 @@ QUERIES: dict[str, str] = {
     "timeline": "SELECT * FROM timeline ORDER BY contact_id, occurred_at, event_id",
     "active_signals": "SELECT * FROM active_signals ORDER BY contact_id, signal_id",
     "touchpoints_current": "SELECT * FROM touchpoints_current ORDER BY event_id",
+    "sales_forecast_monthly": "SELECT * FROM sales_forecast_monthly ORDER BY close_month, stage, owner",
+    "crm_deal_activity": "SELECT * FROM crm_deal_activity ORDER BY opportunity_id",
+    "crm_adoption": "SELECT * FROM crm_adoption ORDER BY owner",
 }
 
 
@@ -243,6 +247,96 @@ def oracle_forecast(data: Dataset, today: date) -> list[tuple[Any, ...]]:
         g[1] += o["amount"]
         g[2] += o["amount"] * STAGE_PROBABILITY.get(o["stage"], Decimal(0))
     return sorted((*key, *g) for key, g in groups.items())
+
+
+def rate_on(currency: str, day: date, config: ProjectionConfig = DEFAULT_CONFIG) -> Decimal | None:
+    """The configured rate in force on `day`: the newest one valid from that day or before."""
+    valid = [rate for since, rate in config.fx_rates.get(currency, ()) if since <= day]
+    return valid[-1] if valid else None
+
+
+def oracle_forecast_monthly(
+    data: Dataset, today: date, config: ProjectionConfig = DEFAULT_CONFIG
+) -> list[tuple[Any, ...]]:
+    groups: dict[tuple[date, str, str], list[Any]] = defaultdict(lambda: [0, 0, ZERO, ZERO])
+    for o in opportunities(data, today).values():
+        if o["status"] != "open":
+            continue
+        rate = rate_on(o["currency"], o["expected_close"], config)
+        # ClickHouse truncates to the target scale when it narrows a Decimal.
+        converted = (o["amount"] * (rate or 0)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        g = groups[(month(o["expected_close"]), o["stage"], o["owner"])]
+        g[0] += 1
+        g[1] += rate is None
+        g[2] += converted
+        g[3] += converted * STAGE_PROBABILITY.get(o["stage"], Decimal(0))
+    return sorted((m, stage, owner, config.reporting_currency, *g) for (m, stage, owner), g in groups.items())
+
+
+def oracle_deal_activity(
+    data: Dataset, today: date, config: ProjectionConfig = DEFAULT_CONFIG
+) -> list[tuple[Any, ...]]:
+    as_of = max(naive(e.occurred_at) for e in data.events)
+    logged: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for e in data.events:
+        if e.type in ("CallLogged", "MeetingHeld"):
+            logged[data.person(e)].append((naive(e.occurred_at), e.type))
+    rows = []
+    for opp_id, o in opportunities(data, today).items():
+        if o["status"] != "open":
+            continue
+        mine = [(at, kind) for at, kind in logged[o["contact_id"]] if at >= o["created_at"]]
+        calls = sum(1 for _, kind in mine if kind == "CallLogged")
+        last = max((at for at, _ in mine), default=EPOCH)
+        since = (as_of.date() - max(last, o["created_at"]).date()).days
+        quiet_days = config.late_stage_quiet_days.get(o["stage"], 0)
+        rows.append(
+            (
+                opp_id,
+                o["owner"],
+                o["contact_id"],
+                o["account_id"],
+                o["stage"],
+                o["created_at"],
+                calls,
+                len(mine) - calls,
+                len(mine),
+                last,
+                since,
+                int(quiet_days > 0),
+                quiet_days,
+                int(quiet_days > 0 and since >= quiet_days),
+                as_of,
+            )
+        )
+    return sorted(rows)
+
+
+def oracle_adoption(
+    data: Dataset, today: date, config: ProjectionConfig = DEFAULT_CONFIG
+) -> list[tuple[Any, ...]]:
+    by_owner: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in oracle_deal_activity(data, today, config):
+        by_owner[row[1]].append(row)
+    out = []
+    for owner, deals in by_owner.items():
+        activities = sum(d[8] for d in deals)
+        last = max(d[9] for d in deals)
+        out.append(
+            (
+                owner,
+                len(deals),
+                sum(d[11] for d in deals),
+                sum(d[13] for d in deals),
+                sorted(d[0] for d in deals if d[13]),
+                activities,
+                activities / len(deals),
+                last,
+                (deals[0][14].date() - last.date()).days,
+                max(d[10] for d in deals),
+            )
+        )
+    return sorted(out)
 
 
 PASSIVE = ("CampaignEmailSent", "Unsubscribed")
