@@ -37,7 +37,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from touchstream.projections.roles import RAW_TABLES, VIEW_ENDPOINTS, Role
-from touchstream.streams.ports import AbstractReadStore, ReadStoreError
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError, check_identifier
 
 __all__ = [
     "ALLOWED_FUNCTIONS",
@@ -46,10 +46,13 @@ __all__ = [
     "SqlRefused",
     "check",
     "confirm_read_only",
+    "door_user_statements",
+    "ensure_door_user",
     "function_allowed",
     "limit_chdb_session",
     "run",
     "schema",
+    "server_manages_users",
 ]
 
 MAX_STATEMENT = 20_000  # characters: an analyst's query, not a payload
@@ -323,7 +326,10 @@ def _parse(text: str) -> exp.Expression:
     if len(statements) != 1:
         raise SqlRefused("the statement", "the door runs exactly one statement")
     root = statements[0]
-    if not isinstance(root, exp.Select | exp.SetOperation):
+    inner = root
+    while isinstance(inner, exp.Subquery):  # "(SELECT …)" is a SELECT too
+        inner = inner.this
+    if not isinstance(inner, exp.Select | exp.SetOperation) or not isinstance(root, exp.Expression):
         raise SqlRefused(f"{root.key.upper()} statement", "only SELECT (or WITH … SELECT) is allowed")
     return root
 
@@ -494,3 +500,58 @@ def _drain(store: AbstractReadStore) -> None:
     session, where it would prefix the next answer; one throw-away query takes it out."""
     with contextlib.suppress(ReadStoreError):
         store.query("SELECT 1")
+
+
+# --- the read-only user on servers that take users from SQL ------------------------------------------------
+
+
+def server_manages_users(version: str) -> bool:
+    """Whether `CREATE USER` / `CREATE SETTINGS PROFILE` work: SQL-driven access control came in 20.5.
+    Older servers (Debian's 18.16) take users from users.xml only (deploy/local/clickhouse.sh)."""
+    head = version.split(".")
+    try:
+        return (int(head[0]), int(head[1])) >= (20, 5)
+    except (ValueError, IndexError):
+        return False
+
+
+def door_user_statements(user: str, database: str, limits: Limits | None = None) -> list[str]:
+    """The statements that make (or refresh) the SQL door's user on a server that manages users in SQL:
+    a settings profile with readonly=1 and the limits, the user with that profile and `%(password)s`,
+    and SELECT on the read models' database only. Run them as an administrator."""
+    check_identifier(user)
+    check_identifier(database)
+    settings = ", ".join(
+        f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {int(value)}"
+        for name, value in {"readonly": 1, **(limits or Limits()).settings()}.items()
+    )
+    return [
+        f"CREATE SETTINGS PROFILE OR REPLACE {user} SETTINGS {settings}",
+        f"CREATE USER IF NOT EXISTS {user} IDENTIFIED WITH sha256_password BY %(password)s "
+        f"SETTINGS PROFILE '{user}'",
+        f"ALTER USER {user} IDENTIFIED WITH sha256_password BY %(password)s SETTINGS PROFILE '{user}'",
+        f"REVOKE ALL ON *.* FROM {user}",
+        f"GRANT SELECT ON {database}.* TO {user}",
+    ]
+
+
+def ensure_door_user(store: AbstractReadStore, settings: Any) -> str:
+    """Make the SQL door's read-only user where the server takes users from SQL (`touchstream db
+    migrate` calls this with its administrative store); say what was done, or why not."""
+    user = settings.clickhouse_sql_user
+    if settings.embedded:
+        return "SQL door: chDB has no users; `touchstream sql` runs in a read-only, capped session"
+    version = str(store.query("SELECT version()")[0][0])
+    if not server_manages_users(version):
+        return (
+            f"SQL door: ClickHouse {version} takes users from its config files, not SQL; declare the "
+            f"read-only user {user} there (deploy/local/clickhouse.sh does; docs/security.md)"
+        )
+    if not settings.clickhouse_sql_password:
+        return (
+            f"SQL door: set TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD to create the read-only user {user} "
+            "(it is not created without a password)"
+        )
+    for statement in door_user_statements(user, settings.clickhouse_database):
+        store.execute(statement, {"password": settings.clickhouse_sql_password})
+    return f"SQL door: read-only user {user} ready (SELECT on {settings.clickhouse_database} only)"

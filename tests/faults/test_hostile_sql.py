@@ -21,7 +21,7 @@ from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.cli_query import open_door_store
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import Limits, SqlRefused, confirm_read_only, run
+from touchstream.adapters.sql_door import Limits, SqlRefused, confirm_read_only, ensure_door_user, run
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
@@ -337,3 +337,13 @@ def test_a_writable_connection_is_refused(chdb_door: Door) -> None:
     """confirm_read_only: a connection that could write never answers through the door."""
     with pytest.raises(SqlRefused, match="not read-only"):
         confirm_read_only(chdb_door.writer)
+
+
+@pytest.mark.integration
+def test_migrate_says_where_the_door_user_comes_from(server_door: Door) -> None:
+    """18.16 takes users from users.xml only: `db migrate` says so instead of failing on CREATE USER."""
+    said = ensure_door_user(server_door.writer, load_settings({"TOUCHSTREAM_MODE": "production"}))
+    assert said.startswith("SQL door: ClickHouse 18.16")
+    assert "deploy/local/clickhouse.sh" in said
+    embedded = ensure_door_user(server_door.writer, load_settings({"TOUCHSTREAM_MODE": "embedded"}))
+    assert "read-only, capped session" in embedded

@@ -81,9 +81,14 @@ def external_only_events() -> list[dict[str, Any]]:
     ]
 
 
-def load_story(store: AbstractReadStore, folder: Path, config: GeneratorConfig | None = None) -> Story:
+def load_story(
+    store: AbstractReadStore,
+    folder: Path,
+    config: GeneratorConfig | None = None,
+    extra: list[dict[str, Any]] | None = None,
+) -> Story:
     """Generate, publish to `folder/raw.sqlite`, project into `store`; messages go to the embedded topic
-    logs in `folder/topics` (as the dashboard's feed reads them)."""
+    logs in `folder/topics` (as the dashboard's feed reads them). `extra` events are published too."""
     prepare_read_store(store)
     topic_dir = folder / "topics"
 
@@ -92,7 +97,7 @@ def load_story(store: AbstractReadStore, folder: Path, config: GeneratorConfig |
 
     raw_log = folder / "raw.sqlite"
     with SQLiteEventLog(raw_log, partitions=3) as log:
-        publish_raw(log, list(generate(config or story_config())) + external_only_events())
+        publish_raw(log, list(generate(config or story_config())) + external_only_events() + (extra or []))
         stats = run_until_caught_up(
             log, store, resolve=stand_in_resolver, batch_size=5_000, publish=topic_publisher(opener)
         )
