@@ -13,7 +13,13 @@ from clickhouse_driver import Client
 
 from touchstream.streams.ports import AbstractReadStore, Column, ReadStoreError, batched, check_identifier
 
-__all__ = ["ClickHouseServerStore"]
+__all__ = ["CLUSTER_SETTINGS", "ClickHouseServerStore"]
+
+#: Session settings on a cluster (`cluster=True`; tables from `db migrate --cluster`, docs/deploy.md): an
+#: insert into a Distributed table returns once each shard holds its rows, not when a background sender
+#: gets to them, so an acknowledged batch is durable and offsets may be committed; and a view's JOIN or IN
+#: over a Distributed table runs once and ships its result to the shards, instead of being refused.
+CLUSTER_SETTINGS: dict[str, Any] = {"insert_distributed_sync": 1, "distributed_product_mode": "global"}
 
 
 class ClickHouseServerStore(AbstractReadStore):
@@ -40,6 +46,7 @@ class ClickHouseServerStore(AbstractReadStore):
         password: str = "",
         create_database: bool = False,
         settings: Mapping[str, Any] | None = None,
+        cluster: bool = False,
         connect_timeout: float = 10.0,
         send_receive_timeout: float = 300.0,
         batch_size: int = 10_000,
@@ -54,7 +61,7 @@ class ClickHouseServerStore(AbstractReadStore):
             "password": password,
             "connect_timeout": connect_timeout,
             "send_receive_timeout": send_receive_timeout,
-            "settings": dict(settings or {}),
+            "settings": {**(CLUSTER_SETTINGS if cluster else {}), **(settings or {})},
             "client_name": "touchstream",
         }
         if create_database and database != "default":

@@ -27,6 +27,8 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_CLICKHOUSE_HOST": "ClickHouse server host (default 127.0.0.1)",
     "TOUCHSTREAM_CLICKHOUSE_PORT": "ClickHouse native port (default 19000)",
     "TOUCHSTREAM_CLICKHOUSE_DATABASE": "the read models' database (default touchstream)",
+    "TOUCHSTREAM_CLICKHOUSE_CLUSTER": "the ClickHouse cluster of `db migrate --cluster` (empty: one server); "
+    "sets insert_distributed_sync=1 so a write returns once on its shards (docs/deploy.md)",
     "TOUCHSTREAM_CLICKHOUSE_SQL_USER": "the read-only ClickHouse user `touchstream sql` connects as "
     "(default touchstream_sql; docs/security.md)",
     "TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD": "that user's password (deploy/local/clickhouse.sh sql-password)",
@@ -75,6 +77,7 @@ class Settings:
     webhook_secret: str = ""
     clickhouse_sql_user: str = "touchstream_sql"  # the SQL door's read-only user (docs/security.md)
     clickhouse_sql_password: str = ""
+    clickhouse_cluster: str = ""  # a remote_servers name: Distributed tables over shards (docs/deploy.md)
     # Identity (adapters/identity_config.py turns these into the rules' IdentityConfig and PhoneRegions).
     source_regions: tuple[tuple[str, str], ...] = ()
     free_mail_domains_file: str = ""
@@ -142,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
         clickhouse_sql_user=get("TOUCHSTREAM_CLICKHOUSE_SQL_USER", "touchstream_sql"),
         clickhouse_sql_password=env.get("TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD", ""),
+        clickhouse_cluster=get("TOUCHSTREAM_CLICKHOUSE_CLUSTER"),
         source_regions=_pairs(get("TOUCHSTREAM_SOURCE_REGIONS"), "TOUCHSTREAM_SOURCE_REGIONS"),
         free_mail_domains_file=get("TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE"),
         role_local_parts=tuple(
