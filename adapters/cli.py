@@ -62,7 +62,13 @@ def demo(
     days: Annotated[int, typer.Option(min=1, help="days of history")] = 120,
     seed: Annotated[int, typer.Option(help="same seed, same data")] = 7,
     workdir: Annotated[
-        Path | None, typer.Option(help="where the log and chDB tables go (default: a new temporary folder)")
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            "--workdir",
+            help="where the logs, chDB and the master record go (default: TOUCHSTREAM_DATA_DIR, the folder "
+            "every other command reads)",
+        ),
     ] = None,
     serve: Annotated[
         bool, typer.Option(help="end by serving the live dashboard on 127.0.0.1 (Ctrl-C stops it)")

@@ -10,10 +10,10 @@ against SLA, and the active signals.
 
 from __future__ import annotations
 
-import tempfile
+import shlex
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from touchstream.adapters import cli_generate
-from touchstream.adapters.bootstrap import open_embedded_pipeline
-from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.bootstrap import Runtime, bootstrap, open_embedded_pipeline
 from touchstream.adapters.feed import topic_publisher
 from touchstream.adapters.migrate import prepare_read_store
 from touchstream.adapters.progress import progress_bar
 from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import open_log
 from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
 from touchstream.streams.ports import AbstractReadStore
 
@@ -237,6 +235,31 @@ def show_360(console: Console, store: AbstractReadStore, contact_id: str) -> Non
     )
 
 
+TRY_EMAIL = """
+SELECT email FROM customer_360_current
+WHERE erased = 0 AND email != '' AND merged_contacts > 0
+ORDER BY merged_contacts DESC, touches DESC, contact_id LIMIT 1
+"""
+
+
+def demo_runtime(data_dir: Path | None) -> Runtime:
+    """The embedded runtime in the data folder the CLI reads (or `data_dir`), whatever the mode says."""
+    runtime = bootstrap()
+    settings = runtime.settings
+    return Runtime(replace(settings, mode="embedded", data_dir=data_dir or settings.data_dir))
+
+
+def next_commands(data: Path, explicit: bool, email: str | None) -> list[str]:
+    """Three commands to try after the demo, on its own data."""
+    prefix = f"TOUCHSTREAM_DATA_DIR={shlex.quote(str(data))} " if explicit else ""
+    who = shlex.quote(email) if email else "someone@example.com"
+    return [
+        f"{prefix}touchstream customer show {who} --role sales",
+        f"{prefix}touchstream stewards list",
+        f'{prefix}touchstream sql "SELECT * FROM sales_forecast LIMIT 5"',
+    ]
+
+
 def run(
     *,
     customers: int,
@@ -248,10 +271,11 @@ def run(
 ) -> None:
     """The demo; with `serve_port`, it ends by serving the dashboard on 127.0.0.1 until interrupted."""
     console = Console()
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="touchstream-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]Touchstream demo[/] (embedded: SQLite log + chDB) in {workdir}")
-    events_path, truth_path = workdir / "events.jsonl", workdir / "truth.jsonl"
+    runtime = demo_runtime(workdir)
+    data = runtime.settings.data_dir
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    console.print(f"[bold]Touchstream demo[/] (embedded: SQLite log + chDB) in {data}")
+    events_path, truth_path = data / "events.jsonl", data / "truth.jsonl"
     # The story ends yesterday, so signals (which expire in real time) are live now.
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days + 1)
     summary = cli_generate.run(
@@ -264,12 +288,12 @@ def run(
         start=start,
     )
     total = int(str(summary["events"]))
-    log_dir = workdir / "log"
+    log_dir = runtime.embedded_dir
     publish_file(events_path, log_dir, total)
     published: list[int] = []
     with (
-        ChDBStore(str(workdir / "chdb")) as store,
-        open_embedded_pipeline(log_dir, store, f"sqlite:///{workdir / 'master-record.sqlite'}") as pipeline,
+        runtime.read_store() as store,
+        open_embedded_pipeline(log_dir, store, runtime.master_record_url()) as pipeline,
     ):
         prepare_read_store(store)
         with progress_bar("resolve", pipeline.raw.lag(RESOLVE_GROUP)) as advance:
@@ -281,7 +305,7 @@ def run(
         )
         with progress_bar("project", pipeline.resolved.lag(PROJECT_GROUP)) as advance:
             # customer360.changes and signals.* go to their embedded logs: the dashboard's live feed.
-            to_topics = topic_publisher(lambda topic: open_log(topic, embedded_dir=log_dir))
+            to_topics = topic_publisher(runtime.log)
 
             def publish(batch: list[dict[str, Any]]) -> None:
                 to_topics(batch)
@@ -320,10 +344,17 @@ def run(
         _query(console, store, "Marketing: campaign engagement", CAMPAIGNS)
         _query(console, store, "Support: tickets against SLA", SLA)
         _query(console, store, "Active signals", SIGNALS)
-    console.print(f"Data kept in {workdir} (events.jsonl, truth.jsonl, log/, master-record.sqlite, chdb/).")
-    console.print("Every view is described in docs/queries.md; e.g. SELECT * FROM sales_forecast.")
+        someone = store.query(TRY_EMAIL)
+    console.print(f"Data kept in {data} (events.jsonl, truth.jsonl, log/, master-record.sqlite, chdb/).")
+    console.print("Every view is described in docs/queries.md.")
+    # Plain lines, not rich: commands to copy must not be wrapped.
+    print("Try next:", flush=True)
+    for command in next_commands(data, workdir is not None, someone[0][0] if someone else None):
+        print(f"  {command}", flush=True)
     if serve_port is not None:
         from touchstream.adapters.api_compose import serve_embedded_dashboard
 
-        chdb_path = str(workdir / "chdb")
-        serve_embedded_dashboard(lambda: ChDBStore(chdb_path), log_dir, port=serve_port, echo=console.print)
+        console.print(
+            "(while the dashboard serves, it holds chDB: stop it with Ctrl-C before the commands above)"
+        )
+        serve_embedded_dashboard(runtime.read_store, log_dir, port=serve_port, echo=print)

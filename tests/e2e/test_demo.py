@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -59,6 +60,21 @@ def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     for log in ("touchpoints.raw", "touchpoints.resolved", "touchpoints.dlq", "masterdata.events"):
         assert (tmp_path / "log" / f"{log}.sqlite").exists()
     assert (tmp_path / "master-record.sqlite").exists()
+    # It ends with three commands to try next, on its own data; each one works as printed.
+    tried = done.stdout.split("Try next:\n", 1)[1].strip().splitlines()
+    assert len(tried) == 3, done.stdout
+    for command in tried:
+        words = shlex.split(command)
+        settings = dict(
+            word.split("=", 1) for word in words if "=" in word and word.startswith("TOUCHSTREAM_")
+        )
+        argv = [EXE, *words[len(settings) + 1 :]]
+        assert settings == {"TOUCHSTREAM_DATA_DIR": str(tmp_path)}, command
+        ran = subprocess.run(
+            argv, capture_output=True, text=True, env={**env, **settings}, timeout=120, check=False
+        )
+        assert ran.returncode == 0, (command, ran.stdout, ran.stderr)
+        assert "Traceback" not in ran.stderr
 
 
 def _free_port() -> int:
