@@ -44,7 +44,10 @@ def explain(exc: BaseException) -> str | None:
 
 def _read_store(exc: ReadStoreError) -> str:
     detail = exc.detail.lower()
-    if exc.engine.startswith("ChDB") and ("lock" in detail or "already initialized" in detail):
+    if any(
+        sign in detail
+        for sign in ("cannot lock file", "another server instance", "initializing embeddedserver")
+    ):
         return (
             "the embedded read store (chDB) is held by another process — stop it (e.g. `touchstream up` or a "
             "`run --follow`), or ask it through its API"

@@ -90,6 +90,36 @@ def local_key(data_dir: Path) -> tuple[Path, str]:
     return keys, key
 
 
+MARKER = "up.json"
+
+
+def write_marker(data_dir: Path, api_url: str) -> Path:
+    """Tell other commands of this data folder where the running process answers: while it holds chDB,
+    they ask its API instead (tokens are minted with the data folder's own API secret)."""
+    import os
+
+    import orjson
+
+    path = data_dir / MARKER
+    path.touch(mode=0o600)
+    path.write_bytes(orjson.dumps({"api": api_url, "pid": os.getpid()}))
+    return path
+
+
+def running_api(data_dir: Path) -> str | None:
+    """The API of a `touchstream up` serving this data folder, if one is running."""
+    import os
+
+    import orjson
+
+    try:
+        found = orjson.loads((data_dir / MARKER).read_bytes())
+        os.kill(int(found["pid"]), 0)  # still alive (signal 0 only checks)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(found["api"])
+
+
 def _quiet_server(app: Any, host: str, port: int) -> Any:
     """A uvicorn server whose signals are ours: two servers in one process must stop together."""
     import contextlib
@@ -163,9 +193,11 @@ def up(
             loop.add_signal_handler(sig, stop)
         await asyncio.gather(*(server.serve() for server in servers))
 
+    marker = write_marker(data, f"http://{host}:{api_port}")
     try:
         asyncio.run(serve_all())
     finally:
+        marker.unlink(missing_ok=True)
         loop_.stop.set()
         worker.join(timeout=60)
     typer.echo(f"stopped after {loop_.processed} records; `touchstream up` continues from here")
