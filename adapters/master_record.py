@@ -31,6 +31,7 @@ from touchstream.adapters.config import Settings
 from touchstream.adapters.identity_config import identity_config
 from touchstream.events import Event
 from touchstream.projections.identity import (
+    SUSPECT_REASONS,
     AccountFacts,
     ContactFacts,
     Evidence,
@@ -359,6 +360,16 @@ class MasterRecord(Application[UUID]):
             )
             _touch(touched, raised)
         self._withdraw(plan, ev, touched)
+        self._close_merged_pairs(plan, touched)
+
+    def _close_merged_pairs(self, plan: Plan, touched: Touched) -> None:
+        """A strong identifier merged a pair the steward queue still holds: the question is answered."""
+        for merge in plan.merges:
+            for reason in SUSPECT_REASONS:
+                found = self._find(DuplicateSuspect, suspect_id(merge.survivor, merge.merged, reason))
+                if found is not None and found.status == "open":
+                    found.decide("merged", "resolver", f"merged by {', '.join(merge.identifiers)}")
+                    _touch(touched, found)
 
     def _withdraw(self, plan: Plan, ev: Evidence, touched: Touched) -> None:
         """Suspects the event disproves leave the queue (only those raised on the same identifier)."""

@@ -432,13 +432,22 @@ class Merge:
     identifiers: tuple[str, ...]
 
 
+SUSPECT_REASONS = (
+    "shared_phone",
+    "same_name_and_company",
+    "merge_cap",
+    "too_many_contacts",
+    "shared_address",
+    "conflicting_name",
+    "forwarded_identifier",
+)
+
+
 @dataclass(frozen=True)
 class Suspect:
     contact_id: UUID
     other_id: UUID
-    # shared_phone | same_name_and_company | merge_cap | too_many_contacts | shared_address |
-    # forwarded_identifier
-    reason: str
+    reason: str  # one of SUSPECT_REASONS
     identifier: str
 
 

@@ -238,3 +238,15 @@ def test_a_steward_decision_is_never_withdrawn(app: MasterRecord) -> None:
     app.dismiss(suspect.id, actor="steward-ann")
     who(app, event({"email": "cy@acme.com", "phone": board}, day=2))
     assert [s.status for s in app.suspects(status=None)] == ["dismissed"]
+
+
+def test_a_suspect_answered_by_a_later_strong_link_leaves_the_queue(app: MasterRecord) -> None:
+    a = who(app, event({"email": "ann@acme.com", "phone": "+14155550102"}, day=0))
+    b = who(app, event({"email": "ann.lee@gmail.com", "phone": "+14155550102"}, day=1))
+    assert len(list(app.suspects())) == 1
+    assert who(app, event({"email": "ann@acme.com", "external_ids": {"hubspot": "9"}}, day=2)) == a
+    assert who(app, event({"email": "ann.lee@gmail.com", "external_ids": {"hubspot": "9"}}, day=3)) == a
+    assert app.contact(b).id == a
+    assert list(app.suspects()) == []
+    (closed,) = app.suspects(status=None)
+    assert (closed.status, closed.decided_by) == ("merged", "resolver")
