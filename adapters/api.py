@@ -37,6 +37,8 @@ from touchstream.adapters.api_models import (
     Health,
     Me,
     SearchAnswer,
+    SqlAnswer,
+    SqlQuery,
     TimelinePage,
 )
 from touchstream.adapters.dashboard import render as render_dashboard
@@ -178,8 +180,10 @@ class QueryApi:
         feed: FeedHub | None,
         settings: ApiSettings,
         owner_of: q.OwnerOf | None = None,
+        door: StorePool | None = None,
     ) -> None:
         self.owner_of = owner_of
+        self.door = door
         self.pool = pool
         self.signer = signer
         self.feed = feed
@@ -476,6 +480,41 @@ def _add_customer_routes(app: FastAPI, api: QueryApi) -> None:
         return _json({"rollup": shaper.row(found["rollup"]), "contacts": people})
 
 
+def _add_sql_route(app: FastAPI, api: QueryApi) -> None:
+    sql_access = _require(api, "sql")
+
+    @app.post(
+        "/v1/sql",
+        response_model=SqlAnswer,
+        responses=_errors(400, 401, 403, 503),
+        tags=["sql"],
+        summary="One read-only query through the SQL door, as the caller's role may read",
+    )
+    def sql(
+        body: SqlQuery,
+        principal: Principal = Depends(sql_access),  # noqa: B008
+    ) -> Response:
+        """Parsed and allow-listed (adapters/sql_door.py): one SELECT over the views the role may read and
+        only their columns it may see; no files, no table functions, no settings; the answer is capped.
+        Runs as the read-only ClickHouse user (chDB: a read-only session). A refusal is 400 and says what
+        was refused and why."""
+        from touchstream.adapters.sql_door import SqlRefused, run
+
+        if api.door is None:
+            raise Refusal(503, "unavailable", "this API serves no SQL door")
+        try:
+            with api.door.borrow() as store:
+                try:
+                    columns, rows = run(store, body.sql, principal.role)
+                except SqlRefused as exc:
+                    raise Refusal(400, "bad_request", f"refused: {exc}") from None
+                except ReadStoreError as exc:
+                    raise Refusal(400, "bad_request", f"the query failed: {exc.detail}") from None
+        except SqlRefused as exc:  # the door's own connection was refused (not read-only, no password)
+            raise Refusal(503, "unavailable", f"the SQL door is closed: {exc}") from None
+        return _json({"columns": columns, "rows": [[q.jsonable(v) for v in row] for row in rows]})
+
+
 def _shape_message(shaper: Shaper, message: FeedMessage) -> dict[str, Any] | None:
     if message.kind == "signal":
         if not shaper.role.may("signals") or not shaper.signal_visible(str(message.value.get("department"))):
@@ -588,12 +627,15 @@ def create_api(
     feed: FeedHub | None = None,
     settings: ApiSettings | None = None,
     owner_of: q.OwnerOf | None = None,
+    open_door: Callable[[], AbstractReadStore] | None = None,
 ) -> FastAPI:
     """The query API app. `open_store` is called for each pooled connection (on request threads); the app
     closes them and stops the feed at ASGI shutdown. `owner_of` (the master record's identifier claims)
-    answers external-id searches beyond what the read models hold."""
+    answers external-id searches beyond what the read models hold. `open_door` opens the SQL door's
+    read-only connections (`sql_door.open_door_store`); without it POST /v1/sql answers 503."""
     settings = settings or ApiSettings()
-    api = QueryApi(StorePool(open_store, settings.pool_size), signer, feed, settings, owner_of)
+    door = StorePool(open_door, 2) if open_door is not None else None
+    api = QueryApi(StorePool(open_store, settings.pool_size), signer, feed, settings, owner_of, door)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -601,6 +643,8 @@ def create_api(
         if feed is not None:
             await feed.stop()
         api.pool.close()
+        if api.door is not None:
+            api.door.close()
 
     app = FastAPI(
         title=settings.title,
@@ -636,6 +680,7 @@ def create_api(
     for path, name, endpoint, summary in LIST_ROUTES:
         _add_list_route(app, api, path, name, endpoint, summary)
     _add_feed_route(app, api)
+    _add_sql_route(app, api)
     install_security_headers(app, trusted_html=lambda: [render_dashboard(settings.title)])
     return app
 

@@ -21,6 +21,7 @@ from touchstream.adapters.api_auth import RevocationList, TokenSigner, load_secr
 from touchstream.adapters.api_queries import OwnerOf
 from touchstream.adapters.bootstrap import Runtime, bootstrap
 from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, KafkaSource
+from touchstream.adapters.sql_door import open_door_store
 from touchstream.adapters.topics import open_log
 from touchstream.projections.roles import ROLES, Role, RoleConfigError, roles_from_mapping
 from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, FeedSource
@@ -83,6 +84,7 @@ def build_api(runtime: Runtime | None = None, *, roles_file: Path | None = None)
         feed=FeedHub(feed_source(runtime)),
         settings=ApiSettings(default_region=runtime.settings.default_region),
         owner_of=master_record_owner_of(runtime.master_record_url()),
+        open_door=lambda: open_door_store(runtime),
     )
 
 

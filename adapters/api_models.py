@@ -150,6 +150,19 @@ CustomerChange: type[BaseModel] = _optional_model(
 )
 
 
+class SqlQuery(BaseModel):
+    sql: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="one SELECT (or WITH … SELECT) over the views the role may read (docs/security.md)",
+    )
+
+
+class SqlAnswer(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]] = Field(description="values as in the other answers (decimals as strings)")
+
+
 class SearchResult(BaseModel):
     model_config = _OPEN
     contact_id: str

@@ -23,45 +23,6 @@ customer_app = typer.Typer(
 SQL_DEFAULT_ROLE = "analyst"
 
 
-def open_door_store(runtime: Any, limits: Any = None) -> Any:
-    """A read store for the SQL door that cannot write and is capped (adapters/sql_door.py): on the
-    server, a connection as the dedicated read-only user (its profile holds readonly=1 and the limits);
-    on chDB, a session given the limits and then readonly=1. Raises SqlRefused if it is not read-only."""
-    from touchstream.adapters.sql_door import Limits, SqlRefused, confirm_read_only, limit_chdb_session
-
-    s = runtime.settings
-    if s.embedded:
-        store = runtime.read_store()
-        try:
-            limit_chdb_session(store, limits or Limits())
-        except BaseException:
-            store.close()
-            raise
-    else:
-        if not s.clickhouse_sql_password or s.clickhouse_sql_user == "default":
-            raise SqlRefused(
-                "the ClickHouse connection",
-                "the SQL door runs only as its read-only user, never as `default`",
-                "set TOUCHSTREAM_CLICKHOUSE_SQL_USER / TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD "
-                "(locally: deploy/local/clickhouse.sh sql-password)",
-            )
-        from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-
-        store = ClickHouseServerStore(
-            s.clickhouse_host,
-            s.clickhouse_port,
-            s.clickhouse_database,
-            user=s.clickhouse_sql_user,
-            password=s.clickhouse_sql_password,
-        )
-    try:
-        confirm_read_only(store)
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
 def _role(name: str, roles_file: Any) -> Any:
     from touchstream.adapters.api_compose import load_roles
 
@@ -108,7 +69,7 @@ def sql(
     from pathlib import Path
 
     from touchstream.adapters.bootstrap import bootstrap
-    from touchstream.adapters.sql_door import SqlRefused, canonical, run
+    from touchstream.adapters.sql_door import SqlRefused, canonical, open_door_store, run
     from touchstream.streams.ports import ReadStoreError
 
     if output not in ("table", "csv", "json"):

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlglot import exp
 from sqlglot.dialects.clickhouse import ClickHouse
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from touchstream.projections.roles import RAW_TABLES, VIEW_ENDPOINTS, Role
@@ -50,6 +50,7 @@ __all__ = [
     "ensure_door_user",
     "function_allowed",
     "limit_chdb_session",
+    "open_door_store",
     "run",
     "schema",
     "server_manages_users",
@@ -237,8 +238,9 @@ def _gap(text: str, start: int) -> None:
 def _tokens(sql: str) -> list[Token]:
     try:
         return list(_DIALECT.tokenize(sql))
-    except (TokenError, ValueError) as exc:
-        raise SqlRefused("the statement", f"cannot be read: {str(exc).splitlines()[0]}") from None
+    except (SqlglotError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise SqlRefused("the statement", f"cannot be read: {first}") from None
 
 
 def canonical(sql: str) -> tuple[str, list[Token]]:
@@ -320,8 +322,8 @@ def _check_calls(tokens: Sequence[Token]) -> None:
 def _parse(text: str) -> exp.Expression:
     try:
         statements = [s for s in _DIALECT.parse(text) if s is not None]
-    except ParseError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+    except (SqlglotError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or ["syntax error"])[0]
         raise SqlRefused("the statement", f"is not a query the door understands: {first}") from None
     if len(statements) != 1:
         raise SqlRefused("the statement", "the door runs exactly one statement")
@@ -555,3 +557,41 @@ def ensure_door_user(store: AbstractReadStore, settings: Any) -> str:
     for statement in door_user_statements(user, settings.clickhouse_database):
         store.execute(statement, {"password": settings.clickhouse_sql_password})
     return f"SQL door: read-only user {user} ready (SELECT on {settings.clickhouse_database} only)"
+
+
+def open_door_store(runtime: Any, limits: Limits | None = None) -> AbstractReadStore:
+    """A read store for the SQL door that cannot write and is capped (adapters/sql_door.py): on the
+    server, a connection as the dedicated read-only user (its profile holds readonly=1 and the limits);
+    on chDB, a session given the limits and then readonly=1. Raises SqlRefused if it is not read-only."""
+    s = runtime.settings
+    store: AbstractReadStore
+    if s.embedded:
+        store = runtime.read_store()
+        try:
+            limit_chdb_session(store, limits or Limits())
+        except BaseException:
+            store.close()
+            raise
+    else:
+        if not s.clickhouse_sql_password or s.clickhouse_sql_user == "default":
+            raise SqlRefused(
+                "the ClickHouse connection",
+                "the SQL door runs only as its read-only user, never as `default`",
+                "set TOUCHSTREAM_CLICKHOUSE_SQL_USER / TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD "
+                "(locally: deploy/local/clickhouse.sh sql-password)",
+            )
+        from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+
+        store = ClickHouseServerStore(
+            s.clickhouse_host,
+            s.clickhouse_port,
+            s.clickhouse_database,
+            user=s.clickhouse_sql_user,
+            password=s.clickhouse_sql_password,
+        )
+    try:
+        confirm_read_only(store)
+    except BaseException:
+        store.close()
+        raise
+    return store

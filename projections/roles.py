@@ -115,6 +115,7 @@ ENDPOINTS: tuple[str, ...] = (
     "satisfaction",  # CSAT and NPS by period
     "data_quality",
     "signals",  # active signals and the live feed
+    "sql",  # the SQL door (POST /v1/sql): its views and columns follow the rest of the role
 )
 DEPARTMENTS: tuple[str, ...] = ("sales", "marketing", "support")  # the signals.<department> topics
 

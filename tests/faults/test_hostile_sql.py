@@ -18,10 +18,16 @@ import pytest
 from unit.test_api_fixtures import load_story, story_config
 
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.cli_query import open_door_store
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import Limits, SqlRefused, confirm_read_only, ensure_door_user, run
+from touchstream.adapters.sql_door import (
+    Limits,
+    SqlRefused,
+    confirm_read_only,
+    ensure_door_user,
+    open_door_store,
+    run,
+)
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 

@@ -15,7 +15,10 @@ from unit.test_api_fixtures import EXTERNAL_ID, SECRET, auth, load_story, pick_c
 from touchstream.adapters.api import LIST_ROUTES, create_api
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.api_queries import profile_document
+from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.sql_door import open_door_store
 from touchstream.projections.roles import FIELDS, ROLES, pseudonym
 from touchstream.streams.ports import AbstractReadStore
 
@@ -34,7 +37,18 @@ def store(folder: Path) -> Iterator[AbstractReadStore]:
 
 @pytest.fixture(scope="module")
 def client(store: AbstractReadStore, folder: Path) -> Iterator[TestClient]:
-    app = create_api(lambda: ChDBStore(str(folder / "chdb")), signer())
+    settings = load_settings(
+        {
+            "TOUCHSTREAM_MODE": "embedded",
+            "TOUCHSTREAM_DATA_DIR": str(folder),
+            "TOUCHSTREAM_CLICKHOUSE_DATABASE": "default",
+        }
+    )
+    app = create_api(
+        lambda: ChDBStore(str(folder / "chdb")),
+        signer(),
+        open_door=lambda: open_door_store(Runtime(settings)),
+    )
     with TestClient(app) as opened:
         yield opened
 
@@ -276,3 +290,27 @@ def test_signals_list_only_the_departments_a_role_hears(client: TestClient, stor
 def test_secret_is_not_in_any_answer(client: TestClient, jane: dict[str, Any]) -> None:
     answer = client.get(f"/v1/customers/{jane['contact_id']}", headers=auth("admin"))
     assert SECRET.decode() not in answer.text
+
+
+def test_the_sql_door_over_http_answers_per_role(client: TestClient, store: AbstractReadStore) -> None:
+    def sql(role: str, statement: str) -> Any:
+        return client.post("/v1/sql", json={"sql": statement}, headers=auth(role))
+
+    query = "SELECT kind, count() AS n FROM active_signals GROUP BY kind ORDER BY kind"
+    answer = sql("analyst", query)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"columns": ["kind", "n"], "rows": [list(r) for r in store.query(query)]}
+    # Analysts read no identity; marketing no money; sales may not use the door at all (the matrix).
+    hidden = sql("analyst", "SELECT contact_id FROM active_signals")
+    assert hidden.status_code == 400
+    assert hidden.json()["message"] == (
+        "refused: column contact_id of active_signals: the analyst role may not read it"
+    )
+    assert sql("sales", query).status_code == 403
+    leaked = sql("admin", "SELECT * FROM file('/etc/hostname', 'LineAsString')")
+    assert leaked.status_code == 400
+    assert "function file(): it reads or writes files" in leaked.json()["message"]
+    failed = sql("admin", "SELECT no_such_column FROM touchpoints")
+    assert failed.status_code == 400
+    assert failed.json()["message"].startswith("the query failed")
+    assert sql("admin", "SELECT count() FROM touchpoints").json()["rows"][0][0] > 0

@@ -22,7 +22,10 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from unit.test_api_fixtures import load_story, signer, token
 
 from touchstream.adapters.api import create_api
+from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.sql_door import open_door_store
 
 EXAMPLES = 25
 STREAMS = {"/v1/feed"}
@@ -39,9 +42,21 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     folder: Path = tmp_path_factory.mktemp("api_openapi")
     with ChDBStore(str(folder / "chdb")) as store:
         load_story(store, folder)
-        built = create_api(lambda: ChDBStore(str(folder / "chdb")), signer())
+        runtime = Runtime(
+            load_settings(
+                {
+                    "TOUCHSTREAM_MODE": "embedded",
+                    "TOUCHSTREAM_DATA_DIR": str(folder),
+                    "TOUCHSTREAM_CLICKHOUSE_DATABASE": "default",
+                }
+            )
+        )
+        built = create_api(
+            lambda: ChDBStore(str(folder / "chdb")), signer(), open_door=lambda: open_door_store(runtime)
+        )
         yield built
         built.state.api.pool.close()
+        built.state.api.door.close()
 
 
 def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
@@ -74,6 +89,7 @@ def test_no_request_gets_a_5xx_or_an_undocumented_answer(app: FastAPI, role: str
         "/v1/signals",
         "/v1/feed",
         "/v1/me",
+        "/v1/sql",
     }
     headers = {"Authorization": f"Bearer {token(role)}"}
     modes = list(GenerationMode) if role == "admin" else [GenerationMode.POSITIVE]

@@ -18,7 +18,7 @@ from unit.test_api_fixtures import SECRET, load_story, pick_contact
 from touchstream.adapters import cli_api, cli_query
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.bootstrap import bootstrap
-from touchstream.adapters.sql_door import SqlRefused, check
+from touchstream.adapters.sql_door import SqlRefused, check, open_door_store
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
 
@@ -145,7 +145,7 @@ def test_sql_answers_per_role(store: AbstractReadStore) -> None:
 def test_the_door_session_refuses_writes_and_files_even_if_the_check_were_fooled(
     store: AbstractReadStore,
 ) -> None:
-    door = cli_query.open_door_store(bootstrap())
+    door = open_door_store(bootstrap())
     try:
         with pytest.raises(Exception, match=r"(?i)readonly"):
             door.query("SELECT * FROM file('/etc/hostname', 'LineAsString')")

@@ -23,9 +23,8 @@ from touchstream.adapters.api import LIST_ROUTES, create_api
 from touchstream.adapters.api_auth import TokenSigner
 from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.cli_query import open_door_store
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import DOOR_VIEWS, SqlRefused, run, schema
+from touchstream.adapters.sql_door import DOOR_VIEWS, SqlRefused, open_door_store, run, schema
 from touchstream.projections.roles import (
     DEPARTMENTS,
     ENDPOINTS,
@@ -112,6 +111,7 @@ class World:
     store: AbstractReadStore
     contact_id: str
     account_id: str
+    schema: dict[str, list[str]]  # the SQL door's views and their columns
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "SELECT contact_id, account_id FROM customer_360_current WHERE email = %(e)s", {"e": EMAIL}
         )
         assert found, "the seeded customer was not projected"
-        yield World(folder, store, str(found[0][0]), str(found[0][1]))
+        tables = {v: c for v, c in schema(store).items() if v in DOOR_VIEWS}
+        yield World(folder, store, str(found[0][0]), str(found[0][1]), tables)
 
 
 def calls(world: World, role: Role) -> list[tuple[str, str, dict[str, Any]]]:
@@ -156,7 +157,12 @@ def answers_obey(world: World, roles: dict[str, Role], name: str) -> str:
     """Every answer the role gets, checked; returns all the text it was shown."""
     role = roles[name]
     signer = TokenSigner(SECRET, roles)
-    app = create_api(lambda: ChDBStore(str(world.folder / "chdb"), database="touchstream"), signer)
+    settings = load_settings({"TOUCHSTREAM_MODE": "embedded", "TOUCHSTREAM_DATA_DIR": str(world.folder)})
+    app = create_api(
+        lambda: ChDBStore(str(world.folder / "chdb"), database="touchstream"),
+        signer,
+        open_door=lambda: open_door_store(Runtime(settings)),
+    )
     allowed = may_see(role)
     seen: list[str] = []
     with TestClient(app) as client:
@@ -174,7 +180,28 @@ def answers_obey(world: World, roles: dict[str, Role], name: str) -> str:
             for marker, ok in allowed.items():
                 assert ok or marker not in text, (name, path, marker)
             seen.append(text)
+        seen.extend(door_answers(client, headers, world, role, allowed))
     return "\n".join(seen)
+
+
+def door_answers(
+    client: TestClient, headers: dict[str, str], world: World, role: Role, allowed: dict[str, bool]
+) -> list[str]:
+    """POST /v1/sql: every view the role may read, every column it may see (and a * where it may not)."""
+    out: list[str] = []
+    for view, columns in sorted(world.schema.items()):
+        readable = role.readable_columns(view, columns)
+        statement = f"SELECT {', '.join(readable) or '*'} FROM {view} LIMIT 50000"
+        answer = client.post("/v1/sql", json={"sql": statement}, headers=headers)
+        if not role.may("sql"):
+            assert answer.status_code == 403, (role.name, answer.text)
+            return out
+        assert answer.status_code == (200 if readable else 400), (role.name, view, answer.text)
+        text = orjson.dumps(answer.json()).decode()
+        for marker, ok in allowed.items():
+            assert ok or marker not in text, (role.name, view, marker)
+        out.append(text)
+    return out
 
 
 @pytest.mark.parametrize("name", sorted(ROLES))
