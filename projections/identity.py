@@ -73,6 +73,9 @@ class IdentityConfig:
     switchboard_holders: int = 3
     # A contact collecting more emails than this is a shared record being polluted: no more are attached.
     max_emails_per_contact: int = 8
+    # First names that are one person's (a name and its nicknames, both ways: robert~bob, bob~rob), from
+    # the maintained `nicknames` dataset; folded to lower-case ASCII.
+    first_name_variants: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
         for name in (
@@ -94,6 +97,10 @@ class IdentityConfig:
 
     def is_role_address(self, email: str) -> bool:
         return is_role_local_part(split_email(email)[0], self.role_local_parts)
+
+    def first_names_agree(self, a: str, b: str) -> bool:
+        """Jon and Jonathan, J and Jane, Bob and Robert (a known nickname) agree; Mary and John do not."""
+        return same_first_name(a, b) or (a, b) in self.first_name_variants
 
 
 # --- keys and ids -----------------------------------------------------------------------------------------
@@ -490,7 +497,7 @@ def oldest(ids: Iterable[UUID], contacts: Mapping[UUID, ContactFacts]) -> UUID:
     return min(ids, key=lambda cid: survivor_order(contacts[cid]))
 
 
-def _shared_addresses(ev: Evidence, known: Known) -> dict[str, UUID]:
+def _shared_addresses(ev: Evidence, known: Known, config: IdentityConfig) -> dict[str, UUID]:
     """Email keys owned by a contact known by another first name than this event's, when nothing else in
     the event names that contact: a household's or team's shared address, not a link between people."""
     if not ev.first_name:
@@ -501,7 +508,7 @@ def _shared_addresses(ev: Evidence, known: Known) -> dict[str, UUID]:
         if owner is None or not key.startswith(("email:", "pid:")):
             continue
         names = known.contacts[owner].first_names
-        if names and not any(same_first_name(ev.first_name, n) for n in names):
+        if names and not any(config.first_names_agree(ev.first_name, n) for n in names):
             conflicting[key] = owner
     named_elsewhere = {known.owners[k] for k in ev.strong if k in known.owners and k not in conflicting}
     return {k: o for k, o in conflicting.items() if o not in named_elsewhere}
@@ -509,7 +516,7 @@ def _shared_addresses(ev: Evidence, known: Known) -> dict[str, UUID]:
 
 def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
     """The whole resolution of one event against what is known."""
-    shared = _shared_addresses(ev, known)
+    shared = _shared_addresses(ev, known, config)
     strong = tuple(k for k in ev.strong if k not in shared)
     named = tuple(named_key(k, ev.first_name) for k in shared) if ev.first_name else ()
     person = (*strong, *named)

@@ -250,3 +250,10 @@ def test_a_suspect_answered_by_a_later_strong_link_leaves_the_queue(app: MasterR
     assert list(app.suspects()) == []
     (closed,) = app.suspects(status=None)
     assert (closed.status, closed.decided_by) == ("merged", "resolver")
+
+
+def test_a_nickname_is_the_same_person_on_a_shared_address(app: MasterRecord) -> None:
+    robert = who(app, details("family.lee@gmail.com", "Robert", 0))
+    assert who(app, details("family.lee@gmail.com", "Bob", 1)) == robert
+    assert who(app, details("family.lee@gmail.com", "Rob", 2)) == robert
+    assert who(app, details("family.lee@gmail.com", "Susan", 3)) != robert
