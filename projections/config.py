@@ -70,7 +70,10 @@ class ProjectionConfig:
     buying_call_points: float = 15.0
     lead_score_half_life: timedelta = timedelta(days=14)
     mql_score: float = 15.0
+    # Warm lead: the points of the marketing touches within the window (since sales last called or met)
+    # reach the score; the touches are the signal's evidence.
     warm_lead_score: float = 20.0
+    warm_lead_window: timedelta = timedelta(days=14)
 
     # --- service hold: sales must not upsell ---------------------------------------------------------
     hold_priorities: frozenset[str] = frozenset({"P1", "P2"})
@@ -86,6 +89,23 @@ class ProjectionConfig:
     engaged_within: timedelta = timedelta(days=45)
     renewal_within: timedelta = timedelta(days=60)
 
+    # --- upsell intent, from any department: a call about upgrading, a ticket or email asking for a bigger
+    # plan (its subject), a click or download about pricing; held while a service hold stands ---------
+    upsell_intents: frozenset[str] = frozenset({"upgrade"})
+    upsell_phrases: tuple[str, ...] = (
+        "upgrade",
+        "bigger plan",
+        "more seats",
+        "add seats",
+        "enterprise plan",
+        "higher tier",
+        "pricing",
+    )
+    upsell_url_markers: tuple[str, ...] = ("/pricing", "/upgrade", "/plans", "/enterprise")
+    upsell_intent_for: timedelta = timedelta(days=30)
+    # `service_hold_lifted` tells sales for this long that they may talk about more again.
+    hold_lifted_for: timedelta = timedelta(days=7)
+
     # --- caller is a sales lead ---------------------------------------------------------------------
     buying_intents: frozenset[str] = frozenset({"purchase_inquiry"})
     caller_lead_for: timedelta = timedelta(days=14)
@@ -94,6 +114,27 @@ class ProjectionConfig:
     churn_health_below: int = 40
     cancellation_intents: frozenset[str] = frozenset({"cancellation"})
     churn_risk_for: timedelta = timedelta(days=30)
+    # A key person's detractor NPS or falling CSAT; repeated escalations from anyone.
+    key_roles: frozenset[str] = frozenset({"decision_maker", "procurement"})
+    key_title_words: tuple[str, ...] = (
+        "chief",
+        "ceo",
+        "cfo",
+        "cto",
+        "coo",
+        "cio",
+        "vp",
+        "vice president",
+        "director",
+        "head of",
+        "founder",
+        "owner",
+        "president",
+    )
+    churn_nps_at_most: int = 6
+    csat_drop_at_least: int = 2
+    churn_escalations: int = 2
+    escalation_window: timedelta = timedelta(days=30)
 
     # --- nurture (a marketing signal): a lost or disqualified prospect goes back to marketing ----------
     nurture_for: timedelta = timedelta(days=90)

@@ -191,6 +191,10 @@ def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None
     if e.type in ("FormSubmitted", "EventBadgeScanned"):
         s.progress = max(s.progress, LEAD)
         _observe(s, e.payload, e.source, now)
+    fields = e.payload.__dict__
+    url = str(fields.get("url") or fields.get("page_url") or "").lower()
+    if any(marker in url for marker in c.upsell_url_markers) or _asks_for_more(fields.get("title"), c):
+        _upsell_intent(s, e, now, c)
 
 
 def _unsubscribed(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -201,13 +205,37 @@ def _consent(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     s.consent[str(e.payload.purpose)] = (1 if e.type == "ConsentGiven" else 0, now)  # type: ignore[attr-defined]
 
 
+def _asks_for_more(text: Any, c: ProjectionConfig) -> bool:
+    lowered = str(text or "").lower()
+    return bool(lowered) and any(phrase in lowered for phrase in c.upsell_phrases)
+
+
+def _upsell_intent(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    entry = (now, str(e.event_id), e.department.value)
+    s.upsell_intents = tuple(sorted({*s.upsell_intents, entry}))[-5:]
+
+
+def _escalated(s: ContactState, e: Event, now: int) -> None:
+    s.escalations = tuple(sorted({*s.escalations, (now, str(e.event_id))}))[-5:]
+
+
 def _call(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    intent = str(e.payload.intent)  # type: ignore[attr-defined]
+    p: Any = e.payload
+    intent = str(p.intent)
     if intent in c.buying_intents:
         s.last_buying_call = (now, str(e.event_id))
         _score(s, c.buying_call_points, now, c)
     if intent in c.cancellation_intents:
         s.last_cancel_call = (now, str(e.event_id))
+    if intent in c.upsell_intents:
+        _upsell_intent(s, e, now, c)
+    if str(p.disposition) == "escalated":
+        _escalated(s, e, now)
+    if not s.erased:  # what the caller says about themselves is personal: gone with an erasure
+        if str(p.caller_role) != "unknown":
+            s.stated_role = str(p.caller_role)
+        if p.stated_company:
+            s.stated_company = str(p.stated_company)
 
 
 def _lead(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -251,10 +279,14 @@ def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     if e.type == "TicketOpened":
         s.tickets[p.ticket_id] = (str(p.priority), 1, event_id, 0, now)
         _became_customer(s, now, revives=False)  # support is for customers: the person uses the product
+        if _asks_for_more(p.subject, c):
+            _upsell_intent(s, e, now, c)
         return
     priority, is_open, opened_by, resolved_at, opened_at = known or ("", 1, event_id, 0, now)
     if e.type == "TicketUpdated":
         if p.priority is not None and str(p.priority) != priority:
+            if priority and str(p.priority) < priority:  # P1 < P2: raised, an escalation
+                _escalated(s, e, now)
             priority, opened_by = str(p.priority), event_id  # an escalation is the evidence now
         if str(p.status) == "solved":
             is_open, resolved_at = 0, now
@@ -274,11 +306,19 @@ def _prune_tickets(s: ContactState, c: ProjectionConfig) -> None:
 
 
 def _csat(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.last_csat = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+    survey: tuple[int, int, str] = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+    # Keyed by time (then event id), so a late survey takes its place instead of becoming the last.
+    last, prev = s.last_csat, s.prev_csat
+    if last is None or (now, survey[2]) > (last[1], last[2]):
+        s.last_csat, s.prev_csat = survey, last
+    elif prev is None or (now, survey[2]) > (prev[1], prev[2]):
+        s.prev_csat = survey
 
 
 def _nps(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.last_nps = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+    survey: tuple[int, int, str] = (e.payload.score, now, str(e.event_id))  # type: ignore[attr-defined]
+    if s.last_nps is None or (now, survey[2]) > (s.last_nps[1], s.last_nps[2]):
+        s.last_nps = survey
 
 
 def _complaint(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -309,6 +349,8 @@ def _details(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
 
 def _inbound_email(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     _observe(s, e.payload.__dict__.get("observed"), e.source, now)
+    if _asks_for_more(e.payload.__dict__.get("subject"), c):
+        _upsell_intent(s, e, now, c)
 
 
 def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -316,6 +358,7 @@ def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     s.erased = True
     s.attributes = {}
     s.warm_recent = ()
+    s.stated_role = s.stated_company = ""
 
 
 _HANDLERS: dict[str, Handler] = {

@@ -12,7 +12,6 @@ withdrawn no sales-outreach signal is.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ WARM_LEAD = "warm_lead"
 CALLER_IS_LEAD = "caller_is_lead"
 CHURN_RISK = "churn_risk"
 NURTURE = "nurture"
+SERVICE_HOLD_LIFTED = "service_hold_lifted"
 
 # Which department each signal is for: it is published on `signals.<department>`.
 TARGET = {
@@ -40,6 +40,7 @@ TARGET = {
     CALLER_IS_LEAD: "sales",
     CHURN_RISK: "support",
     NURTURE: "marketing",
+    SERVICE_HOLD_LIFTED: "sales",
 }
 # Built from marketing tracking or aimed at marketing: silent without marketing consent.
 MARKETING_SIGNALS = frozenset({WARM_LEAD, NURTURE})
@@ -108,52 +109,139 @@ def _renewal_due(s: ContactState, now: int, c: ProjectionConfig) -> int:
 
 
 def _upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    """A customer asked for more (any department), or a promoter nears renewal; never while a service hold
+    stands — it is raised again when the hold lifts (the next event re-evaluates)."""
+    if not s.customer or _service_hold(s, now, c) is not None:
+        return None
+    window = int(c.upsell_intent_for.total_seconds())
+    asked = [entry for entry in s.upsell_intents if entry[0] <= now < entry[0] + window]
+    promoter = _promoter_upsell(s, now, c)
+    if not asked:
+        return promoter
+    departments = sorted({dept for _, _, dept in asked})
+    reason = f"asked about more ({', '.join(departments)})"
+    evidence = tuple(event_id for _, event_id, _ in asked)
+    expires = max(at for at, _, _ in asked) + window
+    if promoter is not None:
+        both = f"{reason}; {promoter.reason}"
+        return Desire(both, evidence + promoter.evidence, max(expires, promoter.expires_at))
+    return Desire(reason, evidence, expires)
+
+
+def _promoter_upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
     nps = s.last_nps
     if nps is None or nps[0] < c.promoter_nps_at_least:
         return None
     promoter_until = nps[1] + int(c.promoter_recent.total_seconds())
     renewal = _renewal_due(s, now, c)
     engaged = now - s.last_engaged_at <= c.engaged_within.total_seconds()
-    open_issue = any(t[1] for t in s.tickets.values()) or _service_hold(s, now, c) is not None
-    if promoter_until <= now or not renewal or not engaged or open_issue or not s.customer:
+    open_issue = any(t[1] for t in s.tickets.values())
+    if promoter_until <= now or not renewal or not engaged or open_issue:
         return None
     reason = f"NPS promoter ({nps[0]}), renewal due {_day(renewal)}"
     return Desire(reason, (nps[2],), min(promoter_until, renewal))
 
 
 def _warm_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
-    if s.customer or s.progress >= OPPORTUNITY or s.lead_score < c.warm_lead_score:
+    """The points of the marketing touches within `warm_lead_window` (since sales last called or met)
+    reach `warm_lead_score`; the touches are the evidence. Expires when enough of them leave the window."""
+    if s.customer or s.progress >= OPPORTUNITY:
         return None
-    # The score decays by half every half-life: it falls below the threshold at this instant.
-    half_life = c.lead_score_half_life.total_seconds()
-    expires = s.lead_score_at + int(half_life * math.log2(s.lead_score / c.warm_lead_score))
-    if expires <= now:
+    window = int(c.warm_lead_window.total_seconds())
+    touches = sorted(
+        (at, event_id, c.lead_points.get(kind, 0.0))
+        for event_id, kind, at, _ in s.warm_recent
+        if at <= now < at + window
+    )
+    total = sum(points for _, _, points in touches)
+    if not touches or total < c.warm_lead_score:
         return None
-    evidence = tuple(t[0] for t in s.warm_recent[-3:])
-    return Desire(f"lead score {s.lead_score:.1f} >= {c.warm_lead_score:g}", evidence, expires)
+    expires, remaining = OPEN_ENDED, total
+    for at, _, points in touches:  # oldest first: each leaves the window at at + window
+        remaining -= points
+        if remaining < c.warm_lead_score:
+            expires = at + window
+            break
+    evidence = tuple(event_id for _, event_id, _ in touches)
+    days = c.warm_lead_window.days
+    reason = f"{total:g} engagement points in {days} days >= {c.warm_lead_score:g} ({len(touches)} touches)"
+    return Desire(reason, evidence, expires)
 
 
 def _caller_is_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    """A caller who is no customer and no lead yet asked to buy: a lead for sales, on the account the
+    call resolved to (the signal row's `account_id`), with what they stated about themselves."""
     call = s.last_buying_call
     if call is None or s.customer or s.last_lead_at >= call[0]:
         return None
     expires = call[0] + int(c.caller_lead_for.total_seconds())
     if expires <= now:
         return None
-    return Desire("a non-customer called with buying intent", (call[1],), expires)
+    stated = [f"{name}: {value}" for name, value in (("company", s.stated_company), ("role", s.stated_role))]
+    said = [item for item in stated if not item.endswith(": ")]
+    reason = "a non-customer called with buying intent" + (f" ({', '.join(said)})" if said else "")
+    return Desire(reason, (call[1],), expires)
+
+
+def key_role(s: ContactState, c: ProjectionConfig) -> str:
+    """The contact's role if it is a key one (a stated decision maker, a director by job title), else ""."""
+    if s.stated_role in c.key_roles:
+        return s.stated_role.replace("_", " ")
+    title = s.attributes.get("job_title")
+    lowered = f" {title[0].lower()} " if title else ""
+    if any(f" {word} " in lowered or f" {word}," in lowered for word in c.key_title_words):
+        return title[0] if title else ""
+    return ""
 
 
 def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
     if not s.customer:
         return None
-    call = s.last_cancel_call
+    reasons: list[str] = []
+    evidence: list[str] = []
+    expires = 0
     window = int(c.churn_risk_for.total_seconds())
+    call = s.last_cancel_call
     if call is not None and call[0] + window > now:
-        return Desire("called about cancelling", (call[1],), call[0] + window)
+        reasons.append("called about cancelling")
+        evidence.append(call[1])
+        expires = call[0] + window
+    role = key_role(s, c)
+    nps = s.last_nps
+    if role and nps is not None and nps[0] <= c.churn_nps_at_most and nps[1] <= now < nps[1] + window:
+        reasons.append(f"detractor NPS {nps[0]} from a {role}")
+        evidence.append(nps[2])
+        expires = max(expires, nps[1] + window)
+    last, prev = s.last_csat, s.prev_csat
+    falling = last is not None and prev is not None and prev[0] - last[0] >= c.csat_drop_at_least
+    if role and falling and last is not None and prev is not None and last[1] <= now < last[1] + window:
+        reasons.append(f"CSAT fell {prev[0]} -> {last[0]} from a {role}")
+        evidence += [prev[2], last[2]]
+        expires = max(expires, last[1] + window)
+    escalation_window = int(c.escalation_window.total_seconds())
+    recent = [(at, e) for at, e in s.escalations if at <= now < at + escalation_window]
+    if len(recent) >= c.churn_escalations:
+        reasons.append(f"{len(recent)} escalations in {c.escalation_window.days} days")
+        evidence += [e for _, e in recent]
+        # Holds while the count stands: until the oldest that still makes up the count leaves the window.
+        expires = max(expires, recent[-c.churn_escalations][0] + escalation_window)
     if s.health < c.churn_health_below:
-        evidence = tuple(e for e in (s.last_csat and s.last_csat[2], s.last_nps and s.last_nps[2]) if e)
-        return Desire(f"health score {s.health} < {c.churn_health_below}", evidence, OPEN_ENDED)
-    return None
+        reasons.append(f"health score {s.health} < {c.churn_health_below}")
+        evidence += [e for e in (s.last_csat and s.last_csat[2], s.last_nps and s.last_nps[2]) if e]
+        expires = OPEN_ENDED
+    if not reasons:
+        return None
+    return Desire("; ".join(reasons), tuple(dict.fromkeys(evidence)), expires)
+
+
+def _hold_lifted(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
+    lifted = s.hold_lifted
+    if lifted is None or _service_hold(s, now, c) is not None:
+        return None
+    expires = lifted[0] + int(c.hold_lifted_for.total_seconds())
+    if expires <= now:
+        return None
+    return Desire("service hold lifted: sales may talk about more again", (lifted[1], *lifted[2]), expires)
 
 
 def _nurture(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -173,6 +261,7 @@ RULES: dict[str, Rule] = {
     CALLER_IS_LEAD: _caller_is_lead,
     CHURN_RISK: _churn_risk,
     NURTURE: _nurture,
+    SERVICE_HOLD_LIFTED: _hold_lifted,
 }
 
 
@@ -205,6 +294,10 @@ def reconcile(
 ) -> Iterator[SignalChange]:
     """Bring `state.signals` in line with the rules after an event at `now`; yield what changed."""
     before = dict(state.signals)
+    hold = before.get(SERVICE_HOLD)
+    if hold is not None and not state.erased and _service_hold(state, now, config) is None:
+        # Lifted now (resolved, recovered, cooled down): remembered, so `service_hold_lifted` is raised.
+        state.hold_lifted = (now, event_id, hold.evidence)
     wanted = desired(state, now, config)
     state.signals = {}
     for kind in sorted(set(before) | set(wanted)):

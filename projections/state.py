@@ -77,10 +77,20 @@ class ContactState:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     reopens: int = 0
     last_csat: Survey | None = None
+    prev_csat: Survey | None = None  # the one before the last: a fall is a churn sign
     last_nps: Survey | None = None
     complaints: tuple[tuple[int, str], ...] = ()
     last_cancel_call: tuple[int, str] | None = None
     last_buying_call: tuple[int, str] | None = None
+    # What a caller said about themselves (ContactCenterCall): their role and company, the latest stated.
+    stated_role: str = ""
+    stated_company: str = ""
+    # (at, event id): a ticket's priority raised, or a call escalated (the latest few).
+    escalations: tuple[tuple[int, str], ...] = ()
+    # (at, event id, department): someone asked about more (a bigger plan, more seats) — the latest few.
+    upsell_intents: tuple[tuple[int, str, str], ...] = ()
+    # (at, event id that lifted it, the hold's evidence): the last time this contact's service hold lifted.
+    hold_lifted: tuple[int, str, tuple[str, ...]] | None = None
     last_lead_at: int = 0
     last_lost: tuple[int, str] | None = None
     subscriptions: dict[str, int] = field(default_factory=dict)  # id -> renews at

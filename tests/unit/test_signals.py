@@ -244,3 +244,167 @@ def _columns() -> tuple[str, ...]:
 
 def _stage(out: FoldOutputs) -> str:
     return str(dict(zip(_columns(), out.profile or (), strict=True))["lifecycle_stage"])
+
+
+# --- issue 16: signals with evidence, from any department ---------------------------------------------------
+
+
+def _eid(n: int) -> str:
+    return str(uuid.UUID(int=n + 1, version=4))
+
+
+def customer(story: Story) -> None:
+    renews = (T0 + timedelta(days=300)).date().isoformat()
+    story.add(
+        "SubscriptionStarted",
+        {"subscription_id": "s1", "plan": "Growth", "amount": USD, "period": "annual", "renews_on": renews},
+    )
+
+
+def test_a_warm_lead_counts_only_the_touches_in_its_window_and_names_them() -> None:
+    story = Story()
+    engage(story, 4)  # 12 points
+    engage(story, 4, start=20)  # 12 more, but the first four left the 14-day window
+    assert "warm_lead" not in story.active
+    engage(story, 3, start=21)  # 21 points within the window
+    assert story.state is not None
+    warm = story.state.signals["warm_lead"]
+    assert warm.evidence == tuple(_eid(n) for n in range(4, 11))
+    assert warm.reason.startswith("21 engagement points in 14 days >= 20 (7 touches)")
+    # It lapses when enough of them leave the window: the first (3 points) leaving makes 18 < 20.
+    assert warm.expires_at == int((T0 + timedelta(days=20 + 14)).timestamp())
+
+
+def test_a_support_call_about_a_bigger_plan_is_an_upsell_for_sales_held_while_a_p1_is_open() -> None:
+    story = Story()
+    customer(story)
+    story.add(
+        "TicketOpened", {"ticket_id": "T1", "subject": "Outage", "priority": "P1", "channel": "phone"}, days=1
+    )
+    call = {"call_id": "cc1", "intent": "upgrade", "disposition": "connected", "duration_seconds": 300}
+    story.add("ContactCenterCall", call, days=2)
+    assert "service_hold" in story.active
+    assert "upsell_opportunity" not in story.active  # suppressed while the hold stands
+    story.add("TicketResolved", {"ticket_id": "T1"}, days=3)
+    assert "service_hold" in story.active  # cooling down
+    story.add("EmailOpened", {"campaign_id": "c", "message_id": "m"}, days=7)
+    assert story.active >= {"service_hold_lifted", "upsell_opportunity"}
+    assert "service_hold" not in story.active
+    assert story.state is not None
+    lifted = story.state.signals["service_hold_lifted"]
+    assert lifted.evidence == (_eid(4), _eid(1))  # what lifted it, and the hold's own evidence
+    upsell = story.state.signals["upsell_opportunity"]
+    assert upsell.evidence == (_eid(2),)
+    assert upsell.reason == "asked about more (contact_center)"
+    sales = [(m["kind"], m["status"]) for m in story.messages("signals.sales")]
+    assert sales == [
+        ("service_hold", "raised"),
+        ("service_hold", "cleared"),
+        ("service_hold_lifted", "raised"),
+        ("upsell_opportunity", "raised"),
+    ]
+
+
+def test_upsell_intent_from_a_ticket_subject_and_from_a_pricing_click() -> None:
+    story = Story()
+    customer(story)
+    story.add(
+        "TicketOpened",
+        {"ticket_id": "T2", "subject": "Can we add seats?", "priority": "P4", "channel": "web"},
+        days=1,
+    )
+    story.add(
+        "EmailClicked",
+        {"campaign_id": "c", "message_id": "m", "url": "https://ex.com/pricing?plan=enterprise"},
+        days=2,
+    )
+    assert story.state is not None
+    upsell = story.state.signals["upsell_opportunity"]
+    assert upsell.evidence == (_eid(1), _eid(2))
+    assert upsell.reason == "asked about more (marketing, support)"
+
+
+def test_a_prospect_asking_about_pricing_is_no_upsell() -> None:
+    story = Story()
+    story.add("EmailClicked", {"campaign_id": "c", "message_id": "m", "url": "https://ex.com/pricing"})
+    assert "upsell_opportunity" not in story.active
+
+
+def test_a_detractor_from_a_decision_maker_is_a_churn_risk_and_from_an_end_user_is_not() -> None:
+    for role, expected in (("decision_maker", True), ("end_user", False)):
+        story = Story()
+        customer(story)
+        call = {
+            "call_id": "cc1",
+            "intent": "billing",
+            "disposition": "resolved",
+            "duration_seconds": 60,
+            "caller_role": role,
+        }
+        story.add("ContactCenterCall", call, days=1)
+        story.add("NpsSubmitted", {"survey_id": "n1", "score": 4}, days=2)
+        assert ("churn_risk" in story.active) is expected, role
+        if expected:
+            assert story.state is not None
+            risk = story.state.signals["churn_risk"]
+            assert risk.reason == "detractor NPS 4 from a decision maker"
+            assert risk.evidence == (_eid(2),)
+            assert story.messages("signals.support")[-1]["account_id"] == "A1"
+
+
+def test_a_falling_csat_from_a_director_is_a_churn_risk() -> None:
+    story = Story()
+    customer(story)
+    story.add("ContactDetailsObserved", {"job_title": "Director of IT"}, days=1)
+    story.add("CsatSubmitted", {"survey_id": "s1", "score": 5}, days=2)
+    story.add("CsatSubmitted", {"survey_id": "s2", "score": 3}, days=3)
+    assert story.state is not None
+    risk = story.state.signals["churn_risk"]
+    assert risk.reason == "CSAT fell 5 -> 3 from a Director of IT"
+    assert risk.evidence == (_eid(2), _eid(3))
+
+
+def test_repeated_escalations_are_a_churn_risk() -> None:
+    story = Story()
+    customer(story)
+    story.add(
+        "TicketOpened", {"ticket_id": "T1", "subject": "Slow", "priority": "P4", "channel": "web"}, days=1
+    )
+    story.add("TicketUpdated", {"ticket_id": "T1", "status": "open", "priority": "P3"}, days=2)
+    assert "churn_risk" not in story.active
+    call = {"call_id": "cc1", "intent": "support", "disposition": "escalated", "duration_seconds": 60}
+    story.add("ContactCenterCall", call, days=3)
+    assert story.state is not None
+    risk = story.state.signals["churn_risk"]
+    assert risk.reason == "2 escalations in 30 days"
+    assert risk.evidence == (_eid(2), _eid(3))
+
+
+def test_a_late_older_csat_does_not_replace_the_newer_one() -> None:
+    story = Story()
+    story.add("CsatSubmitted", {"survey_id": "new", "score": 5}, days=5)
+    story.add("CsatSubmitted", {"survey_id": "old", "score": 1}, days=1)  # arrives late
+    assert story.state is not None
+    assert story.state.last_csat == (5, int((T0 + timedelta(days=5)).timestamp()), _eid(0))
+    assert story.state.prev_csat is not None
+    assert story.state.prev_csat[0] == 1
+
+
+def test_a_caller_who_states_company_and_role_is_a_lead_on_the_resolved_account() -> None:
+    story = Story()
+    call = {
+        "call_id": "cc1",
+        "intent": "purchase_inquiry",
+        "disposition": "transferred",
+        "duration_seconds": 300,
+        "caller_role": "procurement",
+        "stated_company": "Acme Widgets",
+    }
+    out = story.add("ContactCenterCall", call, identifiers={"phone": "+14155550134"})
+    (message,) = story.messages("signals.sales")
+    assert message["reason"] == (
+        "a non-customer called with buying intent (company: Acme Widgets, role: procurement)"
+    )
+    assert message["account_id"] == "A1"
+    assert message["evidence"] == [_eid(0)]
+    assert out.signals[0][2] == "A1"
