@@ -21,7 +21,7 @@ from touchstream.adapters.api_auth import RevocationList, TokenSigner, load_secr
 from touchstream.adapters.api_queries import OwnerOf
 from touchstream.adapters.bootstrap import Runtime, bootstrap
 from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, KafkaSource
-from touchstream.adapters.sql_door import open_door_store
+from touchstream.adapters.sql_door import chdb_door, open_door_store
 from touchstream.adapters.topics import open_log
 from touchstream.projections.roles import ROLES, Role, RoleConfigError, roles_from_mapping
 from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, FeedSource
@@ -100,7 +100,7 @@ def embedded_api(
     the browser test). Pair it with `feed.topic_publisher(embedded_topic_log(log_dir))` as the runner's
     `publish=`."""
     source = EmbeddedLogSource(embedded_topic_log(log_dir, prefix), poll_s=poll_s)
-    return create_api(open_store, signer, feed=FeedHub(source))
+    return create_api(open_store, signer, feed=FeedHub(source), open_door=lambda: chdb_door(open_store()))
 
 
 def embedded_topic_log(log_dir: Path, prefix: str = "") -> Callable[[str], AbstractEventLog]:

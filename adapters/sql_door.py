@@ -44,6 +44,7 @@ __all__ = [
     "DOOR_VIEWS",
     "Limits",
     "SqlRefused",
+    "chdb_door",
     "check",
     "confirm_read_only",
     "door_user_statements",
@@ -590,6 +591,17 @@ def open_door_store(runtime: Any, limits: Limits | None = None) -> AbstractReadS
             password=s.clickhouse_sql_password,
         )
     try:
+        confirm_read_only(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def chdb_door(store: AbstractReadStore, limits: Limits | None = None) -> AbstractReadStore:
+    """A freshly opened chDB store made into the door's session: limits, then readonly=1, confirmed."""
+    try:
+        limit_chdb_session(store, limits or Limits())
         confirm_read_only(store)
     except BaseException:
         store.close()

@@ -8,14 +8,13 @@ file's content never appears in any answer or message, no file is written, no ta
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from unit.test_api_fixtures import load_story, story_config
+from unit.test_api_fixtures import load_story, open_door_when_ready, sql_password, story_config
 
 from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
@@ -240,18 +239,6 @@ def test_the_chdb_door_session_is_read_only_and_capped(chdb_door: Door) -> None:
 # --- the ClickHouse 18.16 server, as the read-only user ---------------------------------------------------
 
 
-def _sql_password() -> str:
-    import subprocess
-
-    done = subprocess.run(
-        [str(REPO / "deploy" / "local" / "clickhouse.sh"), "sql-password"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def _user_files() -> Path:
     cache = Path(os.environ.get("TOUCHSTREAM_CACHE", str(Path.home() / ".cache" / "touchstream")))
     return cache / "run" / "clickhouse" / "user_files"
@@ -264,7 +251,7 @@ def server_door(
     host, port = clickhouse_endpoint
     folder = tmp_path_factory.mktemp("hostile_server")
     database = "t_hostile_" + uuid.uuid4().hex[:10]
-    password = _sql_password()
+    password = sql_password()
     settings = replace(
         load_settings(
             {
@@ -284,7 +271,7 @@ def server_door(
     with ClickHouseServerStore(host, port, database, create_database=True) as writer:
         try:
             load_story(writer, folder, story_config(customers=20, accounts=4))
-            door = _open_when_the_server_knows_the_user(Runtime(settings))
+            door = open_door_when_ready(Runtime(settings))
             try:
                 yield Door(door, writer, canary, folder / "files")
             finally:
@@ -292,20 +279,6 @@ def server_door(
         finally:
             writer.execute(f"DROP DATABASE IF EXISTS {database}")
             canary.unlink(missing_ok=True)
-
-
-def _open_when_the_server_knows_the_user(runtime: Runtime) -> AbstractReadStore:
-    """`services up` (re)wrote users.xml; the server reloads it on its own within seconds."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return open_door_store(runtime)  # type: ignore[no-any-return]
-        except ReadStoreError as exc:
-            if "authentication" not in str(exc).lower() and "unknown user" not in str(exc).lower():
-                raise
-            if time.monotonic() > deadline:
-                pytest.fail(f"the read-only user never became usable: {exc}")
-            time.sleep(0.5)
 
 
 @pytest.mark.integration

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,22 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
-from unit.test_api_fixtures import EXTERNAL_ID, auth, load_story, pick_contact, signer, token
+from unit.test_api_fixtures import (
+    EXTERNAL_ID,
+    auth,
+    load_story,
+    open_door_when_ready,
+    pick_contact,
+    signer,
+    sql_password,
+    token,
+)
 
 from touchstream.adapters.api import LIST_ROUTES, create_api
+from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.sql_door import SqlRefused, check
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.sql_door import SqlRefused, check, open_door_store
 from touchstream.projections.roles import ROLES, pseudonym
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
@@ -43,7 +55,23 @@ def server(
 @pytest.fixture(scope="module")
 def client(server: tuple[AbstractReadStore, str, int, str]) -> Iterator[TestClient]:
     _, host, port, database = server
-    app = create_api(lambda: ClickHouseServerStore(host, port, database), signer())
+    door_settings = replace(
+        load_settings(
+            {
+                "TOUCHSTREAM_MODE": "production",
+                "TOUCHSTREAM_CLICKHOUSE_HOST": host,
+                "TOUCHSTREAM_CLICKHOUSE_PORT": str(port),
+                "TOUCHSTREAM_CLICKHOUSE_DATABASE": database,
+            }
+        ),
+        clickhouse_sql_password=sql_password(),
+    )
+    open_door_when_ready(Runtime(door_settings)).close()
+    app = create_api(
+        lambda: ClickHouseServerStore(host, port, database),
+        signer(),
+        open_door=lambda: open_door_store(Runtime(door_settings)),
+    )
     with TestClient(app) as opened:
         yield opened
 
@@ -127,6 +155,26 @@ def test_read_only_sql_is_refused_twice_on_the_server(
         assert readonly.query(statement)[0][0] > 0
         with pytest.raises(ReadStoreError, match="readonly"):
             readonly.execute("CREATE TABLE sneaky (a UInt8) ENGINE = Memory")
+
+
+def test_the_sql_door_over_http_on_the_server(
+    client: TestClient, server: tuple[AbstractReadStore, str, int, str]
+) -> None:
+    """POST /v1/sql runs as the read-only user: the analyst's aggregate answers, a file read is refused
+    by the door, and the engine refuses what the door would never send (its profile is readonly=1)."""
+    store = server[0]
+    query = "SELECT kind, count() AS n FROM active_signals GROUP BY kind ORDER BY kind"
+    answer = client.post("/v1/sql", json={"sql": query}, headers=auth("analyst"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == [list(r) for r in store.query(query)]
+    refused = client.post("/v1/sql", json={"sql": "SELECT file('/etc/passwd')"}, headers=auth("admin"))
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("refused: function file()")
+    assert client.post("/v1/sql", json={"sql": query}, headers=auth("support")).status_code == 403
+    with client.app.state.api.door.borrow() as door:  # type: ignore[attr-defined]
+        assert door.query("SELECT value FROM system.settings WHERE name = 'readonly'") == [("1",)]
+        with pytest.raises(ReadStoreError, match="readonly"):
+            door.execute("CREATE TABLE sneaky (a UInt8) ENGINE = Memory")
 
 
 @pytest.mark.timeout(240)

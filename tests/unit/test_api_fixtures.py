@@ -8,6 +8,8 @@ path per module and closes them at the end of the module.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,14 +19,16 @@ from typing import Any
 import orjson
 
 from touchstream.adapters.api_auth import TokenSigner
+from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.feed import topic_publisher
 from touchstream.adapters.generator import GeneratorConfig, generate
 from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.sql_door import open_door_store
 from touchstream.adapters.topics import open_log
 from touchstream.events import parse_event
 from touchstream.streams.embedded import RunStats, run_until_caught_up, stand_in_resolver
-from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 DAYS = 90
 SECRET = secrets.token_urlsafe(32).encode()
@@ -102,6 +106,27 @@ def load_story(
             log, store, resolve=stand_in_resolver, batch_size=5_000, publish=topic_publisher(opener)
         )
     return Story(raw_log, topic_dir, stats)
+
+
+def sql_password() -> str:
+    """The local ClickHouse server's read-only user's password (deploy/local/clickhouse.sh keeps it)."""
+    script = Path(__file__).resolve().parents[2] / "deploy" / "local" / "clickhouse.sh"
+    done = subprocess.run([str(script), "sql-password"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def open_door_when_ready(runtime: Runtime) -> AbstractReadStore:
+    """The SQL door's server connection, once the server has loaded its users.xml (`services up`
+    rewrites it; the server reloads it on its own within seconds)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return open_door_store(runtime)
+        except ReadStoreError as exc:
+            text = str(exc).lower()
+            if ("authentication" not in text and "unknown user" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def signer() -> TokenSigner:
