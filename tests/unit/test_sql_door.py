@@ -141,3 +141,12 @@ def test_the_user_statements_parse_on_a_current_clickhouse() -> None:
             assert "SYNTAX_ERROR" not in failed.value.detail, statement
     with pytest.raises(ValueError, match="not a plain identifier"):
         door_user_statements("touchstream_sql; DROP", "touchstream")
+
+
+def test_the_local_servers_profile_holds_the_doors_limits() -> None:
+    """deploy/local/clickhouse.sh writes the read-only user's profile; it must say what Limits says."""
+    script = (DOC.parents[1] / "deploy" / "local" / "clickhouse.sh").read_text()
+    profile = script[script.index("<$SQL_USER>") : script.index("</$SQL_USER>")]
+    assert "<readonly>1</readonly>" in profile
+    for name, value in Limits().settings().items():
+        assert f"<{name}>{value}</{name}>" in profile, name
