@@ -14,20 +14,47 @@ app = typer.Typer(help="The read store: schema migrations and rebuilds.", no_arg
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    cluster: Annotated[
+        str,
+        typer.Option(
+            help="a ClickHouse cluster (remote_servers) name: Replicated* tables ON CLUSTER behind "
+            "Distributed ones (docs/deploy.md); needs TOUCHSTREAM_MODE=production "
+            "(default: TOUCHSTREAM_CLICKHOUSE_CLUSTER)"
+        ),
+    ] = "",
+) -> None:
     """Create what the stores need (the master record's PostgreSQL database in production), apply the
     pending read-store migrations (idempotent) and load the config tables.
 
-    Example: `touchstream db migrate` (or with `TOUCHSTREAM_MODE=production` for the ClickHouse server).
+    Example: `touchstream db migrate` (or with `TOUCHSTREAM_MODE=production` for the ClickHouse server;
+    add `--cluster touchstream` for a sharded, replicated cluster such as deploy/local/cluster's).
     """
     from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.migrate import load_config
     from touchstream.adapters.migrate import migrate as apply
 
     runtime = bootstrap()
+    cluster = cluster or runtime.settings.clickhouse_cluster
+    if cluster and runtime.settings.embedded:
+        raise typer.BadParameter(
+            "a cluster needs ClickHouse servers: set TOUCHSTREAM_MODE=production", param_hint="--cluster"
+        )
     typer.echo(runtime.prepare_master_record())
     with runtime.read_store() as store:
-        applied = apply(store, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}"))
+        if cluster:
+            from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+            from touchstream.adapters.cluster_ddl import ClusterDDLError, migrate_cluster
+
+            assert isinstance(store, ClickHouseServerStore)  # production mode's store
+            try:
+                applied = migrate_cluster(
+                    store, cluster, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}")
+                )
+            except ClusterDDLError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--cluster") from None
+        else:
+            applied = apply(store, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}"))
         load_config(store)
     typer.echo(f"{len(applied)} migration(s) applied; the schema is current")
 
