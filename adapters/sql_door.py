@@ -267,7 +267,7 @@ def canonical(sql: str) -> tuple[str, list[Token]]:
         raise SqlRefused(f"{tokens[0].text.upper()} statement", "only SELECT (or WITH … SELECT) is allowed")
     parts: list[str] = []
     position = 0
-    for token in tokens:
+    for index, token in enumerate(tokens):
         _gap(sql[position : token.start], position)
         if parts and token.start > position:
             parts.append(" ")
@@ -295,6 +295,8 @@ def canonical(sql: str) -> tuple[str, list[Token]]:
             if kind in (TokenType.L_BRACE, TokenType.R_BRACE, TokenType.PLACEHOLDER, TokenType.PARAMETER):
                 raise SqlRefused(f"{source!r}", "query parameters and placeholders are not allowed")
             word = source.upper()
+            if word == "INTO" and index + 1 < len(tokens) and tokens[index + 1].text.upper() == "OUTFILE":
+                word = "OUTFILE"
             if word in _REFUSED_WORDS:
                 what, why = _REFUSED_WORDS[word]
                 raise SqlRefused(what, why)
@@ -577,9 +579,9 @@ def open_door_store(runtime: Any, limits: Limits | None = None) -> AbstractReadS
         if not s.clickhouse_sql_password or s.clickhouse_sql_user == "default":
             raise SqlRefused(
                 "the ClickHouse connection",
-                "the SQL door runs only as its read-only user, never as `default`",
-                "set TOUCHSTREAM_CLICKHOUSE_SQL_USER / TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD "
-                "(locally: deploy/local/clickhouse.sh sql-password)",
+                "the SQL door runs only as its read-only user, with a password, never as `default`",
+                "set TOUCHSTREAM_CLICKHOUSE_SQL_USER and TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD; "
+                "`deploy/local/clickhouse.sh sql-password` prints the local one",
             )
         from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 

@@ -64,7 +64,7 @@ CORPUS: tuple[Case, ...] = (
     Case("mysql", "SELECT * FROM mysql('127.0.0.1:3306', 'db', 't', 'u', 'p')", "function mysql()"),
     Case("heredoc hiding nothing", "SELECT $$x$$, file('{canary}')", "function file()"),
     # --- writing files --------------------------------------------------------------------------------
-    Case("into outfile", "SELECT 1 INTO OUTFILE '{out}'", "INTO"),
+    Case("into outfile", "SELECT 1 INTO OUTFILE '{out}'", "INTO OUTFILE: it writes a file"),
     Case("into outfile, no space", "SELECT 1 INTO OUTFILE'{out}'", "INTO"),
     Case("into outfile, lower case", "select 1 into outfile '{out}' format CSV", "INTO"),
     Case("into outfile, tab", "SELECT 1 INTO\tOUTFILE '{out}'", "INTO"),
