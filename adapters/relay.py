@@ -8,7 +8,7 @@ between publishing and recording publishes the batch again: the duplicates carry
 (derived from aggregate id and version), so consumers drop them. Nothing is skipped: the position only moves
 over what Kafka holds.
 
-Run it: `python -m touchstream.adapters.relay --store URL --bootstrap HOST:PORT`.
+Run it: `touchstream relay` (or `python -m touchstream.adapters.relay --store URL --bootstrap HOST:PORT`).
 """
 
 from __future__ import annotations
@@ -201,7 +201,9 @@ def open_retrying(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Relay the master record's notification log to Kafka.")
     parser.add_argument(
-        "--store", default=None, help="master-record URL (sqlite:///… or postgresql://…; default: by mode)"
+        "--store",
+        required=True,
+        help="master-record URL (sqlite:///… or postgresql://…); `touchstream relay` fills it in",
     )
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, host:port")
     parser.add_argument("--topic", default=MASTERDATA_TOPIC)
@@ -215,10 +217,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if args.store is None:
-        from touchstream.adapters.bootstrap import bootstrap
-
-        args.store = bootstrap().master_record_url()
     opened = open_retrying(lambda: MasterRecord.from_url(args.store), stop, what="master record")
     if opened is None:
         return
