@@ -235,3 +235,13 @@ def test_dockerfile_copies_what_exists_and_runs_the_cli() -> None:
     for folder in ("events", "projections", "streams", "adapters"):
         assert f"COPY {folder} ./{folder}" in dockerfile
     assert 'ENTRYPOINT ["touchstream"]' in dockerfile
+
+
+def test_commands_in_the_deploy_doc_are_real() -> None:
+    doc = (DEPLOY.parent / "docs" / "deploy.md").read_text()
+    argvs = [
+        argv for block in re.findall(r"```sh\n(.*?)```", doc, re.DOTALL) for argv in _touchstream_argvs(block)
+    ]
+    assert argvs
+    for argv in argvs:
+        _check_argv(argv)
