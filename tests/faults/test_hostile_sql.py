@@ -326,3 +326,31 @@ def test_migrate_says_where_the_door_user_comes_from(server_door: Door) -> None:
     assert "deploy/local/clickhouse.sh" in said
     embedded = ensure_door_user(server_door.writer, load_settings({"TOUCHSTREAM_MODE": "embedded"}))
     assert "read-only, capped session" in embedded
+
+
+LITERALS = (
+    "a'b",
+    "back\\slash",
+    "\\'",
+    "tab\tand\nnewline",
+    "naïve ☕ 東京",
+    "'; DROP TABLE x; --",
+    "#/* -- */",
+    "",
+)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("engine", ["chdb", "server"])
+def test_the_literal_checked_is_the_literal_run(engine: str, request: pytest.FixtureRequest) -> None:
+    """The door re-quotes every string it lets through; 18.16 and chDB read back exactly that value."""
+    door: Door = request.getfixturevalue(f"{engine}_door")
+    for value in LITERALS:
+        # Written the way a user would (ClickHouse escapes), read back through the door.
+        written = (
+            "'"
+            + value.replace("\\", "\\\\").replace("'", "\\'").replace("\t", "\\t").replace("\n", "\\n")
+            + "'"
+        )
+        columns, rows = run(door.store, f"SELECT {written} AS v", ROLES["analyst"])
+        assert (columns, rows) == (["v"], [(value,)]), value
