@@ -273,7 +273,7 @@ def server_door(
             load_story(writer, folder, story_config(customers=20, accounts=4))
             door = open_door_when_ready(Runtime(settings))
             try:
-                yield Door(door, writer, canary, folder / "files")
+                yield Door(door, writer, canary, canary_dir)  # nothing may appear beside the canary
             finally:
                 door.close()
         finally:
