@@ -19,6 +19,8 @@
 #   TOUCHSTREAM_CLICKHOUSE_HTTP_PORT   HTTP port (default 18123)
 #   TOUCHSTREAM_CLICKHOUSE_TIMEOUT     seconds to wait for health on `up` (default 60)
 #   TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD  the read-only user's password (default: generated, kept)
+#   TOUCHSTREAM_CLICKHOUSE_SQL_DATABASES the only databases that user may open, space-separated (default:
+#                                      any: tests use throw-away databases; the door reads only bare names)
 set -euo pipefail
 
 CACHE="${TOUCHSTREAM_CACHE:-$HOME/.cache/touchstream}"
@@ -141,8 +143,15 @@ sql_password() {
 write_users() {
     # The limits match adapters/sql_door.py's Limits; readonly=1 (not 2) because 18.16 has no settings
     # constraints: with 2 the holder of the password could raise max_execution_time and the rest.
-    local digest tmp
+    local digest tmp allow="" db
     digest="$(sql_password | sha256sum | cut -d' ' -f1)"
+    if [[ -n "${TOUCHSTREAM_CLICKHOUSE_SQL_DATABASES:-}" ]]; then
+        allow="<allow_databases>"
+        for db in $TOUCHSTREAM_CLICKHOUSE_SQL_DATABASES; do
+            allow+="<database>$(xml_escape "$db")</database>"
+        done
+        allow+="</allow_databases>"
+    fi
     mkdir -p "$RUN_DIR"
     tmp="$RUN_DIR/users.xml.tmp"
     cat >"$tmp" <<EOF
@@ -187,6 +196,7 @@ write_users() {
             </networks>
             <profile>$SQL_USER</profile>
             <quota>default</quota>
+            $allow
         </$SQL_USER>
     </users>
     <quotas>
