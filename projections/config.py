@@ -82,6 +82,9 @@ class ProjectionConfig:
     # A bad survey holds for this long; a resolved high-priority ticket keeps the hold for the cool-down.
     survey_hold: timedelta = timedelta(days=14)
     hold_cool_down: timedelta = timedelta(days=3)
+    # What a hold covers in the read models (`upsell_holds`): every open opportunity of the held contact's
+    # account ("account") or only the contact's own ("contact").
+    hold_scope: str = "account"
 
     # --- upsell: a promoter, engaged, with no open issue and a renewal near ---------------------------
     promoter_nps_at_least: int = 9
@@ -167,6 +170,8 @@ class ProjectionConfig:
 
     def __post_init__(self) -> None:
         _check_currency("reporting_currency", self.reporting_currency)
+        if self.hold_scope not in ("account", "contact"):
+            raise ValueError(f"hold_scope: give 'account' or 'contact'; got {self.hold_scope!r}")
         for currency, rates in self.fx_rates.items():
             _check_currency(f"fx_rates[{currency!r}]", currency)
             days = [day for day, _ in rates]

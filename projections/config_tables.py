@@ -35,6 +35,29 @@ def late_stage_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
     return sorted(config.late_stage_quiet_days.items())
 
 
+HOLD_COLUMNS = (
+    "hold_priorities",
+    "cool_down_seconds",
+    "csat_at_most",
+    "nps_at_most",
+    "survey_hold_seconds",
+    "scope",
+)
+
+
+def hold_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
+    return [
+        (
+            sorted(config.hold_priorities),
+            int(config.hold_cool_down.total_seconds()),
+            config.hold_csat_at_most,
+            config.hold_nps_at_most,
+            int(config.survey_hold.total_seconds()),
+            config.hold_scope,
+        )
+    ]
+
+
 # Every config table: (name, columns, rows from a config). `adapters/migrate.py load_config` reloads each.
 CONFIG_TABLES: tuple[
     tuple[str, tuple[str, ...], Callable[[ProjectionConfig], list[tuple[Any, ...]]]], ...
@@ -43,4 +66,5 @@ CONFIG_TABLES: tuple[
     ("sla_targets", SLA_COLUMNS, sla_rows),
     ("fx_rates", FX_RATE_COLUMNS, fx_rate_rows),
     ("late_stages", LATE_STAGE_COLUMNS, late_stage_rows),
+    ("hold_settings", HOLD_COLUMNS, hold_rows),
 )

@@ -1,7 +1,8 @@
 """The ClickHouse schema as versioned migrations: an ordered list of (version, name, statements), as data.
 
 `adapters/migrate.py` applies the ones a database has not recorded in `schema_migrations`. A migration is
-history: never edit one that has shipped — add the next (a view changes by DROP VIEW + CREATE VIEW).
+history: never edit one that has shipped — add the next (a view changes by DROP TABLE + CREATE VIEW:
+18.16 has no DROP VIEW).
 Every statement runs unchanged on ClickHouse 18.16 and chDB 26 (docs/clickhouse.md) and is idempotent on
 its own (IF NOT EXISTS), so a migration interrupted half-way is simply applied again.
 
@@ -861,6 +862,156 @@ FROM crm_deal_activity
 GROUP BY owner
 """
 
+# --- migration 6: service holds per account, from the facts (merge-proof, order-independent) -----------
+
+# The hold rules (config table, one row, from ProjectionConfig): the same numbers the fold's service_hold
+# signal uses, and the scope of a hold over open opportunities ('account' or 'contact').
+_HOLD_SETTINGS = """
+CREATE TABLE IF NOT EXISTS hold_settings (
+    hold_priorities Array(String),
+    cool_down_seconds UInt32,
+    csat_at_most UInt8,
+    nps_at_most UInt8,
+    survey_hold_seconds UInt32,
+    scope String
+) ENGINE = MergeTree ORDER BY tuple()
+"""
+
+# The rules and "now": the newest event's time, so the answer is the same on a replay or a rebuild.
+_HOLD_RULES = """(
+    SELECT hold_priorities, cool_down_seconds, csat_at_most, nps_at_most, survey_hold_seconds, scope, as_of
+    FROM hold_settings CROSS JOIN (SELECT max(occurred_at) AS as_of FROM touchpoints) AS newest
+)"""
+
+# Tickets by ticket id (so a resolution recorded under a contact id later merged away still counts), each
+# value the latest by (event time, event id): the arrival order changes nothing.
+_HOLD_TICKETS = """(
+    SELECT
+        ticket_id,
+        argMin(contact_id, (occurred_at, event_id)) AS ticket_contact,
+        argMin(account_id, (occurred_at, event_id)) AS ticket_account,
+        argMaxIf(priority, (occurred_at, event_id), priority != '') AS ticket_priority,
+        argMaxIf(status, (occurred_at, event_id), status != '') AS ticket_status,
+        argMin(event_id, (occurred_at, event_id)) AS first_event,
+        argMax(event_id, (occurred_at, event_id)) AS last_event,
+        min(occurred_at) AS opened_at,
+        maxIf(occurred_at, status = 'solved') AS solved_at
+    FROM touchpoints_current
+    WHERE ticket_id != '' AND type IN ('TicketOpened', 'TicketUpdated', 'TicketResolved', 'TicketReopened')
+    GROUP BY ticket_id
+)"""
+
+# Each contact's latest CSAT and latest NPS (by event time, then event id).
+_HOLD_SURVEYS = """(
+    SELECT
+        contact_id AS survey_contact,
+        type AS survey_type,
+        argMax(survey_score, (occurred_at, event_id)) AS last_score,
+        argMax(account_id, (occurred_at, event_id)) AS survey_account,
+        argMax(event_id, (occurred_at, event_id)) AS survey_event,
+        max(occurred_at) AS surveyed_at
+    FROM (
+        SELECT contact_id, type, assumeNotNull(score) AS survey_score, account_id, event_id, occurred_at
+        FROM touchpoints_current
+        WHERE type IN ('CsatSubmitted', 'NpsSubmitted')
+    )
+    GROUP BY contact_id, type
+)"""
+
+_HOLD_CAUSES = f"""(
+    SELECT ticket_contact AS contact_id, ticket_account AS cause_account, 'ticket' AS cause,
+        ticket_id AS cause_id,
+        concat(ticket_priority, ' ticket ', ticket_id, if(ticket_status = 'solved', ' resolved', ' open'))
+            AS detail,
+        arrayDistinct([first_event, last_event]) AS evidence,
+        opened_at AS held_from,
+        if(ticket_status = 'solved', solved_at + cool_down_seconds, toDateTime('2100-01-01 00:00:00'))
+            AS held_until,
+        as_of
+    FROM {_HOLD_TICKETS} AS t CROSS JOIN {_HOLD_RULES} AS rules
+    WHERE has(hold_priorities, ticket_priority)
+    UNION ALL
+    SELECT survey_contact AS contact_id, survey_account AS cause_account,
+        if(survey_type = 'CsatSubmitted', 'csat', 'nps') AS cause, survey_event AS cause_id,
+        concat(if(survey_type = 'CsatSubmitted', 'CSAT ', 'NPS '), toString(last_score)) AS detail,
+        [survey_event] AS evidence,
+        surveyed_at AS held_from,
+        surveyed_at + survey_hold_seconds AS held_until,
+        as_of
+    FROM {_HOLD_SURVEYS} AS v CROSS JOIN {_HOLD_RULES} AS rules
+    WHERE last_score <= if(survey_type = 'CsatSubmitted', csat_at_most, nps_at_most)
+)"""
+
+# One row per hold cause (a high-priority ticket, open or cooling down; a bad latest survey), on the
+# surviving contact and its account (the cause's own account, else the contact's); `active` as of the
+# newest event.
+_SERVICE_HOLDS = f"""
+CREATE VIEW IF NOT EXISTS service_holds AS
+SELECT contact_id, if(cause_account != '', cause_account, contact_account) AS account_id, cause, cause_id,
+    detail, evidence, held_from, held_until, toUInt8(held_until > as_of) AS active, as_of
+FROM (
+    SELECT contact_id, cause_account, contact_account, cause, cause_id, detail, evidence, held_from,
+        held_until, as_of
+    FROM {_HOLD_CAUSES} AS c ANY LEFT JOIN (
+        SELECT contact_id, account_id AS contact_account FROM customer_360_current
+    ) AS a USING contact_id
+)
+"""
+
+_ACCOUNT_SERVICE_HOLDS = """
+CREATE VIEW IF NOT EXISTS account_service_holds AS
+SELECT
+    account_id,
+    uniqExact(contact_id) AS contacts_held,
+    count() AS holds,
+    arraySort(groupArray(detail)) AS reasons,
+    arraySort(groupUniqArrayArray(evidence)) AS hold_evidence,
+    max(held_until) AS held_until
+FROM service_holds
+WHERE active = 1 AND account_id != ''
+GROUP BY account_id
+"""
+
+# What a hold covers: the same account's contacts ('account' scope) or the contact only ('contact').
+_HOLD_KEY = "if(scope = 'account' AND account_id != '', account_id, contact_id)"
+
+_UPSELL_HOLDS = f"""
+CREATE VIEW IF NOT EXISTS upsell_holds AS
+SELECT opportunity_id, owner, account_id, contact_id, stage, scope AS hold_scope, toUInt8(holds > 0) AS held,
+    holds, reasons, hold_evidence, held_until
+FROM (
+    SELECT opportunity_id, owner, account_id, contact_id, stage, scope, {_HOLD_KEY} AS hold_key
+    FROM (
+        SELECT opportunity_id, owner, account_id, contact_id, stage FROM sales_pipeline WHERE status = 'open'
+    ) AS o CROSS JOIN (SELECT scope FROM hold_settings) AS rules
+) AS l ANY LEFT JOIN (
+    SELECT
+        hold_key,
+        count() AS holds,
+        arraySort(groupArray(detail)) AS reasons,
+        arraySort(groupUniqArrayArray(evidence)) AS hold_evidence,
+        max(held_until) AS held_until
+    FROM (
+        SELECT {_HOLD_KEY} AS hold_key, detail, evidence, held_until
+        FROM service_holds CROSS JOIN (SELECT scope FROM hold_settings) AS rules
+        WHERE active = 1
+    )
+    GROUP BY hold_key
+) AS r USING hold_key
+"""
+
+# active_signals again, without stale service holds: a `service_hold` signal shows only while its contact
+# has an active cause in `service_holds` (a ticket resolved under a contact id later merged away lifts it).
+_ACTIVE_SIGNALS_V6 = f"""
+CREATE VIEW IF NOT EXISTS active_signals AS
+SELECT contact_id, original_contact_id, signal_id, account_id, kind, department, reason, evidence, raised_at,
+    expires_at
+FROM ({_repointed("signals", _SIGNAL_COLUMNS)}
+)
+WHERE status = 'raised' AND expires_at > now()
+    AND (kind != 'service_hold' OR contact_id IN (SELECT contact_id FROM service_holds WHERE active = 1))
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -893,6 +1044,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "forecast by close month in one reporting currency; CRM adoption per rep",
         (_FX_RATES, _LATE_STAGES, _SALES_FORECAST_MONTHLY, _CRM_DEAL_ACTIVITY, _CRM_ADOPTION),
     ),
+    Migration(
+        6,
+        "service holds per account from the facts; active_signals without stale holds",
+        (
+            _HOLD_SETTINGS,
+            _SERVICE_HOLDS,
+            _ACCOUNT_SERVICE_HOLDS,
+            _UPSELL_HOLDS,
+            "DROP TABLE IF EXISTS active_signals",  # 18.16 has no DROP VIEW; DROP TABLE drops a view
+            _ACTIVE_SIGNALS_V6,
+        ),
+    ),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).
@@ -917,6 +1080,9 @@ VIEWS = (
     "sales_forecast_monthly",
     "crm_deal_activity",
     "crm_adoption",
+    "service_holds",
+    "account_service_holds",
+    "upsell_holds",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.

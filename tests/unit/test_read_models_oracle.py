@@ -100,6 +100,9 @@ QUERIES: dict[str, str] = {
     "sales_forecast_monthly": "SELECT * FROM sales_forecast_monthly ORDER BY close_month, stage, owner",
     "crm_deal_activity": "SELECT * FROM crm_deal_activity ORDER BY opportunity_id",
     "crm_adoption": "SELECT * FROM crm_adoption ORDER BY owner",
+    "service_holds": "SELECT * FROM service_holds ORDER BY contact_id, cause, cause_id",
+    "account_service_holds": "SELECT * FROM account_service_holds ORDER BY account_id",
+    "upsell_holds": "SELECT * FROM upsell_holds ORDER BY opportunity_id",
 }
 
 
