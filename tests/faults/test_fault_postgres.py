@@ -16,14 +16,15 @@ from pathlib import Path
 import orjson
 import pytest
 from dedicated_servers import DedicatedPostgres
-from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack, retries
+from held_publisher import publish_held
+from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack, retries, wait_for
 
 from touchstream.adapters.master_record import MasterRecord
 from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DOWN_S = 12.0
+NOTICE_S = 90.0  # a bound on the wait for the worker to meet the outage, not a duration of it
 STALL = re.compile(r"\[WARNING\] (.+?) still waiting after [\d.]+s \(attempt \d+\)")
 
 
@@ -63,14 +64,29 @@ def test_postgres_restarted_under_the_master_record_loses_and_doubles_nothing(
     total = len(fault_run.raw)
     fault_run.start_relay()
     fault_run.start_worker()
-    fault_run.publish(rate=100)
+    # Half is held back until PostgreSQL is down, so identity resolution must meet the outage.
+    publisher = publish_held(fault_run, hold_at=total // 2, rate=100)
     fault_run.wait_projected(total // 4)
+
+    def identity_waits() -> int:
+        log = fault_run.processes.log("worker")
+        stalls = STALL.findall(log).count("resolve identity")
+        return stalls + sum(e == "resolve identity" for e, *_ in retries(log))
+
+    before = identity_waits()
     postgres.down()  # pg_ctl stop -m fast: every session is cut
-    time.sleep(DOWN_S)
+    publisher.release()
+
+    def waiting_for_identity() -> tuple[bool, int]:
+        waits = identity_waits()
+        return waits > before, waits
+
+    # Down until the worker has observably waited for the master record, not for a set time.
+    wait_for("the worker to wait for the master record", waiting_for_identity, fault_run.processes, NOTICE_S)
     fault_run.processes.check_alive()  # the worker and the relay wait; neither exits
     postgres.up()
     outcome = fault_run.verify()
-    print(f"\nPostgreSQL down {DOWN_S:.0f}s: {outcome}")
+    print(f"\nPostgreSQL restarted: {outcome}")
 
     # While PostgreSQL was down the master record's pool waited inside the call (its own connect timeout
     # and retries); the worker said so every 5 s, and failed attempts were retried with back-off.
