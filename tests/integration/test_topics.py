@@ -68,7 +68,10 @@ def test_create_is_idempotent_and_aligns_drift(
     admin.create_partitions({topic_name(SIGNALS_SALES, prefix): 5})
     _wait_for(admin, raw, "retention.ms", "3600000")
     planned = create_topics(kafka_bootstrap, prefix=prefix, dry_run=True)
-    time.sleep(0.5)
+    # Whatever the dry run changed would be in the metadata log before a topic created after it: once that
+    # topic is visible, so would the change be (a wait on that, not on the clock).
+    marker = {prefix + "after-dry-run": {"num_partitions": 1, "replication_factor": 1}}
+    admin.create_topics(marker, wait_for_metadata=True)
     assert _config(admin, raw)["retention.ms"] == "3600000"  # a dry run changes nothing
     third = create_topics(kafka_bootstrap, prefix=prefix)
     assert [str(c) for c in third] == [str(c) for c in planned]
