@@ -267,17 +267,23 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _field(model: Any, name: str, default: Any = None) -> Any:
+    """A payload field, or `default` for types without it. (Not getattr with a default: a pydantic model
+    answers a missing attribute by raising, which costs more than the whole rest of `evidence_of`.)"""
+    return getattr(model, name) if name in type(model).model_fields else default
+
+
 def _details(event: Event) -> dict[str, str]:
     """The person's details an event's payload states (badge, lead, form, signature block, admin), as
     comparable text: a date of birth in ISO form, an address on one line."""
     payload: Any = event.payload
-    source = getattr(payload, "observed", payload)
-    found = {name: getattr(source, name, None) for name in PERSON_ATTRIBUTES}
+    source = _field(payload, "observed", payload)
+    found = {name: _field(source, name) for name in PERSON_ATTRIBUTES}
     details = {name: str(value) for name, value in found.items() if isinstance(value, str) and value}
-    born = getattr(source, "date_of_birth", None)
+    born = _field(source, "date_of_birth", None)
     if isinstance(born, date):
         details["date_of_birth"] = born.isoformat()
-    address = getattr(source, "address", None)
+    address = _field(source, "address", None)
     if address is not None and hasattr(address, "one_line"):
         details["address"] = str(address.one_line())
     return details
@@ -287,9 +293,9 @@ def person_id_keys(event: Event) -> tuple[str, ...]:
     """Typed person identifiers as keys: a system's customer number or CRM id is that system's external
     id (`ext:sap:42`); a state's id is `pid:<kind>:<country>:<value>` with spaces and dashes dropped."""
     payload: Any = event.payload
-    source = getattr(payload, "observed", payload)
+    source = _field(payload, "observed", payload)
     keys: list[str] = []
-    for pid in getattr(source, "person_ids", None) or ():
+    for pid in _field(source, "person_ids", None) or ():
         kind, value = str(pid.kind), str(pid.value)
         if pid.system is not None and kind in ("customer_number", "crm_id", "membership_number"):
             keys.append(external_key(pid.system, value))
@@ -303,13 +309,13 @@ def is_hearsay(event: Event) -> bool:
     """True when an email's observed details are someone else's: found in quoted text or a forwarded
     message (said so by the producer, or a forwarding subject such as `Fwd:` / `WG:`)."""
     payload: Any = event.payload
-    if getattr(payload, "observed", None) is None:
+    if _field(payload, "observed", None) is None:
         return False
-    found_in = getattr(payload, "observed_in", None)
+    found_in = _field(payload, "observed_in", None)
     if found_in in ("quoted", "forwarded"):
         return True
-    subject = getattr(payload, "subject", None)
-    return bool(getattr(payload, "forwarded", False)) or (
+    subject = _field(payload, "subject", None)
+    return bool(_field(payload, "forwarded", False)) or (
         isinstance(subject, str) and bool(_FORWARDED_SUBJECT.match(subject))
     )
 
@@ -368,7 +374,7 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
         )
         for name, value in sorted(details.items())
     )
-    purpose = getattr(event.payload, "purpose", None)
+    purpose = _field(event.payload, "purpose", None)
     consent = None
     if event.type in ("ConsentGiven", "ConsentWithdrawn") and purpose is not None:
         consent = (str(purpose), event.type == "ConsentGiven")
