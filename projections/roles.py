@@ -10,6 +10,12 @@ answer, never blank or null. A role may also
   are reduced to their event type, and amount columns leave every list it reads;
 - use some endpoints (`endpoints`) and hear some departments' signals (`signal_departments`).
 
+This is the one matrix every answer obeys: the API's `Shaper` (360 view, search, timeline, accounts,
+lists, the live feed), `touchstream customer show`, and the SQL door, which asks `Role.may_read_view` and
+`Role.readable_columns`. A column of any row answer is kept only if `Role.column_visible` says so (a 360
+field only for a role that sees it, money only with the pipeline); a timeline line keeps its text only
+for a role holding the section whose story it tells (`TEXT_SECTION_OF_TYPE`).
+
 The six built-in roles are `ROLES`; configuration adds more (`roles_from_mapping`, e.g. from a TOML
 `[roles.<name>]` table, optionally `extends = "<role>"`).
 """
