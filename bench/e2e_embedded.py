@@ -1,0 +1,120 @@
+"""The embedded default end to end, as a user runs it: `touchstream import` then `touchstream run`.
+
+    python bench/e2e_embedded.py --events 100000 [--seed 1]
+
+Figures: import (validate + append to the embedded raw log), run (validate, resolve identity with the
+SQLite master record, project into chDB), and the whole, in events/s. Ceiling, measured in the same run on
+the same events: parse every event once and insert its fact row into chDB — the least any embedded
+pipeline must do. Targets (issue "Throughput"): >= 10,000 events/s end to end, stretch 25,000; a figure
+under its target is printed with the gap. Each step runs in its own process, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _report import emit, figure
+
+TARGET, STRETCH = 10_000, 25_000
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def ceiling(path: Path, folder: Path) -> float:
+    """Seconds to parse every event once and insert its fact row into chDB (no identity, no fold)."""
+    from datetime import UTC, datetime
+
+    from touchstream.adapters.chdb_store import ChDBStore
+    from touchstream.adapters.migrate import migrate
+    from touchstream.events import ResolvedTouchpoint, parse_event
+    from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
+
+    lines = path.read_bytes().splitlines()
+    now = datetime.now(UTC)
+    with ChDBStore(str(folder / "chdb-ceiling")) as store:
+        migrate(store)
+        started = time.perf_counter()
+        rows = []
+        for offset, line in enumerate(lines):
+            event = parse_event(line, now=now)
+            rows.append(touchpoint_row(ResolvedTouchpoint(event, None, None, 0, offset), 0, offset))
+        store.insert_rows(TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, rows)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-embedded-") as tmp:
+        folder = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+        env["TOUCHSTREAM_DATA_DIR"] = str(folder / "data")
+        events = folder / "events.jsonl"
+        customers = max(50, args.events // 60)  # the generator's default story: ~60 events per customer
+        subprocess.run(
+            [
+                *cli,
+                "generate",
+                "--customers",
+                str(customers),
+                "--accounts",
+                str(max(5, customers // 10)),
+                "--seed",
+                str(args.seed),
+                "-o",
+                str(events),
+                "--truth",
+                str(folder / "truth.jsonl"),
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        n = sum(1 for _ in events.open("rb"))
+        size = events.stat().st_size
+        import_s = _timed([*cli, "import", str(events)], env)
+        run_s = _timed([*cli, "run"], env)
+        ceiling_s = ceiling(events, folder)
+    whole = n / (import_s + run_s)
+    top = n / ceiling_s
+    print(f"{n:,} events ({size / n:.0f} bytes each)")
+    print(
+        f"import: {n / import_s:,.0f} events/s ({import_s:.1f} s); run: {n / run_s:,.0f} events/s ({run_s:.1f} s)"
+    )
+    print(
+        f"end to end: {whole:,.0f} events/s; ceiling (parse + chDB insert of the fact rows): {top:,.0f} events/s"
+    )
+    gap = "reached" if whole >= TARGET else f"{TARGET / whole:.1f}x short"
+    print(f"target {TARGET:,} events/s (stretch {STRETCH:,}): {gap}")
+    ceiling_name = "parse once + chDB insert of the fact rows"
+    emit(
+        "e2e_embedded",
+        [
+            figure("import + run, end to end", whole, "events/s", top, ceiling_name),
+            figure("run (resolve + project)", n / run_s, "events/s", top, ceiling_name),
+            figure("import", n / import_s, "events/s", top, ceiling_name),
+        ],
+        events=n,
+        bytes_per_event=round(size / n),
+        target_events_per_s=TARGET,
+        stretch_events_per_s=STRETCH,
+    )
+
+
+if __name__ == "__main__":
+    main()
