@@ -93,12 +93,10 @@ def main() -> None:
     whole = n / (import_s + run_s)
     top = n / ceiling_s
     print(f"{n:,} events ({size / n:.0f} bytes each)")
-    print(
-        f"import: {n / import_s:,.0f} events/s ({import_s:.1f} s); run: {n / run_s:,.0f} events/s ({run_s:.1f} s)"
-    )
-    print(
-        f"end to end: {whole:,.0f} events/s; ceiling (parse + chDB insert of the fact rows): {top:,.0f} events/s"
-    )
+    print(f"import: {n / import_s:,.0f} events/s ({import_s:.1f} s)")
+    print(f"run: {n / run_s:,.0f} events/s ({run_s:.1f} s)")
+    print(f"end to end: {whole:,.0f} events/s")
+    print(f"ceiling (parse + chDB insert of the fact rows): {top:,.0f} events/s")
     gap = "reached" if whole >= TARGET else f"{TARGET / whole:.1f}x short"
     print(f"target {TARGET:,} events/s (stretch {STRETCH:,}): {gap}")
     ceiling_name = "parse once + chDB insert of the fact rows"
