@@ -8,7 +8,6 @@ from uuid import UUID
 
 from pydantic import (
     Field,
-    JsonValue,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -46,7 +45,9 @@ class Payload(FrozenModel):
     reader is only lenient so that no event is lost for one field."""
 
     # Written out only when something was kept aside: every other event serializes as it was sent.
-    extra_fields: Annotated[dict[str, JsonValue], Field(max_length=MAX_EXTRA_FIELDS)] | None = Field(
+    # Any, not str/JsonValue: the models strip whitespace from strings, and these are kept exactly as sent
+    # (they came from JSON, or from the caller's mapping).
+    extra_fields: Annotated[dict[Any, Any], Field(max_length=MAX_EXTRA_FIELDS)] | None = Field(
         default=None,
         description="fields of the payload this reader does not know, kept aside as sent",
         exclude_if=_is_none,

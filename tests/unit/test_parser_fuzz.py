@@ -72,3 +72,32 @@ def test_valid_events_with_one_field_replaced(
 @given(st.text(max_size=60))
 def test_arbitrary_emails_and_phones(text: str) -> None:
     _parses_or_explains(wire_event("EmailOpened", 1, identifiers={"email": text, "phone": text}))
+
+
+@settings(max_examples=200)
+@given(
+    st.text(alphabet="0123456789 +-().", min_size=3, max_size=30).filter(
+        lambda t: sum(c.isdigit() for c in t) >= 3
+    ),
+    st.sampled_from(["US", "GB", "DE", "IN"]),
+)
+def test_a_phone_written_with_digits_never_costs_the_event(text: str, region: str) -> None:
+    wire = wire_event("EmailOpened", 1, identifiers={"email": "jane@acme.com", "phone": text})
+    ids = parse_event(wire, default_region=region).identifiers
+    if ids.phone is None:
+        assert ids.phone_unparsed == text.strip(), "kept as written, the flag set"
+    else:
+        assert ids.phone.startswith("+")
+        assert ids.phone[1:].isdigit()
+        assert ids.phone_unparsed is None
+
+
+@settings(max_examples=100)
+@given(st.dictionaries(st.text(min_size=1, max_size=20), json_values, max_size=5))
+def test_unknown_payload_fields_are_kept_aside_as_sent(extra: dict[str, Any]) -> None:
+    wire = wire_event("EmailOpened", 1)
+    known = set(wire["payload"]) | {"extra_fields"}
+    extra = {k: v for k, v in extra.items() if k not in known}
+    wire["payload"] = {**wire["payload"], **extra}
+    event = parse_event(json.dumps(wire))
+    assert (event.payload.extra_fields or {}) == json.loads(json.dumps(extra))
