@@ -79,7 +79,7 @@ def test_refusals_name_what_and_why() -> None:
         check("SELECT lower(email) AS e FROM customer_360_current", ROLES["analyst"], SCHEMA)
     with pytest.raises(SqlRefused, match="SELECT \\*"):
         check("SELECT * FROM customer_360_current", ROLES["marketing"], SCHEMA)
-    with pytest.raises(SqlRefused, match="table nowhere"):
+    with pytest.raises(SqlRefused, match="table nowhere: it is not a view the SQL door serves"):
         check("SELECT 1 FROM nowhere", ROLES["admin"], SCHEMA)
 
 
