@@ -1012,6 +1012,105 @@ WHERE status = 'raised' AND expires_at > now()
     AND (kind != 'service_hold' OR contact_id IN (SELECT contact_id FROM service_holds WHERE active = 1))
 """
 
+# --- migration 7: accounts with name, domain, industry and owner; every identifier a contact held ----------
+
+# What the events say about an account: its domain (identifiers), its name (the company a form, a badge, a
+# lead, observed details or a caller stated), an industry when a source sends one, and its owner (the latest
+# sales owner). Each value is the latest by (event time, event id), with its source and time.
+_ACCOUNTS = """
+CREATE VIEW IF NOT EXISTS accounts AS
+SELECT
+    account_id,
+    argMaxIf(stated_name, (occurred_at, event_id), stated_name != '') AS name,
+    argMaxIf(source, (occurred_at, event_id), stated_name != '') AS name_source,
+    maxIf(occurred_at, stated_name != '') AS name_at,
+    argMaxIf(account_domain, (occurred_at, event_id), account_domain != '') AS domain,
+    argMaxIf(source, (occurred_at, event_id), account_domain != '') AS domain_source,
+    maxIf(occurred_at, account_domain != '') AS domain_at,
+    argMaxIf(stated_industry, (occurred_at, event_id), stated_industry != '') AS industry,
+    argMaxIf(sales_owner, (occurred_at, event_id), sales_owner != '') AS owner,
+    maxIf(occurred_at, sales_owner != '') AS owner_at,
+    uniqExact(contact_id) AS contacts,
+    min(occurred_at) AS first_seen,
+    max(occurred_at) AS last_seen
+FROM (
+    SELECT account_id, contact_id, source, occurred_at, event_id, account_domain,
+        multiIf(
+            type = 'ContactCenterCall', visitParamExtractString(payload, 'stated_company'),
+            type IN ('FormSubmitted', 'EventBadgeScanned', 'LeadCreated', 'ContactDetailsObserved'),
+                visitParamExtractString(payload, 'company'),
+            ''
+        ) AS stated_name,
+        visitParamExtractString(payload, 'industry') AS stated_industry,
+        if(department = 'sales', owner, '') AS sales_owner
+    FROM touchpoints_current
+    WHERE account_id != ''
+)
+GROUP BY account_id
+"""
+
+# Every email, phone and external id a contact was ever seen with, one row per value and contact id it was
+# seen under (`original_contact_id`), on the survivor of any merge (`contact_id`): a customer is found by an
+# identifier they held before a merge, and again under their own id after an unmerge. With where and when
+# each was first and last seen. The value sits in a column named for its kind (`email`, `phone`,
+# `external_id`), so the role rules that hide personal columns hide it. Erased contacts have none.
+_IDENTIFIER_ROWS = """
+    SELECT contact_id, original_contact_id, '{kind}' AS kind, {values}, source, occurred_at, event_id
+    FROM touchpoints_current
+    WHERE {column} != '' AND contact_id != ''{extra}"""
+
+_CONTACT_IDENTIFIERS = f"""
+CREATE VIEW IF NOT EXISTS contact_identifiers AS
+SELECT
+    contact_id,
+    original_contact_id,
+    kind,
+    email,
+    phone,
+    external_id,
+    min(occurred_at) AS first_seen,
+    max(occurred_at) AS last_seen,
+    argMin(source, (occurred_at, event_id)) AS first_source,
+    argMax(source, (occurred_at, event_id)) AS last_source,
+    count() AS events
+FROM (
+    {
+    _IDENTIFIER_ROWS.format(
+        kind="email", values="email, '' AS phone, '' AS external_id", column="email", extra=""
+    )
+}
+    UNION ALL
+    {
+    _IDENTIFIER_ROWS.format(
+        kind="phone", values="'' AS email, phone, '' AS external_id", column="phone", extra=""
+    )
+}
+    UNION ALL
+    {
+    _IDENTIFIER_ROWS.format(
+        kind="ext",
+        values="'' AS email, '' AS phone, identifier AS external_id",
+        column="identifier",
+        extra=" AND identifier_kind = 'ext'",
+    )
+}
+)
+WHERE contact_id NOT IN (SELECT contact_id FROM customer_360_current WHERE erased = 1)
+GROUP BY contact_id, original_contact_id, kind, email, phone, external_id
+"""
+
+# Callers who asked to buy, routed to the owner of the account the call resolved to.
+_CALLER_LEADS = """
+CREATE VIEW IF NOT EXISTS caller_leads AS
+SELECT signal_id, contact_id, account_id, name AS account_name, owner AS routed_to, reason, evidence,
+    raised_at, expires_at
+FROM (
+    SELECT signal_id, contact_id, account_id, reason, evidence, raised_at, expires_at
+    FROM active_signals
+    WHERE kind = 'caller_is_lead'
+) AS l ANY LEFT JOIN (SELECT account_id, name, owner FROM accounts) AS r USING account_id
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -1056,6 +1155,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             _ACTIVE_SIGNALS_V6,
         ),
     ),
+    Migration(
+        7,
+        "accounts with name, domain, industry and owner; every identifier a contact held; caller leads",
+        (_ACCOUNTS, _CONTACT_IDENTIFIERS, _CALLER_LEADS),
+    ),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).
@@ -1083,6 +1187,9 @@ VIEWS = (
     "service_holds",
     "account_service_holds",
     "upsell_holds",
+    "accounts",
+    "contact_identifiers",
+    "caller_leads",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.

@@ -45,5 +45,5 @@ def test_the_server_answers_as_chdb_does(view: str, answers: tuple[dict[str, Any
     assert server_columns == chdb_columns
     assert len(server_rows) == len(chdb_rows)
     assert server_rows == chdb_rows
-    if view not in ("active_signals",):
+    if view not in ("active_signals", "caller_leads"):  # both follow the wall clock: old data has expired
         assert server_rows, f"{view} is empty: the comparison would prove nothing"

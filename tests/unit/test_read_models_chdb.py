@@ -170,6 +170,27 @@ def test_account_360_rolls_up_contacts(store: AbstractReadStore, data: Dataset) 
         assert got[account]["open_tickets"] == sum(expected[str(p)]["open_tickets"] for p in people)
 
 
+def test_accounts_carry_the_true_name_domain_and_latest_owner(
+    store: AbstractReadStore, data: Dataset
+) -> None:
+    got = {r[0]: r[1:] for r in rows(store, "SELECT account_id, name, domain, owner FROM accounts")}
+    latest: dict[str, tuple[datetime, str, str]] = {}
+    for e in data.events:
+        owner, account = field_of(e, "owner"), data.account(e)
+        if account and owner and e.department.value == "sales":
+            key = (e.occurred_at.astimezone(UTC).replace(tzinfo=None), str(e.event_id), str(owner))
+            latest[account] = max(latest.get(account, key), key)
+    accounts = {a.account_id: a for a in data.truth.accounts}
+    assert set(got) == set(accounts)
+    for account_id, truth in accounts.items():
+        owner = latest[account_id][2] if account_id in latest else ""
+        assert got[account_id] == (truth.name, truth.domain, owner), account_id
+
+
+def field_of(event: Any, name: str) -> Any:
+    return event.payload.__dict__.get(name)
+
+
 def test_timeline_is_every_touchpoint_newest_first(store: AbstractReadStore, data: Dataset) -> None:
     person = max(oracle_360(data).items(), key=lambda kv: kv[1]["touches"])[0]
     timeline = store.query(

@@ -103,6 +103,12 @@ QUERIES: dict[str, str] = {
     "service_holds": "SELECT * FROM service_holds ORDER BY contact_id, cause, cause_id",
     "account_service_holds": "SELECT * FROM account_service_holds ORDER BY account_id",
     "upsell_holds": "SELECT * FROM upsell_holds ORDER BY opportunity_id",
+    "accounts": "SELECT * FROM accounts ORDER BY account_id",
+    "contact_identifiers": (
+        "SELECT * FROM contact_identifiers "
+        "ORDER BY contact_id, original_contact_id, kind, email, phone, external_id"
+    ),
+    "caller_leads": "SELECT * FROM caller_leads ORDER BY signal_id",
 }
 
 

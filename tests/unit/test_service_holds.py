@@ -31,13 +31,16 @@ class World:
         self.ids: list[str] = []
 
     def add(self, type_name: str, day: int, contact: str, account: str, payload: dict[str, Any]) -> str:
+        return self.add_at(type_name, f"2026-03-{day:02d}T10:00:00Z", contact, account, payload)
+
+    def add_at(self, type_name: str, at: str, contact: str, account: str, payload: dict[str, Any]) -> str:
         event_id = str(uuid.uuid4())
         wire = wire_event(
             type_name,
             2 if type_name == "OpportunityCreated" else 1,
             event_id=event_id,
-            occurred_at=f"2026-03-{day:02d}T10:00:00Z",
-            recorded_at=f"2026-03-{day:02d}T10:00:00Z",
+            occurred_at=at,
+            recorded_at=at,
             source="zendesk",
             identifiers={"email": f"{contact.lower()}@example.com"},
             payload=payload,

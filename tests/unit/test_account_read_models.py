@@ -1,0 +1,113 @@
+"""Accounts carry name, domain, industry and owner with their source and time; a contact keeps every email
+and phone it was seen with, found after a merge and after an unmerge; a caller who asked to buy is routed to
+the account's owner (chDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from unit.test_service_holds import World
+
+from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.migrate import prepare_read_store
+from touchstream.projections.config import DEFAULT_CONFIG
+from touchstream.projections.merges import MERGE_COLUMNS
+
+USD = {"amount": "1000.00", "currency": "USD"}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with ChDBStore(str(tmp_path / "chdb")) as store:
+        prepare_read_store(store, DEFAULT_CONFIG)
+        yield World(store, DEFAULT_CONFIG)
+
+
+def test_an_account_carries_name_domain_and_owner_with_their_source(world: World) -> None:
+    world.add(
+        "FormSubmitted", 1, "ANN", "ACME", {"form_id": "f", "page_url": "https://x.io", "company": "Acme"}
+    )
+    world.add("ContactDetailsObserved", 3, "BOB", "ACME", {"company": "Acme Widgets Inc"})
+    world.add(
+        "OpportunityCreated",
+        4,
+        "BOB",
+        "ACME",
+        {"opportunity_id": "O1", "name": "Acme - Growth", "amount": USD, "owner": "Sam Rep"},
+    )
+    rows = world.store.query(
+        "SELECT account_id, name, name_source, name_at, domain, owner, owner_at, industry, contacts "
+        "FROM accounts"
+    )
+    assert rows == [
+        (
+            "ACME",
+            "Acme Widgets Inc",  # the latest stated name wins
+            "zendesk",
+            datetime(2026, 3, 3, 10),
+            "",
+            "Sam Rep",
+            datetime(2026, 3, 4, 10),
+            "",  # no source sends an industry yet
+            2,
+        )
+    ]
+
+
+def test_every_identifier_a_contact_held_survives_a_merge_and_an_unmerge(world: World) -> None:
+    world.add("EmailOpened", 1, "ANN", "", {"campaign_id": "c", "message_id": "m"})  # ann@example.com
+    world.add("EmailOpened", 2, "DAN", "", {"campaign_id": "c", "message_id": "m"})  # dan@example.com
+    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "DAN", 1, "same person", 1)])
+    found = (
+        "SELECT contact_id, original_contact_id, first_source, first_seen FROM contact_identifiers "
+        "WHERE email = %(v)s"
+    )
+    # Found by the work email Ann had before the merge: the survivor, with where the value came from.
+    assert world.store.query(found, {"v": "ann@example.com"}) == [
+        ("DAN", "ANN", "zendesk", datetime(2026, 3, 1, 10))
+    ]
+    assert world.store.query(
+        "SELECT email FROM contact_identifiers WHERE contact_id = 'DAN' AND kind = 'email' ORDER BY email"
+    ) == [("ann@example.com",), ("dan@example.com",)]
+    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "", 0, "same person", 2)])
+    assert world.store.query(found, {"v": "ann@example.com"}) == [
+        ("ANN", "ANN", "zendesk", datetime(2026, 3, 1, 10))
+    ]
+
+
+def test_an_erased_contact_keeps_no_identifiers(world: World) -> None:
+    world.add("EmailOpened", 1, "ANN", "", {"campaign_id": "c", "message_id": "m"})
+    assert world.store.query("SELECT count() FROM contact_identifiers") == [(1,)]
+    world.add("ErasureRequested", 2, "ANN", "", {"request_id": "r1"})
+    assert world.store.query("SELECT count() FROM contact_identifiers") == [(0,)]
+
+
+def test_a_caller_who_asked_to_buy_is_routed_to_the_accounts_owner(world: World) -> None:
+    world.add(
+        "OpportunityCreated",
+        1,
+        "BOB",
+        "ACME",
+        {"opportunity_id": "O1", "name": "Acme - Growth", "amount": USD, "owner": "Sam Rep"},
+    )
+    call = {
+        "call_id": "cc1",
+        "intent": "purchase_inquiry",
+        "disposition": "transferred",
+        "duration_seconds": 300,
+        "caller_role": "decision_maker",
+        "stated_company": "Acme",
+    }
+    # active_signals (under caller_leads) shows what has not expired by the clock: a call of today.
+    world.add_at("ContactCenterCall", datetime.now(UTC).isoformat(), "CAL", "ACME", call)
+    assert world.store.query("SELECT contact_id, account_name, routed_to, reason FROM caller_leads") == [
+        (
+            "CAL",
+            "Acme",
+            "Sam Rep",
+            "a non-customer called with buying intent (company: Acme, role: decision_maker)",
+        )
+    ]
