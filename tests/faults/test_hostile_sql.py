@@ -160,6 +160,7 @@ class Door:
     writer: AbstractReadStore  # the pipeline's connection, which may write
     canary: Path
     out_dir: Path
+    runtime: Runtime  # how the door was opened (to open another with other limits)
 
 
 def _fill(case: Case, door: Door) -> str:
@@ -211,7 +212,7 @@ def chdb_door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
         load_story(writer, folder, story_config(customers=20, accounts=4))
         door = open_door_store(runtime)
         try:
-            yield Door(door, writer, _canary(folder / "files"), folder / "files")
+            yield Door(door, writer, _canary(folder / "files"), folder / "files", runtime)
         finally:
             door.close()
 
@@ -273,7 +274,8 @@ def server_door(
             load_story(writer, folder, story_config(customers=20, accounts=4))
             door = open_door_when_ready(Runtime(settings))
             try:
-                yield Door(door, writer, canary, canary_dir)  # nothing may appear beside the canary
+                # Nothing may appear beside the canary, in the folder where file() would write.
+                yield Door(door, writer, canary, canary_dir, Runtime(settings))
             finally:
                 door.close()
         finally:
@@ -354,3 +356,20 @@ def test_the_literal_checked_is_the_literal_run(engine: str, request: pytest.Fix
         )
         columns, rows = run(door.store, f"SELECT {written} AS v", ROLES["analyst"])
         assert (columns, rows) == (["v"], [(value,)]), value
+
+
+def test_the_chdb_session_caps_what_a_query_may_read(chdb_door: Door) -> None:
+    """The read cap is the engine's, reached by an allowed query: refused, and named."""
+    capped = open_door_store(chdb_door.runtime, Limits(max_rows_to_read=10))
+    try:
+        with pytest.raises(SqlRefused, match=r"the query: reads more than 10 rows"):
+            run(
+                capped,
+                "SELECT sum(length(summary)) FROM touchpoints",
+                ROLES["admin"],
+                limits=Limits(max_rows_to_read=10),
+            )
+        # The session is usable again afterwards (chDB's leftover output is drained).
+        assert run(capped, "SELECT 1 AS one", ROLES["admin"]) == (["one"], [(1,)])
+    finally:
+        capped.close()
