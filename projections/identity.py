@@ -545,9 +545,12 @@ def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
         target, is_new, role_contact = owner or new_contact_id(anchor), owner is None, True
     elif ev.phones:
         holders = _unique_ids(h for k in ev.phones for h in known.holders.get(k, ()))
-        if len(holders) == 1:  # a weak identifier only attributes the event; it never links two contacts
-            return _finish(ev, known, config, holders[0], False, Plan(None, False), suspicious=False)
-        if holders:  # a number several people use (a switchboard, a household line): no one person
+        if holders and len(holders) < config.switchboard_holders:
+            # A weak identifier only attributes the event (to the oldest holder: two holders are most
+            # often one person's two records, already a suspect); it never links two contacts.
+            target = oldest(holders, known.contacts)
+            return _finish(ev, known, config, target, False, Plan(None, False), suspicious=False)
+        if holders:  # a switchboard: the number of an account, no one person's
             base = Plan(None, False, refused=(f"shared_number:{ev.phones[0]}",))
             return _finish(ev, known, config, None, False, base, shared_by=holders)
         anchor = "event:" + ev.event_id

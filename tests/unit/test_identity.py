@@ -194,11 +194,15 @@ def test_a_phone_alone_attributes_the_event_to_its_only_holder_without_linking()
     assert (plan.merges, plan.suspects) == ((), ())
 
 
-def test_a_phone_alone_held_by_several_people_names_no_one_of_them() -> None:
-    first, second = contact(1, days=0), contact(2, days=3)
+def test_a_phone_alone_held_by_two_goes_to_the_oldest_and_by_a_switchboard_to_no_one() -> None:
+    first, second, third = contact(1, days=0), contact(2, days=3), contact(3, days=4)
     ev = evidence_of(event({"phone": "+14155550134"}), CONFIG)
-    holders = {"phone:+14155550134": frozenset({first.contact_id, second.contact_id})}
-    plan = decide(ev, known(first, second, holders=holders), CONFIG)
+    two = {"phone:+14155550134": frozenset({first.contact_id, second.contact_id})}
+    plan = decide(ev, known(first, second, holders=two), CONFIG)
+    assert (plan.contact_id, plan.is_new_contact) == (first.contact_id, False)
+    assert (plan.merges, plan.suspects) == ((), ())
+    three = {"phone:+14155550134": frozenset({first.contact_id, second.contact_id, third.contact_id})}
+    plan = decide(ev, known(first, second, third, holders=three), CONFIG)
     assert (plan.contact_id, plan.is_new_contact, plan.merges, plan.suspects) == (None, False, (), ())
     assert plan.refused == ("shared_number:phone:+14155550134",)
 
