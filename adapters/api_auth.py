@@ -62,10 +62,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def load_secret(data_dir: Path, environ: Mapping[str, str] | None = None) -> bytes:
-    """The API secret, checked: raises WeakSecret (a ValueError) naming the fix."""
-    env = os.environ if environ is None else environ
-    given = env.get(SECRET_ENV, "").strip()
+def load_secret(data_dir: Path, given: str = "") -> bytes:
+    """The API secret, checked: `given` (TOUCHSTREAM_API_SECRET, from the settings) or the data folder's
+    file (made on first use); raises WeakSecret (a ValueError) naming the fix."""
+    given = given.strip()
     if given:
         return check_secret(given.encode(), SECRET_ENV)
     path = data_dir / SECRET_FILE

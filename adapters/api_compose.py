@@ -26,7 +26,6 @@ from touchstream.adapters.topics import open_log
 from touchstream.projections.roles import ROLES, Role, RoleConfigError, roles_from_mapping
 from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, FeedSource
 
-ROLES_ENV = "TOUCHSTREAM_API_ROLES"
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +45,9 @@ def load_roles(path: Path | None) -> dict[str, Role]:
 
 def signer_for(runtime: Runtime, roles_file: Path | None = None) -> TokenSigner:
     data_dir = runtime.settings.data_dir
-    return TokenSigner(load_secret(data_dir), load_roles(roles_file), RevocationList.in_dir(data_dir))
+    secret = load_secret(data_dir, runtime.settings.api_secret)
+    roles = load_roles(roles_file or runtime.settings.api_roles_file)
+    return TokenSigner(secret, roles, RevocationList.in_dir(data_dir))
 
 
 def feed_source(runtime: Runtime) -> FeedSource:

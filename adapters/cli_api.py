@@ -27,14 +27,8 @@ RolesOption = Annotated[
 
 
 def _roles_file(roles: Path | None) -> Path | None:
-    import os
-
-    from touchstream.adapters.api_compose import ROLES_ENV
-
-    if roles is not None:
-        return roles
-    env = os.environ.get(ROLES_ENV, "").strip()
-    return Path(env) if env else None
+    """--roles, else TOUCHSTREAM_API_ROLES (read by the settings, applied by the composition root)."""
+    return roles
 
 
 @app.callback()

@@ -53,6 +53,8 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
     "TOUCHSTREAM_WEBHOOK_URL": "where the worker forwards attribute changes (off when empty)",
     "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
+    "TOUCHSTREAM_API_SECRET": "the query API's token-signing secret (default: a file made in the data dir)",
+    "TOUCHSTREAM_API_ROLES": "a TOML file adding or redefining roles ([roles.<name>])",
 }
 
 
@@ -75,6 +77,8 @@ class Settings:
     worker_metrics_every_s: float = 60.0
     webhook_url: str = ""
     webhook_secret: str = ""
+    api_secret: str = ""
+    api_roles_file: Path | None = None
     clickhouse_sql_user: str = "touchstream_sql"  # the SQL door's read-only user (docs/security.md)
     clickhouse_sql_password: str = ""
     clickhouse_cluster: str = ""  # a remote_servers name: Distributed tables over shards (docs/deploy.md)
@@ -143,6 +147,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
+        api_secret=env.get("TOUCHSTREAM_API_SECRET", ""),
+        api_roles_file=Path(roles) if (roles := get("TOUCHSTREAM_API_ROLES")) else None,
         clickhouse_sql_user=get("TOUCHSTREAM_CLICKHOUSE_SQL_USER", "touchstream_sql"),
         clickhouse_sql_password=env.get("TOUCHSTREAM_CLICKHOUSE_SQL_PASSWORD", ""),
         clickhouse_cluster=get("TOUCHSTREAM_CLICKHOUSE_CLUSTER"),

@@ -122,6 +122,7 @@ class RunStats:
 @dataclass
 class ResolveStats:
     records: int = 0
+    unresolved: int = 0  # touchpoints about no contact and no account (passed on, never dropped)
     resolved: int = 0
     dead_lettered: int = 0
     cache_hits: int = 0
@@ -262,10 +263,9 @@ def resolve_until_caught_up(
     while chunks := _next_round(raw, positions, per_partition):
         batch = _interleaved(chunks)
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
-        resolved_batch = resolve_batch(stage, valid, source_topic)
+        resolved_batch = resolve_batch(stage, valid)
         stats.merges += resolved_batch.merges
-        if resolved_batch.unresolved:
-            dlq.append(resolved_batch.unresolved)
+        stats.unresolved += resolved_batch.unresolved
         if resolved_batch.out:
             resolved.append(list(resolved_batch.out))
         if relay is not None:

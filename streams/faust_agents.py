@@ -95,6 +95,7 @@ class WorkerMetrics:
     stalls: Counter[str] = field(default_factory=Counter)  # per effect: attempts still waiting, per period
     dead_lettered: int = 0
     resolved: int = 0
+    unresolved: int = 0  # touchpoints about no known contact or account (passed on, never dropped)
     rows_written: int = 0
     messages_sent: int = 0
     merges: int = 0
@@ -103,7 +104,7 @@ class WorkerMetrics:
 
     def summary(self) -> str:
         return (
-            f"records={dict(self.records)} resolved={self.resolved} dead_lettered={self.dead_lettered} "
+            f"records={dict(self.records)} resolved={self.resolved} unresolved={self.unresolved} dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
             f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
             f"skipped={dict(self.skipped)} rebalances={self.rebalances}"
@@ -292,13 +293,9 @@ class Pipeline:
         # Resolution is idempotent (ids derive from the event), so a retried batch creates nothing new.
         resolved = await self._retrying(
             "resolve identity",
-            lambda: self._on(
-                self._identity_pool, lambda: resolve_batch(self._stage_now(), valid, self.resources.raw_topic)
-            ),
+            lambda: self._on(self._identity_pool, lambda: resolve_batch(self._stage_now(), valid)),
         )
-        unresolved = [(topology.DLQ, key, value) for key, value in resolved.unresolved]
-        await self._send("send unresolved dead letters", unresolved)
-        self.metrics.dead_lettered += len(unresolved)
+        self.metrics.unresolved += resolved.unresolved
         out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in resolved.out]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)

@@ -44,39 +44,23 @@ class ResolvedBatch:
     """What `resolve_batch` made of the valid events of one batch."""
 
     out: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for touchpoints.resolved
-    unresolved: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, dead letter) for DLQ
+    unresolved: int = 0  # touchpoints that name no contact and no account the master record knows
     merges: int = 0
 
 
-def resolve_batch(
-    stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]], source_topic: str
-) -> ResolvedBatch:
+def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]]) -> ResolvedBatch:
     """Resolve each event in log order. Resolution is idempotent (ids derive from the event), so a batch
-    retried after a failure creates nothing twice. An event that names neither a contact nor an account
-    becomes a dead letter rather than a touchpoint about no one."""
+    retried after a failure creates nothing twice. A valid event the master record ties to no one (a call
+    from a number it keeps as nobody's) is still a touchpoint: departmental counts include it, and the
+    data-quality view shows it as unresolved; it is never dropped."""
     batch = ResolvedBatch()
     for record, event in valid:
         result = stage.process(event, record.partition, record.offset)
         batch.merges += len(result.resolution.merges)
         touchpoint = result.touchpoint
-        if touchpoint.contact_id is None and touchpoint.account_id is None:
-            batch.unresolved.append((record.key, unresolved_letter(record, event, source_topic).to_bytes()))
-            continue
+        batch.unresolved += touchpoint.contact_id is None and touchpoint.account_id is None
         batch.out.append((result.key, touchpoint.to_json()))
     return batch
-
-
-def unresolved_letter(record: LogRecord, event: Event, source_topic: str) -> DeadLetter:
-    error = {
-        "error": "Unresolved",
-        "event_type": event.type,
-        "event_id": str(event.event_id),
-        "problems": [{"path": "identifiers", "message": "names neither a contact nor an account"}],
-    }
-    now = datetime.now(UTC)
-    return DeadLetter(
-        source_topic, record.partition, record.offset, record.key, record.value, error, now, record.timestamp
-    )
 
 
 # --- project ---------------------------------------------------------------------------------------------

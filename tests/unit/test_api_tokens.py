@@ -78,7 +78,7 @@ def test_expired_entries_leave_the_list_when_it_is_written(tmp_path: Path) -> No
 )
 def test_a_weak_secret_is_refused_at_start_up_with_the_fix(tmp_path: Path, value: str, why: str) -> None:
     with pytest.raises(WeakSecret, match=why) as refused:
-        load_secret(tmp_path, {"TOUCHSTREAM_API_SECRET": value})
+        load_secret(tmp_path, value)
     assert "TOUCHSTREAM_API_SECRET" in str(refused.value)
     assert "secrets.token_urlsafe(32)" in str(refused.value)
     with pytest.raises(WeakSecret, match=why):
@@ -87,19 +87,19 @@ def test_a_weak_secret_is_refused_at_start_up_with_the_fix(tmp_path: Path, value
 
 def test_the_secret_file_is_made_private_and_refused_when_others_may_read_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    secret = load_secret(data_dir, {})
+    secret = load_secret(data_dir)
     path = data_dir / SECRET_FILE
     assert len(secret) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-    assert load_secret(data_dir, {}) == secret
+    assert load_secret(data_dir) == secret
     path.chmod(0o644)
     with pytest.raises(WeakSecret, match=f"chmod 600 {path}"):
-        load_secret(data_dir, {})
+        load_secret(data_dir)
     path.chmod(0o600)
     path.write_text("tiny\n")
     with pytest.raises(WeakSecret, match="delete it to have a new one made"):
-        load_secret(data_dir, {})
+        load_secret(data_dir)
 
 
 def test_tokens_cli_caps_days_and_revokes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
