@@ -7,10 +7,14 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint typecheck importlint pytest services-up services-down venv
 
+# uv (from PyPI, into the virtualenv itself) installs the ~150 packages in seconds and shows what it does;
+# if it cannot be had, pip does the same work, visibly (no -q), only slower.
 $(BIN)/touchstream: pyproject.toml
+	@echo "==> creating $(VENV) and installing Touchstream with its dependencies"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on uv \
+		&& VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv pip install -e ".[dev]" \
+		|| $(BIN)/pip install --disable-pip-version-check --progress-bar on -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/touchstream
