@@ -33,6 +33,7 @@ def migrate(
     from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.migrate import load_config
     from touchstream.adapters.migrate import migrate as apply
+    from touchstream.adapters.sql_door import ensure_door_user
 
     runtime = bootstrap()
     cluster = cluster or runtime.settings.clickhouse_cluster
@@ -56,7 +57,8 @@ def migrate(
         else:
             applied = apply(store, on_applied=lambda m: typer.echo(f"applied {m.version}: {m.name}"))
         load_config(store)
-    typer.echo(f"{len(applied)} migration(s) applied; the schema is current")
+        typer.echo(f"{len(applied)} migration(s) applied; the schema is current")
+        typer.echo(ensure_door_user(store, runtime.settings))  # the SQL door's read-only user
 
 
 def rebuild(
