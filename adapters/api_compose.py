@@ -56,7 +56,7 @@ def feed_source(runtime: Runtime) -> FeedSource:
     return KafkaSource(runtime.settings.kafka_bootstrap, prefix=runtime.settings.topic_prefix)
 
 
-def master_record_owner_of(url: str) -> OwnerOf:
+def master_record_owner_of(runtime: Runtime) -> OwnerOf:
     """`MasterRecord.owner_of` as the API's external-id lookup, opened on first use (one per process)."""
     lock = threading.Lock()
     opened: list[Any] = []
@@ -65,9 +65,7 @@ def master_record_owner_of(url: str) -> OwnerOf:
         try:
             with lock:
                 if not opened:
-                    from touchstream.adapters.master_record import MasterRecord
-
-                    opened.append(MasterRecord.from_url(url))
+                    opened.append(runtime.open_master_record())
                 found = opened[0].owner_of(key)
         except Exception as exc:  # the master record is down: answer from the read models alone
             log.warning("external-id lookup in the master record failed: %s", exc)
@@ -84,7 +82,7 @@ def build_api(runtime: Runtime | None = None, *, roles_file: Path | None = None)
         signer_for(runtime, roles_file),
         feed=FeedHub(feed_source(runtime)),
         settings=ApiSettings(default_region=runtime.settings.default_region),
-        owner_of=master_record_owner_of(runtime.master_record_url()),
+        owner_of=master_record_owner_of(runtime),
         open_door=lambda: open_door_store(runtime),
     )
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from touchstream.adapters.config import Settings, load_settings
 from touchstream.adapters.private_files import private_dir
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.streams.embedded import EmbeddedPipeline
 from touchstream.streams.ports import AbstractEventLog, AbstractReadStore
+
+if TYPE_CHECKING:
+    from touchstream.adapters.master_record import MasterRecord as MasterRecordApp
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,23 @@ class Runtime:
             return f"sqlite:///{self.settings.data_dir / 'master-record.sqlite'}"
         return self.settings.postgres_dsn
 
+    def embedded_pipeline(self, store: AbstractReadStore, batch_size: int = 5_000) -> EmbeddedPipeline:
+        """The embedded pipeline of this data folder, everything taken from the settings."""
+        return open_embedded_pipeline(
+            self.embedded_dir,
+            store,
+            self.master_record_url(),
+            prefix=self.settings.topic_prefix,
+            settings=self.settings,
+            batch_size=batch_size,
+        )
+
+    def open_master_record(self) -> MasterRecordApp:
+        """The master record of these settings (its store, identity rules and thresholds)."""
+        from touchstream.adapters.master_record import MasterRecord
+
+        return MasterRecord.from_url(self.master_record_url(), settings=self.settings)
+
     def prepare_master_record(self) -> str:
         """Create what the master record's store needs before first use: the data folder (SQLite) or the
         PostgreSQL database (connecting to the server's `postgres` database to create it). Idempotent;
@@ -91,12 +112,14 @@ def open_embedded_pipeline(
     *,
     prefix: str = "",
     config: ProjectionConfig = DEFAULT_CONFIG,
-    default_region: str | None = None,
+    settings: Settings | None = None,
     batch_size: int = 5_000,
 ) -> EmbeddedPipeline:
     """The embedded pipeline over the logs in `log_dir` (`<prefix><topic>.sqlite`, as `adapters/topics.py`
     names them), the master record at `master_record_url` and its relay to the embedded
-    `masterdata.events`; closing it closes what this opened (not the store)."""
+    `masterdata.events`; closing it closes what this opened (not the store). `settings` give the identity
+    rules' configuration and the phone regions (defaults without)."""
+    from touchstream.adapters.identity_config import phone_regions
     from touchstream.adapters.master_record import MasterRecord
     from touchstream.adapters.relay import MasterDataRelay
     from touchstream.adapters.topics import open_log
@@ -104,7 +127,7 @@ def open_embedded_pipeline(
     from touchstream.streams.topology import DLQ, MASTERDATA, RAW, RESOLVED
 
     logs = [open_log(t, prefix=prefix, embedded_dir=log_dir) for t in (RAW, RESOLVED, DLQ, MASTERDATA)]
-    app = MasterRecord.from_url(master_record_url)
+    app = MasterRecord.from_url(master_record_url, settings=settings)
     raw, resolved, dlq, masterdata = logs
     relay = MasterDataRelay(app, LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size)
     return EmbeddedPipeline(
@@ -116,7 +139,7 @@ def open_embedded_pipeline(
         relay=relay,
         store=store,
         config=config,
-        default_region=default_region,
+        regions=phone_regions(settings),
         batch_size=batch_size,
         close=[*logs, app],
     )

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from touchstream.adapters import cli_generate
-from touchstream.adapters.bootstrap import Runtime, bootstrap, open_embedded_pipeline
+from touchstream.adapters.bootstrap import Runtime, bootstrap
 from touchstream.adapters.feed import topic_publisher
 from touchstream.adapters.migrate import prepare_read_store
 from touchstream.adapters.progress import progress_bar
@@ -293,7 +293,7 @@ def run(
     published: list[int] = []
     with (
         runtime.read_store() as store,
-        open_embedded_pipeline(log_dir, store, runtime.master_record_url()) as pipeline,
+        runtime.embedded_pipeline(store) as pipeline,
     ):
         prepare_read_store(store)
         with progress_bar("resolve", pipeline.raw.lag(RESOLVE_GROUP)) as advance:

@@ -43,24 +43,15 @@ def run(
 
     Example: `touchstream import events.jsonl && touchstream run`.
     """
-    from touchstream.adapters.bootstrap import open_embedded_pipeline
     from touchstream.adapters.migrate import prepare_read_store
     from touchstream.adapters.progress import progress_bar
     from touchstream.streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
     from touchstream.streams.topology import RESOLVED
 
     runtime = _embedded_runtime()
-    settings = runtime.settings
     with (
         runtime.read_store() as store,
-        open_embedded_pipeline(
-            runtime.embedded_dir,
-            store,
-            runtime.master_record_url(),
-            prefix=settings.topic_prefix,
-            default_region=settings.default_region,
-            batch_size=batch_size,
-        ) as pipeline,
+        runtime.embedded_pipeline(store, batch_size=batch_size) as pipeline,
     ):
         prepare_read_store(store)
         try:

@@ -41,8 +41,11 @@ def import_command(
 
     Example: `touchstream import crm-tickets.csv --mapping tickets.toml --bootstrap 127.0.0.1:19092`.
     """
+    from dataclasses import replace
+
     from touchstream.adapters.cli_topics import resolve_log
     from touchstream.adapters.config import load_settings
+    from touchstream.adapters.identity_config import phone_regions
     from touchstream.adapters.importer import (
         CsvMapping,
         ImportOptions,
@@ -69,10 +72,11 @@ def import_command(
         chunk_lines=chunk,
         restart=restart,
     )
-    region = load_settings().default_region
+    regions = phone_regions(load_settings())
+    options = replace(options, regions=regions)
     try:
         with (
-            Publisher(log, batch_size=chunk, default_region=region, close_log=True) as publisher,
+            Publisher(log, batch_size=chunk, regions=regions, close_log=True) as publisher,
             progress_bar("import", count_lines(file)) as advance,
         ):
             report = import_file(file, publisher, options, progress=advance)

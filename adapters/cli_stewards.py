@@ -34,7 +34,8 @@ def _open(store: str | None) -> MasterRecord:
     from touchstream.adapters.bootstrap import bootstrap
     from touchstream.adapters.master_record import MasterRecord
 
-    return MasterRecord.from_url(store or bootstrap().master_record_url())
+    runtime = bootstrap()
+    return MasterRecord.from_url(store or runtime.master_record_url(), settings=runtime.settings)
 
 
 def _describe(app_: MasterRecord, contact_id: UUID) -> str:
@@ -47,7 +48,7 @@ def _describe(app_: MasterRecord, contact_id: UUID) -> str:
 @app.command("list")
 def list_(
     store: StoreOption = None,
-    status: Annotated[str, typer.Option(help="open, merged, dismissed or all")] = "open",
+    status: Annotated[str, typer.Option(help="open, merged, dismissed, withdrawn or all")] = "open",
     limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50,
 ) -> None:
     """The queue, oldest first: suspect id, reason, the evidence, and the two contacts.

@@ -42,22 +42,15 @@ class PipelineLoop:
     ready: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        from touchstream.adapters.bootstrap import open_embedded_pipeline
         from touchstream.adapters.feed import topic_publisher
         from touchstream.adapters.migrate import prepare_read_store
         from touchstream.streams.embedded import RESOLVE_GROUP
 
-        runtime, settings = self.runtime, self.runtime.settings
+        runtime = self.runtime
         publish = topic_publisher(runtime.log)
         with (
             runtime.read_store() as store,
-            open_embedded_pipeline(
-                runtime.embedded_dir,
-                store,
-                runtime.master_record_url(),
-                prefix=settings.topic_prefix,
-                default_region=settings.default_region,
-            ) as pipeline,
+            runtime.embedded_pipeline(store) as pipeline,
         ):
             prepare_read_store(store)
             self.ready.set()

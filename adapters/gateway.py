@@ -47,7 +47,7 @@ from touchstream.adapters.gateway_models import (
 )
 from touchstream.adapters.http_headers import install_security_headers
 from touchstream.adapters.segment import map_message
-from touchstream.events import Limits
+from touchstream.events import Limits, PhoneRegions
 from touchstream.streams.ports import AbstractDedupStore, AbstractEventLog
 
 
@@ -58,6 +58,7 @@ class GatewaySettings:
     max_event_bytes: int = 64 * 1024
     retry_after_s: int = 5
     default_region: str | None = None
+    regions: PhoneRegions | None = None  # per source, then the address's country, then the default
     # The whole body must arrive within this many seconds of the handler asking for it (408 otherwise):
     # a client trickling bytes must not hold a connection slot for as long as it likes.
     body_timeout_s: float = 30.0
@@ -180,7 +181,7 @@ class Gateway:
             raise _error(400, "bad_request", "the batch is empty")
 
     async def ingest(self, drafts: Sequence[Draft], key: ApiKey) -> list[Outcome]:
-        prepared = prepare(drafts, key, self.limits, self.settings.default_region)
+        prepared = prepare(drafts, key, self.limits, self.settings.default_region, self.settings.regions)
         try:
             published = await self.ingestor.publish(prepared.candidates)
         except Unavailable as exc:

@@ -13,6 +13,7 @@ from touchstream.adapters.event_log import SQLiteEventLog
 from touchstream.adapters.gateway import GatewaySettings, create_gateway
 from touchstream.adapters.gateway_auth import Keyring
 from touchstream.adapters.gateway_ingest import Readiness, log_readiness
+from touchstream.adapters.identity_config import phone_regions
 from touchstream.adapters.private_files import private_dir
 from touchstream.streams import topology
 from touchstream.streams.ports import AbstractEventLog
@@ -75,6 +76,7 @@ def build_gateway(
             retry_after_s=retry_after,
             body_timeout_s=body_timeout,
             default_region=config.default_region,
+            regions=phone_regions(config),
         ),
         readiness=readiness,
     )

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import orjson
 
 from touchstream.adapters.gateway_auth import ApiKey
-from touchstream.events import EventParseError, Limits, Problem, parse_event
+from touchstream.events import EventParseError, Limits, PhoneRegions, Problem, parse_event
 from touchstream.streams.ports import AbstractDedupStore, AbstractEventLog, LogUnavailable
 
 log = logging.getLogger("touchstream.gateway")
@@ -103,7 +103,7 @@ def _rejected(index: int, reason: Reason, message: str, **extra: Any) -> Outcome
 
 
 def _prepare_one(
-    index: int, draft: Draft, key: ApiKey, limits: Limits, region: str | None
+    index: int, draft: Draft, key: ApiKey, limits: Limits, region: str | None, regions: PhoneRegions | None
 ) -> Outcome | Candidate:
     if isinstance(draft, Rejected):
         return _rejected(
@@ -131,7 +131,9 @@ def _prepare_one(
         message = f"event is {size} bytes; the limit is {limits.max_event_bytes}: shrink the payload"
         return _rejected(index, "too_large", message, event_id=event_id, type=type_name)
     try:
-        event = parse_event(draft, limits=limits, default_region=region, now=datetime.now(UTC))
+        event = parse_event(
+            draft, limits=limits, default_region=region, regions=regions, now=datetime.now(UTC)
+        )
     except EventParseError as exc:
         return _rejected(
             index,
@@ -163,11 +165,17 @@ def _prepare_one(
     )
 
 
-def prepare(drafts: Sequence[Draft], key: ApiKey, limits: Limits, region: str | None) -> Prepared:
+def prepare(
+    drafts: Sequence[Draft],
+    key: ApiKey,
+    limits: Limits,
+    region: str | None,
+    regions: PhoneRegions | None = None,
+) -> Prepared:
     prepared = Prepared()
     first: dict[str, Candidate] = {}
     for index, draft in enumerate(drafts):
-        item = _prepare_one(index, draft, key, limits, region)
+        item = _prepare_one(index, draft, key, limits, region, regions)
         if isinstance(item, Outcome):
             prepared.outcomes[index] = item
         elif item.event_id in first:

@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from touchstream.adapters.topics import open_log
-from touchstream.events import Event, parse_event
+from touchstream.events import Event, PhoneRegions, parse_event
 from touchstream.streams.ports import AbstractEventLog
 from touchstream.streams.topology import RAW, topic_name
 
@@ -82,6 +82,7 @@ class Publisher:
         batch_size: int = 1_000,
         linger_s: float = 1.0,
         default_region: str | None = None,
+        regions: PhoneRegions | None = None,
         close_log: bool = False,
     ) -> None:
         if batch_size < 1:
@@ -90,6 +91,7 @@ class Publisher:
         self._batch_size = batch_size
         self._linger_s = linger_s
         self._default_region = default_region
+        self._regions = regions
         self._close_log = close_log
         self._buffer: list[Event] = []
         self._receipts: list[Receipt] = []  # acknowledged by appends inside send(), until the next flush
@@ -107,6 +109,7 @@ class Publisher:
         timeout_s: float = 15.0,
         batch_size: int = 5_000,
         default_region: str | None = None,
+        regions: PhoneRegions | None = None,
     ) -> Publisher:
         """Publish to a Kafka topic (created beforehand by `touchstream topics create`)."""
         from touchstream.adapters.kafka_log import KafkaEventLog
@@ -126,7 +129,9 @@ class Publisher:
         """A typed event, or EventParseError listing every problem (nothing is sent then)."""
         if isinstance(event, Event):
             return event
-        return parse_event(event, default_region=self._default_region, now=datetime.now(UTC))
+        return parse_event(
+            event, default_region=self._default_region, regions=self._regions, now=datetime.now(UTC)
+        )
 
     def send(self, event: EventInput) -> Event:
         """Validate and buffer one event; returns the typed event (its event_id is the receipt's key).

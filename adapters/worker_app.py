@@ -13,6 +13,7 @@ import faust
 
 from touchstream.adapters.bootstrap import Runtime, bootstrap
 from touchstream.adapters.config import Settings
+from touchstream.adapters.identity_config import phone_regions
 from touchstream.streams.faust_agents import Resources
 from touchstream.streams.faust_app import FaustOutbox, WorkerSettings, create_app
 from touchstream.streams.ports import Forwarder
@@ -40,7 +41,7 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
     def master_record() -> Resolver:
         from touchstream.adapters.master_record import MasterRecord
 
-        return MasterRecord.from_url(runtime.master_record_url())
+        return MasterRecord.from_url(runtime.master_record_url(), settings=settings)
 
     webhook = None
     if settings.webhook_url:
@@ -56,7 +57,7 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         master_record=master_record,
         outbox=outbox,
         webhook=webhook,
-        default_region=settings.default_region,
+        regions=phone_regions(settings),
         raw_topic=topic_name(RAW, settings.topic_prefix),
     )
 

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_event
+from touchstream.events import Event, EventParseError, PhoneRegions, ResolvedTouchpoint, parse_event
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
@@ -143,6 +143,7 @@ def project_records(
     config: ProjectionConfig,
     suffix: str = "",
     load: bool = True,
+    regions: PhoneRegions | None = None,
 ) -> ProjectedBatch:
     """The single-step shortcut's batch: parse, resolve with a known identity, fold."""
     resolved: list[tuple[ResolvedTouchpoint, int, int]] = []
@@ -150,7 +151,7 @@ def project_records(
     for record in records:
         received = _received_at(record)
         try:
-            event = parse_event(record.value, now=received)
+            event = parse_event(record.value, regions=regions, now=received)
         except EventParseError as err:
             dead.append(
                 dead_letter_row(record.partition, record.offset, received, err.to_dict(), record.value)
@@ -249,13 +250,13 @@ def resolve_until_caught_up(
     source_topic: str = "touchpoints.raw",
     group: str = RESOLVE_GROUP,
     batch_size: int = 5_000,
-    default_region: str | None = None,
+    regions: PhoneRegions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ResolveStats:
     """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
     DLQ), resolve, append to the resolved log keyed by contact id, relay the master record's new events,
     then commit the raw position."""
-    validator = Validator(dlq, source_topic=source_topic, default_region=default_region)
+    validator = Validator(dlq, source_topic=source_topic, regions=regions)
     stats = ResolveStats()
     hits = stage.hits
     positions = {p: raw.committed(group, p) for p in range(raw.partitions)}
@@ -505,7 +506,7 @@ class EmbeddedPipeline:
         relay: Relay,
         store: AbstractReadStore,
         config: ProjectionConfig = DEFAULT_CONFIG,
-        default_region: str | None = None,
+        regions: PhoneRegions | None = None,
         batch_size: int = 5_000,
         close: Sequence[Any] = (),
     ) -> None:
@@ -515,7 +516,7 @@ class EmbeddedPipeline:
         self.master_record = master_record
         self.store = store
         self.config = config
-        self.default_region = default_region
+        self.regions = regions
         self.batch_size = batch_size
         self.stage = ResolveStage(master_record)
         self.relay = relay
@@ -531,7 +532,7 @@ class EmbeddedPipeline:
             self.stage,
             relay=self.relay,
             batch_size=self.batch_size,
-            default_region=self.default_region,
+            regions=self.regions,
             progress=progress,
         )
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from touchstream.events import PhoneRegions
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
@@ -104,7 +105,8 @@ class WorkerMetrics:
 
     def summary(self) -> str:
         return (
-            f"records={dict(self.records)} resolved={self.resolved} unresolved={self.unresolved} dead_lettered={self.dead_lettered} "
+            f"records={dict(self.records)} resolved={self.resolved} unresolved={self.unresolved} "
+            f"dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
             f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
             f"skipped={dict(self.skipped)} rebalances={self.rebalances}"
@@ -155,7 +157,7 @@ class Resources:
     outbox: Outbox
     webhook: Callable[[], Forwarder] | None = None
     config: ProjectionConfig = DEFAULT_CONFIG
-    default_region: str | None = None
+    regions: PhoneRegions | None = None  # how phones without a country code are read, per source
     raw_topic: str = topology.RAW  # the raw topic's full name (with prefix), named in dead letters
 
 
@@ -182,9 +184,7 @@ class Pipeline:
         self._stage: ResolveStage | None = None
         self._webhook: Forwarder | None = None
         self._dlq = _DeadLetterBuffer()
-        self._validator = Validator(
-            self._dlq, source_topic=resources.raw_topic, default_region=resources.default_region
-        )
+        self._validator = Validator(self._dlq, source_topic=resources.raw_topic, regions=resources.regions)
         self._states: OrderedDict[str, ContactState] = OrderedDict()
         self._merge_map: MergeMap | None = None
         self.generation = 0  # bumped on every rebalance: a batch that straddles one does not fill caches
