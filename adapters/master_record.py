@@ -9,7 +9,6 @@ decides again, so concurrent workers never create the same person twice.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import zlib
@@ -58,8 +57,6 @@ from touchstream.projections.master_record import (
 )
 from touchstream.projections.survivorship import MANUAL_CONFIDENCE, Observation, SurvivorshipRules
 
-MASTER_RECORD_URL_ENV = "TOUCHSTREAM_MASTER_RECORD_URL"
-DEFAULT_URL = "sqlite:///touchstream-master.sqlite"
 MAX_ATTEMPTS = 40
 # A phone seen only as an identifier (caller id) fills an empty phone attribute, at low confidence.
 IDENTIFIER_PHONE_CONFIDENCE = 0.3
@@ -128,11 +125,6 @@ def _schema_lock(env: Mapping[str, str]) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK_KEY,))
-
-
-def store_url(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    return env.get(MASTER_RECORD_URL_ENV, DEFAULT_URL)
 
 
 @dataclass
