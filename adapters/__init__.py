@@ -1,5 +1,3 @@
-"""touchstream.adapters — every door to the world: logs, read stores, the SDK, the CLI, the gateway."""
-
-from .publisher import Publisher, PublishError, Receipt
-
-__all__ = ["PublishError", "Publisher", "Receipt"]
+"""touchstream.adapters — every door to the world: logs, read stores, the master record, the gateway, the
+query API, the CLI, the SDK. Import each module by its own name; this package re-exports nothing, so
+importing one door never loads another."""

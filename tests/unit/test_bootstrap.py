@@ -48,3 +48,15 @@ def test_a_wrong_mode_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOUCHSTREAM_MODE", "prod")
     with pytest.raises(ValueError, match="TOUCHSTREAM_MODE='prod': set it to 'embedded' or 'production'"):
         bootstrap()
+
+
+def test_every_derived_setting_follows_its_source() -> None:
+    from touchstream.adapters.config import load_settings
+
+    moved = load_settings({"TOUCHSTREAM_POSTGRES_PORT": "25432", "TOUCHSTREAM_KAFKA_PORT": "29092"})
+    assert moved.postgres_dsn == "postgresql://postgres@127.0.0.1:25432/touchstream"
+    assert moved.kafka_bootstrap == "127.0.0.1:29092"
+    named = load_settings(
+        {"TOUCHSTREAM_POSTGRES_DSN": "postgresql://u@db:5432/x", "TOUCHSTREAM_POSTGRES_PORT": "1"}
+    )
+    assert named.postgres_dsn == "postgresql://u@db:5432/x"  # a whole DSN given wins over its parts
