@@ -296,14 +296,6 @@ def _segment_answer(outcomes: list[Outcome]) -> tuple[int, SegmentResponse]:
     return 400, SegmentResponse(success=False, code="rejected", message=message, **counts, results=results)
 
 
-def _segment_key(
-    gateway: Gateway, presented: str | None, data: Any
-) -> ApiKey:  # Segment also accepts the write key in the body
-    if presented is None and isinstance(data, dict) and isinstance(data.get("writeKey"), str):
-        presented = data["writeKey"]
-    return gateway.authenticate(presented)
-
-
 def _add_segment_routes(app: FastAPI, gateway: Gateway) -> None:
     def route(path: str, call: str | None, body_model: type[Any]) -> None:
         schema_ref = {"$ref": f"#/components/schemas/{body_model.__name__}"}
@@ -336,12 +328,11 @@ def _add_segment_routes(app: FastAPI, gateway: Gateway) -> None:
             code = 500
             endpoint = f"segment_{call or 'batch'}"
             try:
-                # A key in the headers (how both Segment's and RudderStack's SDKs send it) is checked
-                # before the body is read; only a caller without one pays for reading its `writeKey`.
-                presented = _presented(bearer, basic)
-                key = gateway.authenticate(presented) if presented is not None else None
+                # The key comes in the headers (how Segment's and RudderStack's SDKs send it) and is
+                # checked before a byte of the body is read: a `writeKey` inside the body would make
+                # every stranger's body worth reading and parsing, so it is not accepted.
+                key = gateway.authenticate(_presented(bearer, basic))
                 data = _decode(await _read_body(request, gateway.settings.max_request_bytes))
-                key = key or _segment_key(gateway, None, data)
                 if not isinstance(data, dict):
                     raise _error(400, "bad_request", "a Segment request body is a JSON object")
                 messages = data.get("batch") if call is None else [data]
