@@ -135,4 +135,6 @@ class SegmentBatch(BaseModel):
     model_config = ConfigDict(extra="allow")
     batch: list[SegmentMessage]
     sentAt: datetime | None = None
-    writeKey: str | None = Field(default=None, description="accepted when no Authorization header came")
+    writeKey: str | None = Field(
+        default=None, description="ignored: the key is read from the Authorization header only"
+    )
