@@ -502,10 +502,18 @@ def _add_sql_route(app: FastAPI, api: QueryApi) -> None:
 
         if api.door is None:
             raise Refusal(503, "unavailable", "this API serves no SQL door")
+        role = principal.role
+        if body.role is not None and body.role != role.name:
+            # An operator's door (the CLI mints an admin token): read as the narrower role they name.
+            if not role.sees_everything:
+                raise Refusal(403, "forbidden", f"the {role.name} role may not run SQL as another role")
+            if body.role not in api.signer.roles:
+                raise Refusal(400, "bad_request", f"unknown role {body.role!r}")
+            role = api.signer.roles[body.role]
         try:
             with api.door.borrow() as store:
                 try:
-                    columns, rows = run(store, body.sql, principal.role)
+                    columns, rows = run(store, body.sql, role)
                 except SqlRefused as exc:
                     raise Refusal(400, "bad_request", f"refused: {exc}") from None
                 except ReadStoreError as exc:

@@ -156,6 +156,12 @@ class SqlQuery(BaseModel):
         max_length=20_000,
         description="one SELECT (or WITH … SELECT) over the views the role may read (docs/security.md)",
     )
+    role: str | None = Field(
+        None,
+        max_length=100,
+        description="run as this (narrower) role: only for a token whose role sees everything (admin), "
+        "as `touchstream sql --role` does for an operator",
+    )
 
 
 class SqlAnswer(BaseModel):

@@ -1,16 +1,23 @@
 """Analysts' commands: `touchstream customer show` (the 360 view as a role sees it) and `touchstream sql`
 (the SQL door: one checked, capped, read-only query over the views a role may read; adapters/sql_door.py).
-Both run against `bootstrap()`: chDB in the data folder by default, the ClickHouse server in production
-mode (the SQL door as its read-only user). `--format json` prints machine-readable output.
+Both ask the query API (`api_door`): the running `touchstream up`'s when one holds the data folder (chDB
+takes one process per path), else the same API built in this process over `bootstrap()`'s store (chDB in
+the data folder by default, the ClickHouse server in production mode; the SQL door as its read-only user).
+One query path, one rendering: both doors print the same. `--format json` prints machine-readable output.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import sys
-from typing import Annotated, Any
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
+import httpx
 import orjson
 import typer
 
@@ -25,8 +32,9 @@ SQL_DEFAULT_ROLE = "analyst"
 
 def _role(name: str, roles_file: Any) -> Any:
     from touchstream.adapters.api_compose import load_roles
+    from touchstream.adapters.config import load_settings
 
-    roles = load_roles(roles_file)
+    roles = load_roles(roles_file or load_settings().api_roles_file)
     if name not in roles:
         raise typer.BadParameter(f"unknown role {name!r}; known: {', '.join(sorted(roles))}")
     return roles[name]
@@ -52,6 +60,67 @@ def _cell(value: Any) -> str:
     return orjson.dumps(value).decode() if isinstance(value, list | dict) else str(value)
 
 
+@contextlib.contextmanager
+def api_door(role: str, roles_file: Path | None, *, sql: bool = False) -> Iterator[Any]:
+    """A `TouchstreamClient` speaking for `role`: to the running `touchstream up` when one holds this data
+    folder (chDB takes one process per path), else to the same API built in this process over the store
+    opened directly. One query path either way, so both doors answer and print alike.
+
+    The token is minted with the data folder's own signer and lives five minutes. With `sql`, a role
+    without the API's SQL endpoint gets an admin token instead, and names itself in each query (the
+    operator's door: `touchstream sql --role` takes any role, the door checks that role's views)."""
+    from touchstream.adapters.api_compose import build_api, signer_for
+    from touchstream.adapters.bootstrap import bootstrap
+    from touchstream.adapters.cli_up import running_api
+    from touchstream.adapters.client import TouchstreamClient
+
+    runtime = bootstrap()
+    signer = signer_for(runtime, roles_file)
+    if role not in signer.roles:
+        raise typer.BadParameter(f"unknown role {role!r}; known: {', '.join(sorted(signer.roles))}")
+    if sql and not signer.roles[role].may("sql"):
+        role = next((name for name, r in signer.roles.items() if r.sees_everything), role)
+    token = signer.mint(role, "touchstream-cli", 300)
+    remote = running_api(runtime.settings.data_dir) if runtime.settings.embedded else None
+    if remote is not None:
+        with TouchstreamClient(remote, token) as client:
+            try:
+                yield client
+            except httpx.HTTPError as exc:
+                typer.echo(
+                    f"touchstream: the running `touchstream up` ({remote}) did not answer: {exc} — "
+                    "is it still running?",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+        return
+    with warnings.catch_warnings():  # starlette's note about a future httpx is not the user's concern
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    with (
+        TestClient(build_api(runtime, roles_file=roles_file), base_url="http://touchstream.local") as http,
+        TouchstreamClient("http://touchstream.local", token, http=http) as client,
+    ):
+        yield client
+
+
+def _refused(exc: Any) -> NoReturn:
+    """The API's refusal as the CLI says it: one line; 2 for what the caller may not do, 1 otherwise."""
+    from touchstream.streams.ports import ReadStoreError
+
+    for prefix in ("the read store failed: ", "the read store is unavailable: "):
+        if exc.status == 503 and exc.message.startswith(prefix):
+            # Named by cli_errors.explain like any store failure (a server down, chDB held elsewhere).
+            raise ReadStoreError("read store", "", exc.message.removeprefix(prefix))
+    if exc.status in (400, 403) and (exc.status == 403 or exc.message.startswith("refused")):
+        message = exc.message if exc.message.startswith("refused") else f"refused: {exc.message}"
+        typer.echo(message, err=True)
+        raise typer.Exit(2)
+    typer.echo(f"touchstream: {exc.message or exc.error}", err=True)
+    raise typer.Exit(1)
+
+
 def sql(
     statement: Annotated[str, typer.Argument(help="one SELECT (or WITH … SELECT) over the read-model views")],
     output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
@@ -63,82 +132,64 @@ def sql(
     """Run one read-only query through the SQL door (docs/security.md) and print the answer.
 
     Only the views the role may read, only their columns the role may see; no files, no other servers,
-    no settings; the answer is capped. Example:
-    `touchstream sql "SELECT kind, count() FROM active_signals GROUP BY kind" --format csv`.
+    no settings; the answer is capped. Asks the running `touchstream up` when one holds the data folder.
+    Example: `touchstream sql "SELECT kind, count() FROM active_signals GROUP BY kind" --format csv`.
     """
-    from pathlib import Path
-
-    from touchstream.adapters.bootstrap import bootstrap
-    from touchstream.adapters.sql_door import SqlRefused, canonical, open_door_store, run
-    from touchstream.streams.ports import ReadStoreError
+    from touchstream.adapters.client import ApiClientError
+    from touchstream.adapters.sql_door import SqlRefused, canonical
 
     if output not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
-    who = _role(role, Path(roles) if roles else None)
     try:
         canonical(statement)  # refuse the obvious before opening anything
-        store = open_door_store(bootstrap())
-        try:
-            columns, rows = run(store, statement, who)
-        finally:
-            store.close()
     except SqlRefused as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from None
-    except ReadStoreError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    if output == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        from touchstream.adapters.api_queries import jsonable
-
-        table = Table(show_lines=False)
-        for name in columns:
-            table.add_column(name)
-        for row in rows:
-            table.add_row(*("" if v is None else _cell(jsonable(v)) for v in row))
-        Console().print(table)
+    with api_door(role, Path(roles) if roles else None, sql=True) as api:
+        try:
+            columns, rows = api.sql(statement, role=role)
+        except ApiClientError as exc:
+            _refused(exc)
+    if output != "table":
+        sys.stdout.write(render_rows(columns, [tuple(row) for row in rows], output))
         return
-    sys.stdout.write(render_rows(columns, rows, output))
+    from rich.console import Console
+    from rich.table import Table
+
+    from touchstream.adapters.api_queries import jsonable
+
+    table = Table(show_lines=False)
+    for name in columns:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*("" if v is None else _cell(jsonable(v)) for v in row))
+    Console().print(table)
 
 
 def customer_view(
-    store: Any, query: str, role: str, *, kind: str = "auto", timeline: int = 8, roles_file: Any = None
+    api: Any, query: str, role: Any, *, kind: str = "auto", timeline: int = 8
 ) -> dict[str, Any] | None:
-    """The best match for `query`, shaped for `role`: `{"match", "view", "timeline"}` (None if no match)."""
-    from touchstream.adapters import api_queries as q
-    from touchstream.adapters.api_compose import signer_for
-    from touchstream.adapters.bootstrap import bootstrap
-    from touchstream.projections.roles import Shaper
-
-    runtime = bootstrap()
-    signer = signer_for(runtime, roles_file)
-    if role not in signer.roles:
-        raise typer.BadParameter(f"unknown role {role!r}; known: {', '.join(sorted(signer.roles))}")
-    shaper = Shaper(signer.roles[role], signer.pseudonym_key)
-    if shaper.role.pseudonymize:
+    """The best match for `query` as the API answers it for `role` (a Role): `{"match", "role", "view",
+    "timeline"}` (None if no match). `api` is a `TouchstreamClient` (see `api_door`)."""
+    if role.pseudonymize:
         # As in the API: a pseudonymizing role must not link an email, phone or name to a pseudonym.
         raise typer.BadParameter(
-            f"the {role} role sees pseudonyms only: look customers up with the API by pseudonym, "
+            f"the {role.name} role sees pseudonyms only: look customers up with the API by pseudonym, "
             "or pass a role that may see who they are"
         )
-    matches = q.find_customers(store, query, kind, 1, runtime.settings.default_region)
-    if not matches:
+    found = api.get("/v1/customers/search", {"q": query, "kind": kind, "limit": 1})["results"]
+    if not found:
         return None
-    match = matches[0]
-    document = q.profile_document(store, match.contact_id)
-    if document is None:
-        return None
+    match = found[0]
+    contact_id = str(match["contact_id"])
+    view = api.get(f"/v1/customers/{contact_id}")
     items: list[dict[str, Any]] = []
-    if shaper.role.may("timeline") and timeline > 0:
-        raw, _ = q.timeline(store, match.contact_id, limit=timeline)
-        items = [shaper.timeline_item(i) for i in raw]
+    if role.may("timeline") and timeline > 0:
+        items = api.get(f"/v1/customers/{contact_id}/timeline", {"limit": timeline})["items"]
     return {
-        "match": {"matched_on": match.matched_on, "score": match.score},
-        "role": role,
-        "view": shaper.profile(document),
+        "match": {"matched_on": match["matched_on"], "score": match["score"]},
+        "role": role.name,
+        "view": view,
         "timeline": items,
     }
 
@@ -211,10 +262,9 @@ def customer_show(
 ) -> None:
     """Show a customer's 360 view as a role sees it.
 
-    Example: `touchstream customer show jane@acme.com --role sales`."""
-    from pathlib import Path
-
-    from touchstream.adapters.bootstrap import bootstrap
+    Asks the running `touchstream up` when one holds the data folder. Example:
+    `touchstream customer show jane@acme.com --role sales`."""
+    from touchstream.adapters.client import ApiClientError
 
     if role is None:
         # Never a silent default: the least a caller must say is whose view they are allowed to see.
@@ -226,13 +276,13 @@ def customer_show(
         raise typer.Exit(2)
     if kind not in ("auto", "email", "phone", "external_id", "name"):
         raise typer.BadParameter("--kind must be auto, email, phone, external_id or name")
-    store = bootstrap().read_store()
-    try:
-        found = customer_view(
-            store, query, role, kind=kind, timeline=timeline, roles_file=Path(roles) if roles else None
-        )
-    finally:
-        store.close()
+    roles_file = Path(roles) if roles else None
+    who = _role(role, roles_file)
+    with api_door(role, roles_file) as api:
+        try:
+            found = customer_view(api, query, who, kind=kind, timeline=timeline)
+        except ApiClientError as exc:
+            _refused(exc)
     if found is None:
         typer.echo(f"no customer matches {query!r}", err=True)
         raise typer.Exit(1)

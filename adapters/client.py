@@ -74,7 +74,9 @@ class TouchstreamClient:
         self._headers = {"Authorization": f"Bearer {token}"}
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        answer = self._http.get(path, params=params, headers=self._headers)
+        return self._answer(self._http.get(path, params=params, headers=self._headers))
+
+    def _answer(self, answer: httpx.Response) -> Any:
         if answer.status_code != 200:
             try:
                 body = answer.json()
@@ -84,6 +86,17 @@ class TouchstreamClient:
                 answer.status_code, str(body.get("error", "error")), str(body.get("message", ""))
             )
         return answer.json()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """The JSON answer of any GET, as sent (what the CLI renders, so both its paths print alike)."""
+        return self._get(path, params)
+
+    def sql(self, statement: str, *, role: str | None = None) -> tuple[list[str], list[list[Any]]]:
+        """One read-only query through the API's SQL door: (columns, rows) with JSON values. `role` runs
+        it as a narrower role (only an admin token may ask)."""
+        request = {"sql": statement} | ({"role": role} if role else {})
+        body = self._answer(self._http.post("/v1/sql", json=request, headers=self._headers))
+        return list(body["columns"]), [list(row) for row in body["rows"]]
 
     def me(self) -> Me:
         return Me.model_validate(self._get("/v1/me"))

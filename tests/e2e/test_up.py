@@ -103,3 +103,90 @@ def test_up_serves_the_pipeline_gateway_api_and_dashboard_and_stops_cleanly(tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_customer_show_and_sql_answer_alike_beside_up_and_without_it(tmp_path: Path) -> None:
+    """While `up` holds chDB the CLI asks its API; once it stopped, the CLI reads chDB itself; the answers
+    (and their printing) are the same, and they are the API's own."""
+    gateway_port, api_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+    env.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path), COLUMNS="160")
+    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    email = f"beside-{uuid.uuid4().hex[:8]}@acme-widgets.com"
+    statement = f"SELECT contact_id, email, touches FROM customer_360_current WHERE email = '{email}'"
+    commands = {
+        "show-json": [*cli, "customer", "show", email, "--role", "admin", "--format", "json"],
+        "show": [*cli, "customer", "show", email, "--role", "sales"],
+        "sql-json": [*cli, "sql", statement, "--role", "admin", "--format", "json"],
+        "sql": [*cli, "sql", statement, "--role", "sales"],
+    }
+
+    def ask_cli() -> dict[str, str]:
+        answers = {}
+        for name, command in commands.items():
+            done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, (name, done.stderr)
+            answers[name] = done.stdout
+        return answers
+
+    process = subprocess.Popen(
+        [*cli, "up", "--gateway-port", str(gateway_port), "--api-port", str(api_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = read_until(process, "Ctrl-C stops")
+        token = next(line for line in lines if "/dashboard#token=" in line).split("#token=", 1)[1]
+        key = lines[lines.index(next(line for line in lines if "with the key" in line)) + 1]
+        api = httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        events = [
+            wire_event(
+                "EmailOpened", 1, event_id=str(uuid.uuid4()), source="local", identifiers={"email": email}
+            )
+            for _ in range(2)
+        ]
+        posted = httpx.post(
+            f"http://127.0.0.1:{gateway_port}/v1/events",
+            content=json.dumps(events),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert posted.status_code in (200, 202), posted.text
+        found: list[dict[str, object]] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the pipeline follows the log
+            found = api.get("/v1/customers/search", params={"q": email}).json()["results"]
+            if found:
+                path = f"/v1/customers/{found[0]['contact_id']}/timeline"
+                if len(api.get(path).json()["items"]) == len(events):
+                    break
+            time.sleep(0.3)
+        assert found, "the posted events never reached the 360 view"
+        contact_id = found[0]["contact_id"]
+        beside = ask_cli()
+        shown = json.loads(beside["show-json"])
+        assert shown["view"] == api.get(f"/v1/customers/{contact_id}").json()
+        assert shown["match"] == {"matched_on": found[0]["matched_on"], "score": found[0]["score"]}
+        timeline = api.get(f"/v1/customers/{contact_id}/timeline", params={"limit": 8}).json()["items"]
+        assert shown["timeline"] == timeline
+        assert len(timeline) == 2
+        answer = api.post("/v1/sql", json={"sql": statement}).json()
+        rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
+        assert json.loads(beside["sql-json"]) == rows
+        assert rows == [{"contact_id": contact_id, "email": email, "touches": 2}]
+        assert email in beside["show"]
+        assert email in beside["sql"]
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=90)
+        assert process.returncode == 0, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not (tmp_path / "data" / "up.json").exists()
+    assert ask_cli() == beside  # directly from chDB now: the same answers, printed the same

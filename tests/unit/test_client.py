@@ -12,6 +12,7 @@ from unit.test_api_fixtures import load_story, pick_contact, signer, token
 from touchstream.adapters.api import create_api
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.client import LIST_PATHS, ApiClientError, TouchstreamClient
+from touchstream.adapters.sql_door import chdb_door
 from touchstream.streams.ports import AbstractReadStore
 
 
@@ -81,3 +82,30 @@ def test_refusals_become_errors(world: tuple[AbstractReadStore, TestClient]) -> 
     with client(http, "sales") as api, pytest.raises(ApiClientError) as missing:
         api.customer("nobody")
     assert missing.value.status == 404
+
+
+def test_sql_through_the_door_and_as_a_narrower_role(world: tuple[AbstractReadStore, TestClient]) -> None:
+    store, _ = world
+    folder = str(store.path)
+    app = create_api(lambda: ChDBStore(folder), signer(), open_door=lambda: chdb_door(ChDBStore(folder)))
+    query = "SELECT kind, count() AS active FROM active_signals GROUP BY kind ORDER BY kind"
+    with TestClient(app) as door_http:
+        with TouchstreamClient("http://testserver", token("admin"), http=door_http) as admin:
+            columns, rows = admin.sql(query)
+            assert columns == ["kind", "active"]
+            assert [tuple(r) for r in rows] == [tuple(r) for r in store.query(query)]
+            # The operator's door: an admin token reads as the role it names, and only what that role may.
+            funnel = "SELECT count() AS periods FROM sales_funnel"
+            assert admin.sql(funnel, role="sales")[1] == admin.sql(funnel)[1]
+            with pytest.raises(ApiClientError, match="the sales role may not read it"):
+                admin.sql(query, role="sales")
+            with pytest.raises(ApiClientError) as hidden:
+                admin.sql("SELECT open_pipeline FROM customer_360_current", role="marketing")
+            assert hidden.value.status == 400
+            assert "the marketing role may not read it" in hidden.value.message
+        with (
+            TouchstreamClient("http://testserver", token("analyst"), http=door_http) as analyst,
+            pytest.raises(ApiClientError) as other,
+        ):
+            analyst.sql(query, role="admin")  # only a token that sees everything may name another role
+        assert other.value.status == 403
