@@ -7,8 +7,10 @@ One small port with two backends:
 
 `FeedHub` runs one source for the whole process and copies each message to every subscriber's bounded
 queue (a subscriber that falls behind loses its oldest messages and is told how many), and keeps the last
-few messages so a new subscriber starts with some context. Both sources start at the end of the topics:
-the feed is "what happens from now on", the read models hold the history.
+few messages so a new subscriber starts with some context. Both sources follow the topics from their end;
+the embedded one also replays their tail (`EmbeddedLogSource.recent`) into the hub's backlog when the hub
+starts, so a dashboard opened after the demo (or a `touchstream up` restart) finishes still shows the
+latest signals and changes. The read models hold the full history.
 
 `topic_publisher(open_log)` is the embedded runner's `publish=`: it appends each batch's messages to their
 topics, so the embedded path feeds the dashboard as Kafka does in production.
@@ -19,16 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
 from touchstream.streams.ports import FEED_TOPICS, AbstractEventLog, Emit, FeedMessage, FeedSource, decode
 from touchstream.streams.topology import topic_name
+
+logger = logging.getLogger(__name__)
 
 
 class EmbeddedLogSource(FeedSource):
@@ -48,11 +53,39 @@ class EmbeddedLogSource(FeedSource):
         self._topics = tuple(topics)
         self._poll_s = poll_s
         self._batch = batch
+        self._start: dict[tuple[str, int], int] | None = None  # where `recent` left off
+
+    def recent(self, limit: int) -> list[FeedMessage]:
+        """The last `limit` messages of the topics, oldest first (by append time), and the positions right
+        after them, where following then starts: nothing is both replayed and delivered, nothing skipped."""
+        logs = {topic: self._open_log(topic) for topic in self._topics}
+        found: list[tuple[float, int, int, FeedMessage]] = []
+        positions: dict[tuple[str, int], int] = {}
+        try:
+            for order, (topic, log) in enumerate(logs.items()):
+                for partition in range(log.partitions):
+                    end = log.end_offset(partition)
+                    positions[(topic, partition)] = end
+                    if limit <= 0 or end == 0:
+                        continue
+                    for record in log.read(partition, max(0, end - limit), limit):
+                        if record.offset >= end:
+                            break
+                        message = decode(topic, record.key, record.value)
+                        if message is not None:
+                            found.append((record.timestamp, order, record.offset, message))
+        finally:
+            for log in logs.values():
+                log.close()
+        self._start = positions
+        found.sort(key=lambda item: item[:3])
+        return [message for *_, message in found[-limit:]] if limit > 0 else []
 
     def _poll(self, emit: Callable[[FeedMessage], None], stopped: threading.Event) -> None:
         logs = {topic: self._open_log(topic) for topic in self._topics}
         try:
-            positions = {
+            start, self._start = self._start, None
+            positions = start or {
                 (topic, p): log.end_offset(p) for topic, log in logs.items() for p in range(log.partitions)
             }
             self.ready.set()
@@ -127,6 +160,13 @@ class KafkaSource(FeedSource):
             await consumer.stop()
 
 
+@runtime_checkable
+class Replayable(Protocol):
+    """A source that can tell its latest messages (and then follows from right after them)."""
+
+    def recent(self, limit: int) -> list[FeedMessage]: ...
+
+
 @dataclass(eq=False)
 class Subscription:
     queue: asyncio.Queue[FeedMessage]
@@ -181,6 +221,7 @@ class FeedHub:
 
     def start(self) -> None:
         if self._task is None:
+            self._replay()
             self._stop = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -192,6 +233,19 @@ class FeedHub:
             except TimeoutError:
                 self._task.cancel()
             self._task = None
+
+    def _replay(self) -> None:
+        """Seed the backlog with the source's latest messages, when it can tell them (the embedded logs)."""
+        if self._recent or not isinstance(self.source, Replayable) or self._recent.maxlen is None:
+            return
+        try:
+            messages = self.source.recent(self._recent.maxlen)
+        except Exception as exc:  # a feed without its past is still a feed: say why, follow from now
+            self.error = f"replaying the backlog failed: {type(exc).__name__}: {exc}"
+            logger.warning("%s", self.error)
+            return
+        for message in messages:
+            self._recent.append(FeedMessage(message.topic, message.key, message.value, next(self._seq)))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, backlog: int = 0) -> AsyncIterator[Subscription]:

@@ -161,3 +161,70 @@ def test_server_sent_events_are_shaped_by_role(api_url: tuple[str, Path, FeedHub
     assert all("open_tickets" in m and "lead_score" not in m for m in support if m["event"] == "change")
     assert len(analyst) == 4
     assert all(m["contact_id"].startswith("p_") and "reason" not in m for m in analyst)
+
+
+@pytest.mark.timeout(60)
+def test_the_embedded_hub_replays_the_latest_messages_then_follows_without_gap_or_repeat(
+    tmp_path: Path,
+) -> None:
+    opener = embedded_topic_log(tmp_path)
+    publish = topic_publisher(opener)
+    for i in range(4):  # the demo ran before anyone looked: signals and changes on several topics
+        publish([signal(f"c{i}", ("sales", "support")[i % 2], "warm_lead")])
+        publish([change(f"c{i}")])
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        hub = FeedHub(EmbeddedLogSource(opener, poll_s=0.05), backlog=5)
+        async with hub.subscribe(backlog=20) as sub:
+            replayed = [f"{m.kind}:{m.value['contact_id']}" for m in drain(sub.queue)]
+            assert await asyncio.to_thread(hub.source.ready.wait, 10)
+            await asyncio.to_thread(publish, [signal("new", "sales", "service_hold")])
+            live = await asyncio.wait_for(sub.queue.get(), 5)
+            assert sub.queue.empty()
+        async with hub.subscribe(backlog=2) as late:
+            last_two = [f"{m.kind}:{m.value['contact_id']}" for m in drain(late.queue)]
+        await hub.stop()
+        return replayed, [f"{live.kind}:{live.value['contact_id']}"], last_two
+
+    replayed, live, last_two = asyncio.run(scenario())
+    # The hub keeps 5: the latest 5 of 8, oldest first, in the order they were appended.
+    assert replayed == ["change:c1", "signal:c2", "change:c2", "signal:c3", "change:c3"]
+    assert live == ["signal:new"]  # followed from right after the replayed ones: nothing twice
+    assert last_two == ["change:c3", "signal:new"]
+
+
+def drain(queue: asyncio.Queue[FeedMessage]) -> list[FeedMessage]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+@pytest.mark.timeout(60)
+def test_a_page_opened_after_the_fact_gets_the_recent_signals_shaped_by_role(
+    api_url: tuple[str, Path, FeedHub],
+) -> None:
+    url, topics, _ = api_url
+    publish = topic_publisher(embedded_topic_log(topics))
+    publish([signal("c1", "sales", "service_hold"), signal("c2", "support", "churn_risk")])
+    publish([change("c1")])
+    seen: list[dict[str, Any]] = []
+    with (
+        httpx.Client(timeout=20) as client,
+        client.stream(
+            "GET", f"{url}/v1/feed", params={"access_token": token("sales"), "backlog": 20}
+        ) as answer,
+    ):
+        event = ""
+        for line in answer.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                seen.append({"event": event, **orjson.loads(line[6:])})
+                if len(seen) == 2:
+                    break
+    # Sales hears its own department's signal and the change, never support's churn risk.
+    assert [(m["event"], m.get("kind"), m["contact_id"]) for m in seen] == [
+        ("signal", "service_hold", "c1"),
+        ("change", None, "c1"),
+    ]
