@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,6 +104,21 @@ def stand_in_resolver(event: Event) -> tuple[str | None, str | None]:
         key = f"account:{system}:{ids.account_external_ids[system]}"
         return contact, str(uuid.uuid5(STAND_IN_NAMESPACE, key))
     return contact, None
+
+
+class TypedTouchpoints(OrderedDict[tuple[int, int], ResolvedTouchpoint]):
+    """Touchpoints the resolve step of this process appended, by their (partition, offset) in the resolved
+    log, for its project step to take without parsing them again. Bounded: the oldest go first, and a
+    missing one is simply parsed from the log."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: tuple[int, int], value: ResolvedTouchpoint) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.limit:
+            self.popitem(last=False)
 
 
 @dataclass
@@ -252,6 +267,7 @@ def resolve_until_caught_up(
     batch_size: int = 5_000,
     regions: PhoneRegions | None = None,
     progress: Callable[[int], None] | None = None,
+    typed: TypedTouchpoints | None = None,
 ) -> ResolveStats:
     """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
     DLQ), resolve, append to the resolved log keyed by contact id, relay the master record's new events,
@@ -268,7 +284,9 @@ def resolve_until_caught_up(
         stats.merges += resolved_batch.merges
         stats.unresolved += resolved_batch.unresolved
         if resolved_batch.out:
-            resolved.append(list(resolved_batch.out))
+            placed = resolved.append(list(resolved_batch.out))
+            if typed is not None:  # the project step of this process takes them as they are, unparsed
+                typed.update(zip(placed, resolved_batch.touchpoints, strict=True))
         if relay is not None:
             stats.relayed += _relay_all(relay)
         positions.update((p, chunk[-1].offset + 1) for p, chunk in chunks.items())
@@ -315,8 +333,10 @@ def _relay_all(relay: Relay) -> int:
 # --- step 2: project ---------------------------------------------------------------------------------------
 
 
-def _fresh_batch(batch: list[LogRecord], applied: AppliedEvents, stats: RunStats) -> list[Item]:
-    items, unreadable = parse_resolved_records(batch)
+def _fresh_batch(
+    batch: list[LogRecord], applied: AppliedEvents, stats: RunStats, typed: TypedTouchpoints | None = None
+) -> list[Item]:
+    items, unreadable = parse_resolved_records(batch, typed)
     stats.unreadable += len(unreadable)
     fresh, dropped = fresh_items(items, applied.known([str(item.event.event_id) for item, _, _ in items]))
     stats.duplicates += dropped
@@ -381,6 +401,7 @@ def project_until_caught_up(
     suffix: str = "",
     tables: Collection[str] | None = None,
     merge_map: MergeMap | None = None,
+    typed: TypedTouchpoints | None = None,
 ) -> RunStats:
     """Step 2: every resolved partition from the group's position to its end, folded and written (facts
     last), then committed; the DLQ into `dead_letters` and masterdata merges into `contact_merges`.
@@ -393,7 +414,7 @@ def project_until_caught_up(
     states = {} if states is None else states
     applied = applied or AppliedEvents(store, suffix, tables)
     for batch, positions in in_append_order(resolved, group, batch_size):
-        items = _fresh_batch(batch, applied, stats)
+        items = _fresh_batch(batch, applied, stats, typed)
         projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(str(item.event.event_id) for item, _, _ in items)
@@ -522,6 +543,7 @@ class EmbeddedPipeline:
         self.relay = relay
         self.states: dict[str, ContactState] = {}
         self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
+        self.typed = TypedTouchpoints()
         self._close = list(close)
 
     def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
@@ -534,6 +556,7 @@ class EmbeddedPipeline:
             batch_size=self.batch_size,
             regions=self.regions,
             progress=progress,
+            typed=self.typed,
         )
 
     def project_until_caught_up(
@@ -550,6 +573,7 @@ class EmbeddedPipeline:
             states=self.states,
             publish=publish,
             merge_map=self._merge_map(),
+            typed=self.typed,
         )
 
     def _merge_map(self) -> MergeMap:

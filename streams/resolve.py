@@ -13,7 +13,8 @@ merge not yet seen leaves an entry naming the merged contact, which still maps t
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -24,6 +25,14 @@ from touchstream.projections.identity import Evidence, IdentityConfig, Resolutio
 RESOLVED_TOPIC = "touchpoints.resolved"
 DEFAULT_CACHE_SIZE = 200_000
 _MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
+
+
+class ResolveConflict(Exception):
+    """A batch lost a race with another writer: nothing of it was written; run it again."""
+
+
+#: Attempts at one batch that keeps losing races before the error is let out (the caller retries later).
+MAX_BATCH_ATTEMPTS = 20
 
 
 class Resolver(Protocol):
@@ -119,6 +128,34 @@ class ResolveStage:
         owner = resolution.contact_id or resolution.account_id
         key = str(owner).encode() if owner else event.identifiers.strongest().encode()
         return Resolved(key, touchpoint, resolution, cached)
+
+    def process_batch(self, items: Sequence[tuple[Event, int | None, int | None]]) -> list[Resolved]:
+        """`process` for each (event, raw partition, raw offset) in order, as one unit of work when the
+        master record offers one (`batch()`: each aggregate read once, one transaction at the end).
+        The answers are the ones `process` gives event by event. When the batch loses a race, or fails
+        in any way, the cache entries it learned are dropped (they may name what was never written) and
+        a lost race is run again from a fresh read."""
+        batch = getattr(self.resolver, "batch", None)
+        if batch is None:
+            return [self.process(event, partition, offset) for event, partition, offset in items]
+        for _ in range(MAX_BATCH_ATTEMPTS - 1):
+            try:
+                return self._process_in(batch, items)
+            except ResolveConflict:
+                continue
+        return self._process_in(batch, items)
+
+    def _process_in(
+        self,
+        batch: Callable[[], AbstractContextManager[None]],
+        items: Sequence[tuple[Event, int | None, int | None]],
+    ) -> list[Resolved]:
+        try:
+            with batch():
+                return [self.process(event, partition, offset) for event, partition, offset in items]
+        except BaseException:
+            self.cache = IdentityCache(self.cache.max_size)
+            raise
 
     def _from_cache(self, ev: Evidence) -> Resolution | None:
         if ev.has_observations:

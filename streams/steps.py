@@ -14,7 +14,7 @@ executor thread that owns the client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,22 +44,25 @@ class ResolvedBatch:
     """What `resolve_batch` made of the valid events of one batch."""
 
     out: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for touchpoints.resolved
+    touchpoints: list[ResolvedTouchpoint] = field(default_factory=list)  # the same, typed, in order
     unresolved: int = 0  # touchpoints that name no contact and no account the master record knows
     merges: int = 0
 
 
 def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]]) -> ResolvedBatch:
-    """Resolve each event in log order. Resolution is idempotent (ids derive from the event), so a batch
+    """Resolve each event in log order, the batch as one unit of work in the master record (one read of
+    each aggregate, one transaction). Resolution is idempotent (ids derive from the event), so a batch
     retried after a failure creates nothing twice. A valid event the master record ties to no one (a call
     from a number it keeps as nobody's) is still a touchpoint: departmental counts include it, and the
     data-quality view shows it as unresolved; it is never dropped."""
     batch = ResolvedBatch()
-    for record, event in valid:
-        result = stage.process(event, record.partition, record.offset)
+    items = [(event, record.partition, record.offset) for record, event in valid]
+    for result in stage.process_batch(items):
         batch.merges += len(result.resolution.merges)
         touchpoint = result.touchpoint
         batch.unresolved += touchpoint.contact_id is None and touchpoint.account_id is None
         batch.out.append((result.key, touchpoint.to_json()))
+        batch.touchpoints.append(touchpoint)
     return batch
 
 
@@ -67,13 +70,18 @@ def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]])
 
 
 def parse_resolved_records(
-    records: Iterable[LogRecord],
+    records: Iterable[LogRecord], typed: MutableMapping[tuple[int, int], ResolvedTouchpoint] | None = None
 ) -> tuple[list[Item], list[tuple[LogRecord, EventParseError]]]:
     """The batch's resolved touchpoints, and the records that are not one (not fixable by a retry: the
-    caller counts and reports them, and moves on)."""
+    caller counts and reports them, and moves on). `typed` holds touchpoints this process appended itself,
+    by (partition, offset): taken from there instead of parsed again (each is handed out once)."""
     items: list[Item] = []
     unreadable: list[tuple[LogRecord, EventParseError]] = []
     for record in records:
+        known = typed.pop((record.partition, record.offset), None) if typed is not None else None
+        if known is not None:
+            items.append((known, record.partition, record.offset))
+            continue
         try:
             items.append((parse_resolved(record.value), record.partition, record.offset))
         except EventParseError as exc:
