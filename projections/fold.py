@@ -9,6 +9,11 @@ Idempotence: an event at or below the state's last applied offset of its partiti
 (per-contact order is the log's); an event id seen among the last few (a producer's retry at a new offset)
 only advances the position. Rows carry `state.version`, a per-contact count of applied events. Time is
 the event's `occurred_at`, never the wall clock, so a replay gives the same rows.
+
+Order: every value is kept by event time (the event id breaks ties) or is commutative (counts, sums, first
+and last seen), and the health score and the signals are evaluated at the contact's newest event time, so
+events arriving late or out of order give the same 360 row and the same active signals — within the
+state's bounds (the last few event ids, closed tickets and warm touches kept; docs/projections.md).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ MARKETING_TOUCH_TYPES = frozenset(
     }
 )
 _PRIORITY_PENALTY = {"P1": 25, "P2": 15}
+CLOSED_OPPORTUNITIES_KEPT = 20
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,9 @@ def fold(
     if handler is not None:
         handler(s, event, now, config)
     _after(s, event, now, config)
-    s.health = health_score(s, now, config)
-    changes = tuple(reconcile(s, now, event_id, config))
+    # Evaluated at the newest event time seen, not this event's: a late event re-derives what it affects.
+    s.health = health_score(s, s.last_seen, config)
+    changes = tuple(reconcile(s, s.last_seen, event_id, config))
     profile = profile_row(s, s.version) if with_profile else None
     messages = [change_message(s, s.version)] if with_profile else []
     messages += [signal_message(s, change) for change in changes if change.changed_status]
@@ -122,20 +129,21 @@ def fold(
 
 def _record_touch(s: ContactState, resolved: ResolvedTouchpoint, now: int) -> None:
     event = resolved.event
-    if resolved.account_id:
-        s.account_id = resolved.account_id
-    if not s.touches:
-        s.first_seen, s.first_source, s.first_department = now, event.source, event.department.value
-    s.touches += 1
-    s.first_seen, s.last_seen = min(s.first_seen, now), max(s.last_seen, now)
     department = event.department.value
-    first, last, count = s.departments.get(department, (now, now, 0))
-    s.departments[department] = (min(first, now), max(last, now), count + 1)
+    if resolved.account_id and (now, resolved.account_id) >= (s.account_at, s.account_id or ""):
+        s.account_id, s.account_at = resolved.account_id, now
+    first = (now, event.source, department)
+    if not s.touches or first < (s.first_seen, s.first_source, s.first_department):
+        s.first_seen, s.first_source, s.first_department = first
+    s.touches += 1
+    s.last_seen = max(s.last_seen, now)
+    first_at, last_at, count = s.departments.get(department, (now, now, 0))
+    s.departments[department] = (min(first_at, now), max(last_at, now), count + 1)
     if not s.erased:
         ids = event.identifiers
         for name, value in (("email", ids.email), ("phone", ids.phone)):
             if value:
-                s.attributes[name] = (value, event.source, now)
+                _set_attribute(s, name, value, event.source, now)
     if event.type not in PASSIVE_TYPES and event.department.value != "system":
         s.last_engaged_at = max(s.last_engaged_at, now)
 
@@ -146,6 +154,13 @@ def _after(s: ContactState, event: Event, now: int, c: ProjectionConfig) -> None
         s.progress = max(s.progress, MQL)
 
 
+def _set_attribute(s: ContactState, name: str, value: str, source: str, now: int) -> None:
+    """The newest observation wins (event time, then source and value: deterministic on a tie)."""
+    old = s.attributes.get(name)
+    if old is None or (now, source, value) >= (old[2], old[1], old[0]):
+        s.attributes[name] = (value, source, now)
+
+
 def _observe(s: ContactState, details: Any, source: str, now: int) -> None:
     if s.erased or details is None:
         return
@@ -153,14 +168,34 @@ def _observe(s: ContactState, details: Any, source: str, now: int) -> None:
     for name in PERSON_DETAILS:
         value = fields.get(name)
         if value is not None:
-            s.attributes[name] = (str(value), source, now)
+            _set_attribute(s, name, str(value), source, now)
 
 
 def _became_customer(s: ContactState, now: int, revives: bool = True) -> None:
-    if not s.customer_since:
-        s.customer_since = now
+    s.customer_since = min(s.customer_since, now) if s.customer_since else now
     if revives:
-        s.churned_at = 0
+        s.last_purchase_at = max(s.last_purchase_at, now)
+    _churn(s)
+
+
+def _churn(s: ContactState) -> None:
+    """Churned: a customer whose subscriptions are all cancelled, the last cancellation after the last
+    purchase (whatever order the events came in)."""
+    history = s.subscription_history
+    for subscription_id, renews in s.subscriptions.items():  # a state kept before the history existed
+        history.setdefault(subscription_id, (renews, 1, 0))
+    s.subscriptions = {
+        i: renews for i, (renews, started, cancelled) in history.items() if started > cancelled
+    }
+    cancelled = max((h[2] for h in history.values()), default=0)
+    # A cancellation at the same instant as a purchase wins the tie (it cannot have come first).
+    churned = s.customer_since and history and not s.subscriptions and cancelled >= s.last_purchase_at
+    s.churned_at = cancelled if churned else 0
+
+
+def _later(old: tuple[int, str] | None, now: int, event_id: str) -> tuple[int, str]:
+    """(at, event id) of whichever is newer: the kept one or this event."""
+    return max(old, (now, event_id)) if old is not None else (now, event_id)
 
 
 def _add_revenue(s: ContactState, money: Money) -> None:
@@ -174,8 +209,14 @@ def decayed_score(s: ContactState, now: int, c: ProjectionConfig) -> float:
 
 
 def _score(s: ContactState, points: float, now: int, c: ProjectionConfig) -> None:
-    s.lead_score = round(decayed_score(s, now, c) + points, 6)
-    s.lead_score_at = max(s.lead_score_at, now)
+    """The score is the points decayed to `lead_score_at` (the newest scoring event): a late event adds
+    its points as decayed to then, so the order of arrival does not matter."""
+    if now >= s.lead_score_at:
+        s.lead_score = round(decayed_score(s, now, c) + points, 6)
+        s.lead_score_at = now
+    else:
+        late = points * 0.5 ** ((s.lead_score_at - now) / c.lead_score_half_life.total_seconds())
+        s.lead_score = round(s.lead_score + late, 6)
 
 
 # --- per type --------------------------------------------------------------------------------------------
@@ -186,8 +227,10 @@ Handler = Callable[[ContactState, Event, int, ProjectionConfig], None]
 def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     _score(s, c.lead_points.get(e.type, 0.0), now, c)
     campaign = e.payload.__dict__.get("campaign_id") or ""
-    s.warm_count += 1
-    s.warm_recent = (*s.warm_recent, (str(e.event_id), e.type, now, campaign))[-c.warm_context_kept :]
+    if now > s.last_sales_contact_at and not s.erased:  # warm: since sales last called or met
+        s.warm_count += 1
+        touch = (str(e.event_id), e.type, now, campaign)
+        s.warm_recent = tuple(sorted({*s.warm_recent, touch}, key=_by_time))[-c.warm_context_kept :]
     if e.type in ("FormSubmitted", "EventBadgeScanned"):
         s.progress = max(s.progress, LEAD)
         _observe(s, e.payload, e.source, now)
@@ -197,12 +240,22 @@ def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None
         _upsell_intent(s, e, now, c)
 
 
+def _by_time(touch: tuple[str, str, int, str]) -> tuple[int, str]:
+    return touch[2], touch[0]
+
+
+def _set_consent(s: ContactState, purpose: str, given: int, now: int) -> None:
+    old = s.consent.get(purpose)
+    if old is None or (now, given) >= (old[1], old[0]):  # the newest wins; a tie withdraws
+        s.consent[purpose] = (given, now)
+
+
 def _unsubscribed(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.consent["marketing_email"] = (0, now)
+    _set_consent(s, "marketing_email", 0, now)
 
 
 def _consent(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.consent[str(e.payload.purpose)] = (1 if e.type == "ConsentGiven" else 0, now)  # type: ignore[attr-defined]
+    _set_consent(s, str(e.payload.purpose), 1 if e.type == "ConsentGiven" else 0, now)  # type: ignore[attr-defined]
 
 
 def _asks_for_more(text: Any, c: ProjectionConfig) -> bool:
@@ -223,15 +276,18 @@ def _call(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     p: Any = e.payload
     intent = str(p.intent)
     if intent in c.buying_intents:
-        s.last_buying_call = (now, str(e.event_id))
+        s.last_buying_call = _later(s.last_buying_call, now, str(e.event_id))
         _score(s, c.buying_call_points, now, c)
     if intent in c.cancellation_intents:
-        s.last_cancel_call = (now, str(e.event_id))
+        s.last_cancel_call = _later(s.last_cancel_call, now, str(e.event_id))
     if intent in c.upsell_intents:
         _upsell_intent(s, e, now, c)
     if str(p.disposition) == "escalated":
         _escalated(s, e, now)
-    if not s.erased:  # what the caller says about themselves is personal: gone with an erasure
+    said = str(p.caller_role) != "unknown" or p.stated_company
+    # What the caller says about themselves is personal (gone with an erasure); the newest call's wins.
+    if said and not s.erased and now >= s.stated_at:
+        s.stated_at = now
         if str(p.caller_role) != "unknown":
             s.stated_role = str(p.caller_role)
         if p.stated_company:
@@ -244,58 +300,91 @@ def _lead(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     _observe(s, e.payload, e.source, now)
 
 
+def _close_opportunity(s: ContactState, opportunity_id: str) -> None:
+    if opportunity_id:
+        s.opportunities.pop(opportunity_id, None)
+        s.closed_opportunities = (
+            *(o for o in s.closed_opportunities if o != opportunity_id),
+            opportunity_id,
+        )[-CLOSED_OPPORTUNITIES_KEPT:]
+
+
 def _lost(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.last_lost = (now, str(e.event_id))
-    s.opportunities.pop(e.payload.__dict__.get("opportunity_id") or "", None)
+    s.last_lost = _later(s.last_lost, now, str(e.event_id))
+    _close_opportunity(s, e.payload.__dict__.get("opportunity_id") or "")
 
 
 def _opportunity(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     p: Any = e.payload
     s.last_lead_at = max(s.last_lead_at, now)
     s.progress = OPPORTUNITY
-    stage, amount, currency = s.opportunities.get(p.opportunity_id, ("prospecting", "0.00", ""))
+    if p.opportunity_id in s.closed_opportunities:  # won or lost already: a late update opens nothing
+        return
+    stage, amount, currency, stage_at, amount_at = s.opportunities.get(
+        p.opportunity_id, ("prospecting", "0.00", "", 0, 0)
+    )
     fields = p.__dict__
-    stage = str(fields.get("to_stage") or fields.get("stage") or stage)
-    if p.amount is not None:
-        amount, currency = str(p.amount.amount), p.amount.currency
-    s.opportunities[p.opportunity_id] = (stage, amount, currency)
+    new_stage = fields.get("to_stage") or fields.get("stage")
+    if new_stage is not None and now >= stage_at:
+        stage, stage_at = str(new_stage), now
+    if p.amount is not None and now >= amount_at:
+        amount, currency, amount_at = str(p.amount.amount), p.amount.currency, now
+    s.opportunities[p.opportunity_id] = (stage, amount, currency, stage_at, amount_at)
 
 
 def _won(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.opportunities.pop(e.payload.opportunity_id, None)  # type: ignore[attr-defined]
+    _close_opportunity(s, e.payload.opportunity_id)  # type: ignore[attr-defined]
     s.won_deals += 1
     _became_customer(s, now)
 
 
 def _sales_contact(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.last_sales_contact_at = max(s.last_sales_contact_at, now)
-    s.warm_count, s.warm_recent = 0, ()
+    if now <= s.last_sales_contact_at:
+        return
+    s.last_sales_contact_at = now
+    # Warm context is the touches after the last sales contact: drop the ones at or before this one.
+    kept = tuple(t for t in s.warm_recent if t[2] > now)
+    if len(kept) < len(s.warm_recent) or not s.warm_recent:
+        s.warm_count = len(kept)  # the dropped ones are older than any touch the bound evicted
+    s.warm_recent = kept
 
 
 def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    """A ticket's priority and its open/closed status are each the latest by (event time, event id): an
+    update that arrives after a newer one does not overwrite it, a resolution that arrives before the
+    opening still counts. Opened and Reopened open it; Resolved, or an update to `solved`, closes it."""
     p: Any = e.payload
     event_id = str(e.event_id)
-    known = s.tickets.get(p.ticket_id)
+    known = s.tickets.get(p.ticket_id, ("", 1, "", 0, now, 0, "", 0))
+    priority, is_open, priority_by, resolved_at, opened_at, status_at, status_by, priority_at = known
+    new_priority = p.priority if e.type in ("TicketOpened", "TicketUpdated") else None
     if e.type == "TicketOpened":
-        s.tickets[p.ticket_id] = (str(p.priority), 1, event_id, 0, now)
         _became_customer(s, now, revives=False)  # support is for customers: the person uses the product
         if _asks_for_more(p.subject, c):
             _upsell_intent(s, e, now, c)
-        return
-    priority, is_open, opened_by, resolved_at, opened_at = known or ("", 1, event_id, 0, now)
-    if e.type == "TicketUpdated":
-        if p.priority is not None and str(p.priority) != priority:
-            if priority and str(p.priority) < priority:  # P1 < P2: raised, an escalation
-                _escalated(s, e, now)
-            priority, opened_by = str(p.priority), event_id  # an escalation is the evidence now
-        if str(p.status) == "solved":
-            is_open, resolved_at = 0, now
-    elif e.type == "TicketResolved":
-        is_open, resolved_at = 0, now
-    elif e.type == "TicketReopened":
-        is_open = 1
+    if new_priority is not None and (not priority_by or (now, event_id) >= (priority_at, priority_by)):
+        if e.type == "TicketUpdated" and priority and str(new_priority) < priority:
+            _escalated(s, e, now)  # P1 < P2: raised
+        priority, priority_by, priority_at = str(new_priority), event_id, now  # the evidence of a hold
+    if e.type == "TicketReopened":
         s.reopens += 1
-    s.tickets[p.ticket_id] = (priority, is_open, opened_by, resolved_at, opened_at)
+    closes = e.type == "TicketResolved" or (e.type == "TicketUpdated" and str(p.status) == "solved")
+    opens = e.type in ("TicketOpened", "TicketReopened")
+    if closes:
+        resolved_at = max(resolved_at, now)
+    if (closes or opens) and (now, event_id) >= (status_at, status_by):
+        is_open, status_at, status_by = int(opens), now, event_id
+    opened_at = min(opened_at, now)
+    s.tickets[p.ticket_id] = (
+        priority,
+        is_open,
+        priority_by,
+        resolved_at,
+        opened_at,
+        status_at,
+        status_by,
+        priority_at,
+    )
     _prune_tickets(s, c)
 
 
@@ -322,7 +411,7 @@ def _nps(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
 
 
 def _complaint(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
-    s.complaints = (*s.complaints, (now, str(e.event_id)))[-5:]
+    s.complaints = tuple(sorted({*s.complaints, (now, str(e.event_id))}))[-5:]
 
 
 def _order(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -332,12 +421,16 @@ def _order(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
 
 def _subscription(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     p: Any = e.payload
+    renews, started, cancelled = s.subscription_history.get(p.subscription_id, (0, 0, 0))
     if e.type == "SubscriptionCancelled":
-        s.subscriptions.pop(p.subscription_id, None)
-        if not s.subscriptions and s.customer_since:
-            s.churned_at = now
+        s.subscription_history[p.subscription_id] = (renews, started, max(cancelled, now))
+        _churn(s)
         return
-    s.subscriptions[p.subscription_id] = day_epoch(p.renews_on)
+    s.subscription_history[p.subscription_id] = (
+        max(renews, day_epoch(p.renews_on)),
+        max(started, now),
+        cancelled,
+    )
     if e.type == "SubscriptionRenewed":
         _add_revenue(s, p.amount)  # the first period is paid through the order
     _became_customer(s, now)
@@ -359,6 +452,7 @@ def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     s.attributes = {}
     s.warm_recent = ()
     s.stated_role = s.stated_company = ""
+    s.warm_count = 0
 
 
 _HANDLERS: dict[str, Handler] = {

@@ -77,7 +77,7 @@ def _service_hold(s: ContactState, now: int, c: ProjectionConfig) -> Desire | No
     reasons: list[str] = []
     evidence: list[str] = []
     expires = 0
-    for ticket_id, (priority, is_open, event_id, resolved_at, _) in sorted(s.tickets.items()):
+    for ticket_id, (priority, is_open, event_id, resolved_at, *_) in sorted(s.tickets.items()):
         if priority not in c.hold_priorities:
             continue
         if is_open:
@@ -235,13 +235,35 @@ def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None
 
 
 def _hold_lifted(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
-    lifted = s.hold_lifted
-    if lifted is None or _service_hold(s, now, c) is not None:
+    """For `hold_lifted_for` after the contact's last hold cause ended (a ticket resolved and cooled down, a
+    bad survey aged out or followed by a good one), while no other holds. Derived from the state, not from
+    the order the events came in; evidence: what ended it, then the cause."""
+    if _service_hold(s, now, c) is not None:
         return None
-    expires = lifted[0] + int(c.hold_lifted_for.total_seconds())
+    ended: list[tuple[int, tuple[str, ...]]] = []
+    cool_down = int(c.hold_cool_down.total_seconds())
+    for priority, is_open, priority_by, resolved_at, _, _, status_by, _ in s.tickets.values():
+        if priority in c.hold_priorities and not is_open and resolved_at:
+            ended.append((resolved_at + cool_down, (status_by, priority_by)))
+    hold = int(c.survey_hold.total_seconds())
+    for survey, previous, limit in (
+        (s.last_csat, s.prev_csat, c.hold_csat_at_most),
+        (s.last_nps, None, c.hold_nps_at_most),
+    ):
+        if survey is not None and survey[0] <= limit:
+            ended.append((survey[1] + hold, (survey[2],)))
+        elif survey is not None and previous is not None and previous[0] <= limit < survey[0]:
+            ended.append((survey[1], (survey[2], previous[2])))  # recovered: a good survey after a bad one
+    past = [entry for entry in ended if entry[0] <= now]
+    if not past:
+        return None
+    lifted_at, evidence = max(past)
+    expires = lifted_at + int(c.hold_lifted_for.total_seconds())
     if expires <= now:
         return None
-    return Desire("service hold lifted: sales may talk about more again", (lifted[1], *lifted[2]), expires)
+    return Desire(
+        "service hold lifted: sales may talk about more again", tuple(dict.fromkeys(evidence)), expires
+    )
 
 
 def _nurture(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -294,10 +316,6 @@ def reconcile(
 ) -> Iterator[SignalChange]:
     """Bring `state.signals` in line with the rules after an event at `now`; yield what changed."""
     before = dict(state.signals)
-    hold = before.get(SERVICE_HOLD)
-    if hold is not None and not state.erased and _service_hold(state, now, config) is None:
-        # Lifted now (resolved, recovered, cooled down): remembered, so `service_hold_lifted` is raised.
-        state.hold_lifted = (now, event_id, hold.evidence)
     wanted = desired(state, now, config)
     state.signals = {}
     for kind in sorted(set(before) | set(wanted)):

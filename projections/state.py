@@ -19,10 +19,14 @@ SUBSCRIBER, LEAD, MQL, SQL, OPPORTUNITY = range(len(PROGRESS))
 DepartmentTouches = tuple[int, int, int]
 # (value, source, at) per attribute.
 Attribute = tuple[str, str, int]
-# (priority, open 1/0, opened event id, resolved_at or 0, opened_at).
-Ticket = tuple[str, int, str, int, int]
-# (stage, amount, currency).
-Opportunity = tuple[str, str, str]
+# (priority, open 1/0, the event that set the priority (the hold's evidence), resolved_at or 0, opened_at,
+#  status_at, the event that set the status, priority_at): the priority and the status are each the latest
+#  by (event time, event id), so a late event takes its place instead of overwriting a newer one.
+Ticket = tuple[str, int, str, int, int, int, str, int]
+# (stage, amount, currency, stage set at, amount set at): each the latest by event time.
+Opportunity = tuple[str, str, str, int, int]
+# (renews at, last started or renewed at, cancelled at or 0): active while not cancelled after the start.
+Subscription = tuple[int, int, int]
 # (score, at, event id).
 Survey = tuple[int, int, str]
 # (event id, type, at, campaign id): one marketing touch since the last sales contact.
@@ -50,6 +54,7 @@ class ActiveSignal:
 class ContactState:
     contact_id: str
     account_id: str | None = None
+    account_at: int = 0  # the event time that named the account (the latest wins)
     # The last offset applied per log partition (a contact's events normally share one partition; keeping
     # each partition's position means events spread over several are never silently skipped).
     positions: dict[str, int] = field(default_factory=dict)
@@ -85,15 +90,18 @@ class ContactState:
     # What a caller said about themselves (ContactCenterCall): their role and company, the latest stated.
     stated_role: str = ""
     stated_company: str = ""
+    stated_at: int = 0
     # (at, event id): a ticket's priority raised, or a call escalated (the latest few).
     escalations: tuple[tuple[int, str], ...] = ()
     # (at, event id, department): someone asked about more (a bigger plan, more seats) — the latest few.
     upsell_intents: tuple[tuple[int, str, str], ...] = ()
-    # (at, event id that lifted it, the hold's evidence): the last time this contact's service hold lifted.
-    hold_lifted: tuple[int, str, tuple[str, ...]] | None = None
     last_lead_at: int = 0
     last_lost: tuple[int, str] | None = None
-    subscriptions: dict[str, int] = field(default_factory=dict)  # id -> renews at
+    subscriptions: dict[str, int] = field(default_factory=dict)  # the active ones: id -> renews at
+    subscription_history: dict[str, Subscription] = field(default_factory=dict)
+    last_purchase_at: int = 0  # an order, a won deal, a subscription started or renewed
+    # Won or lost deals (the latest few): a late event about one does not open it again.
+    closed_opportunities: tuple[str, ...] = ()
     revenue: dict[str, str] = field(default_factory=dict)  # currency -> decimal text
     won_deals: int = 0
     health: int = 0
@@ -139,11 +147,23 @@ class ContactState:
             if f.name == "signals":
                 value = {k: ActiveSignal.from_json(s) for k, s in value.items()}
             elif f.name in _DICT_FIELDS:
-                value = {k: _tuples(v) for k, v in value.items()}
+                value = {k: _padded(f.name, _tuples(v)) for k, v in value.items()}
             elif isinstance(value, list):
                 value = _tuples(value)
             values[f.name] = value
         return cls(**values)
+
+
+# States written before a tuple grew (a Faust table, projection_state): the missing tail, as "unknown".
+_PADDING: dict[str, tuple[Any, ...]] = {"tickets": (0, "", 0), "opportunities": (0, 0)}
+
+
+def _padded(name: str, value: Any) -> Any:
+    pad = _PADDING.get(name)
+    if pad is None or not isinstance(value, tuple):
+        return value
+    full = {"tickets": 8, "opportunities": 5}[name]
+    return value + pad[len(pad) - (full - len(value)) :] if len(value) < full else value
 
 
 def _tuples(value: Any) -> Any:
@@ -160,6 +180,7 @@ _DICT_FIELDS = (
     "opportunities",
     "tickets",
     "subscriptions",
+    "subscription_history",
     "revenue",
     "signals",
 )

@@ -292,7 +292,8 @@ def test_a_support_call_about_a_bigger_plan_is_an_upsell_for_sales_held_while_a_
     assert "service_hold" not in story.active
     assert story.state is not None
     lifted = story.state.signals["service_hold_lifted"]
-    assert lifted.evidence == (_eid(4), _eid(1))  # what lifted it, and the hold's own evidence
+    assert lifted.evidence == (_eid(3), _eid(1))  # the resolution that lifted it, and the hold's evidence
+    assert lifted.raised_at == int((T0 + timedelta(days=7)).timestamp())  # seen at the next event
     upsell = story.state.signals["upsell_opportunity"]
     assert upsell.evidence == (_eid(2),)
     assert upsell.reason == "asked about more (contact_center)"
