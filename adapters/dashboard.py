@@ -5,8 +5,12 @@ build step, nothing fetched from elsewhere).
 The page holds no data: it reads the query API with the viewer's token (given once as `#token=...` in
 the URL fragment, which browsers never send to a server, or pasted into the form; kept in
 sessionStorage), so everything on it is shaped by the viewer's role. It asks `/v1/me` what the role may
-use and calls nothing else, so a role never triggers a refused request. The live feed is an EventSource on
-`/v1/feed` (`access_token` in the query: EventSource cannot send headers). Charts are inline SVG.
+use and calls nothing else, so a role never triggers a refused request. The feed is an EventSource on
+`/v1/feed` (`access_token` in the query: EventSource cannot send headers), starting with the hub's recent
+backlog. The customer card is the search (`/v1/customers/search`), the 360 view and the timeline; the
+charts (funnel, NPS and CSAT by month, data-quality issues by source) are SVG drawn by the script below,
+which stays inline so the Content-Security-Policy's hashes (http_headers.py) cover it. Data only ever
+reaches the page as text (`textContent`, `append`), never as markup.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ main { display:grid; grid-template-columns: minmax(380px, 1.2fr) minmax(320px, 1
   min-width:0; }
 .panel h2 { font-size:15px; margin:0 0 10px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
 .wide { grid-column: 1 / -1; }
-.charts { display:grid; grid-template-columns: 1fr 1fr; gap:16px; }
+.charts { display:grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap:16px; }
 form.search { display:flex; gap:8px; }
 input[type=text], input[type=password] { flex:1; padding:8px 10px; border:1px solid var(--line); border-radius:6px;
   font-size:15px; }
@@ -63,6 +67,13 @@ th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align:le
 svg text { font:12px system-ui, sans-serif; fill:var(--ink); }
 .note { color:var(--muted); font-style:italic; }
 #login { max-width:560px; margin:40px auto; }
+ul.plain { list-style:none; margin:0; padding:0; }
+ul.plain li { padding:3px 0; border-bottom:1px solid var(--line); font-size:14px; }
+ul.timeline li { display:grid; grid-template-columns: 150px 96px 1fr; gap:6px; }
+ul.timeline li.note { display:block; }
+ul.timeline .when, ul.timeline .dept { color:var(--muted); font-size:12px; }
+table.compact th, table.compact td { text-align:left; padding:3px 6px; font-size:13px; }
+details { margin-top:10px; } summary { cursor:pointer; color:var(--muted); font-size:13px; }
 """
 
 _SCRIPT = r"""
@@ -126,15 +137,33 @@ async function search(event) {
   } catch (err) { list.append(el("li", { class: "note" }, String(err.message))); }
 }
 
+function table(id, heads, rows) {
+  const body = el("tbody");
+  for (const row of rows) body.append(el("tr", {}, ...row.map((v) => el("td", {}, show(v)))));
+  return el("table", { id: id, class: "compact" }, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {}, h)))), body);
+}
+function block(id, title, ...kids) { return el("div", { class: "section", id: id }, el("h4", {}, title), ...kids); }
+function when(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  if (isNaN(at)) return String(iso);
+  return at.toLocaleString([], { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+// Lists the card shows as their own blocks; the rest of each section goes in the details below them.
+const SHOWN = new Set(["active_signals", "open_deals", "deal_amounts", "tickets", "service_hold", "service_hold_reason"]);
+
 async function openCard(contactId) {
   S.contact = contactId;
   const card = $("card");
   try {
-    const doc = await api("/v1/customers/" + encodeURIComponent(contactId));
+    const path = "/v1/customers/" + encodeURIComponent(contactId);
+    const doc = await api(path);
+    const touches = may("timeline") ? api(path + "/timeline?limit=10").catch((err) => err) : null;
     const name = nameOf(doc);
     S.names[contactId] = name;
     const parts = [el("h3", { id: "card-name" }, name)];
     const sub = [];
+    if (doc.contact) sub.push([doc.contact.email, doc.contact.phone].filter(Boolean).join(" · "));
     if (doc.role) sub.push([doc.role.job_title, doc.role.company].filter(Boolean).join(" at "));
     if (doc.lifecycle) sub.push(doc.lifecycle.lifecycle_stage + " · health " + doc.lifecycle.health_score);
     parts.push(el("div", { class: "sub" }, sub.filter(Boolean).join(" · ")));
@@ -142,22 +171,60 @@ async function openCard(contactId) {
     if (hold && hold.service_hold) {
       parts.push(el("div", { class: "hold", id: "service-hold" }, "Service hold: " + (hold.service_hold_reason || "")));
     }
-    if (doc.signals && doc.signals.active_signals) {
-      const chips = el("div", { id: "card-signals" });
-      for (const s of doc.signals.active_signals) chips.append(el("span", { class: "chip " + s.kind }, s.kind));
-      parts.push(chips);
+    if (doc.signals) {
+      const active = doc.signals.active_signals || [];
+      const list = el("ul", { class: "plain", id: "card-signals" });
+      for (const s of active) {
+        list.append(el("li", { "data-kind": s.kind }, el("span", { class: "chip " + s.kind }, s.kind), " ", s.reason || ""));
+      }
+      if (!active.length) list.append(el("li", { class: "note" }, "no active signal"));
+      parts.push(block("card-signals-block", "Signals", list));
     }
+    const deals = (doc.sales_promise && doc.sales_promise.open_deals) || null;
+    const amounts = {};
+    for (const d of (doc.pipeline && doc.pipeline.deal_amounts) || []) amounts[d.opportunity_id] = d.amount + " " + (d.currency || "");
+    if (deals) {
+      const withAmount = doc.pipeline && doc.pipeline.deal_amounts;
+      const heads = ["deal", "stage", "owner", "expected close"].concat(withAmount ? ["amount"] : []);
+      const rows = deals.map((d) => [d.name || d.opportunity_id, d.stage, d.owner, d.expected_close].concat(withAmount ? [amounts[d.opportunity_id] || "—"] : []));
+      parts.push(block("card-deals-block", "Open deals (" + deals.length + ")", deals.length ? table("card-deals", heads, rows) : el("p", { class: "note" }, "no open deal")));
+    } else if (doc.pipeline && doc.pipeline.deal_amounts) {
+      const rows = doc.pipeline.deal_amounts.map((d) => [d.opportunity_id, d.stage, amounts[d.opportunity_id]]);
+      parts.push(block("card-deals-block", "Open deals (" + rows.length + ")", rows.length ? table("card-deals", ["deal", "stage", "amount"], rows) : el("p", { class: "note" }, "no open deal")));
+    }
+    if (doc.tickets && doc.tickets.tickets) {
+      const done = (t) => (["solved", "closed", "resolved"].includes(t.status) ? 1 : 0);
+      const all = doc.tickets.tickets.slice().sort((a, b) => done(a) - done(b));
+      const rows = all.slice(0, 8).map((t) => [t.ticket_id, t.priority, t.status, t.product, when(t.opened_at)]);
+      const title = "Tickets (" + (doc.tickets.open_tickets || 0) + " open of " + all.length + ")";
+      parts.push(block("card-tickets-block", title, all.length ? table("card-tickets", ["ticket", "priority", "status", "product", "opened"], rows) : el("p", { class: "note" }, "no ticket")));
+    }
+    if (touches) {
+      const answer = await touches;
+      const list = el("ul", { class: "plain timeline", id: "card-timeline" });
+      if (answer instanceof Error) list.append(el("li", { class: "note" }, String(answer.message)));
+      else {
+        for (const t of answer.items) {
+          list.append(el("li", { "data-type": t.type }, el("span", { class: "when" }, when(t.occurred_at)),
+            el("span", { class: "dept" }, t.department), el("span", {}, t.summary || t.type)));
+        }
+        if (!answer.items.length) list.append(el("li", { class: "note" }, "no touchpoint"));
+      }
+      parts.push(block("card-timeline-block", "Latest touches", list));
+    }
+    const details = el("details", { id: "card-details" }, el("summary", {}, "All fields this role sees"));
     for (const [section, fields] of Object.entries(doc)) {
-      if (section === "signals") continue;
       const dl = el("dl");
       for (const [field, value] of Object.entries(fields)) {
+        if (SHOWN.has(field)) continue;
         if (Array.isArray(value) && value.length && typeof value[0] === "object") {
           dl.append(el("dt", {}, field), el("dd", {}, value.length + " item(s): " + value.slice(0, 3).map(
             (v) => Object.values(v).filter((x) => x !== null).slice(0, 4).join(" / ")).join("; ")));
         } else dl.append(el("dt", {}, field), el("dd", {}, show(value)));
       }
-      parts.push(el("div", { class: "section", "data-section": section }, el("h4", {}, section), dl));
+      if (dl.children.length) details.append(el("div", { class: "section", "data-section": section }, el("h4", {}, section), dl));
     }
+    parts.push(details);
     card.replaceChildren(...parts);
   } catch (err) { card.replaceChildren(el("p", { class: "note" }, String(err.message))); }
 }
@@ -166,7 +233,8 @@ function addFeedItem(kind, message) {
   const feed = $("feed");
   const contact = message.contact_id || "";
   const who = S.names[contact] || (contact ? contact.slice(0, 10) + "…" : "");
-  const when = new Date().toLocaleTimeString();
+  const at = kind === "signal" ? (message.cleared_at || message.raised_at) : message.last_seen;
+  const stamp = at ? when(at) : new Date().toLocaleTimeString();
   let text;
   let cls = kind;
   if (kind === "signal") {
@@ -181,7 +249,7 @@ function addFeedItem(kind, message) {
     text = "updated" + (bits.length ? ": " + bits.join(" · ") : "");
   }
   const item = el("li", { class: cls, "data-kind": kind === "signal" ? message.kind : "change", "data-contact": contact },
-    el("span", { class: "when" }, when), el("span", { class: "contact", onclick: () => openCard(contact) }, who), " ", text);
+    el("span", { class: "when" }, stamp), el("span", { class: "contact", onclick: () => openCard(contact) }, who), " ", text);
   feed.prepend(item);
   while (feed.children.length > 100) feed.lastChild.remove();
   if (contact && contact === S.contact) {
@@ -192,7 +260,7 @@ function addFeedItem(kind, message) {
 
 function connectFeed() {
   if (!may("signals")) { $("feed-status").textContent = "no live feed for this role"; return; }
-  const source = new EventSource("/v1/feed?backlog=20&access_token=" + encodeURIComponent(S.token));
+  const source = new EventSource("/v1/feed?backlog=50&access_token=" + encodeURIComponent(S.token));
   source.addEventListener("open", () => { $("feed-status").textContent = "live"; $("feed-status").className = "status live"; });
   source.addEventListener("error", () => { $("feed-status").textContent = "reconnecting…"; $("feed-status").className = "status down"; });
   source.addEventListener("signal", (e) => addFeedItem("signal", JSON.parse(e.data)));
@@ -217,44 +285,79 @@ async function funnelChart() {
   $("funnel").replaceChildren(chart);
 }
 
-async function npsChart() {
-  if (!may("satisfaction")) return unavailable("nps", "NPS");
-  const rows = (await api("/v1/satisfaction/nps?limit=1000")).rows;
-  const byPeriod = {};
-  for (const r of rows) {
-    const p = (byPeriod[r.period] ||= { promoters: 0, detractors: 0, responses: 0 });
-    p.promoters += r.promoters; p.detractors += r.detractors; p.responses += r.responses;
-  }
-  const points = Object.keys(byPeriod).sort().map((period) => {
-    const p = byPeriod[period];
-    return [period.slice(0, 7), Math.round(((p.promoters - p.detractors) * 100) / Math.max(1, p.responses))];
-  });
-  if (!points.length) return $("nps").replaceChildren(el("p", { class: "note" }, "no NPS responses yet"));
-  const chart = svg("svg", { viewBox: "0 0 460 170", width: "100%", role: "img", "aria-label": "NPS by month" });
-  const x = (i) => 70 + (points.length === 1 ? 170 : (i * 350) / (points.length - 1));
-  const y = (v) => 80 - (v * 60) / 100;
-  chart.append(svg("line", { x1: 60, x2: 430, y1: y(0), y2: y(0), stroke: "#98a2b3", "stroke-dasharray": "4 3" }));
-  chart.append(svg("text", { x: 0, y: y(100) + 4 }, "+100"), svg("text", { x: 12, y: y(0) + 4 }, "0"), svg("text", { x: 2, y: y(-100) + 4 }, "-100"));
-  chart.append(svg("polyline", { points: points.map(([, v], i) => x(i) + "," + y(v)).join(" "), fill: "none", stroke: "#2563eb", "stroke-width": 2 }));
+function byMonth(rows, fold) {
+  const months = {};
+  for (const r of rows) fold((months[String(r.period).slice(0, 7)] ||= {}), r);
+  return Object.keys(months).sort().map((m) => [m, months[m]]);
+}
+// A small line chart of monthly values between lo and hi (labels on each point; a dashed zero line).
+function lineChart(label, points, lo, hi, color) {
+  const chart = svg("svg", { viewBox: "0 0 460 170", width: "100%", role: "img", "aria-label": label });
+  const x = (i) => 60 + (points.length === 1 ? 180 : (i * 360) / (points.length - 1));
+  const y = (v) => 140 - ((v - lo) * 120) / (hi - lo);
+  chart.append(svg("line", { x1: 50, x2: 440, y1: y(Math.max(lo, 0)), y2: y(Math.max(lo, 0)), stroke: "#98a2b3", "stroke-dasharray": "4 3" }));
+  chart.append(svg("text", { x: 0, y: y(hi) + 4 }, String(hi)), svg("text", { x: 0, y: y(lo) + 4 }, String(lo)));
+  chart.append(svg("polyline", { points: points.map(([, v], i) => x(i) + "," + y(v)).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
   points.forEach(([period, v], i) => {
-    chart.append(svg("circle", { cx: x(i), cy: y(v), r: 3.5, fill: "#2563eb" }));
-    chart.append(svg("text", { x: x(i) - 12, y: y(v) - 8 }, String(v)));
+    chart.append(svg("circle", { cx: x(i), cy: y(v), r: 3.5, fill: color, "data-period": period }));
+    chart.append(svg("text", { x: x(i) - 10, y: y(v) - 8 }, String(v)));
     chart.append(svg("text", { x: x(i) - 22, y: 162 }, period));
   });
-  $("nps").replaceChildren(chart);
+  return chart;
 }
+
+async function satisfactionCharts() {
+  if (!may("satisfaction")) { unavailable("nps", "NPS"); return unavailable("csat", "CSAT"); }
+  const [nps, csat] = await Promise.all([api("/v1/satisfaction/nps?limit=1000"), api("/v1/satisfaction/csat?limit=1000")]);
+  const npsPoints = byMonth(nps.rows, (p, r) => {
+    p.promoters = (p.promoters || 0) + r.promoters; p.detractors = (p.detractors || 0) + r.detractors;
+    p.responses = (p.responses || 0) + r.responses;
+  }).map(([m, p]) => [m, Math.round(((p.promoters - p.detractors) * 100) / Math.max(1, p.responses))]);
+  $("nps").replaceChildren(npsPoints.length ? lineChart("NPS by month", npsPoints, -100, 100, "#2563eb") : el("p", { class: "note" }, "no NPS responses yet"));
+  const csatPoints = byMonth(csat.rows, (p, r) => {
+    p.satisfied = (p.satisfied || 0) + r.satisfied; p.responses = (p.responses || 0) + r.responses;
+  }).map(([m, p]) => [m, Math.round((p.satisfied * 100) / Math.max(1, p.responses))]);
+  $("csat").replaceChildren(csatPoints.length ? lineChart("CSAT: percent satisfied by month", csatPoints, 0, 100, "#067647") : el("p", { class: "note" }, "no CSAT responses yet"));
+}
+
+const ISSUES = [["dead_lettered", "dead letters", "#b42318"], ["unresolved_identifier_events", "unresolved", "#f79009"],
+  ["contacts_missing_fields", "missing fields", "#fdb022"], ["opportunities_without_activity", "no activity", "#7a5af8"],
+  ["stalled_deals", "stalled", "#98a2b3"]];
 
 async function qualityTable() {
   if (!may("data_quality")) return unavailable("quality", "Data quality");
   const rows = (await api("/v1/data-quality?limit=200")).rows;
+  // One stacked bar per source: its issues by kind, scaled to the source with the most.
+  const bySource = {};
+  for (const r of rows) {
+    const s = (bySource[r.source] ||= { events: 0 });
+    s.events += r.events || 0;
+    for (const [k] of ISSUES) s[k] = (s[k] || 0) + (r[k] || 0);
+  }
+  const sources = Object.keys(bySource).sort();
+  const total = (s) => ISSUES.reduce((n, [k]) => n + bySource[s][k], 0);
+  const max = Math.max(1, ...sources.map(total));
+  const chart = svg("svg", { viewBox: "0 0 1300 " + (34 + sources.length * 24), width: "100%", role: "img", "aria-label": "data-quality issues by source", id: "quality-chart" });
+  ISSUES.forEach(([, label, color], i) => {
+    chart.append(svg("rect", { x: 120 + i * 110, y: 4, width: 10, height: 10, fill: color }), svg("text", { x: 134 + i * 110, y: 13 }, label));
+  });
+  sources.forEach((source, i) => {
+    const y = 26 + i * 24;
+    chart.append(svg("text", { x: 0, y: y + 14 }, source));
+    let x = 120;
+    for (const [k, label, color] of ISSUES) {
+      const w = (bySource[source][k] / max) * 900;
+      if (w > 0) chart.append(svg("rect", { x: x, y: y, width: w, height: 18, fill: color, "data-issue": k }, undefined));
+      x += w;
+    }
+    chart.append(svg("text", { x: x + 6, y: y + 14 }, total(source) + " issues / " + bySource[source].events + " events"));
+  });
   const columns = ["source", "department", "events", "dead_lettered", "unresolved_identifier_events",
     "contacts_missing_fields", "opportunities_without_activity", "stalled_deals"];
   const heads = ["source", "department", "events", "dead letters", "unresolved", "missing fields", "no activity", "stalled"];
-  const table = el("table", { id: "quality-table" }, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {}, h)))));
-  const body = el("tbody");
-  for (const r of rows) body.append(el("tr", {}, ...columns.map((c) => el("td", {}, show(r[c])))));
-  table.append(body);
-  $("quality").replaceChildren(table);
+  const details = el("details", { open: "" }, el("summary", {}, "by source and department"),
+    table("quality-table", heads, rows.map((r) => columns.map((c) => r[c]))));
+  $("quality").replaceChildren(chart, details);
 }
 
 async function start() {
@@ -264,7 +367,7 @@ async function start() {
   $("who").replaceChildren(S.me.subject + " ", el("span", { class: "badge", id: "role" }, S.me.role));
   if (!may("customers")) $("search-panel").replaceChildren(el("p", { class: "note" }, "customer lookup is not available to this role"));
   connectFeed();
-  for (const draw of [funnelChart, npsChart, qualityTable]) draw().catch((err) => console.warn(err));
+  for (const draw of [funnelChart, satisfactionCharts, qualityTable]) draw().catch((err) => console.warn(err));
 }
 
 function login(message) {
@@ -312,12 +415,13 @@ _BODY = """
     <div id="card"><p class="note">Search a customer to see the 360 view your role allows.</p></div>
   </section>
   <section class="panel">
-    <h2>Live feed: signals and customer changes</h2>
+    <h2>Feed: recent and live signals and customer changes</h2>
     <ul id="feed"></ul>
   </section>
   <section class="panel wide charts">
     <div><h2>Sales funnel (all periods)</h2><div id="funnel"></div></div>
     <div><h2>NPS by month</h2><div id="nps"></div></div>
+    <div><h2>CSAT: % satisfied by month</h2><div id="csat"></div></div>
   </section>
   <section class="panel wide"><h2>Data quality</h2><div id="quality"></div></section>
 </main>
