@@ -42,6 +42,7 @@ from pipeline_harness import (
 )
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, Dataset
 
+from touchstream.adapters.bootstrap import open_embedded_pipeline
 from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.event_log import SQLiteEventLog
@@ -51,6 +52,8 @@ from touchstream.adapters.gateway_server import serving
 from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
 from touchstream.adapters.kafka_log import KafkaEventLog
 from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.publisher import Publisher
+from touchstream.adapters.topics import open_log
 from touchstream.events import parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS
 from touchstream.streams import topology
@@ -203,3 +206,45 @@ def _first_owners(run: Run) -> dict[str, tuple[str, str]]:
         item = orjson.loads(value)
         out.setdefault(item["event"]["event_id"], (item["contact_id"] or "", item["account_id"] or ""))
     return out
+
+
+@pytest.mark.timeout(240)
+def test_the_embedded_pipeline_with_its_own_master_record_gives_the_same_tables(run: Run) -> None:
+    """The embedded default's two steps, as `touchstream run` runs them (its own SQLite master record, its
+    own validation, dead letters and merges), on the same events the gateway took, in the same order:
+    the same dead letters, the same merges and every analyst query answering alike."""
+    folder = run.folder / "embedded-pipeline"
+    with Publisher.for_embedded(folder / "log") as publisher:
+        for event in run.data.raw:
+            publisher.send(event)
+    with open_log(topology.RAW, embedded_dir=folder / "log") as raw_log:
+        raw_log.append([(b"bad", record) for record in BAD_RECORDS])
+    with (
+        ChDBStore(str(run.folder / "chdb"), database="embedded_pipeline") as store,
+        open_embedded_pipeline(folder / "log", store, f"sqlite:///{folder / 'master.sqlite'}") as pipeline,
+    ):
+        prepare_read_store(store)
+        resolved = pipeline.resolve_until_caught_up()
+        projected = pipeline.project_until_caught_up()
+        assert resolved.dead_lettered == len(BAD_RECORDS)
+        assert projected.records == len(run.data.raw)
+        merges = f"SELECT merged_id, survivor_id, active FROM {CONTACT_MERGES_TABLE} FINAL ORDER BY merged_id"
+        assert store.query(merges) == run.server.query(merges)
+        letters = "SELECT count() FROM dead_letters FINAL"
+        assert store.query(letters) == run.server.query(letters)
+        differ = [
+            view
+            for view, query in QUERIES.items()
+            if view not in BY_CONTACT
+            and store.query_with_columns(query) != run.server.query_with_columns(query)
+        ]
+        assert differ == [], differ
+        for view in ("timeline", "touchpoints_current"):  # every event once, whoever it landed on
+            assert len(store.query(QUERIES[view])) == len(run.server.query(QUERIES[view])), view
+
+
+# Which contact a weakly identified event (a call from a shared number) lands on depends on what the master
+# record knew when it came: the worker reads twelve partitions side by side, the embedded runner in append
+# order, so per-contact rows may differ while every departmental answer agrees. (Order independence of
+# identity is open work: see the identity and 360 issues.)
+BY_CONTACT = frozenset({"customer_360_current", "timeline", "touchpoints_current", "contact_identifiers"})
