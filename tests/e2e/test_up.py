@@ -105,6 +105,23 @@ def test_up_serves_the_pipeline_gateway_api_and_dashboard_and_stops_cleanly(tmp_
             process.wait()
 
 
+def replayed_changes(api: httpx.Client, until: str) -> list[str]:
+    """The contacts of the `change` events the feed opens with, up to `until` (it sends its backlog first,
+    then only a keep-alive while nothing happens: that ends the backlog)."""
+    contacts: list[str] = []
+    with api.stream("GET", "/v1/feed", params={"backlog": 50}) as answer:
+        assert answer.status_code == 200
+        event = ""
+        for line in answer.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "change":
+                contacts.append(json.loads(line[6:])["contact_id"])
+            if until in contacts or line.startswith(": keep-alive") or len(contacts) >= 50:
+                break
+    return contacts
+
+
 def test_customer_show_and_sql_answer_alike_beside_up_and_without_it(tmp_path: Path) -> None:
     """While `up` holds chDB the CLI asks its API; once it stopped, the CLI reads chDB itself; the answers
     (and their printing) are the same, and they are the API's own."""
@@ -168,6 +185,8 @@ def test_customer_show_and_sql_answer_alike_beside_up_and_without_it(tmp_path: P
             time.sleep(0.3)
         assert found, "the posted events never reached the 360 view"
         contact_id = found[0]["contact_id"]
+        # A dashboard opened now (nobody watched the feed before) starts with the latest changes.
+        assert contact_id in replayed_changes(api, until=contact_id)
         beside = ask_cli()
         shown = json.loads(beside["show-json"])
         assert shown["view"] == api.get(f"/v1/customers/{contact_id}").json()
