@@ -3,13 +3,12 @@ exit status 1 — never a traceback. Run as a user types the commands (subproces
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_process import settings_env, touchstream
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -21,18 +20,8 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def touchstream(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
-    base.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), **env)
-    return subprocess.run(
-        [sys.executable, "-m", "touchstream.adapters.cli", *args],
-        env=base,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+def run(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return touchstream(settings_env(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), **env), tmp_path, *args)
 
 
 def production_with_nothing_up() -> dict[str, str]:
@@ -57,7 +46,7 @@ def production_with_nothing_up() -> dict[str, str]:
 def test_a_server_that_is_down_is_one_line_with_the_fix(
     tmp_path: Path, args: tuple[str, ...], names: str
 ) -> None:
-    done = touchstream(tmp_path, production_with_nothing_up(), *args)
+    done = run(tmp_path, production_with_nothing_up(), *args)
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -76,7 +65,7 @@ def test_a_server_that_is_down_is_one_line_with_the_fix(
 def test_a_bad_setting_names_the_variable_and_the_fix(
     tmp_path: Path, env: dict[str, str], named: str
 ) -> None:
-    done = touchstream(tmp_path, env, "stewards", "list")
+    done = run(tmp_path, env, "stewards", "list")
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     assert named in done.stderr

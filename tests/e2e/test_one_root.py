@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from cli_process import settings_env, touchstream
 from event_examples import wire_event
 
 from touchstream.adapters.gateway_auth import add_key
@@ -24,26 +23,12 @@ from touchstream.adapters.gateway_compose import build_gateway
 
 pytestmark = pytest.mark.timeout(300)
 
-_SETTINGS = ("TOUCHSTREAM_", "HOME")
-
 
 def clean_env(data_dir: Path, home: Path) -> dict[str, str]:
-    """The process environment without any TOUCHSTREAM_* setting, with a fresh HOME and data dir."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
-    env.update(HOME=str(home), TOUCHSTREAM_DATA_DIR=str(data_dir))
+    """No TOUCHSTREAM_* setting but the data dir, and a fresh HOME."""
+    env = settings_env(TOUCHSTREAM_DATA_DIR=str(data_dir))
+    env["HOME"] = str(home)
     return env
-
-
-def touchstream(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "touchstream.adapters.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 def files_under(folder: Path) -> set[Path]:
