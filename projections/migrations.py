@@ -1111,6 +1111,15 @@ FROM (
 ) AS l ANY LEFT JOIN (SELECT account_id, name, owner FROM accounts) AS r USING account_id
 """
 
+# --- migration 8: the pipeline and the tickets break ties on event time by event id, not log position ----
+
+# Two events of one deal or ticket in the same second were ordered by their log offset, i.e. by arrival;
+# the event id is the same whatever the arrival order (issue 16: order independence).
+_BY_EVENT_ID = [
+    (name, "DROP TABLE IF EXISTS " + name, view.replace("log_offset", "event_id"))
+    for name, view in (("sales_pipeline", _SALES_PIPELINE), ("support_tickets", _SUPPORT_TICKETS))
+]
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -1159,6 +1168,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "accounts with name, domain, industry and owner; every identifier a contact held; caller leads",
         (_ACCOUNTS, _CONTACT_IDENTIFIERS, _CALLER_LEADS),
+    ),
+    Migration(
+        8,
+        "pipeline and tickets: ties on event time broken by event id",
+        tuple(statement for _, drop, create in _BY_EVENT_ID for statement in (drop, create)),
     ),
 )
 

@@ -124,3 +124,28 @@ def test_a_batch_writes_each_contacts_final_row_once() -> None:
     assert sorted(row[0] for row in batch.profiles) == sorted(_people())
     one_by_one, _ = run(list(items()))
     assert {c: s.to_json() for c, s in batch.final_states.items()} == one_by_one
+
+
+def test_a_state_kept_before_the_tuples_grew_loads_and_folds_on() -> None:
+    """A Faust table or projection_state may hold states written before tickets and opportunities carried
+    their event times and before subscriptions had a history: they load, padded, and fold on."""
+    old = {
+        "contact_id": "C1",
+        "touches": 3,
+        "customer_since": 1_700_000_000,
+        "tickets": {"T1": ["P1", 1, "e1", 0, 1_700_000_000]},
+        "opportunities": {"O1": ["proposal", "100.00", "USD"]},
+        "subscriptions": {"S1": 1_800_000_000},
+        "signals": {},
+    }
+    state = ContactState.from_json(old)
+    assert state.tickets["T1"] == ("P1", 1, "e1", 0, 1_700_000_000, 0, "", 0)
+    assert state.opportunities["O1"] == ("proposal", "100.00", "USD", 0, 0)
+    # An order re-derives churn from the subscription history, seeded from the old active subscriptions.
+    resolved = next(i[0] for i in items() if i[0].event.type == "OrderPlaced")
+    folded, out = fold(state, resolved, 0)
+    assert out.profile is not None
+    assert folded.subscription_history == {"S1": (1_800_000_000, 1, 0)}
+    assert folded.subscriptions == {"S1": 1_800_000_000}
+    assert folded.lifecycle == "customer"
+    assert folded.tickets["T1"][:2] == ("P1", 1)

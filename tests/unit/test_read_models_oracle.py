@@ -137,9 +137,14 @@ def field(event: Event, name: str) -> Any:
     return event.payload.__dict__.get(name)
 
 
+def in_time(data: Dataset) -> list[Event]:
+    """The events by (event time, event id): the order the views take the latest value in."""
+    return sorted(data.events, key=lambda e: (e.occurred_at, str(e.event_id)))
+
+
 def opportunities(data: Dataset, today: date) -> dict[str, dict[str, Any]]:
     opps: dict[str, dict[str, Any]] = {}
-    for e in data.events:
+    for e in in_time(data):
         opp_id = field(e, "opportunity_id")
         if not opp_id:
             continue
@@ -412,7 +417,7 @@ TICKET_TYPES = ("TicketOpened", "TicketUpdated", "TicketResolved", "TicketReopen
 
 def tickets(data: Dataset) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for e in data.events:
+    for e in in_time(data):
         if e.type not in TICKET_TYPES:
             continue
         at = naive(e.occurred_at)
