@@ -166,3 +166,24 @@ def test_tokens_add_prints_a_token_that_verifies(store: AbstractReadStore) -> No
     assert (principal.role.name, principal.subject) == ("support", "sue")
     unknown = runner.invoke(app, ["api", "tokens", "add", "--role", "janitor"])
     assert unknown.exit_code != 0
+
+
+def test_customer_show_finds_whom_the_api_search_finds(store: AbstractReadStore) -> None:
+    """One query path: for an email, a phone, a name and a partial email, the CLI's match is the API's
+    first result (the CLI asks the same API, here built in process over the same store)."""
+    from fastapi.testclient import TestClient
+
+    from touchstream.adapters.api_compose import build_api, signer_for
+
+    jane = pick_contact(store, "phone != ''")
+    queries = [jane["email"], jane["phone"], f"{jane['first_name']} {jane['last_name']}", jane["email"][:6]]
+    runtime = bootstrap()
+    headers = {"Authorization": f"Bearer {signer_for(runtime).mint('support', 'test', 60)}"}
+    with TestClient(build_api(runtime)) as api:
+        for query in queries:
+            found = api.get("/v1/customers/search", params={"q": query}, headers=headers).json()["results"]
+            shown = run("customer", "show", query, "--role", "support", "--format", "json")
+            assert shown.exit_code == 0, (query, shown.output)
+            answer = json.loads(shown.output)
+            assert answer["view"]["identity"]["contact_id"] == found[0]["contact_id"], query
+            assert answer["match"] == {"matched_on": found[0]["matched_on"], "score": found[0]["score"]}
