@@ -56,30 +56,35 @@ class EmbeddedLogSource(FeedSource):
         self._start: dict[tuple[str, int], int] | None = None  # where `recent` left off
 
     def recent(self, limit: int) -> list[FeedMessage]:
-        """The last `limit` messages of the topics, oldest first (by append time), and the positions right
-        after them, where following then starts: nothing is both replayed and delivered, nothing skipped."""
+        """Up to `limit` of the latest messages, oldest first (by append time), every topic getting its
+        share (taken newest first, in turn: the many changes must not crowd the few signals out); then
+        following starts right after each topic's end, so nothing is both replayed and delivered."""
         logs = {topic: self._open_log(topic) for topic in self._topics}
-        found: list[tuple[float, int, int, FeedMessage]] = []
+        tails: list[list[tuple[float, int, int, FeedMessage]]] = []
         positions: dict[tuple[str, int], int] = {}
         try:
             for order, (topic, log) in enumerate(logs.items()):
+                tail: list[tuple[float, int, int, FeedMessage]] = []
                 for partition in range(log.partitions):
                     end = log.end_offset(partition)
                     positions[(topic, partition)] = end
                     if limit <= 0 or end == 0:
                         continue
                     for record in log.read(partition, max(0, end - limit), limit):
-                        if record.offset >= end:
-                            break
-                        message = decode(topic, record.key, record.value)
+                        message = decode(topic, record.key, record.value) if record.offset < end else None
                         if message is not None:
-                            found.append((record.timestamp, order, record.offset, message))
+                            tail.append((record.timestamp, order, record.offset, message))
+                tails.append(sorted(tail, key=lambda item: item[:3]))
         finally:
             for log in logs.values():
                 log.close()
         self._start = positions
-        found.sort(key=lambda item: item[:3])
-        return [message for *_, message in found[-limit:]] if limit > 0 else []
+        chosen: list[tuple[float, int, int, FeedMessage]] = []
+        while len(chosen) < limit and any(tails):
+            for tail in tails:
+                if tail and len(chosen) < limit:
+                    chosen.append(tail.pop())
+        return [message for *_, message in sorted(chosen, key=lambda item: item[:3])]
 
     def _poll(self, emit: Callable[[FeedMessage], None], stopped: threading.Event) -> None:
         logs = {topic: self._open_log(topic) for topic in self._topics}

@@ -187,8 +187,8 @@ def test_the_embedded_hub_replays_the_latest_messages_then_follows_without_gap_o
         return replayed, [f"{live.kind}:{live.value['contact_id']}"], last_two
 
     replayed, live, last_two = asyncio.run(scenario())
-    # The hub keeps 5: the latest 5 of 8, oldest first, in the order they were appended.
-    assert replayed == ["change:c1", "signal:c2", "change:c2", "signal:c3", "change:c3"]
+    # The hub keeps 5 of the 8, each topic its share (newest first, in turn), shown oldest first.
+    assert replayed == ["signal:c0", "signal:c2", "change:c2", "signal:c3", "change:c3"]
     assert live == ["signal:new"]  # followed from right after the replayed ones: nothing twice
     assert last_two == ["change:c3", "signal:new"]
 
