@@ -90,14 +90,33 @@ def test_up_serves_the_pipeline_gateway_api_and_dashboard_and_stops_cleanly(tmp_
             if not found:
                 time.sleep(0.3)
         assert found, "the posted event never reached the 360 view"
-        beside = subprocess.run(
-            [*cli, "stewards", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
-        )
-        assert beside.returncode == 0, beside.stderr
+        # The commands on the other stores work beside it: they are not held by the running process.
+        imported = tmp_path / "more.jsonl"
+        later = f"up-import-{uuid.uuid4().hex[:8]}@acme-widgets.com"
+        event = wire_event("EmailOpened", 1, event_id=str(uuid.uuid4()), identifiers={"email": later})
+        imported.write_text(json.dumps(event) + "\n")
+        for command in (["stewards", "list"], ["dlq", "list"], ["import", str(imported)]):
+            beside = subprocess.run(
+                [*cli, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+            )
+            assert beside.returncode == 0, (command, beside.stderr)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the imported event is followed like a posted one
+            answer = httpx.get(
+                f"http://127.0.0.1:{api_port}/v1/customers/search",
+                params={"q": later},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            if answer.json()["results"]:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the imported event never reached the 360 view")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=90)
         assert process.returncode == 0, err
-        assert "stopped after 1 records" in out, (out, err)
+        assert "stopped after 2 records" in out, (out, err)
         assert "Traceback" not in err
     finally:
         if process.poll() is None:
