@@ -117,7 +117,13 @@ def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
         _attribute(s, "phone"),
         _attribute(s, "company"),
         _attribute(s, "job_title"),
-        _json({name: value[1] for name, value in s.attributes.items()}),
+        # Where and when each attribute was last observed (docs/queries.md: attribute_provenance).
+        _json(
+            {
+                name: {"source": value[1], "at": at(value[2]).isoformat()}
+                for name, value in s.attributes.items()
+            }
+        ),
         s.lifecycle,
         _consents(s, "marketing_email"),
         _consents(s, "sales_contact"),

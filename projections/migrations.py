@@ -1120,6 +1120,26 @@ _BY_EVENT_ID = [
     for name, view in (("sales_pipeline", _SALES_PIPELINE), ("support_tickets", _SUPPORT_TICKETS))
 ]
 
+# --- migration 9: where and when each attribute of the 360 view was observed ------------------------------
+
+_ATTRIBUTES = ("first_name", "last_name", "email", "phone", "company", "job_title")
+
+# One row per contact (re-pointed: a merged contact's rows stay, under the survivor, with their
+# `original_contact_id`) and attribute it holds: the source that sent it and the event time. The value stays
+# in customer_360_current, behind the role rules for personal columns. The fold writes `attribute_sources`
+# as {"name": {"source", "at"}}; 18.16 has no JSONExtract, visitParam reads it.
+_ATTRIBUTE_PROVENANCE = "CREATE VIEW IF NOT EXISTS attribute_provenance AS\n" + "\nUNION ALL\n".join(
+    f"""SELECT contact_id, original_contact_id, '{name}' AS attribute,
+    visitParamExtractString(visitParamExtractRaw(attribute_sources, '{name}'), 'source') AS source,
+    parseDateTimeBestEffortOrZero(
+        visitParamExtractString(visitParamExtractRaw(attribute_sources, '{name}'), 'at')
+    ) AS observed_at
+FROM ({_repointed("customer_360", ["attribute_sources", "erased", *_ATTRIBUTES])}
+)
+WHERE {name} != '' AND erased = 0"""
+    for name in _ATTRIBUTES
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -1174,6 +1194,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "pipeline and tickets: ties on event time broken by event id",
         tuple(statement for _, drop, create in _BY_EVENT_ID for statement in (drop, create)),
     ),
+    Migration(9, "where and when each attribute was observed", (_ATTRIBUTE_PROVENANCE,)),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).
@@ -1204,6 +1225,7 @@ VIEWS = (
     "accounts",
     "contact_identifiers",
     "caller_leads",
+    "attribute_provenance",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.

@@ -147,6 +147,7 @@ VIEW_ENDPOINTS: dict[str, str] = {
     "accounts": "accounts",
     "contact_identifiers": "customers",
     "caller_leads": "signals",
+    "attribute_provenance": "customers",
     "sales_funnel": "funnel",
     "campaign_engagement": "campaigns",
     "campaign_attribution": "attribution",

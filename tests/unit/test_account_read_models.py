@@ -111,3 +111,23 @@ def test_a_caller_who_asked_to_buy_is_routed_to_the_accounts_owner(world: World)
             "a non-customer called with buying intent (company: Acme, role: decision_maker)",
         )
     ]
+
+
+def test_each_attribute_says_where_and_when_it_was_observed_and_merges_keep_both(world: World) -> None:
+    world.add("ContactDetailsObserved", 1, "ANN", "ACME", {"first_name": "Ann", "job_title": "CTO"})
+    world.add("ContactDetailsObserved", 5, "DAN", "ACME", {"job_title": "VP Engineering"})
+    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "DAN", 1, "same person", 1)])
+    rows = world.store.query(
+        "SELECT original_contact_id, attribute, source, observed_at FROM attribute_provenance "
+        "WHERE contact_id = 'DAN' AND attribute IN ('first_name', 'job_title') "
+        "ORDER BY attribute, observed_at"
+    )
+    assert rows == [
+        ("ANN", "first_name", "zendesk", datetime(2026, 3, 1, 10)),
+        ("ANN", "job_title", "zendesk", datetime(2026, 3, 1, 10)),
+        ("DAN", "job_title", "zendesk", datetime(2026, 3, 5, 10)),
+    ]
+    # The 360 view takes the freshest: Dan's job title, observed later.
+    assert world.store.query("SELECT job_title FROM customer_360_current WHERE contact_id = 'DAN'") == [
+        ("VP Engineering",)
+    ]

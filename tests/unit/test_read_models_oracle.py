@@ -109,6 +109,9 @@ QUERIES: dict[str, str] = {
         "ORDER BY contact_id, original_contact_id, kind, email, phone, external_id"
     ),
     "caller_leads": "SELECT * FROM caller_leads ORDER BY signal_id",
+    "attribute_provenance": (
+        "SELECT * FROM attribute_provenance ORDER BY contact_id, attribute, original_contact_id"
+    ),
 }
 
 
