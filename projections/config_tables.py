@@ -58,6 +58,10 @@ def hold_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
     ]
 
 
+def hold_lift_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
+    return [(int(config.hold_lifted_for.total_seconds()),)]
+
+
 # Every config table: (name, columns, rows from a config). `adapters/migrate.py load_config` reloads each.
 CONFIG_TABLES: tuple[
     tuple[str, tuple[str, ...], Callable[[ProjectionConfig], list[tuple[Any, ...]]]], ...
@@ -67,4 +71,5 @@ CONFIG_TABLES: tuple[
     ("fx_rates", FX_RATE_COLUMNS, fx_rate_rows),
     ("late_stages", LATE_STAGE_COLUMNS, late_stage_rows),
     ("hold_settings", HOLD_COLUMNS, hold_rows),
+    ("hold_lift_settings", ("lifted_for_seconds",), hold_lift_rows),
 )

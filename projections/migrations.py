@@ -1140,6 +1140,36 @@ WHERE {name} != '' AND erased = 0"""
     for name in _ATTRIBUTES
 )
 
+# --- migration 10: accounts whose service hold lifted lately ---------------------------------------------
+
+# How long an account's lifted hold is news for sales (config table, from ProjectionConfig.hold_lifted_for).
+_HOLD_LIFT_SETTINGS = """
+CREATE TABLE IF NOT EXISTS hold_lift_settings (
+    lifted_for_seconds UInt32
+) ENGINE = MergeTree ORDER BY tuple()
+"""
+
+# An account with hold causes, none active any more, the last one ended within `lifted_for_seconds` of the
+# newest event: sales may talk about more again. The account-level counterpart of `service_hold_lifted`
+# (the fold sees one contact; this sees every contact of the account, merges re-pointed).
+_ACCOUNT_HOLDS_LIFTED = """
+CREATE VIEW IF NOT EXISTS account_holds_lifted AS
+SELECT account_id, lifted_at, last_cause, hold_evidence, as_of
+FROM (
+    SELECT
+        account_id,
+        max(held_until) AS lifted_at,
+        argMax(detail, (held_until, cause_id)) AS last_cause,
+        argMax(evidence, (held_until, cause_id)) AS hold_evidence,
+        any(as_of) AS as_of,
+        sum(active) AS still_active
+    FROM service_holds
+    WHERE account_id != ''
+    GROUP BY account_id
+) AS holds CROSS JOIN hold_lift_settings
+WHERE still_active = 0 AND lifted_at <= as_of AND lifted_at + lifted_for_seconds > as_of
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -1195,6 +1225,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         tuple(statement for _, drop, create in _BY_EVENT_ID for statement in (drop, create)),
     ),
     Migration(9, "where and when each attribute was observed", (_ATTRIBUTE_PROVENANCE,)),
+    Migration(10, "accounts whose service hold lifted lately", (_HOLD_LIFT_SETTINGS, _ACCOUNT_HOLDS_LIFTED)),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).
@@ -1226,6 +1257,7 @@ VIEWS = (
     "contact_identifiers",
     "caller_leads",
     "attribute_provenance",
+    "account_holds_lifted",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.

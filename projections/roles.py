@@ -148,6 +148,8 @@ VIEW_ENDPOINTS: dict[str, str] = {
     "contact_identifiers": "customers",
     "caller_leads": "signals",
     "attribute_provenance": "customers",
+    "account_holds_lifted": "accounts",
+    "hold_lift_settings": "signals",
     "sales_funnel": "funnel",
     "campaign_engagement": "campaigns",
     "campaign_attribution": "attribution",

@@ -112,6 +112,7 @@ QUERIES: dict[str, str] = {
     "attribute_provenance": (
         "SELECT * FROM attribute_provenance ORDER BY contact_id, attribute, original_contact_id"
     ),
+    "account_holds_lifted": "SELECT * FROM account_holds_lifted ORDER BY account_id",
 }
 
 

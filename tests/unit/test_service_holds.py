@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +142,16 @@ def test_a_ticket_resolved_under_a_merged_away_contact_id_lifts_the_hold(
     assert store.query("SELECT contact_id, detail, active FROM service_holds") == [
         ("DAN", "P1 ticket T1 resolved", 1)
     ]
+    assert store.query("SELECT count() FROM account_holds_lifted") == [(0,)]  # still cooling down
     world.add("EmailOpened", 8, "CAT", "OTHER", {"campaign_id": "c", "message_id": "m"})
     assert store.query("SELECT contact_id, evidence, active FROM service_holds") == [
         ("DAN", [ids["opened"], resolved], 0)
     ]
     assert store.query("SELECT count() FROM account_service_holds") == [(0,)]
+    # Sales hears the account's hold lifted: at the end of the cool-down, with the resolution as evidence.
+    assert store.query(
+        "SELECT account_id, lifted_at, last_cause, hold_evidence FROM account_holds_lifted"
+    ) == [("ACME", datetime(2026, 3, 7, 10), "P1 ticket T1 resolved", [ids["opened"], resolved])]
     assert [row[:3] for row in held(store)] == [("O-ACME", "account", 0), ("O-OTHER", "account", 0)]
     assert store.query("SELECT count() FROM active_signals WHERE kind = 'service_hold'") == [(0,)]
     # Unmerged: Ann stands alone again, and her ticket is still the resolved one.
