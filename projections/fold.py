@@ -246,7 +246,8 @@ def _by_time(touch: tuple[str, str, int, str]) -> tuple[int, str]:
 
 def _set_consent(s: ContactState, purpose: str, given: int, now: int) -> None:
     old = s.consent.get(purpose)
-    if old is None or (now, given) >= (old[1], old[0]):  # the newest wins; a tie withdraws
+    # The newest wins; at the same instant a withdrawal wins (when unsure, do not contact).
+    if old is None or (now, 1 - given) >= (old[1], 1 - old[0]):
         s.consent[purpose] = (given, now)
 
 

@@ -409,3 +409,17 @@ def test_a_caller_who_states_company_and_role_is_a_lead_on_the_resolved_account(
     assert message["account_id"] == "A1"
     assert message["evidence"] == [_eid(0)]
     assert out.signals[0][2] == "A1"
+
+
+def test_consent_given_and_withdrawn_at_the_same_instant_is_withdrawn_in_either_order() -> None:
+    for first, second in (("ConsentGiven", "ConsentWithdrawn"), ("ConsentWithdrawn", "ConsentGiven")):
+        story = Story()
+        story.add(first, {"purpose": "sales_contact"}, days=1)
+        story.add(second, {"purpose": "sales_contact"}, days=1)
+        assert story.state is not None
+        assert story.state.consent["sales_contact"][0] == 0, first
+    late = Story()
+    late.add("ConsentWithdrawn", {"purpose": "sales_contact"}, days=2)
+    late.add("ConsentGiven", {"purpose": "sales_contact"}, days=1)  # older: arrives late, changes nothing
+    assert late.state is not None
+    assert late.state.consent["sales_contact"][0] == 0
