@@ -32,6 +32,7 @@ from unit.test_read_models_oracle import (
 )
 
 from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.streams.ports import AbstractReadStore
 
 
@@ -203,3 +204,43 @@ def test_timeline_is_every_touchpoint_newest_first(store: AbstractReadStore, dat
     )
     assert [r[0] for r in timeline] == [str(e.event_id) for e in mine]
     assert all(summary for _, summary in timeline)
+
+
+def test_service_holds_from_the_facts(store: AbstractReadStore, data: Dataset) -> None:
+    """Each high-priority ticket (open, or resolved and cooling down) and each contact's bad latest survey,
+    recomputed from the typed events by (event time, event id)."""
+    config = DEFAULT_CONFIG
+    by_time = sorted(data.events, key=lambda e: (e.occurred_at, str(e.event_id)))
+    as_of = max(e.occurred_at for e in data.events).astimezone(UTC).replace(tzinfo=None)
+    never = datetime(2100, 1, 1)
+    expected: set[tuple[Any, ...]] = set()
+    tickets: dict[str, list[Any]] = {}
+    for e in by_time:
+        if e.type in ("TicketOpened", "TicketUpdated", "TicketResolved", "TicketReopened"):
+            t = tickets.setdefault(field_of(e, "ticket_id"), [data.person(e), "", "", None, None])
+            if field_of(e, "priority"):
+                t[1] = str(field_of(e, "priority"))
+            status = {"TicketOpened": "new", "TicketResolved": "solved", "TicketReopened": "open"}.get(
+                e.type, str(field_of(e, "status"))
+            )
+            t[2] = status
+            if status == "solved":
+                t[3] = e.occurred_at.astimezone(UTC).replace(tzinfo=None)
+    cool_down = config.hold_cool_down
+    for ticket_id, (person, priority, status, solved_at, _) in tickets.items():
+        if priority in config.hold_priorities:
+            until = solved_at + cool_down if status == "solved" else never
+            expected.add((person, "ticket", ticket_id, until, int(until > as_of)))
+    surveys: dict[tuple[str, str], Any] = {}
+    for e in by_time:
+        if e.type in ("CsatSubmitted", "NpsSubmitted"):
+            surveys[(data.person(e), e.type)] = e
+    for (person, kind), e in surveys.items():
+        limit = config.hold_csat_at_most if kind == "CsatSubmitted" else config.hold_nps_at_most
+        if field_of(e, "score") <= limit:
+            until = e.occurred_at.astimezone(UTC).replace(tzinfo=None) + config.survey_hold
+            cause = "csat" if kind == "CsatSubmitted" else "nps"
+            expected.add((person, cause, str(e.event_id), until, int(until > as_of)))
+    got = set(rows(store, "SELECT contact_id, cause, cause_id, held_until, active FROM service_holds"))
+    assert got == expected
+    assert any(row[-1] for row in got), "some holds are active at the end of the data"
