@@ -1170,6 +1170,19 @@ FROM (
 WHERE still_active = 0 AND lifted_at <= as_of AND lifted_at + lifted_for_seconds > as_of
 """
 
+# --- migration 11: an account's name is its `company` --------------------------------------------------
+
+# The account's name is the company people stated: the column is called `company`, the 360 field the role
+# rules already guard (a role without the role-and-influence section does not read it through the door).
+_ACCOUNTS_V11 = (
+    _ACCOUNTS.replace(" AS name,", " AS company,")
+    .replace(" AS name_source,", " AS company_source,")
+    .replace(" AS name_at,", " AS company_at,")
+)
+_CALLER_LEADS_V11 = _CALLER_LEADS.replace("name AS account_name,", "company,").replace(
+    "SELECT account_id, name, owner FROM accounts", "SELECT account_id, company, owner FROM accounts"
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "touchpoints fact table and dead letters", (_TOUCHPOINTS, _DEAD_LETTERS)),
     Migration(2, "customer 360, signals and the fold's state", (_CUSTOMER_360, _SIGNALS, _PROJECTION_STATE)),
@@ -1226,6 +1239,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(9, "where and when each attribute was observed", (_ATTRIBUTE_PROVENANCE,)),
     Migration(10, "accounts whose service hold lifted lately", (_HOLD_LIFT_SETTINGS, _ACCOUNT_HOLDS_LIFTED)),
+    Migration(
+        11,
+        "an account's name is its company (guarded by the role rules)",
+        (
+            "DROP TABLE IF EXISTS caller_leads",
+            "DROP TABLE IF EXISTS accounts",
+            _ACCOUNTS_V11,
+            _CALLER_LEADS_V11,
+        ),
+    ),
 )
 
 # The analyst views, by stable name (docs/queries.md documents each).

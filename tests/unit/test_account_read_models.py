@@ -39,7 +39,7 @@ def test_an_account_carries_name_domain_and_owner_with_their_source(world: World
         {"opportunity_id": "O1", "name": "Acme - Growth", "amount": USD, "owner": "Sam Rep"},
     )
     rows = world.store.query(
-        "SELECT account_id, name, name_source, name_at, domain, owner, owner_at, industry, contacts "
+        "SELECT account_id, company, company_source, company_at, domain, owner, owner_at, industry, contacts "
         "FROM accounts"
     )
     assert rows == [
@@ -103,7 +103,7 @@ def test_a_caller_who_asked_to_buy_is_routed_to_the_accounts_owner(world: World)
     }
     # active_signals (under caller_leads) shows what has not expired by the clock: a call of today.
     world.add_at("ContactCenterCall", datetime.now(UTC).isoformat(), "CAL", "ACME", call)
-    assert world.store.query("SELECT contact_id, account_name, routed_to, reason FROM caller_leads") == [
+    assert world.store.query("SELECT contact_id, company, routed_to, reason FROM caller_leads") == [
         (
             "CAL",
             "Acme",

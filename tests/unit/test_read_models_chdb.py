@@ -174,7 +174,7 @@ def test_account_360_rolls_up_contacts(store: AbstractReadStore, data: Dataset) 
 def test_accounts_carry_the_true_name_domain_and_latest_owner(
     store: AbstractReadStore, data: Dataset
 ) -> None:
-    got = {r[0]: r[1:] for r in rows(store, "SELECT account_id, name, domain, owner FROM accounts")}
+    got = {r[0]: r[1:] for r in rows(store, "SELECT account_id, company, domain, owner FROM accounts")}
     latest: dict[str, tuple[datetime, str, str]] = {}
     for e in data.events:
         owner, account = field_of(e, "owner"), data.account(e)
