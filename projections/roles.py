@@ -141,14 +141,14 @@ VIEW_ENDPOINTS: dict[str, str] = {
     "crm_adoption": "pipeline",
     "late_stages": "pipeline",
     "upsell_holds": "pipeline",
-    "account_service_holds": "accounts",
-    "service_holds": "signals",
+    "account_service_holds": "pipeline",  # ticket and survey details: for sales, not marketing
+    "service_holds": "support",
     "hold_settings": "signals",
     "accounts": "accounts",
     "contact_identifiers": "customers",
-    "caller_leads": "signals",
+    "caller_leads": "pipeline",  # sales signals only: for roles selling
     "attribute_provenance": "customers",
-    "account_holds_lifted": "accounts",
+    "account_holds_lifted": "pipeline",
     "hold_lift_settings": "signals",
     "sales_funnel": "funnel",
     "campaign_engagement": "campaigns",
