@@ -34,13 +34,15 @@ def money(amount: str, currency: str) -> dict[str, str]:
     return {"amount": amount, "currency": currency}
 
 
-def event(type_name: str, day: str, contact: str, payload: dict[str, Any]) -> tuple[ResolvedTouchpoint, str]:
+def event(
+    type_name: str, day: str, contact: str, payload: dict[str, Any], hour: int = 10
+) -> tuple[ResolvedTouchpoint, str]:
     wire = wire_event(
         type_name,
         2 if type_name == "OpportunityCreated" else 1,
         event_id=str(uuid.uuid4()),
-        occurred_at=f"{day}T10:00:00Z",
-        recorded_at=f"{day}T10:00:00Z",
+        occurred_at=f"{day}T{hour:02d}:00:00Z",
+        recorded_at=f"{day}T{hour:02d}:00:00Z",
         source="salesforce",
         identifiers={"email": f"{contact.lower()}@example.com"},
         payload=payload,
@@ -53,7 +55,7 @@ def deal(opp: str, contact: str, day: str, amount: dict[str, str], close: str, s
     out = [event("OpportunityCreated", day, contact, created)]
     if stage != "prospecting":
         change = {"opportunity_id": opp, "from_stage": "prospecting", "to_stage": stage}
-        out.append(event("OpportunityStageChanged", day, contact, change))
+        out.append(event("OpportunityStageChanged", day, contact, change, hour=11))  # after the creation
     return out
 
 
