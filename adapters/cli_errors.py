@@ -52,6 +52,11 @@ def _read_store(exc: ReadStoreError) -> str:
             "the embedded read store (chDB) is held by another process — stop it (e.g. `touchstream up` or a "
             "`run --follow`), or ask it through its API"
         )
+    if "unknown_table" in detail or "unknown table" in detail or "doesn't exist" in detail:
+        return (
+            "the read models are not there yet (no tables in this data folder or database) — create them "
+            "with `touchstream db migrate`, or fill them with `touchstream demo` or `touchstream run`"
+        )
     if any(word in detail for word in ("connection refused", "network", "timed out", "timeout", "connect")):
         where = "TOUCHSTREAM_CLICKHOUSE_HOST / TOUCHSTREAM_CLICKHOUSE_PORT"
         fix = _START_LOCALLY.format(name="clickhouse")

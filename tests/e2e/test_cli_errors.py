@@ -70,3 +70,31 @@ def test_a_bad_setting_names_the_variable_and_the_fix(
     assert "Traceback" not in done.stderr
     assert named in done.stderr
     assert "set it to" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("customer", "show", "nobody@example.com", "--role", "sales"), 1, "touchstream db migrate"),
+        (("customer", "show", "--bogus"), 2, "No such option"),
+        (("import", "missing.jsonl"), 2, "does not exist"),
+        (("stewards", "merge", "00000000-0000-0000-0000-000000000000"), 2, "Missing option"),
+    ],
+)
+def test_what_a_user_gets_wrong_is_one_message_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], code: int, says: str
+) -> None:
+    """A data folder with nothing in it yet, a flag that does not exist, a file that is not there, a
+    missing option: each is named, with the fix, and the exit status says it failed."""
+    done = run(tmp_path, {}, *args)
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert says in " ".join(done.stderr.split()), done.stderr
+
+
+def test_an_unknown_customer_is_said_so(tmp_path: Path) -> None:
+    assert run(tmp_path, {}, "db", "migrate").returncode == 0
+    done = run(tmp_path, {}, "customer", "show", "nobody@example.com", "--role", "sales")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "no customer matches 'nobody@example.com'" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
