@@ -74,7 +74,14 @@ class ClickHouseServerStore(AbstractReadStore):
             finally:
                 admin.disconnect()
         self._client: Any = Client(database=database, **options)
+        self._options = options
         self._closed = False
+
+    def on_node(self, host: str, port: int) -> ClickHouseServerStore:
+        """The same database, user and settings on another server of a cluster (`db migrate --cluster`
+        fills each node's config tables through it)."""
+        options = {k: v for k, v in self._options.items() if k not in ("host", "port", "client_name")}
+        return ClickHouseServerStore(host, port, self.database, batch_size=self.batch_size, **options)
 
     def _check_open(self, sql: str) -> None:
         if self._closed:

@@ -10,10 +10,12 @@ form, so the history of migrations stays one list. The naming scheme (docs/deplo
   insert returns) and gathers reads. The sharding key is `cityHash64` of the table's ORDER BY key, so every
   version of one row lands on the same shard and ReplacingMergeTree's FINAL still de-duplicates it.
 - plain `MergeTree` tables are the config tables the views join (`stage_probabilities`, `sla_targets`,
-  `fx_rates`, …: small, loaded by TRUNCATE + INSERT, while every projection writes a ReplacingMergeTree), and
-  `schema_migrations` must be seen from every node: these are not sharded but `ReplicatedMergeTree` on the
-  path `/clickhouse/tables/all/<database>.t`, one full copy per node, so a join reads them locally and a
-  TRUNCATE or INSERT on any node reaches all of them.
+  `fx_rates`, …: small, loaded by TRUNCATE + INSERT, while every projection writes a ReplacingMergeTree):
+  they stay plain `MergeTree` on every node (created ON CLUSTER), and `migrate_cluster` loads each node's
+  copy. Not replicated because 18.16 forwards a replicated TRUNCATE to the leader replica and deadlocks when
+  an INSERT or another TRUNCATE runs meanwhile (every worker reloads the config tables when it starts).
+- `schema_migrations` must be seen from every node: `ReplicatedReplacingMergeTree` on the path
+  `/clickhouse/tables/all/<database>.schema_migrations`, one full copy per node (only ever inserted into).
 - views are created `ON CLUSTER` with the tables they name qualified by the database: 18.16 binds an
   unqualified name in a view to the database of the node's DDL worker (`default`), not to the view's.
 
@@ -28,7 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.migrate import migrate
+from touchstream.adapters.migrate import load_config, migrate
 from touchstream.projections.migrations import MIGRATIONS, Migration
 from touchstream.streams.ports import check_identifier
 
@@ -45,7 +47,7 @@ __all__ = [
 #: The suffix of the per-node table behind each Distributed table.
 LOCAL_SUFFIX = "_local"
 
-#: Tables kept whole on every node rather than sharded, besides every plain `MergeTree` (config) table.
+#: Tables replicated whole to every node rather than sharded.
 REPLICATED_EVERYWHERE = frozenset({"schema_migrations"})
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -137,12 +139,17 @@ def cluster_statements(
         ine = "IF NOT EXISTS " if m["ine"] else ""
         if engine.lower().startswith("replicated"):
             raise ClusterDDLError(f"table {name}: already {engine}; write migrations for one server")
-        if name in REPLICATED_EVERYWHERE or engine.lower() == "mergetree":
+        if name in REPLICATED_EVERYWHERE:
             everywhere.add(name)
             path = f"/clickhouse/tables/all/{database}.{name}"
             return [
                 f"CREATE TABLE {ine}{database}.{name} {on} {m['body']}\n"
                 f"ENGINE = {_replicated_engine(engine, args, path)}\n{rest}"
+            ]
+        if engine.lower() == "mergetree":  # a config table: a copy of its own on every node
+            everywhere.add(name)
+            return [
+                f"CREATE TABLE {ine}{database}.{name} {on} {m['body']}\nENGINE = {engine}{args or ''}\n{rest}"
             ]
         local = f"{name}{LOCAL_SUFFIX}"
         path = f"/clickhouse/tables/{{shard}}/{database}.{name}"
@@ -229,4 +236,12 @@ def migrate_cluster(
     database = store.database
     store.execute(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
     store.execute(migrations_table_ddl(cluster, database))
-    return migrate(store, cluster_migrations(migrations, cluster, database), on_applied)
+    applied = migrate(store, cluster_migrations(migrations, cluster, database), on_applied)
+    # The config tables are each node's own: fill every one (workers reload only the node they use).
+    nodes = store.query(
+        "SELECT host_name, port FROM system.clusters WHERE cluster = %(cluster)s", {"cluster": cluster}
+    )
+    for host, port in nodes:
+        with store.on_node(str(host), int(port)) as node:
+            load_config(node)
+    return applied
