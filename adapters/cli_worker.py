@@ -36,13 +36,17 @@ def faust_argv(loglevel: str = "warn", loop: str = "uvloop") -> list[str]:
 def prepare(migrate: bool = True) -> str:
     """Apply pending migrations and reload the config tables; returns where (for the log line)."""
     from touchstream.adapters.bootstrap import bootstrap
-    from touchstream.adapters.migrate import load_config
-    from touchstream.adapters.migrate import migrate as apply
+    from touchstream.adapters.migrate import load_config, migrate_settled
+
+    def say(attempt: int, exc: Exception) -> None:
+        typer.echo(
+            f"migration attempt {attempt} failed (another process migrating?), retrying: {exc}", err=True
+        )
 
     runtime = bootstrap()
     with runtime.read_store() as store:
         if migrate:
-            apply(store)
+            migrate_settled(store, on_retry=say)
         load_config(store)
     settings = runtime.settings
     where = "chDB" if settings.embedded else f"{settings.clickhouse_host}:{settings.clickhouse_port}"

@@ -2,19 +2,22 @@
 
 Applied versions are recorded in `schema_migrations` after every statement of the migration succeeded;
 each statement is idempotent itself, so a run interrupted in the middle of a migration repeats it whole.
-The same code runs on the ClickHouse server and on chDB. Two processes migrating one database at the same
-moment is not guarded against: migrate from one place (the `touchstream db migrate` step of a deploy).
+The same code runs on the ClickHouse server and on chDB. ClickHouse has no lock to take, so two processes
+migrating one database at the same moment (workers started together) can trip over each other's half-done
+step: `migrate_settled` retries, which is safe because every statement is idempotent. Better still,
+migrate from one place (the `touchstream db migrate` step of a deploy).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.config_tables import CONFIG_TABLES
 from touchstream.projections.migrations import MIGRATIONS, Migration
-from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 MIGRATIONS_TABLE = "schema_migrations"
 
@@ -53,6 +56,28 @@ def migrate(
         if on_applied is not None:
             on_applied(migration)
     return applied
+
+
+def migrate_settled(
+    store: AbstractReadStore,
+    attempts: int = 8,
+    first_delay_s: float = 0.5,
+    on_retry: Callable[[int, Exception], None] | None = None,
+) -> list[Migration]:
+    """`migrate`, retried with back-off when a statement fails: another process may be applying the same
+    migration (a view it dropped to re-create is missing for a moment). The last failure is raised."""
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return migrate(store)
+        except ReadStoreError as exc:
+            if attempt == attempts:
+                raise
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
 
 
 def load_config(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:

@@ -81,3 +81,40 @@ def test_config_tables_reload_without_duplicates(store: ChDBStore) -> None:
     assert store.query("SELECT priority, first_response_sla_minutes FROM sla_targets ORDER BY priority")[
         0
     ] == ("P1", 60)
+
+
+def test_a_migration_that_trips_over_another_process_is_retried_until_it_settles() -> None:
+    """Two workers started together migrate one database at once: a statement of one can meet the other's
+    half-done step (a view dropped to be re-created). migrate_settled tries again; every statement is
+    idempotent, so the second pass completes what is left."""
+    from touchstream.adapters.migrate import migrate_settled
+    from touchstream.projections.migrations import MIGRATIONS
+    from touchstream.streams.ports import ReadStoreError
+
+    class Tripping:
+        """A store whose first few statements fail as if another migrator were half-way."""
+
+        def __init__(self) -> None:
+            self.failures_left = 2
+            self.statements: list[str] = []
+            self.recorded: set[int] = set()
+
+        def execute(self, sql: str, params: object = None) -> None:
+            if self.failures_left and sql.lstrip().upper().startswith("CREATE VIEW"):
+                self.failures_left -= 1
+                raise ReadStoreError("test", sql, "Table t.active_signals doesn't exist")
+            self.statements.append(sql)
+
+        def query(self, sql: str, params: object = None) -> list[tuple[int]]:
+            return [(v,) for v in sorted(self.recorded)]
+
+        def insert_rows(self, table: str, columns: object, rows: list[tuple[int, str, object]]) -> int:
+            self.recorded.update(int(row[0]) for row in rows)
+            return len(rows)
+
+    store = Tripping()
+    retries: list[int] = []
+    applied = migrate_settled(store, first_delay_s=0, on_retry=lambda n, exc: retries.append(n))  # type: ignore[arg-type]
+    assert retries == [1, 2]
+    assert store.recorded == {m.version for m in MIGRATIONS}
+    assert applied, "the last pass applied what the tripped ones had left"
