@@ -53,6 +53,20 @@ def prepare(migrate: bool = True) -> str:
     return f"{where}/{settings.clickhouse_database}"
 
 
+def pin_offsets() -> str:
+    """Every partition the worker consumes gets a committed offset first (adapters/group_offsets.py)."""
+    from touchstream.adapters.bootstrap import bootstrap
+    from touchstream.adapters.group_offsets import pin_uncommitted_partitions
+    from touchstream.adapters.worker_app import worker_settings
+    from touchstream.streams.topology import DLQ, MASTERDATA, RAW, RESOLVED, topic_name
+
+    settings = bootstrap().settings
+    group = worker_settings(settings).app_id
+    topics = [topic_name(base, settings.topic_prefix) for base in (RAW, RESOLVED, MASTERDATA, DLQ)]
+    pinned = pin_uncommitted_partitions(settings.kafka_bootstrap, group, topics)
+    return f"{pinned} partition(s) of group {group} pinned to their first offset"
+
+
 def worker(
     loglevel: Annotated[
         str, typer.Option("--loglevel", "-l", help="Faust log level: crit, error, warn, info or debug")
@@ -90,7 +104,8 @@ def worker(
     if loglevel not in LOG_LEVELS:
         raise typer.BadParameter(f"expected one of {', '.join(LOG_LEVELS)}", param_hint="--loglevel")
     where = prepare(migrate)
-    typer.echo(f"read store ready: {where}; starting the Faust worker", err=True)
+    pinned = pin_offsets()
+    typer.echo(f"read store ready: {where}; {pinned}; starting the Faust worker", err=True)
     argv = faust_argv(loglevel, loop)
     sys.stdout.flush()
     sys.stderr.flush()
