@@ -1,11 +1,12 @@
 # The two commands a newcomer runs (see README):
 #   make demo   - the main job on the embedded default (Python only: no Java, no servers)
-#   make test   - the whole suite: lint, types, and tests against real Kafka, ClickHouse and PostgreSQL
+#   make test   - the whole suite: lint, types, import contracts, tests against real Kafka, ClickHouse and
+#                 PostgreSQL, then the cluster suite on a local 3-broker / 2x2 ClickHouse cluster
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck importlint pytest services-up services-down venv
+.PHONY: demo test test-cluster lint typecheck importlint pytest services-up services-down venv
 
 # uv (from PyPI, into the virtualenv itself) installs the ~150 packages in seconds and shows what it does;
 # if it cannot be had, pip does the same work, visibly (no -q), only slower.
@@ -49,4 +50,9 @@ services-down:
 pytest: venv
 	$(BIN)/pytest
 
-test: lint typecheck importlint services-up pytest
+# The cluster suite starts deploy/local/cluster itself (3 brokers, 2x2 ClickHouse, ZooKeeper, a PostgreSQL
+# replica), kills a broker, a replica and a worker, and checks nothing was lost or doubled (~4 min).
+test-cluster: venv
+	$(BIN)/pytest -m cluster tests/cluster -p no:cacheprovider
+
+test: lint typecheck importlint services-up pytest test-cluster
