@@ -38,7 +38,6 @@ class PipelineLoop:
     poll_s: float = 0.5
     stop: threading.Event = field(default_factory=threading.Event)
     processed: int = 0
-    error: str = ""
     ready: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -59,10 +58,8 @@ class PipelineLoop:
                     if pipeline.raw.lag(RESOLVE_GROUP):
                         self.processed += pipeline.resolve_until_caught_up().records
                     projected = pipeline.project_until_caught_up(publish=publish)
-                    self.error = ""
                 except Exception as exc:  # keep serving; say why the pipeline waits, then try again
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    log.warning("pipeline batch failed, retrying: %s", self.error)
+                    log.warning("pipeline batch failed, retrying: %s: %s", type(exc).__name__, exc)
                     self.stop.wait(self.poll_s * 4)
                     continue
                 if not projected.records:
