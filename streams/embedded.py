@@ -576,8 +576,9 @@ class EmbeddedPipeline:
             typed=self.typed,
         )
 
-    def _merge_map(self) -> MergeMap:
-        if self.merge_map is None:
+    def _merge_map(self) -> MergeMap | None:
+        # Built only when there are new masterdata records to apply: a run with nothing new reads no history.
+        if self.merge_map is None and self.masterdata.lag(PROJECT_GROUP):
             self.merge_map = merge_map_from_history(self.masterdata)
         return self.merge_map
 
