@@ -160,16 +160,18 @@ def up(
         _quiet_server(build_gateway(keys=keys), host, gateway_port),
         _quiet_server(build_api(runtime), host, api_port),
     ]
-    token = signer_for(runtime).mint(role, "touchstream-up", 7 * 86400)
-    # Plain writes, not rich: a console must not wrap the URL into two unclickable halves.
-    typer.echo(f"data folder: {data}")
-    typer.echo(f"dashboard ({role}):")
-    typer.echo(f"http://{host}:{api_port}/dashboard#token={token}")
-    typer.echo(
-        f'publish to http://{host}:{gateway_port}/v1/events (events with "source": "local") with the key:'
-    )
-    typer.echo(key)
-    typer.echo("Ctrl-C stops; positions are committed, nothing is lost")
+
+    def announce() -> None:
+        token = signer_for(runtime).mint(role, "touchstream-up", 7 * 86400)
+        # Plain writes, not rich: a console must not wrap the URL into two unclickable halves.
+        typer.echo(f"data folder: {data}")
+        typer.echo(f"dashboard ({role}):")
+        typer.echo(f"http://{host}:{api_port}/dashboard#token={token}")
+        typer.echo(
+            f'publish to http://{host}:{gateway_port}/v1/events (events with "source": "local") with the key:'
+        )
+        typer.echo(key)
+        typer.echo("Ctrl-C stops; positions are committed, nothing is lost")
 
     async def serve_all() -> None:
         loop = asyncio.get_running_loop()
@@ -181,7 +183,13 @@ def up(
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
-        await asyncio.gather(*(server.serve() for server in servers))
+        serving = asyncio.gather(*(server.serve() for server in servers))
+        # The URL and the key are printed once both servers listen: whoever reads them may connect at once.
+        while not all(server.started for server in servers) and not serving.done():
+            await asyncio.sleep(0.05)
+        if not serving.done():
+            announce()
+        await serving
 
     marker = write_marker(data, f"http://{host}:{api_port}")
     try:
