@@ -43,3 +43,13 @@ def test_every_partition_gets_its_first_offset_once_and_commits_are_never_moved(
         consumer.close()
     assert pin_uncommitted_partitions(kafka_bootstrap, group, [raw, resolved]) == 0
     assert committed(kafka_bootstrap, group, raw, partitions)[0] == 3
+
+
+def test_a_broker_that_refuses_connections_is_retried_then_named(unique_name: str) -> None:
+    """A worker can start while a broker is down (the cluster suite kills one): a refused connection is
+    retried with backoff, and once the timeout is spent the error is raised, not swallowed."""
+    from kafka.errors import KafkaError
+
+    with pytest.raises(KafkaError) as refused:
+        pin_uncommitted_partitions("127.0.0.1:1", unique_name + "_worker", ["nothing"], timeout_s=2.0)
+    assert refused.value.retriable
