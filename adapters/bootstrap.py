@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from touchstream.adapters.config import Settings, load_settings
-from touchstream.adapters.private_files import private_dir
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.streams.embedded import EmbeddedPipeline
-from touchstream.streams.ports import AbstractEventLog, AbstractReadStore
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..streams.embedded import EmbeddedPipeline
+from ..streams.ports import AbstractEventLog, AbstractReadStore
+from .config import Settings, load_settings
+from .private_files import private_dir
 
 if TYPE_CHECKING:
-    from touchstream.adapters.master_record import MasterRecord as MasterRecordApp
+    from .master_record.application import MasterRecord as MasterRecordApp
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class Runtime:
         return self.settings.data_dir / "log"
 
     def log(self, base_topic: str) -> AbstractEventLog:
-        """The log of one declared topic (touchstream.adapters.topics): Kafka or the embedded file."""
-        from touchstream.adapters.topics import open_log
+        """The log of one declared topic (touchstream.adapters.logs.topics): Kafka or the embedded file."""
+        from .logs.topics import open_log
 
         if self.settings.embedded:
             return open_log(base_topic, prefix=self.settings.topic_prefix, embedded_dir=self.embedded_dir)
@@ -46,12 +46,12 @@ class Runtime:
 
     def read_store(self) -> AbstractReadStore:
         if self.settings.embedded:
-            from touchstream.adapters.chdb_store import ChDBStore
+            from .storage.chdb_store import ChDBStore
 
             path = self.settings.data_dir / "chdb"
             path.mkdir(parents=True, exist_ok=True)
             return ChDBStore(str(path), database=self.settings.clickhouse_database)
-        from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+        from .storage.clickhouse_server import ClickHouseServerStore
 
         return ClickHouseServerStore(
             host=self.settings.clickhouse_host,
@@ -83,7 +83,7 @@ class Runtime:
 
     def open_master_record(self) -> MasterRecordApp:
         """The master record of these settings (its store, identity rules and thresholds)."""
-        from touchstream.adapters.master_record import MasterRecord
+        from .master_record.application import MasterRecord
 
         return MasterRecord.from_url(self.master_record_url(), settings=self.settings)
 
@@ -96,7 +96,7 @@ class Runtime:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             return f"master record: {url}"
         if url.startswith(("postgresql://", "postgres://")):
-            from touchstream.adapters.postgres_setup import ensure_database
+            from .master_record.postgres_setup import ensure_database
 
             created = ensure_database(url)
             return f"master record: PostgreSQL database {created.database} " + (
@@ -115,16 +115,16 @@ def open_embedded_pipeline(
     settings: Settings | None = None,
     batch_size: int = 5_000,
 ) -> EmbeddedPipeline:
-    """The embedded pipeline over the logs in `log_dir` (`<prefix><topic>.sqlite`, as `adapters/topics.py`
-    names them), the master record at `master_record_url` and its relay to the embedded
-    `masterdata.events`; closing it closes what this opened (not the store). `settings` give the identity
-    rules' configuration and the phone regions (defaults without)."""
-    from touchstream.adapters.identity_config import phone_regions
-    from touchstream.adapters.master_record import MasterRecord
-    from touchstream.adapters.relay import MasterDataRelay
-    from touchstream.adapters.topics import open_log
-    from touchstream.streams.embedded import RELAY_NAME, LogProducer
-    from touchstream.streams.topology import DLQ, MASTERDATA, RAW, RESOLVED
+    """The embedded pipeline over the logs in `log_dir` (`<prefix><topic>.sqlite`, as
+    `adapters/logs/topics.py` names them), the master record at `master_record_url` and its relay to the
+    embedded `masterdata.events`; closing it closes what this opened (not the store). `settings` give the
+    identity rules' configuration and the phone regions (defaults without)."""
+    from ..streams.embedded import RELAY_NAME, LogProducer
+    from ..streams.topology import DLQ, MASTERDATA, RAW, RESOLVED
+    from .logs.topics import open_log
+    from .master_record.application import MasterRecord
+    from .master_record.identity_config import phone_regions
+    from .master_record.relay import MasterDataRelay
 
     logs = [open_log(t, prefix=prefix, embedded_dir=log_dir) for t in (RAW, RESOLVED, DLQ, MASTERDATA)]
     app = MasterRecord.from_url(master_record_url, settings=settings)

@@ -82,7 +82,8 @@ class Settings:
     clickhouse_sql_user: str = "touchstream_sql"  # the SQL door's read-only user (docs/security.md)
     clickhouse_sql_password: str = ""
     clickhouse_cluster: str = ""  # a remote_servers name: Distributed tables over shards (docs/deploy.md)
-    # Identity (adapters/identity_config.py turns these into the rules' IdentityConfig and PhoneRegions).
+    # Identity (adapters/master_record/identity_config.py turns these into the rules' IdentityConfig and
+    # PhoneRegions).
     source_regions: tuple[tuple[str, str], ...] = ()
     free_mail_domains_file: str = ""
     role_local_parts: tuple[str, ...] = ()

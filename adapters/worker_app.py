@@ -11,14 +11,14 @@ from typing import Any
 
 import faust
 
-from touchstream.adapters.bootstrap import Runtime, bootstrap
-from touchstream.adapters.config import Settings
-from touchstream.adapters.identity_config import phone_regions
-from touchstream.streams.faust_agents import Resources
-from touchstream.streams.faust_app import FaustOutbox, WorkerSettings, create_app
-from touchstream.streams.ports import Forwarder
-from touchstream.streams.resolve import Resolver
-from touchstream.streams.topology import RAW, topic_name
+from ..streams.faust_agents import Resources
+from ..streams.faust_app import FaustOutbox, WorkerSettings, create_app
+from ..streams.ports import Forwarder
+from ..streams.resolve import Resolver
+from ..streams.topology import RAW, topic_name
+from .bootstrap import Runtime, bootstrap
+from .config import Settings
+from .master_record.identity_config import phone_regions
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:
@@ -39,13 +39,13 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
     settings = runtime.settings
 
     def master_record() -> Resolver:
-        from touchstream.adapters.master_record import MasterRecord
+        from .master_record.application import MasterRecord
 
         return MasterRecord.from_url(runtime.master_record_url(), settings=settings)
 
     webhook = None
     if settings.webhook_url:
-        from touchstream.adapters.webhook import WebhookConfig, WebhookForwarder, WebhookSender
+        from .master_record.webhook import WebhookConfig, WebhookForwarder, WebhookSender
 
         config = WebhookConfig(settings.webhook_url, settings.webhook_secret.encode())
 

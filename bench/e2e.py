@@ -38,11 +38,11 @@ import psycopg
 from _report import emit, figure
 from psycopg import sql
 
-from touchstream.adapters import topics
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.migrate import migrate
+from touchstream.adapters.logs import topics
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.migrate import migrate
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
 from touchstream.streams.embedded import stand_in_resolver
@@ -180,7 +180,7 @@ def main() -> None:
     }
     log = (folder / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "touchstream.adapters.cli_worker", "-l", "warn"],
+        [sys.executable, "-m", "touchstream.adapters.cli.worker", "-l", "warn"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -34,8 +34,8 @@ def ceiling(path: Path, folder: Path) -> float:
     """Seconds to parse every event once and insert its fact row into chDB (no identity, no fold)."""
     from datetime import UTC, datetime
 
-    from touchstream.adapters.chdb_store import ChDBStore
-    from touchstream.adapters.migrate import migrate
+    from touchstream.adapters.storage.chdb_store import ChDBStore
+    from touchstream.adapters.storage.migrate import migrate
     from touchstream.events import ResolvedTouchpoint, parse_event
     from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    cli = [sys.executable, "-m", "touchstream.adapters.cli.main"]
     with tempfile.TemporaryDirectory(prefix="bench-e2e-embedded-") as tmp:
         folder = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}

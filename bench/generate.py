@@ -19,7 +19,12 @@ from typing import Any
 import orjson
 from _report import emit, figure
 
-from touchstream.adapters.generator import GeneratorConfig, estimated_events, generate, write_dataset
+from touchstream.adapters.synthetic.generator import (
+    GeneratorConfig,
+    estimated_events,
+    generate,
+    write_dataset,
+)
 
 
 def _args() -> argparse.Namespace:

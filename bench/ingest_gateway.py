@@ -34,8 +34,8 @@ from _report import emit, figure
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from touchstream.adapters.gateway_auth import PRIVILEGED_TYPES, add_key
-from touchstream.adapters.generator import GeneratorConfig, generate
+from touchstream.adapters.gateway.auth import PRIVILEGED_TYPES, add_key
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.events import parse_event
 
 PARTITIONS = 12
@@ -55,8 +55,8 @@ def _args() -> argparse.Namespace:
 
 def _serve(bootstrap: str, keys: str, topic: str, port: int, folder: str) -> None:
     """The child process: the gateway as the CLI builds it, on loopback."""
-    from touchstream.adapters.gateway_compose import build_gateway
-    from touchstream.adapters.gateway_server import serve
+    from touchstream.adapters.gateway.compose import build_gateway
+    from touchstream.adapters.web.server import serve
 
     app = build_gateway(
         keys=Path(keys),

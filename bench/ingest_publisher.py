@@ -19,9 +19,9 @@ from collections.abc import Callable
 from _report import emit, figure
 from kafka import KafkaAdminClient, KafkaProducer
 
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.publisher import Publisher, encode
-from touchstream.adapters.topics import create_topics
+from touchstream.adapters.logs.topics import create_topics
+from touchstream.adapters.sdk.publisher import Publisher, encode
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.events import Event, parse_event
 from touchstream.streams.topology import RAW, spec_for, topic_name
 

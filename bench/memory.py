@@ -24,7 +24,7 @@ from datetime import timedelta
 import orjson
 from _report import emit, figure
 
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.projections.fold import fold
 from touchstream.projections.state import ContactState

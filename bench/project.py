@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from _report import emit, figure
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.migrate import migrate
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import migrate
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.projections.fold import fold
 from touchstream.projections.state import ContactState

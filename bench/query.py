@@ -33,13 +33,13 @@ from typing import Any
 import httpx
 from _report import emit, figure
 
-from touchstream.adapters import api_queries as q
-from touchstream.adapters.api import create_api
-from touchstream.adapters.api_auth import TokenSigner
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.feed import EmbeddedLogSource, FeedHub
-from touchstream.adapters.gateway_server import serving
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.api import queries as q
+from touchstream.adapters.api.app import create_api
+from touchstream.adapters.api.auth import TokenSigner
+from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.web.server import serving
 from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
@@ -222,7 +222,7 @@ class contextlib_stack:
 
 
 def server_store() -> AbstractReadStore | None:
-    from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+    from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 
     port = int(os.environ.get("TOUCHSTREAM_CLICKHOUSE_PORT", "19000"))
     database = "bench_query_" + secrets.token_hex(4)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from _report import emit, figure
 from eventsourcing.domain import Aggregate, event
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
 

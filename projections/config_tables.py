@@ -62,7 +62,8 @@ def hold_lift_rows(config: ProjectionConfig) -> list[tuple[Any, ...]]:
     return [(int(config.hold_lifted_for.total_seconds()),)]
 
 
-# Every config table: (name, columns, rows from a config). `adapters/migrate.py load_config` reloads each.
+# Every config table: (name, columns, rows from a config). `adapters/storage/migrate.py load_config`
+# reloads each.
 CONFIG_TABLES: tuple[
     tuple[str, tuple[str, ...], Callable[[ProjectionConfig], list[tuple[Any, ...]]]], ...
 ] = (

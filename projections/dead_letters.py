@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from touchstream.events import event_class
+from ..events import event_class
 
 DEAD_LETTERS_TABLE = "dead_letters"
 

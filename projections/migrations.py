@@ -1,8 +1,8 @@
 """The ClickHouse schema as versioned migrations: an ordered list of (version, name, statements), as data.
 
-`adapters/migrate.py` applies the ones a database has not recorded in `schema_migrations`. A migration is
-history: never edit one that has shipped — add the next (a view changes by DROP TABLE + CREATE VIEW:
-18.16 has no DROP VIEW).
+`adapters/storage/migrate.py` applies the ones a database has not recorded in `schema_migrations`. A
+migration is history: never edit one that has shipped — add the next (a view changes by DROP TABLE +
+CREATE VIEW: 18.16 has no DROP VIEW).
 Every statement runs unchanged on ClickHouse 18.16 and chDB 26 (docs/clickhouse.md) and is idempotent on
 its own (IF NOT EXISTS), so a migration interrupted half-way is simply applied again.
 
@@ -182,7 +182,8 @@ CREATE TABLE IF NOT EXISTS contact_merges (
 ORDER BY merged_id
 """
 
-# Config tables: filled from ProjectionConfig by `adapters/migrate.py load_config` (truncate + insert).
+# Config tables: filled from ProjectionConfig by `adapters/storage/migrate.py load_config`
+# (truncate + insert).
 _STAGE_PROBABILITIES = """
 CREATE TABLE IF NOT EXISTS stage_probabilities (
     stage String,

@@ -125,7 +125,7 @@ ENDPOINTS: tuple[str, ...] = (
 )
 DEPARTMENTS: tuple[str, ...] = ("sales", "marketing", "support")  # the signals.<department> topics
 
-#: The read-model views each endpoint answers from: the SQL door (adapters/sql_door.py) lets a role read a
+#: The read-model views each endpoint answers from: the SQL door (adapters/api/sql_door.py) lets a role read a
 #: view only if the role may use its endpoint, and only the columns `Role.column_visible` allows.
 VIEW_ENDPOINTS: dict[str, str] = {
     "customer_360_current": "customers",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from touchstream.events import Event, Money
+from ..events import Event, Money
 
 MAX_SUMMARY = 200
 

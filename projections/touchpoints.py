@@ -12,8 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from touchstream.events import Event, Money, ResolvedTouchpoint
-
+from ..events import Event, Money, ResolvedTouchpoint
 from .summary import summarize
 
 TOUCHPOINTS_TABLE = "touchpoints"

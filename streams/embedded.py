@@ -8,7 +8,7 @@ output was accepted, so a crash repeats work and never skips it:
    `touchpoints.dlq` with the reason; nothing is dropped) -> `ResolveStage` against the master record
    (SQLite) -> `touchpoints.resolved`, keyed by contact id, so one contact's events sit on one partition in
    order. The raw position moves after the resolved and dead-letter appends. The master record's
-   notification log is relayed (`adapters/relay.py`) to the embedded `masterdata.events` log.
+   notification log is relayed (`adapters/master_record/relay.py`) to the embedded `masterdata.events` log.
 2. **project**: `touchpoints.resolved` -> `project_batch` -> chDB (`write_batch`), then the commit; the DLQ
    becomes `dead_letters` rows and the merges on `masterdata.events` become `contact_merges` rows.
 
@@ -40,20 +40,20 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from touchstream.events import Event, EventParseError, PhoneRegions, ResolvedTouchpoint, parse_event
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
-from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
-from touchstream.projections.state import ContactState
-from touchstream.projections.touchpoints import TOUCHPOINTS_TABLE
-from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, LogRecord
-from touchstream.streams.project import (
+from ..events import Event, EventParseError, PhoneRegions, ResolvedTouchpoint, parse_event
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
+from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
+from ..projections.state import ContactState
+from ..projections.touchpoints import TOUCHPOINTS_TABLE
+from .ports import AbstractEventLog, AbstractReadStore, LogRecord
+from .project import (
     STATE_TABLE,
     AppliedEvents,
     ProjectedBatch,
     write_batch,
 )
-from touchstream.streams.steps import (
+from .steps import (
     Item,
     dead_letter_rows,
     fold_batch,
@@ -63,15 +63,16 @@ from touchstream.streams.steps import (
     parse_resolved_records,
     resolve_batch,
 )
-from touchstream.streams.validate import Validator
+from .validate import Validator
 
 if TYPE_CHECKING:
-    from touchstream.streams.resolve import Resolver as MasterRecordPort
-    from touchstream.streams.resolve import ResolveStage
+    from .resolve import Resolver as MasterRecordPort
+    from .resolve import ResolveStage
 
 
 class Relay(Protocol):
-    """The master record's relay (adapters/relay.py): publishes what it has not yet, returns how many."""
+    """The master record's relay (adapters/master_record/relay.py): publishes what it has not yet,
+    returns how many."""
 
     def run_once(self) -> int: ...
 
@@ -531,7 +532,7 @@ class EmbeddedPipeline:
         batch_size: int = 5_000,
         close: Sequence[Any] = (),
     ) -> None:
-        from touchstream.streams.resolve import ResolveStage
+        from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
         self.master_record = master_record

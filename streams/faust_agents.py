@@ -32,22 +32,22 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from touchstream.events import PhoneRegions
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
-from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
-from touchstream.projections.state import ContactState
-from touchstream.streams import topology
-from touchstream.streams.ports import (
+from ..events import PhoneRegions
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
+from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
+from ..projections.state import ContactState
+from ..streams import topology
+from .ports import (
     AbstractEventLog,
     AbstractReadStore,
     Forwarder,
     LogRecord,
     MessageRefused,
 )
-from touchstream.streams.project import AppliedEvents, project_batch, write_batch
-from touchstream.streams.resolve import IdentityCache, Resolver, ResolveStage
-from touchstream.streams.steps import (
+from .project import AppliedEvents, project_batch, write_batch
+from .resolve import IdentityCache, Resolver, ResolveStage
+from .steps import (
     MERGE_TYPES,
     dead_letter_rows,
     fresh_items,
@@ -58,13 +58,13 @@ from touchstream.streams.steps import (
     parse_resolved_records,
     resolve_batch,
 )
-from touchstream.streams.validate import Validator
+from .validate import Validator
 
 log = logging.getLogger("touchstream.worker")
 
 T = TypeVar("T")
 
-#: One outbound record: (base topic name as declared in adapters/topics.py, key, value).
+#: One outbound record: (base topic name as declared in adapters/logs/topics.py, key, value).
 Outgoing = tuple[str, bytes | None, bytes]
 
 DEFAULT_STATE_CACHE = 100_000

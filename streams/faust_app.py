@@ -29,9 +29,9 @@ from typing import Any, cast
 
 import faust
 
-from touchstream.streams import topology
-from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources
-from touchstream.streams.ports import LogRecord
+from ..streams import topology
+from .faust_agents import Outgoing, Pipeline, Resources
+from .ports import LogRecord
 
 log = logging.getLogger("touchstream.worker")
 

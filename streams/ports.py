@@ -31,7 +31,7 @@ from typing import Any, Protocol, Self
 
 import orjson
 
-from touchstream.streams.topology import (
+from .topology import (
     CUSTOMER360_CHANGES,
     SIGNALS_MARKETING,
     SIGNALS_SALES,
@@ -308,7 +308,8 @@ class MessageRefused(Exception):
 
 
 class Forwarder(Protocol):
-    """Sends masterdata.events records on to an outside receiver (adapters/webhook.py); returns how many
-    it forwarded. Raises `MessageRefused` for a final refusal, anything else for a failure worth a retry."""
+    """Sends masterdata.events records on to an outside receiver (adapters/master_record/webhook.py);
+    returns how many it forwarded. Raises `MessageRefused` for a final refusal, anything else for a failure
+    worth a retry."""
 
     def forward(self, messages: Iterable[Mapping[str, Any]]) -> int: ...

@@ -14,20 +14,20 @@ from typing import Any
 
 import orjson
 
-from touchstream.events import ResolvedTouchpoint
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.customer_360 import (
+from ..events import ResolvedTouchpoint
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..projections.customer_360 import (
     CUSTOMER_360_COLUMNS,
     CUSTOMER_360_TABLE,
     change_message,
     profile_row,
 )
-from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
-from touchstream.projections.fold import fold
-from touchstream.projections.signal_rows import SIGNAL_COLUMNS, SIGNALS_TABLE
-from touchstream.projections.state import ContactState
-from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
-from touchstream.streams.ports import AbstractReadStore
+from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
+from ..projections.fold import fold
+from ..projections.signal_rows import SIGNAL_COLUMNS, SIGNALS_TABLE
+from ..projections.state import ContactState
+from ..projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
+from .ports import AbstractReadStore
 
 STATE_TABLE = "projection_state"
 STATE_COLUMNS = ("contact_id", "version", "state")

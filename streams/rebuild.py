@@ -19,12 +19,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.migrations import MODELS
-from touchstream.projections.state import ContactState
-from touchstream.streams.embedded import Resolver, RunStats, project_until_caught_up, run_until_caught_up
-from touchstream.streams.ports import AbstractEventLog, AbstractReadStore, check_identifier
-from touchstream.streams.project import AppliedEvents
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..projections.migrations import MODELS
+from ..projections.state import ContactState
+from .embedded import Resolver, RunStats, project_until_caught_up, run_until_caught_up
+from .ports import AbstractEventLog, AbstractReadStore, check_identifier
+from .project import AppliedEvents
 
 SHADOW = "__rebuild"
 OLD = "__old"

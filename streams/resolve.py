@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from touchstream.events import Event, ResolvedTouchpoint
-from touchstream.projections.identity import Evidence, IdentityConfig, Resolution, evidence_of
+from ..events import Event, ResolvedTouchpoint
+from ..projections.identity import Evidence, IdentityConfig, Resolution, evidence_of
 
 RESOLVED_TOPIC = "touchpoints.resolved"
 DEFAULT_CACHE_SIZE = 200_000
@@ -36,7 +36,7 @@ MAX_BATCH_ATTEMPTS = 20
 
 
 class Resolver(Protocol):
-    """The master record as this stage sees it (adapters/master_record.py's MasterRecord)."""
+    """The master record as this stage sees it (adapters/master_record/application.py's MasterRecord)."""
 
     identity: IdentityConfig
 

@@ -21,15 +21,15 @@ from typing import Any
 
 import orjson
 
-from touchstream.events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
-from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.dead_letters import dead_letter_row
-from touchstream.projections.merges import CONTACT_MERGES_TABLE, MergeMap
-from touchstream.projections.state import ContactState
-from touchstream.streams.ports import AbstractReadStore, LogRecord
-from touchstream.streams.project import STATE_TABLE, ProjectedBatch, parse_state, project_batch
-from touchstream.streams.resolve import ResolveStage
-from touchstream.streams.validate import DeadLetter
+from ..events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
+from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ..projections.dead_letters import dead_letter_row
+from ..projections.merges import CONTACT_MERGES_TABLE, MergeMap
+from ..projections.state import ContactState
+from .ports import AbstractReadStore, LogRecord
+from .project import STATE_TABLE, ProjectedBatch, parse_state, project_batch
+from .resolve import ResolveStage
+from .validate import DeadLetter
 
 Item = tuple[ResolvedTouchpoint, int, int]  # (touchpoint, partition, offset)
 Row = tuple[Any, ...]

@@ -1,6 +1,6 @@
 """The topics Touchstream owns, declared once: names, partitions, retention, cleanup policy.
 
-`touchstream topics create` (adapters/topics.py) applies this declaration to a cluster; the embedded log
+`touchstream topics create` (adapters/logs/topics.py) applies this declaration to a cluster; the embedded log
 uses the same names and partition counts.
 """
 

@@ -1,4 +1,4 @@
-"""The validator stage. Plain functions over the log port: no Faust. (Replay: adapters/dlq_replay.py.)
+"""The validator stage. Plain functions over the log port: no Faust. (Replay: adapters/sdk/dlq_replay.py.)
 
 Producers that bypass the gateway write straight to `touchpoints.raw`, so the raw topic can hold records
 that are not events. The validator reads raw records, hands the valid ones on, and appends every invalid
@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from touchstream.events import Event, EventParseError, PhoneRegions, parse_event
-from touchstream.streams.ports import AbstractEventLog, LogRecord
+from ..events import Event, EventParseError, PhoneRegions, parse_event
+from .ports import AbstractEventLog, LogRecord
 
 ENVELOPE_VERSION = 1
 DEFAULT_GROUP = "touchstream-validator"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "touchstream.adapters.cli"]
+CLI = [sys.executable, "-m", "touchstream.adapters.cli.main"]
 
 
 def settings_env(**settings: str) -> dict[str, str]:

@@ -17,8 +17,8 @@ from typing import Any
 from pipeline_harness import FaultRun, SteadyPublisher, wait_for
 from unit.test_read_models_oracle import BAD_RECORDS
 
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.publisher import Publisher
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.sdk.publisher import Publisher
 from touchstream.streams import topology
 
 #: How long the publisher waits to be released, at most (a bound, not a duration of the scenario).

@@ -63,12 +63,12 @@ from unit.test_read_models_oracle import (
     oracle_transitions,
 )
 
-from touchstream.adapters import topics
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.master_record import MasterRecord
-from touchstream.adapters.publisher import Publisher, PublishError
+from touchstream.adapters.logs import topics
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.sdk.publisher import Publisher, PublishError
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import Event, parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE
 from touchstream.streams import topology
@@ -249,11 +249,11 @@ class Stack:
 
 
 def worker_argv(loglevel: str = "warn") -> list[str]:
-    return [sys.executable, "-m", "touchstream.adapters.cli_worker", "-l", loglevel]
+    return [sys.executable, "-m", "touchstream.adapters.cli.worker", "-l", loglevel]
 
 
 def relay_argv() -> list[str]:
-    return [sys.executable, "-m", "touchstream.adapters.cli_relay"]
+    return [sys.executable, "-m", "touchstream.adapters.cli.relay"]
 
 
 def _pg_admin(postgres: tuple[str, int, str]) -> psycopg.Connection[Any]:

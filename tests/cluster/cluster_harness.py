@@ -22,10 +22,10 @@ from dedicated_servers import unavailable
 from pipeline_harness import Stack, delete_topics
 from psycopg import sql
 
-from touchstream.adapters import topics
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.cluster_ddl import migrate_cluster
-from touchstream.adapters.migrate import load_config
+from touchstream.adapters.logs import topics
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.cluster_ddl import migrate_cluster
+from touchstream.adapters.storage.migrate import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPT = REPO / "deploy" / "local" / "cluster"

@@ -46,9 +46,9 @@ from pipeline_harness import (
 )
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES
 
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.topics import open_log
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.streams import topology
 from touchstream.streams.ports import ReadStoreError
 
@@ -129,7 +129,7 @@ def grouping(owners: list[list[str]]) -> set[frozenset[str]]:
 
 _EMBEDDED_READ = """
 import sys, orjson
-from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.storage.chdb_store import ChDBStore
 queries = orjson.loads(sys.stdin.buffer.read())
 store = ChDBStore(sys.argv[1], database="touchstream")
 out = {n: [[str(v) for v in r] for r in store.query_with_columns(q)[1]] for n, q in queries.items()}
@@ -147,7 +147,7 @@ def embedded_read_models(raw: list[dict[str, Any]], folder: Path) -> dict[str, M
     history.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in raw))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
     env |= {"TOUCHSTREAM_MODE": "embedded", "TOUCHSTREAM_DATA_DIR": str(folder / "data")}
-    cli = [sys.executable, "-c", "from touchstream.adapters.cli import main; main()"]
+    cli = [sys.executable, "-c", "from touchstream.adapters.cli.main import main; main()"]
     done = subprocess.run(
         [*cli, "import", str(history)], env=env, capture_output=True, text=True, timeout=900
     )

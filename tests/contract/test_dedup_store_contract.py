@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from touchstream.adapters.dedup import SQLiteDedupStore
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
 from touchstream.streams.ports import AbstractDedupStore
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from touchstream.adapters.event_log import SQLiteEventLog, partition_for
-from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog, partition_for
 from touchstream.streams.ports import AbstractEventLog
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from touchstream.adapters.api_compose import embedded_topic_log
-from touchstream.adapters.feed import EmbeddedLogSource, KafkaSource, topic_publisher
-from touchstream.adapters.topics import create_topics, open_log
+from touchstream.adapters.api.compose import embedded_topic_log
+from touchstream.adapters.api.feed import EmbeddedLogSource, KafkaSource, topic_publisher
+from touchstream.adapters.logs.topics import create_topics, open_log
 from touchstream.streams.ports import AbstractEventLog, FeedMessage, FeedSource
 from touchstream.streams.topology import CUSTOMER360_CHANGES, SIGNALS_SALES
 

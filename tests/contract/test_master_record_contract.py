@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from event_examples import identity_event as event
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 
 
 class MasterRecordContract:

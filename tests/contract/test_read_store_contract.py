@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 HOSTILE_STRINGS = [

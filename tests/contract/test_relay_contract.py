@@ -16,11 +16,11 @@ import orjson
 import pytest
 from event_examples import identity_event as event
 
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.master_record import MasterRecord
-from touchstream.adapters.relay import MasterDataRelay, kafka_producer
-from touchstream.adapters.topics import create_topics
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.logs.topics import create_topics
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.relay import MasterDataRelay, kafka_producer
 from touchstream.streams.embedded import LogProducer
 from touchstream.streams.ports import AbstractEventLog, Producer
 from touchstream.streams.topology import MASTERDATA, topic_name

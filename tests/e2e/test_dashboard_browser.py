@@ -26,14 +26,14 @@ import pytest
 from dedicated_servers import unavailable
 from unit.test_api_fixtures import load_story, signer, token, wire
 
-from touchstream.adapters.api_compose import embedded_api, embedded_topic_log
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.feed import topic_publisher
-from touchstream.adapters.gateway import create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
-from touchstream.adapters.gateway_server import serving
+from touchstream.adapters.api.compose import embedded_api, embedded_topic_log
+from touchstream.adapters.api.feed import topic_publisher
+from touchstream.adapters.gateway.app import create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.web.server import serving
 from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 from touchstream.streams.ports import AbstractEventLog
 

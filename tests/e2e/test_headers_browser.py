@@ -17,9 +17,9 @@ from dedicated_servers import unavailable
 from e2e.test_dashboard_browser import BROWSER_ARGS, chromium
 from unit.test_api_fixtures import load_story, signer, token
 
-from touchstream.adapters.api_compose import embedded_api
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.gateway_server import serving
+from touchstream.adapters.api.compose import embedded_api
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.web.server import serving
 
 # A listener installed before any page script: every CSP violation the page causes is recorded.
 RECORD_VIOLATIONS = """

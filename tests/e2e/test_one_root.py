@@ -18,8 +18,8 @@ import pytest
 from cli_process import settings_env, touchstream
 from event_examples import wire_event
 
-from touchstream.adapters.gateway_auth import add_key
-from touchstream.adapters.gateway_compose import build_gateway
+from touchstream.adapters.gateway.auth import add_key
+from touchstream.adapters.gateway.compose import build_gateway
 
 pytestmark = pytest.mark.timeout(300)
 

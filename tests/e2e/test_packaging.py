@@ -28,3 +28,8 @@ def test_the_wheel_holds_only_the_touchstream_namespace(tmp_path: Path) -> None:
         assert f"touchstream/{room}/__init__.py" in names
         assert f"touchstream/{room}/py.typed" in names
     assert "touchstream/events/catalogue.py" in names
+    # Every sub-package of the code folders is listed in pyproject.toml's packages, so it ships.
+    for init in sorted(REPO.glob("*/*/__init__.py")):
+        room = init.parent.relative_to(REPO)
+        if room.parts[0] in {"events", "projections", "streams", "adapters"}:
+            assert f"touchstream/{room.as_posix()}/__init__.py" in names, room

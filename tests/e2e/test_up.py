@@ -48,7 +48,7 @@ def test_up_serves_the_pipeline_gateway_api_and_dashboard_and_stops_cleanly(tmp_
     gateway_port, api_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
     env.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path))
-    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    cli = [sys.executable, "-m", "touchstream.adapters.cli.main"]
     process = subprocess.Popen(
         [*cli, "up", "--gateway-port", str(gateway_port), "--api-port", str(api_port)],
         env=env,
@@ -147,7 +147,7 @@ def test_customer_show_and_sql_answer_alike_beside_up_and_without_it(tmp_path: P
     gateway_port, api_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
     env.update(TOUCHSTREAM_DATA_DIR=str(tmp_path / "data"), HOME=str(tmp_path), COLUMNS="160")
-    cli = [sys.executable, "-m", "touchstream.adapters.cli"]
+    cli = [sys.executable, "-m", "touchstream.adapters.cli.main"]
     email = f"beside-{uuid.uuid4().hex[:8]}@acme-widgets.com"
     statement = f"SELECT contact_id, email, touches FROM customer_360_current WHERE email = '{email}'"
     commands = {

@@ -33,7 +33,7 @@ from faults.corpus import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from touchstream.adapters.gateway import GatewaySettings
+from touchstream.adapters.gateway.app import GatewaySettings
 from touchstream.events import EVENT_TYPES
 
 pytestmark = pytest.mark.timeout(120)

@@ -17,10 +17,10 @@ import pytest
 from faults.corpus import CONTROL_STRINGS, HOSTILE_NAMES, MALFORMED_BODIES, NOT_EVENTS, good
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli import app
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.importer import CsvMapping, ImportOptions, import_file
-from touchstream.adapters.publisher import Publisher
+from touchstream.adapters.cli.main import app
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.sdk.importer import CsvMapping, ImportOptions, import_file
+from touchstream.adapters.sdk.publisher import Publisher
 
 pytestmark = pytest.mark.timeout(120)
 

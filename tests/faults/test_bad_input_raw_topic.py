@@ -22,10 +22,10 @@ from faults.corpus import (
     with_field,
 )
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.migrate import prepare_read_store
-from touchstream.adapters.topics import open_log
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 from touchstream.streams.ports import AbstractReadStore
 from touchstream.streams.topology import DLQ, RAW

@@ -24,9 +24,9 @@ from faults.corpus import (
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

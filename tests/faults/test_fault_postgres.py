@@ -19,7 +19,7 @@ from dedicated_servers import DedicatedPostgres
 from held_publisher import publish_held
 from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack, retries, wait_for
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -18,7 +18,7 @@ import pytest
 from held_publisher import publish_held
 from pipeline_harness import FaultRun, Processes, kcat, metrics, pipeline_stack, wait_for
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.streams import topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

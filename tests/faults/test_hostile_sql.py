@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 from unit.test_api_fixtures import load_story, open_door_when_ready, sql_password, story_config
 
-from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import (
+from touchstream.adapters.api.sql_door import (
     Limits,
     SqlRefused,
     confirm_read_only,
@@ -27,6 +24,9 @@ from touchstream.adapters.sql_door import (
     open_door_store,
     run,
 )
+from touchstream.adapters.bootstrap import Runtime
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 

@@ -26,11 +26,11 @@ from unit.test_api_fixtures import (
     token,
 )
 
-from touchstream.adapters.api import LIST_ROUTES, create_api
+from touchstream.adapters.api.app import LIST_ROUTES, create_api
+from touchstream.adapters.api.sql_door import SqlRefused, check, open_door_store
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import SqlRefused, check, open_door_store
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.projections.roles import ROLES, pseudonym
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 

@@ -9,10 +9,10 @@ import pytest
 from event_examples import wire_event
 from kafka import KafkaAdminClient
 
-from touchstream.adapters.dlq_replay import ReplayMapping, replay
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import create_topics
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.topics import create_topics
+from touchstream.adapters.sdk.dlq_replay import ReplayMapping, replay
+from touchstream.adapters.sdk.publisher import Publisher
 from touchstream.streams.topology import DLQ, DLQ_REPLAYED, RAW, spec_for, topic_name
 from touchstream.streams.validate import (
     Validator,

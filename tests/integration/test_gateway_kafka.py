@@ -27,11 +27,11 @@ from fastapi import FastAPI
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.gateway import GatewaySettings, create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
-from touchstream.adapters.gateway_ready import KafkaReadiness
-from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.gateway.app import GatewaySettings, create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.gateway.ready import KafkaReadiness
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
 from touchstream.streams.ports import AbstractEventLog
 
 pytestmark = [pytest.mark.integration]
@@ -222,7 +222,7 @@ def test_the_segment_sdk_publishes_to_kafka_through_the_gateway(
 ) -> None:
     from segment.analytics import Client
 
-    from touchstream.adapters.gateway_server import serving
+    from touchstream.adapters.web.server import serving
 
     _create_topic(kafka_bootstrap, unique_name)
     gateway = Gateway(tmp_path, kafka_bootstrap, unique_name)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from touchstream.adapters.group_offsets import pin_uncommitted_partitions
-from touchstream.adapters.topics import create_topics, open_log
+from touchstream.adapters.logs.group_offsets import pin_uncommitted_partitions
+from touchstream.adapters.logs.topics import create_topics, open_log
 from touchstream.streams.topology import RAW, RESOLVED, spec_for, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

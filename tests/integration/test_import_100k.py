@@ -14,10 +14,10 @@ import typer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli_import import import_command
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.topics import create_topics, open_log
+from touchstream.adapters.cli.imports import import_command
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.topics import create_topics, open_log
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.streams.ports import AbstractEventLog
 from touchstream.streams.topology import RAW, spec_for, topic_name
 

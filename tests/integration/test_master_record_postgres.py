@@ -13,8 +13,8 @@ import orjson
 import pytest
 from event_examples import identity_event as event
 
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
 

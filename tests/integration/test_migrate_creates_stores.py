@@ -51,7 +51,7 @@ def test_db_migrate_creates_the_master_records_database_and_the_read_models(
         TOUCHSTREAM_CLICKHOUSE_PORT=str(clickhouse_endpoint[1]),
         TOUCHSTREAM_CLICKHOUSE_DATABASE=fresh_names,
     )
-    command = [sys.executable, "-m", "touchstream.adapters.cli", "db", "migrate"]
+    command = [sys.executable, "-m", "touchstream.adapters.cli.main", "db", "migrate"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert first.returncode == 0, first.stderr
     assert f"PostgreSQL database {fresh_names} created" in first.stdout
@@ -62,7 +62,7 @@ def test_db_migrate_creates_the_master_records_database_and_the_read_models(
     assert f"PostgreSQL database {fresh_names} present" in again.stdout
     assert "0 migration(s) applied" in again.stdout
     stewards = subprocess.run(
-        [sys.executable, "-m", "touchstream.adapters.cli", "stewards", "list"],
+        [sys.executable, "-m", "touchstream.adapters.cli.main", "stewards", "list"],
         env=env,
         capture_output=True,
         text=True,

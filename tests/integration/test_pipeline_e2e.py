@@ -1,5 +1,5 @@
 """End to end on real servers: the generator's data published through the HTTP gateway to Kafka, a real
-Faust worker process (`python -m touchstream.adapters.cli_worker` = `touchstream worker`), the relay as
+Faust worker process (`python -m touchstream.adapters.cli.worker` = `touchstream worker`), the relay as
 its own process, the master record on PostgreSQL, the read models on the ClickHouse 18.16 server.
 
 Asserted:
@@ -43,17 +43,17 @@ from pipeline_harness import (
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, Dataset
 
 from touchstream.adapters.bootstrap import open_embedded_pipeline
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway_auth import PRIVILEGED_TYPES, add_key
-from touchstream.adapters.gateway_compose import build_gateway
-from touchstream.adapters.gateway_server import serving
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.migrate import prepare_read_store
-from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import open_log
+from touchstream.adapters.gateway.auth import PRIVILEGED_TYPES, add_key
+from touchstream.adapters.gateway.compose import build_gateway
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.sdk.publisher import Publisher
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
+from touchstream.adapters.web.server import serving
 from touchstream.events import parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS
 from touchstream.streams import topology

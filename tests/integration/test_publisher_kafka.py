@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.kafka_log import KafkaEventLog
-from touchstream.adapters.publisher import Publisher, PublishError
-from touchstream.adapters.topics import create_topics
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.topics import create_topics
+from touchstream.adapters.sdk.publisher import Publisher, PublishError
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.events import parse_event
 from touchstream.streams.topology import RAW, spec_for, topic_name
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, load
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.migrate import migrate
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.adapters.storage.migrate import migrate
 
 pytestmark = pytest.mark.integration
 

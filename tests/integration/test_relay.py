@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from touchstream.adapters.master_record import MasterRecord
-from touchstream.adapters.relay import RELAY_NAME, MasterDataRelay, ensure_topic, kafka_producer
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.relay import RELAY_NAME, MasterDataRelay, ensure_topic, kafka_producer
 from touchstream.events import Event, parse_event
 
 pytestmark = [pytest.mark.integration]
@@ -53,7 +53,15 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def start_relay(url: str, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "touchstream.adapters.relay", "--store", url, "--bootstrap", bootstrap]
+    command = [
+        sys.executable,
+        "-m",
+        "touchstream.adapters.master_record.relay",
+        "--store",
+        url,
+        "--bootstrap",
+        bootstrap,
+    ]
     return subprocess.Popen([*command, "--topic", topic, "--batch", "40"], stdout=subprocess.PIPE)
 
 

@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource
 
-from touchstream.adapters.topics import create_topics
+from touchstream.adapters.logs.topics import create_topics
 from touchstream.streams.topology import CUSTOMER360_CHANGES, RAW, SIGNALS_SALES, TOPICS, spec_for, topic_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -10,8 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from touchstream.adapters.secret_checks import WeakSecret
-from touchstream.adapters.webhook import (
+from touchstream.adapters.master_record.webhook import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     NonceStore,
@@ -23,6 +22,7 @@ from touchstream.adapters.webhook import (
     sign,
     verify,
 )
+from touchstream.adapters.secret_checks import WeakSecret
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 SECRET = b"s3cret-shared-with-the-sales-db-Xq9Z"

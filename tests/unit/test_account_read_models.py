@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from unit.test_service_holds import World
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.projections.merges import MERGE_COLUMNS
 

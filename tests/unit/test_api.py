@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from unit.test_api_fixtures import EXTERNAL_ID, SECRET, auth, load_story, pick_contact, signer, token
 
-from touchstream.adapters.api import LIST_ROUTES, create_api
-from touchstream.adapters.api_auth import TokenSigner
-from touchstream.adapters.api_queries import profile_document
+from touchstream.adapters.api.app import LIST_ROUTES, create_api
+from touchstream.adapters.api.auth import TokenSigner
+from touchstream.adapters.api.queries import profile_document
+from touchstream.adapters.api.sql_door import open_door_store
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import open_door_store
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.roles import FIELDS, ROLES, pseudonym
 from touchstream.streams.ports import AbstractReadStore
 

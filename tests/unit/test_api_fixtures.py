@@ -18,14 +18,14 @@ from typing import Any
 
 import orjson
 
-from touchstream.adapters.api_auth import TokenSigner
+from touchstream.adapters.api.auth import TokenSigner
+from touchstream.adapters.api.feed import topic_publisher
+from touchstream.adapters.api.sql_door import open_door_store
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.feed import topic_publisher
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.migrate import prepare_read_store
-from touchstream.adapters.sql_door import open_door_store
-from touchstream.adapters.topics import open_log
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.events import parse_event
 from touchstream.streams.embedded import RunStats, run_until_caught_up, stand_in_resolver
 from touchstream.streams.ports import AbstractReadStore, ReadStoreError

@@ -21,11 +21,11 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from unit.test_api_fixtures import load_story, signer, token
 
-from touchstream.adapters.api import create_api
+from touchstream.adapters.api.app import create_api
+from touchstream.adapters.api.sql_door import open_door_store
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import open_door_store
+from touchstream.adapters.storage.chdb_store import ChDBStore
 
 EXAMPLES = 25
 STREAMS = {"/v1/feed"}

@@ -13,8 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from touchstream.adapters import cli_api
-from touchstream.adapters.api_auth import (
+from touchstream.adapters.api.auth import (
     MAX_TOKEN_TTL_S,
     REVOKED_FILE,
     SECRET_FILE,
@@ -25,6 +24,7 @@ from touchstream.adapters.api_auth import (
     _b64,
     load_secret,
 )
+from touchstream.adapters.cli import api as cli_api
 from touchstream.adapters.secret_checks import WeakSecret
 
 SECRET = secrets.token_urlsafe(32).encode()

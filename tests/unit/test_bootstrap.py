@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from touchstream.adapters.bootstrap import bootstrap
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.clickhouse_server import ClickHouseServerStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.kafka_log import KafkaEventLog
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.streams.topology import RAW
 
 

@@ -11,7 +11,7 @@ import jsonschema
 from event_examples import wire_event
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli import app
+from touchstream.adapters.cli.main import app
 from touchstream.events import EVENT_TYPES
 
 runner = CliRunner()
@@ -19,7 +19,7 @@ runner = CliRunner()
 
 def test_help_lists_every_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "touchstream.adapters.cli", "--help"],
+        [sys.executable, "-m", "touchstream.adapters.cli.main", "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from unit.test_api_fixtures import load_story, pick_contact, signer, token
 
-from touchstream.adapters.api import create_api
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.client import LIST_PATHS, ApiClientError, TouchstreamClient
-from touchstream.adapters.sql_door import chdb_door
+from touchstream.adapters.api.app import create_api
+from touchstream.adapters.api.sql_door import chdb_door
+from touchstream.adapters.sdk.client import LIST_PATHS, ApiClientError, TouchstreamClient
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.streams.ports import AbstractReadStore
 
 

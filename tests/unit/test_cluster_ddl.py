@@ -1,4 +1,4 @@
-"""The cluster form of the read-store migrations (adapters/cluster_ddl.py), as text.
+"""The cluster form of the read-store migrations (adapters/storage/cluster_ddl.py), as text.
 
 Running them on a real 2 x 2 cluster is tests/cluster/'s job; here: every shipped statement has a cluster
 form, the naming scheme holds, and what has none is refused with the fix.
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from touchstream.adapters.cluster_ddl import (
+from touchstream.adapters.storage.cluster_ddl import (
     LOCAL_SUFFIX,
     ClusterDDLError,
     cluster_migrations,
@@ -116,7 +116,7 @@ def test_drop_and_alter_follow_the_local_table() -> None:
 def test_a_statement_without_a_cluster_form_is_refused_with_the_fix(sql: str, named: str) -> None:
     with pytest.raises(ClusterDDLError, match=re.escape(named)) as caught:
         cluster_statements(sql, "c1", "db")
-    assert "adapters/cluster_ddl.py" in str(caught.value)
+    assert "adapters/storage/cluster_ddl.py" in str(caught.value)
 
 
 def test_a_table_without_order_by_is_refused() -> None:

@@ -20,7 +20,7 @@ import pytest
 import typer.main
 import yaml
 
-from touchstream.adapters.cli import app
+from touchstream.adapters.cli.main import app
 from touchstream.adapters.config import VARIABLES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -112,8 +112,8 @@ def test_gateway_and_api_probe_their_http_endpoints() -> None:
         (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == ready
         assert container["livenessProbe"]["httpGet"]["path"] == live
-    gateway = (DEPLOY.parent / "adapters" / "gateway.py").read_text()
-    api = (DEPLOY.parent / "adapters" / "api.py").read_text()
+    gateway = (DEPLOY.parent / "adapters" / "gateway" / "app.py").read_text()
+    api = (DEPLOY.parent / "adapters" / "api" / "app.py").read_text()
     assert '"/readyz"' in gateway
     assert '"/healthz"' in gateway
     assert '"/healthz"' in api

@@ -16,11 +16,11 @@ from event_examples import wire_event
 from unit.test_read_models_oracle import QUERIES
 
 from touchstream.adapters.bootstrap import open_embedded_pipeline
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.migrate import prepare_read_store
-from touchstream.adapters.publisher import Publisher
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.sdk.publisher import Publisher
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.streams.embedded import (
     DEFAULT_GROUP,
@@ -259,7 +259,7 @@ def test_touchstream_run_processes_the_embedded_raw_log_of_the_data_folder(
 ) -> None:
     from typer.testing import CliRunner
 
-    from touchstream.adapters.cli import app
+    from touchstream.adapters.cli.main import app
 
     monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TOUCHSTREAM_MODE", "embedded")

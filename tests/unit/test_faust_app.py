@@ -19,10 +19,10 @@ from event_examples import wire_event
 from typer.testing import CliRunner
 
 from touchstream.adapters import worker_app
-from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.master_record import MasterRecord
-from touchstream.adapters.migrate import load_config, migrate
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import load_config, migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
@@ -299,7 +299,7 @@ def test_the_module_level_app_is_built_lazily_from_the_environment(
 def test_worker_help_teaches_the_environment_and_the_first_steps() -> None:
     import typer
 
-    from touchstream.adapters.cli_worker import faust_argv, worker
+    from touchstream.adapters.cli.worker import faust_argv, worker
 
     cli = typer.Typer()
     cli.command()(worker)

@@ -15,11 +15,11 @@ import orjson
 import pytest
 from unit.test_api_fixtures import signer, token
 
-from touchstream.adapters.api_compose import embedded_api, embedded_topic_log
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.feed import EmbeddedLogSource, FeedHub, topic_publisher
-from touchstream.adapters.gateway_server import serving
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.api.compose import embedded_api, embedded_topic_log
+from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub, topic_publisher
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.web.server import serving
 from touchstream.streams.ports import FeedMessage
 
 

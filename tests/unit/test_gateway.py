@@ -15,10 +15,10 @@ import pytest
 from event_examples import wire_event
 from fastapi import FastAPI
 
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway import GatewaySettings, create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
+from touchstream.adapters.gateway.app import GatewaySettings, create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.events import parse_event
 from touchstream.streams.ports import AbstractEventLog, LogUnavailable
 

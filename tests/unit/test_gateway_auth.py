@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli_gateway import app
-from touchstream.adapters.gateway_auth import (
+from touchstream.adapters.cli.gateway import app
+from touchstream.adapters.gateway.auth import (
     PRIVILEGED_TYPES,
     TYPE_DEPARTMENT,
     KeyFileError,

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from event_examples import wire_event
 
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway import GatewaySettings, create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
-from touchstream.adapters.gateway_server import ServerLimits, serving
+from touchstream.adapters.gateway.app import GatewaySettings, create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.web.server import ServerLimits, serving
 
 pytestmark = pytest.mark.timeout(120)
 

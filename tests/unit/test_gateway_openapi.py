@@ -18,10 +18,10 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway import GatewaySettings, create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
+from touchstream.adapters.gateway.app import GatewaySettings, create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.streams.ports import AbstractEventLog
 
 EXAMPLES = 40

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from touchstream.adapters.generator import (
+from touchstream.adapters.synthetic.generator import (
     GeneratorConfig,
     Truth,
     TruthPerson,

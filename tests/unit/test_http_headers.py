@@ -14,14 +14,14 @@ import pytest
 from fastapi import FastAPI
 from unit.test_api_fixtures import signer, token
 
-from touchstream.adapters.api import create_api
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.dashboard import render
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway import create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
-from touchstream.adapters.http_headers import content_security_policy, inline_hashes
+from touchstream.adapters.api.app import create_api
+from touchstream.adapters.api.dashboard import render
+from touchstream.adapters.gateway.app import create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.web.headers import content_security_policy, inline_hashes
 
 
 def get(app: FastAPI, path: str, **kwargs: Any) -> httpx.Response:

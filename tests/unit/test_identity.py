@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.identity_config import identity_config
+from touchstream.adapters.master_record.identity_config import identity_config
 from touchstream.events import Event
 from touchstream.projections.identity import (
     AccountFacts,

@@ -9,8 +9,8 @@ import pytest
 from event_examples import wire_event
 
 from touchstream.adapters.config import SettingsError, load_settings
-from touchstream.adapters.identity_config import identity_config, phone_regions
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.identity_config import identity_config, phone_regions
 from touchstream.events import parse_event
 from touchstream.projections.identity import IdentityConfig, canonical_key
 

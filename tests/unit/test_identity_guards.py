@@ -11,7 +11,7 @@ import pytest
 from event_examples import PAYLOADS, T0
 from event_examples import identity_event as event
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event, PhoneRegions, parse_event
 from touchstream.projections.identifiers import canonical_email, is_role_local_part, salesforce_id_18
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from event_examples import identity_event as event
 
-from touchstream.adapters.master_record import MasterRecord, persistence_env
+from touchstream.adapters.master_record.application import MasterRecord, persistence_env
 from touchstream.events import Event
 from touchstream.projections.master_record import Contact, published_type
 
@@ -275,7 +275,7 @@ def test_the_sqlite_store_keeps_everything_across_restarts(tmp_path: Path) -> No
 def test_stewards_list_merge_dismiss_and_unmerge_from_the_command_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from touchstream.adapters.cli_stewards import app as stewards
+    from touchstream.adapters.cli.stewards import app as stewards
 
     url = f"sqlite:///{tmp_path}/master.sqlite"
     master = MasterRecord.from_url(url)

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
-from touchstream.adapters.master_record import MasterRecord
-from touchstream.adapters.relay import MasterDataRelay, masterdata_event_id
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.relay import MasterDataRelay, masterdata_event_id
 from touchstream.events import parse_event
 
 

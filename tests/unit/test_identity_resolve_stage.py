@@ -8,8 +8,8 @@ from datetime import timedelta
 import orjson
 from event_examples import identity_event as event
 
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.events import parse_event, parse_resolved
 from touchstream.streams.resolve import IdentityCache, ResolveStage
 

@@ -12,17 +12,17 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli_import import import_command
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.generator import GeneratorConfig, generate
-from touchstream.adapters.importer import (
+from touchstream.adapters.cli.imports import import_command
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.sdk.importer import (
     CsvMapping,
     ImportOptions,
     ImportRefused,
     ImportReport,
     import_file,
 )
-from touchstream.adapters.publisher import Publisher, PublishError
+from touchstream.adapters.sdk.publisher import Publisher, PublishError
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
 from touchstream.streams.ports import LogUnavailable
 
 BAD_EVERY = 50

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.migrate import MIGRATIONS_TABLE, applied_versions, load_config, migrate
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import MIGRATIONS_TABLE, applied_versions, load_config, migrate
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS
 from touchstream.projections.merges import MERGE_COLUMNS
@@ -87,7 +87,7 @@ def test_a_migration_that_trips_over_another_process_is_retried_until_it_settles
     """Two workers started together migrate one database at once: a statement of one can meet the other's
     half-done step (a view dropped to be re-created). migrate_settled tries again; every statement is
     idempotent, so the second pass completes what is left."""
-    from touchstream.adapters.migrate import migrate_settled
+    from touchstream.adapters.storage.migrate import migrate_settled
     from touchstream.projections.migrations import MIGRATIONS
     from touchstream.streams.ports import ReadStoreError
 

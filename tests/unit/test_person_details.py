@@ -10,7 +10,7 @@ import pytest
 from event_examples import identity_event as event
 from event_examples import wire_event
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import EventParseError, parse_event
 from touchstream.events.schemas import check_compatibility, export_schemas
 

@@ -12,8 +12,8 @@ import pytest
 
 from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.gateway_auth import add_key
+from touchstream.adapters.gateway.auth import add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
 from touchstream.adapters.private_files import private_dir, touch_private, write_private
 
 

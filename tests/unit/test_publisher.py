@@ -11,8 +11,8 @@ import orjson
 import pytest
 from event_examples import PAYLOADS, wire_event
 
-from touchstream.adapters.event_log import SQLiteEventLog, partition_for
-from touchstream.adapters.publisher import Publisher, PublishError, encode
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog, partition_for
+from touchstream.adapters.sdk.publisher import Publisher, PublishError, encode
 from touchstream.events import EventParseError, parse_event
 from touchstream.streams.ports import AbstractEventLog, LogRecord, LogUnavailable
 

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from touchstream.adapters.importer import CsvMapping
+from touchstream.adapters.sdk.importer import CsvMapping
 from touchstream.streams.topology import TOPICS
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from unit.test_read_models_oracle import load
 
-from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
 from touchstream.projections.migrations import VIEWS
 from touchstream.streams.ports import AbstractReadStore

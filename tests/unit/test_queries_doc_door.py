@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from unit.test_read_models_oracle import load
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.sql_door import run
+from touchstream.adapters.api.sql_door import run
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
 

@@ -15,10 +15,11 @@ import typer
 from typer.testing import CliRunner
 from unit.test_api_fixtures import SECRET, load_story, pick_contact
 
-from touchstream.adapters import cli_api, cli_query
-from touchstream.adapters.api_auth import TokenSigner
+from touchstream.adapters.api.auth import TokenSigner
+from touchstream.adapters.api.sql_door import SqlRefused, check, open_door_store
 from touchstream.adapters.bootstrap import bootstrap
-from touchstream.adapters.sql_door import SqlRefused, check, open_door_store
+from touchstream.adapters.cli import api as cli_api
+from touchstream.adapters.cli import query as cli_query
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
 
@@ -173,7 +174,7 @@ def test_customer_show_finds_whom_the_api_search_finds(store: AbstractReadStore)
     first result (the CLI asks the same API, here built in process over the same store)."""
     from fastapi.testclient import TestClient
 
-    from touchstream.adapters.api_compose import build_api, signer_for
+    from touchstream.adapters.api.compose import build_api, signer_for
 
     jane = pick_contact(store, "phone != ''")
     queries = [jane["email"], jane["phone"], f"{jane['first_name']} {jane['last_name']}", jane["email"][:6]]

@@ -31,7 +31,7 @@ from unit.test_read_models_oracle import (
     oracle_transitions,
 )
 
-from touchstream.adapters.chdb_store import ChDBStore
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.streams.ports import AbstractReadStore
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.generator import GeneratorConfig, Truth, generate_with_truth
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.adapters.synthetic.generator import GeneratorConfig, Truth, generate_with_truth
 from touchstream.events import Event, parse_event
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.streams.embedded import RunStats, run_until_caught_up

@@ -13,9 +13,9 @@ import orjson
 import pytest
 from unit.test_read_models_oracle import QUERIES, dataset, truth_resolver
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.projections.config import ProjectionConfig
 from touchstream.projections.merges import MERGE_COLUMNS
 from touchstream.streams.embedded import run_until_caught_up

@@ -12,7 +12,7 @@ from event_examples import identity_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from touchstream.adapters.master_record import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event
 from touchstream.streams.resolve import ResolveStage
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from unit.test_api_fixtures import SECRET, load_story, story_config, wire
 
-from touchstream.adapters.api import LIST_ROUTES, create_api
-from touchstream.adapters.api_auth import TokenSigner
+from touchstream.adapters.api.app import LIST_ROUTES, create_api
+from touchstream.adapters.api.auth import TokenSigner
+from touchstream.adapters.api.sql_door import DOOR_VIEWS, SqlRefused, open_door_store, run, schema
 from touchstream.adapters.bootstrap import Runtime
-from touchstream.adapters.chdb_store import ChDBStore
 from touchstream.adapters.config import load_settings
-from touchstream.adapters.sql_door import DOOR_VIEWS, SqlRefused, open_door_store, run, schema
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.roles import (
     DEPARTMENTS,
     ENDPOINTS,
@@ -140,7 +140,7 @@ def calls(world: World, role: Role) -> list[tuple[str, str, dict[str, Any]]]:
         ("timeline", f"/v1/customers/{contact}/timeline", {"limit": 500}),
         ("accounts", f"/v1/accounts/{account}", {}),
     ]
-    from touchstream.adapters.api_queries import LISTS
+    from touchstream.adapters.api.queries import LISTS
 
     for path, name, endpoint, _ in LIST_ROUTES:
         params: dict[str, Any] = {"limit": 1000}

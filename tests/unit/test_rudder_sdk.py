@@ -17,11 +17,11 @@ import pytest
 from rudderstack.analytics import Client
 from rudderstack.analytics.request import APIError
 
-from touchstream.adapters.dedup import SQLiteDedupStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.gateway import create_gateway
-from touchstream.adapters.gateway_auth import Keyring, add_key
-from touchstream.adapters.gateway_server import serving
+from touchstream.adapters.gateway.app import create_gateway
+from touchstream.adapters.gateway.auth import Keyring, add_key
+from touchstream.adapters.gateway.dedup import SQLiteDedupStore
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.web.server import serving
 from touchstream.events import parse_event
 from touchstream.streams.ports import AbstractEventLog
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from event_examples import wire_event
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.projections.config import ProjectionConfig
 from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS, touchpoint_row

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from touchstream.adapters.gateway_ingest import Rejected
-from touchstream.adapters.segment import TRACK_MAPPINGS, map_message
+from touchstream.adapters.gateway.ingest import Rejected
+from touchstream.adapters.gateway.segment import TRACK_MAPPINGS, map_message
 from touchstream.events import parse_event
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

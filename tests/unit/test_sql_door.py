@@ -1,4 +1,4 @@
-"""The SQL door's pure checker (adapters/sql_door.py): what it lets through, what it rebuilds, what it
+"""The SQL door's pure checker (adapters/api/sql_door.py): what it lets through, what it rebuilds, what it
 refuses and how it says so. The hostile corpus against real engines is tests/faults/test_hostile_sql.py."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.sql_door import (
+from touchstream.adapters.api.sql_door import (
     ALLOWED_FUNCTIONS,
     DOOR_VIEWS,
     Limits,
@@ -22,6 +21,7 @@ from touchstream.adapters.sql_door import (
     engine_refusal,
     server_manages_users,
 )
+from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.projections.roles import ROLES, VIEW_ENDPOINTS
 from touchstream.streams.ports import ReadStoreError
 

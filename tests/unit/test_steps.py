@@ -10,9 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.projections.merges import MergeMap
 from touchstream.streams.embedded import PROJECT_GROUP, project_dead_letters, project_merges
 from touchstream.streams.ports import LogRecord

@@ -12,8 +12,8 @@ import pytest
 from event_examples import wire_event
 from unit.test_embedded_runner import pipeline, publish
 
-from touchstream.adapters.chdb_store import ChDBStore
-from touchstream.adapters.migrate import prepare_read_store
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.adapters.storage.migrate import prepare_read_store
 
 DAY = "2026-03-{:02d}T10:00:00Z"
 

@@ -13,11 +13,11 @@ import pytest
 from event_examples import wire_event
 from typer.testing import CliRunner
 
-from touchstream.adapters.cli_dlq import app
-from touchstream.adapters.dlq_replay import ReplayMapping, replay
-from touchstream.adapters.event_log import SQLiteEventLog
-from touchstream.adapters.publisher import Publisher
-from touchstream.adapters.topics import open_log
+from touchstream.adapters.cli.dlq import app
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.sdk.dlq_replay import ReplayMapping, replay
+from touchstream.adapters.sdk.publisher import Publisher
 from touchstream.streams.ports import AbstractEventLog, LogUnavailable
 from touchstream.streams.topology import DLQ, DLQ_REPLAYED, RAW
 from touchstream.streams.validate import (

@@ -1,0 +1,1 @@
+"""The `touchstream` command: one module per command group."""

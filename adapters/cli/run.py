@@ -1,0 +1,76 @@
+"""`touchstream run`: the embedded pipeline on the data folder.
+
+`run` processes whatever is in the embedded `touchpoints.raw` log (written by `touchstream import`, the
+gateway or the Publisher on the embedded log): validate and resolve against the master record into
+`touchpoints.resolved`, then project into chDB — production's two steps, in-process
+(`streams/embedded.py`). Everything lives under `TOUCHSTREAM_DATA_DIR` (`log/`, `chdb/`,
+`master-record.sqlite`), as `adapters/bootstrap.py` lays it out. Production runs Faust workers instead.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from ..bootstrap import Runtime, bootstrap
+
+app = typer.Typer(help="The embedded pipeline (SQLite logs + chDB, no servers).", no_args_is_help=True)
+
+
+def _embedded_runtime() -> Runtime:
+    runtime = bootstrap()
+    if not runtime.settings.embedded:
+        raise typer.BadParameter(
+            "TOUCHSTREAM_MODE=production: the Faust workers process Kafka; this command is embedded only"
+        )
+    return runtime
+
+
+@app.command("run")
+def run(
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", help="keep running and pick up new records as they arrive (Ctrl-C stops)"),
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="seconds between polls with --follow")] = 1.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="records per batch")] = 5_000,
+) -> None:
+    """Process everything in the embedded raw log: validate (bad records to the DLQ), resolve identity
+    with the master record, project into chDB. Positions are committed, so a rerun continues where the
+    last one stopped.
+
+    Example: `touchstream import events.jsonl && touchstream run`.
+    """
+    from ...streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
+    from ...streams.topology import RESOLVED
+    from ..storage.migrate import prepare_read_store
+    from .progress import progress_bar
+
+    runtime = _embedded_runtime()
+    with (
+        runtime.read_store() as store,
+        runtime.embedded_pipeline(store, batch_size=batch_size) as pipeline,
+    ):
+        prepare_read_store(store)
+        try:
+            while True:
+                pending = pipeline.raw.lag(RESOLVE_GROUP)
+                if pending or not follow:
+                    with progress_bar("resolve", pending) as advance:
+                        resolved = pipeline.resolve_until_caught_up(progress=advance)
+                    with progress_bar("project", pipeline.resolved.lag(PROJECT_GROUP)) as advance:
+                        projected = pipeline.project_until_caught_up(progress=advance)
+                    typer.echo(
+                        f"{resolved.records} raw records: {resolved.resolved} resolved to "
+                        f"{RESOLVED}, {resolved.dead_lettered} dead letters, {resolved.merges} merges; "
+                        f"{projected.records} projected ({projected.duplicates} duplicates skipped), "
+                        f"{projected.contacts_updated} contact profiles, {projected.signals_raised} "
+                        "signals raised"
+                    )
+                if not follow:
+                    break
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            typer.echo("stopped; positions are committed, `touchstream run` continues from here")

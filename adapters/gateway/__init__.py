@@ -1,0 +1,1 @@
+"""The ingestion gateway: HTTP app, keys and grants, validation, dedup, Segment compatibility."""

@@ -1,0 +1,1 @@
+"""The event logs: the embedded SQLite log, Kafka, topic creation, consumer-group offsets."""

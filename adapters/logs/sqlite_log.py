@@ -1,0 +1,114 @@
+"""The log port: an append-only, partitioned, ordered record log with consumer-group positions.
+
+Kafka is the production backend; `SQLiteEventLog` is the embedded one, so the demo, the gateway and the
+tests run with no broker. Keys are partitioned with Kafka's own murmur2 hash, so a key lands on the same
+partition number in both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from kafka.partitioner.default import murmur2
+
+from ...streams.ports import AbstractEventLog, LogRecord
+
+
+def partition_for(key: bytes | None, partitions: int) -> int:
+    """Kafka's default partitioner for keyed records (murmur2, positive, modulo the partition count)."""
+    if key is None:
+        return 0
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    partition INTEGER NOT NULL, offset INTEGER NOT NULL, key BLOB, value BLOB NOT NULL,
+    timestamp REAL NOT NULL, PRIMARY KEY (partition, offset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS positions (
+    group_id TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, partition)) WITHOUT ROWID;
+"""
+
+
+class SQLiteEventLog(AbstractEventLog):
+    """A durable log in one SQLite file (WAL mode); safe for several processes on one machine."""
+
+    def __init__(self, path: str | Path, partitions: int = 3) -> None:
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('partitions', ?)", (str(partitions),))
+        stored = int(self._db.execute("SELECT value FROM meta WHERE name='partitions'").fetchone()[0])
+        if stored != partitions:
+            raise ValueError(
+                f"log {path} has {stored} partitions, not {partitions}; open it with partitions={stored}"
+            )
+        self._partitions = stored
+
+    @property
+    def partitions(self) -> int:
+        return self._partitions
+
+    def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        now = time.time()
+        placed: list[tuple[int, int]] = []
+        with self._transaction():
+            next_offset = {p: self._end_offset(p) for p in range(self._partitions)}
+            rows = []
+            for key, value in records:
+                partition = partition_for(key, self._partitions)
+                offset = next_offset[partition]
+                next_offset[partition] = offset + 1
+                rows.append((partition, offset, key, value, now))
+                placed.append((partition, offset))
+            self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+        return placed
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, so offsets never collide
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
+        cursor = self._db.execute(
+            "SELECT partition, offset, key, value, timestamp FROM records"
+            " WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
+            (partition, from_offset, max_records),
+        )
+        return [LogRecord(*row) for row in cursor]
+
+    def _end_offset(self, partition: int) -> int:
+        row = self._db.execute("SELECT max(offset) FROM records WHERE partition = ?", (partition,)).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def end_offset(self, partition: int) -> int:
+        return self._end_offset(partition)
+
+    def committed(self, group: str, partition: int) -> int:
+        row = self._db.execute(
+            "SELECT next_offset FROM positions WHERE group_id = ? AND partition = ?", (group, partition)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def commit(self, group: str, positions: Iterable[tuple[int, int]]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO positions VALUES (?, ?, ?) ON CONFLICT (group_id, partition)"
+                " DO UPDATE SET next_offset = excluded.next_offset",
+                [(group, p, o) for p, o in positions],
+            )
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,239 @@
+"""The relay: the master record's notification log, in order, to the Kafka topic `masterdata.events`.
+
+The notification log is an outbox. The relay reads notifications after its recorded position, publishes
+each keyed by its aggregate id (one contact's or account's story stays on one partition, in order), waits
+until Kafka acknowledged every record of the batch (acks=all, idempotent producer), and only then records
+the new position with the library's tracking recorder, in the master record's own database. A crash
+between publishing and recording publishes the batch again: the duplicates carry the same `event_id`
+(derived from aggregate id and version), so consumers drop them. Nothing is skipped: the position only moves
+over what Kafka holds.
+
+Run it: `touchstream relay`
+(or `python -m touchstream.adapters.master_record.relay --store URL --bootstrap HOST:PORT`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, TypeVar
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import Notification, Tracking
+
+from ...projections.master_record import published_type
+from ...streams.ports import Producer
+from .application import MasterRecord
+
+log = logging.getLogger("touchstream.relay")
+T = TypeVar("T")
+
+MASTERDATA_TOPIC = "masterdata.events"
+RELAY_NAME = "masterdata-relay"
+DEFAULT_BATCH = 500
+# Fixed forever: consumers de-duplicate on ids derived from it.
+EVENT_ID_NAMESPACE = UUID("0b6f5d8e-3c1a-4f7e-8a52-6d9e1c4b7a30")
+_ENVELOPE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def masterdata_event_id(aggregate_id: UUID | str, version: int) -> UUID:
+    """The same recorded event always gets the same id, however often it is relayed."""
+    return uuid.uuid5(EVENT_ID_NAMESPACE, f"{aggregate_id}:{version}")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def to_message(app: MasterRecord, notification: Notification) -> Outgoing:
+    """A notification as a `masterdata.events` record: JSON with the event's own fields under `data`."""
+    domain_event = app.mapper.to_domain_event(notification)
+    qualname = type(domain_event).__qualname__
+    event_id = masterdata_event_id(notification.originator_id, notification.originator_version)
+    data = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE_FIELDS}
+    type_name = published_type(qualname)
+    message = {
+        "event_id": str(event_id),
+        "type": type_name,
+        "aggregate_type": qualname.split(".", 1)[0],
+        "aggregate_id": str(notification.originator_id),
+        "aggregate_version": notification.originator_version,
+        "notification_id": notification.id,
+        "recorded_at": getattr(domain_event, "timestamp", None),
+        "data": data,
+    }
+    value = orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS)
+    headers = [("event_id", str(event_id).encode()), ("type", type_name.encode())]
+    return Outgoing(str(notification.originator_id).encode(), value, headers)
+
+
+class MasterDataRelay:
+    def __init__(
+        self,
+        app: MasterRecord,
+        producer: Producer,
+        topic: str = MASTERDATA_TOPIC,
+        name: str = RELAY_NAME,
+        batch_size: int = DEFAULT_BATCH,
+        ack_timeout: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.producer = producer
+        self.topic = topic
+        self.name = name
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self.tracking = app.tracking_recorder()
+        self.relayed = 0
+        self.retries = 0  # failed batches, each retried
+
+    def position(self) -> int:
+        """The last notification id Kafka is known to hold (0 before the first)."""
+        return self.tracking.max_tracking_id(self.name) or 0
+
+    def lag(self) -> int:
+        return (self.app.recorder.max_notification_id() or 0) - self.position()
+
+    def run_once(self) -> int:
+        """Relay one batch; returns how many notifications it published."""
+        start = self.position()
+        batch = self.app.recorder.select_notifications(start, self.batch_size, inclusive_of_start=False)
+        if not batch:
+            return 0
+        futures = []
+        for notification in batch:
+            out = to_message(self.app, notification)
+            futures.append(self.producer.send(self.topic, value=out.value, key=out.key, headers=out.headers))
+        self.producer.flush(timeout=self.ack_timeout)
+        for future in futures:
+            future.get(timeout=self.ack_timeout)  # raises if Kafka refused any record: position stays put
+        self.tracking.insert_tracking(Tracking(self.name, batch[-1].id))
+        self.relayed += len(batch)
+        return len(batch)
+
+    def run(
+        self, stop: threading.Event, idle_wait: float = 0.2, first_delay: float = 0.2, max_delay: float = 30.0
+    ) -> None:
+        """Relay until `stop` is set. A batch that fails (PostgreSQL or Kafka unreachable, a record not
+        acknowledged) is logged with its reason and tried again after a capped exponential back-off; the
+        position has not moved, so nothing is skipped."""
+        delay, failures = first_delay, 0
+        while not stop.is_set():
+            try:
+                relayed = self.run_once()
+            except Exception as exc:
+                failures += 1
+                self.retries += 1
+                log.warning(
+                    "relay batch failed (attempt %d), retrying in %.1fs: %s: %s",
+                    failures,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
+                stop.wait(delay)
+                delay = min(delay * 2, max_delay)
+                continue
+            delay, failures = first_delay, 0
+            if relayed == 0:
+                stop.wait(idle_wait)
+
+
+def kafka_producer(bootstrap: str) -> Any:
+    """An idempotent producer that waits for every in-sync replica: acknowledged means durable."""
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        retries=2_147_483_647,
+        request_timeout_ms=30_000,
+    )
+
+
+def ensure_topic(bootstrap: str, topic: str = MASTERDATA_TOPIC, partitions: int = 3) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def open_retrying(
+    open_: Callable[[], T],
+    stop: threading.Event,
+    *,
+    what: str,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> T | None:
+    """Open a store that may not be up yet: each failure is one log line (no traceback) and a capped
+    back-off, until it opens or `stop` is set (then None)."""
+    delay = first_delay
+    while not stop.is_set():
+        try:
+            return open_()
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            log.warning("%s not reachable yet, retrying in %.1fs: %s", what, delay, reason[:300])
+            stop.wait(delay)
+            delay = min(delay * 2, max_delay)
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Relay the master record's notification log to Kafka.")
+    parser.add_argument(
+        "--store",
+        required=True,
+        help="master-record URL (sqlite:///… or postgresql://…); `touchstream relay` fills it in",
+    )
+    parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, host:port")
+    parser.add_argument("--topic", default=MASTERDATA_TOPIC)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    opened = open_retrying(lambda: MasterRecord.from_url(args.store), stop, what="master record")
+    if opened is None:
+        return
+    app = opened
+    producer = kafka_producer(args.bootstrap)
+    relay = MasterDataRelay(app, producer, topic=args.topic, batch_size=args.batch)
+    started = time.monotonic()
+    try:
+        relay.run(stop)
+    finally:
+        producer.close()
+        app.close()
+        elapsed = time.monotonic() - started
+        summary = f"relayed {relay.relayed} notifications in {elapsed:.1f}s ({relay.retries} retries)"
+        print(summary, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The read stores: chDB (embedded), the ClickHouse server, migrations and cluster DDL."""

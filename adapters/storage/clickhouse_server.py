@@ -1,0 +1,127 @@
+"""The read store on a ClickHouse server, over the native protocol (clickhouse-driver).
+
+Works with the Debian 18.16 server that ``deploy/local/clickhouse.sh`` runs and with current servers; keep to
+the SQL subset in ``docs/clickhouse.md`` so the same statements also run on chDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from clickhouse_driver import Client
+
+from ...streams.ports import AbstractReadStore, Column, ReadStoreError, batched, check_identifier
+
+__all__ = ["CLUSTER_SETTINGS", "ClickHouseServerStore"]
+
+#: Session settings on a cluster (`cluster=True`; tables from `db migrate --cluster`, docs/deploy.md): an
+#: insert into a Distributed table returns once each shard holds its rows, not when a background sender
+#: gets to them, so an acknowledged batch is durable and offsets may be committed; and a view's JOIN or IN
+#: over a Distributed table runs once and ships its result to the shards, instead of being refused.
+CLUSTER_SETTINGS: dict[str, Any] = {"insert_distributed_sync": 1, "distributed_product_mode": "global"}
+
+
+class ClickHouseServerStore(AbstractReadStore):
+    """A :class:`AbstractReadStore` on a ClickHouse server.
+
+    The driver connects lazily, on the first statement; only ``create_database=True`` talks to the server
+    in the constructor (once, to run ``CREATE DATABASE IF NOT EXISTS``). Parameters are substituted by the
+    driver on the client side (``%(name)s``). Inserts use the driver's native columnar insert, so values
+    never become SQL text. DateTime values come back naive, in the server's time zone — which is UTC on
+    every server we run; an aware ``datetime`` given as a value is converted to it.
+
+    One store holds one connection: use it from one thread at a time.
+    """
+
+    engine = "clickhouse-server"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        database: str = "default",
+        *,
+        user: str = "default",
+        password: str = "",
+        create_database: bool = False,
+        settings: Mapping[str, Any] | None = None,
+        cluster: bool = False,
+        connect_timeout: float = 10.0,
+        send_receive_timeout: float = 300.0,
+        batch_size: int = 10_000,
+    ) -> None:
+        check_identifier(database)
+        self.database = database
+        self.batch_size = batch_size
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "user": user,
+            "password": password,
+            "connect_timeout": connect_timeout,
+            "send_receive_timeout": send_receive_timeout,
+            "settings": {**(CLUSTER_SETTINGS if cluster else {}), **(settings or {})},
+            "client_name": "touchstream",
+        }
+        if create_database and database != "default":
+            admin = Client(database="default", **options)
+            sql = f"CREATE DATABASE IF NOT EXISTS {database}"
+            try:
+                admin.execute(sql)
+            except Exception as exc:
+                raise ReadStoreError(self.engine, sql, exc) from exc
+            finally:
+                admin.disconnect()
+        self._client: Any = Client(database=database, **options)
+        self._options = options
+        self._closed = False
+
+    def on_node(self, host: str, port: int) -> ClickHouseServerStore:
+        """The same database, user and settings on another server of a cluster (`db migrate --cluster`
+        fills each node's config tables through it)."""
+        options = {k: v for k, v in self._options.items() if k not in ("host", "port", "client_name")}
+        return ClickHouseServerStore(host, port, self.database, batch_size=self.batch_size, **options)
+
+    def _check_open(self, sql: str) -> None:
+        if self._closed:
+            raise ReadStoreError(self.engine, sql, "store is closed")
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._check_open(sql)
+        try:
+            self._client.execute(sql, dict(params) if params is not None else None)
+        except Exception as exc:
+            raise ReadStoreError(self.engine, sql, exc) from exc
+
+    def query_with_columns(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[Column], list[tuple[Any, ...]]]:
+        self._check_open(sql)
+        try:
+            rows, columns = self._client.execute(
+                sql, dict(params) if params is not None else None, with_column_types=True
+            )
+        except Exception as exc:
+            raise ReadStoreError(self.engine, sql, exc) from exc
+        return [(str(n), str(t)) for n, t in columns], [tuple(r) for r in rows]
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        check_identifier(table, qualified=True)
+        names = [check_identifier(c) for c in columns]
+        if not names:
+            raise ValueError("insert_rows needs at least one column")
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES"
+        self._check_open(sql)
+        written = 0
+        for chunk in batched(rows, self.batch_size):
+            try:
+                written += int(self._client.execute(sql, chunk))
+            except Exception as exc:
+                raise ReadStoreError(self.engine, sql, exc) from exc
+        return written
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.disconnect()

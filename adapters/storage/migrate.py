@@ -1,0 +1,94 @@
+"""Apply the schema migrations (`projections/migrations.py`) to a read store, idempotently.
+
+Applied versions are recorded in `schema_migrations` after every statement of the migration succeeded;
+each statement is idempotent itself, so a run interrupted in the middle of a migration repeats it whole.
+The same code runs on the ClickHouse server and on chDB. ClickHouse has no lock to take, so two processes
+migrating one database at the same moment (workers started together) can trip over each other's half-done
+step: `migrate_settled` retries, which is safe because every statement is idempotent. Better still,
+migrate from one place (the `touchstream db migrate` step of a deploy).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from ...projections.config import DEFAULT_CONFIG, ProjectionConfig
+from ...projections.config_tables import CONFIG_TABLES
+from ...projections.migrations import MIGRATIONS, Migration
+from ...streams.ports import AbstractReadStore, ReadStoreError
+
+MIGRATIONS_TABLE = "schema_migrations"
+
+_MIGRATIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree ORDER BY version
+"""
+
+
+def applied_versions(store: AbstractReadStore) -> set[int]:
+    store.execute(_MIGRATIONS_DDL)
+    return {int(row[0]) for row in store.query(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
+
+
+def migrate(
+    store: AbstractReadStore,
+    migrations: Sequence[Migration] = MIGRATIONS,
+    on_applied: Callable[[Migration], None] | None = None,
+) -> list[Migration]:
+    """Apply, in version order, every migration not yet recorded; return the ones applied now."""
+    done = applied_versions(store)
+    applied: list[Migration] = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            store.execute(statement)
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        store.insert_rows(
+            MIGRATIONS_TABLE, ("version", "name", "applied_at"), [(migration.version, migration.name, now)]
+        )
+        applied.append(migration)
+        if on_applied is not None:
+            on_applied(migration)
+    return applied
+
+
+def migrate_settled(
+    store: AbstractReadStore,
+    attempts: int = 8,
+    first_delay_s: float = 0.5,
+    on_retry: Callable[[int, Exception], None] | None = None,
+) -> list[Migration]:
+    """`migrate`, retried with back-off when a statement fails: another process may be applying the same
+    migration (a view it dropped to re-create is missing for a moment). The last failure is raised."""
+    delay = first_delay_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return migrate(store)
+        except ReadStoreError as exc:
+            if attempt == attempts:
+                raise
+            if on_retry is not None:
+                on_retry(attempt, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
+def load_config(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
+    """Write the config tables the departmental SQL joins (SLA targets, stage probabilities, dated
+    exchange rates, late stages)."""
+    for table, columns, rows in CONFIG_TABLES:
+        store.execute(f"TRUNCATE TABLE {table}")
+        store.insert_rows(table, columns, rows(config))
+
+
+def prepare_read_store(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:
+    """Apply pending migrations and load the config tables."""
+    migrate(store)
+    load_config(store, config)

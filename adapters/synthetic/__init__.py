@@ -1,0 +1,1 @@
+"""The synthetic world: generated customers and each department's story about them."""

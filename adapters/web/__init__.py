@@ -1,0 +1,1 @@
+"""The HTTP server and headers the gateway and the API share."""
