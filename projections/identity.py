@@ -10,6 +10,10 @@ Identifier kinds, as keys:
 - role addresses (`role:<email>`, e.g. support@acme.com): a contact of their own, never linking people;
 - weak, only ever raising a duplicate suspect: `phone:<E.164>`, `name:<first last>|<company>`;
 - accounts: `account:<system>:<id>`, `domain:<domain>`, `company:<normalized name>` (a suggestion only).
+
+Long because it is one rulebook (docs/identity.md): the identifier keys, the `Evidence` read from an event
+and `decide` with its helpers all work on the same `Evidence`, `Known` and `Plan` types, and a rule is
+easiest to check against its neighbours in one place.
 """
 
 from __future__ import annotations
@@ -360,20 +364,7 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
     if company and "first_name" in details and "last_name" in details:
         key = name_key(details["first_name"], details["last_name"], company)
         names += [key] if key else []
-    confidence = CONFIDENCE_BY_EVENT_TYPE.get(event.type, DEFAULT_CONFIDENCE)
-    observations = tuple(
-        Observation(
-            attribute=name,
-            value=value,
-            source=event.source,
-            department=str(event.department),
-            observed_at=event.occurred_at,
-            confidence=confidence,
-            event_id=str(event.event_id),
-            actor=event.actor,
-        )
-        for name, value in sorted(details.items())
-    )
+    observations = _observations(event, details)
     purpose = _field(event.payload, "purpose", None)
     consent = None
     if event.type in ("ConsentGiven", "ConsentWithdrawn") and purpose is not None:
@@ -400,6 +391,24 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
         erasure=event.type == "ErasureRequested",
         first_name=first or None,
         hearsay=tuple(k for k in hearsay if k not in strong and k not in phones),
+    )
+
+
+def _observations(event: Event, details: Mapping[str, str]) -> tuple[Observation, ...]:
+    """The person details an event states about its sender, each with where and how surely it was seen."""
+    confidence = CONFIDENCE_BY_EVENT_TYPE.get(event.type, DEFAULT_CONFIDENCE)
+    return tuple(
+        Observation(
+            attribute=name,
+            value=value,
+            source=event.source,
+            department=str(event.department),
+            observed_at=event.occurred_at,
+            confidence=confidence,
+            event_id=str(event.event_id),
+            actor=event.actor,
+        )
+        for name, value in sorted(details.items())
     )
 
 
@@ -660,40 +669,9 @@ def _finish(
     weak_adds: list[str] = []
     withdrawals: list[Suspect] = []
     if target is not None:
-        gone = {target, *(merged or set())}
-        for key in ev.phones:
-            holders = known.holders.get(key, frozenset())
-            if target not in holders:
-                weak_adds.append(key)
-            people = holders | {target}
-            if len(people) >= config.switchboard_holders:
-                # An account's number, not a person's: what it suggested so far is disproved.
-                if target not in holders and len(people) == config.switchboard_holders:
-                    withdrawals += _pairs(people, "shared_phone", key)
-                continue
-            if suspicious:
-                suspects += [Suspect(target, o, "shared_phone", key) for o in sorted(holders - gone, key=str)]
-        for key in ev.names:
-            holders = known.holders.get(key, frozenset())
-            if target not in holders:
-                weak_adds.append(key)
-            others = sorted(holders - gone, key=str)
-            if suspicious and len(holders | {target}) <= config.max_holders_for_suspicion:
-                suspects += [Suspect(target, other, "same_name_and_company", key) for other in others]
-        for key in ev.hearsay:  # someone else's identifiers, quoted: worth a look, never a link
-            named = {known.owners[key]} if key in known.owners else set(known.holders.get(key, ()))
-            if key.startswith("phone:") and len(named | {target}) >= config.switchboard_holders:
-                continue
-            suspects += [
-                Suspect(target, o, "forwarded_identifier", key) for o in sorted(named - gone, key=str)
-            ]
-    facts = known.contacts.get(target) if target is not None else None
-    current_account = facts.account_id if facts else None
-    if merged and current_account is None:  # the survivor adopts a merged contact's account
-        current_account = next(
-            (known.contacts[m].account_id for m in sorted(merged, key=str) if known.contacts[m].account_id),
-            None,
-        )
+        raised, weak_adds, withdrawals = _weak_evidence(ev, known, config, target, merged, suspicious)
+        suspects += raised
+    current_account = _current_account(known, target, merged)
     account = _account_plan(ev, known) or _shared_number_account(shared_by, known)
     link = None
     # A domain only links a contact with no account; an explicit account id moves it (it wins).
@@ -723,6 +701,59 @@ def _finish(
         refused=base.refused,
         withdrawals=tuple(withdrawals),
     )
+
+
+def _weak_evidence(
+    ev: Evidence,
+    known: Known,
+    config: IdentityConfig,
+    target: UUID,
+    merged: set[UUID] | None,
+    suspicious: bool,
+) -> tuple[list[Suspect], list[str], list[Suspect]]:
+    """What the event's weak identifiers say about `target`: (suspects raised, weak index entries to add,
+    suspects withdrawn because a number turned out to be a switchboard)."""
+    suspects: list[Suspect] = []
+    weak_adds: list[str] = []
+    withdrawals: list[Suspect] = []
+    gone = {target, *(merged or set())}
+    for key in ev.phones:
+        holders = known.holders.get(key, frozenset())
+        if target not in holders:
+            weak_adds.append(key)
+        people = holders | {target}
+        if len(people) >= config.switchboard_holders:
+            # An account's number, not a person's: what it suggested so far is disproved.
+            if target not in holders and len(people) == config.switchboard_holders:
+                withdrawals += _pairs(people, "shared_phone", key)
+            continue
+        if suspicious:
+            suspects += [Suspect(target, o, "shared_phone", key) for o in sorted(holders - gone, key=str)]
+    for key in ev.names:
+        holders = known.holders.get(key, frozenset())
+        if target not in holders:
+            weak_adds.append(key)
+        others = sorted(holders - gone, key=str)
+        if suspicious and len(holders | {target}) <= config.max_holders_for_suspicion:
+            suspects += [Suspect(target, other, "same_name_and_company", key) for other in others]
+    for key in ev.hearsay:  # someone else's identifiers, quoted: worth a look, never a link
+        named = {known.owners[key]} if key in known.owners else set(known.holders.get(key, ()))
+        if key.startswith("phone:") and len(named | {target}) >= config.switchboard_holders:
+            continue
+        suspects += [Suspect(target, o, "forwarded_identifier", key) for o in sorted(named - gone, key=str)]
+    return suspects, weak_adds, withdrawals
+
+
+def _current_account(known: Known, target: UUID | None, merged: set[UUID] | None) -> UUID | None:
+    """The account the target belongs to now; a survivor without one adopts a merged contact's."""
+    facts = known.contacts.get(target) if target is not None else None
+    current_account = facts.account_id if facts else None
+    if merged and current_account is None:
+        current_account = next(
+            (known.contacts[m].account_id for m in sorted(merged, key=str) if known.contacts[m].account_id),
+            None,
+        )
+    return current_account
 
 
 def _pairs(people: Iterable[UUID], reason: str, key: str) -> list[Suspect]:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ...events import EventParseError, Limits, PhoneRegions, Problem, parse_event
+from ...events import Event, EventParseError, Limits, PhoneRegions, Problem, parse_event
 from ...streams.ports import AbstractDedupStore, AbstractEventLog, LogUnavailable
 from .auth import ApiKey
 
@@ -120,6 +120,35 @@ def _prepare_one(
         return _rejected(index, "invalid", str(problem), problems=(problem,))
     event_id = draft.get("event_id") if isinstance(draft.get("event_id"), str) else None
     type_name = draft.get("type") if isinstance(draft.get("type"), str) else None
+    event = _parse_within_limits(index, draft, event_id, type_name, limits, region, regions)
+    if isinstance(event, Outcome):
+        return event
+    event_id, type_name = str(event.event_id), event.type
+    refusal = key.allows(event.source, event.department.value, event.type)
+    if refusal is not None:
+        return _rejected(index, "forbidden", refusal, event_id=event_id, type=type_name)
+    value = event.model_dump_json().encode()
+    return Candidate(
+        index=index,
+        event_id=event_id,
+        type=type_name,
+        key=event.identifiers.strongest().encode(),
+        value=value,
+        body_hash=hashlib.sha256(value).hexdigest(),
+        source=key.source,
+    )
+
+
+def _parse_within_limits(
+    index: int,
+    draft: Mapping[str, Any],
+    event_id: str | None,
+    type_name: str | None,
+    limits: Limits,
+    region: str | None,
+    regions: PhoneRegions | None,
+) -> Event | Outcome:
+    """The draft as an event, or its rejection: too deep or too large to read, or not a valid event."""
     try:
         size = len(orjson.dumps(draft))
     except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes (254): never a real event
@@ -149,20 +178,7 @@ def _prepare_one(
         return _rejected(
             index, "invalid", str(problem), problems=(problem,), event_id=event_id, type=type_name
         )
-    event_id, type_name = str(event.event_id), event.type
-    refusal = key.allows(event.source, event.department.value, event.type)
-    if refusal is not None:
-        return _rejected(index, "forbidden", refusal, event_id=event_id, type=type_name)
-    value = event.model_dump_json().encode()
-    return Candidate(
-        index=index,
-        event_id=event_id,
-        type=type_name,
-        key=event.identifiers.strongest().encode(),
-        value=value,
-        body_hash=hashlib.sha256(value).hexdigest(),
-        source=key.source,
-    )
+    return event
 
 
 def prepare(
