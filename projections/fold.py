@@ -14,6 +14,9 @@ Order: every value is kept by event time (the event id breaks ties) or is commut
 and last seen), and the health score and the signals are evaluated at the contact's newest event time, so
 events arriving late or out of order give the same 360 row and the same active signals — within the
 state's bounds (the last few event ids, closed tickets and warm touches kept; docs/projections.md).
+
+Long because every event type that changes the 360 row has its own small handler here (`_HANDLERS`),
+beside the fold that dispatches to them and the scores they feed; most are a few lines.
 """
 
 from __future__ import annotations

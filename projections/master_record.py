@@ -6,6 +6,10 @@ datetimes) because snapshots are transcoded by the library's JSON transcoder.
 
 Merges are events on both contacts (the merged one points at its survivor; the survivor records what it
 absorbed); claims are never rewritten, so an unmerge gives the merged contact back its own identifiers.
+
+Long because the library stores every recorded event under a topic naming this module and class
+(`touchstream.projections.master_record:Contact.IdentifiersAttached`, ...): moving an aggregate to another
+module would orphan its stored events and snapshots.
 """
 
 from __future__ import annotations

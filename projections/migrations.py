@@ -9,6 +9,10 @@ its own (IF NOT EXISTS), so a migration interrupted half-way is simply applied a
 The analyst views (docs/queries.md) read through `touchpoints_current`, which de-duplicates the facts
 (FINAL) and re-points merged contacts to their survivor through `contact_merges` (an ANY LEFT JOIN ...
 USING, the join form 18.16 answers correctly).
+
+Long because it is data, not logic: the SQL of every table and view, in the order the versions apply them,
+and later migrations build on earlier statements by name; split up, one ordered history would only be
+scattered across files.
 """
 
 from __future__ import annotations

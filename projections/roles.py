@@ -18,6 +18,10 @@ for a role holding the section whose story it tells (`TEXT_SECTION_OF_TYPE`).
 
 The six built-in roles are `ROLES`; configuration adds more (`roles_from_mapping`, e.g. from a TOML
 `[roles.<name>]` table, optionally `extends = "<role>"`).
+
+Long because most of it is the matrix itself, as data (the sections and their fields, the money columns,
+the endpoints, the six built-in roles); the rules that read it stay beside it so one file is the whole
+answer to "who sees what".
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ in a Faust table instead.
 identity is known up front (the generator's truth, or `stand_in_resolver`, which names a contact by its
 strongest identifier and merges nothing): raw -> parse -> resolve -> fold -> chDB, with the raw log keyed
 so that one contact's events share a partition. It is never the default.
+
+Long because it holds both steps, the single-step shortcut, and the dead-letter and merge projections that
+step 2 runs, and they share the stats, the batch-reading helpers and the typed-touchpoints hand-over; the
+shortcut (`stand_in_resolver` to `run_until_caught_up`) is the seam to cut along if it grows.
 """
 
 from __future__ import annotations

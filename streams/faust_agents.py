@@ -18,6 +18,10 @@ tests). Decisions stay in `projections/` and the stages (`streams/validate.py`, 
 - Per-contact projection state lives in ClickHouse's `projection_state` (as in the embedded runner), with
   an in-memory cache that `reset()` clears on every rebalance; see docs/architecture.md ("The Faust worker")
   for why not in Faust tables.
+
+Long because the promise above (no exception escapes once an effect started) is kept by one `Pipeline`
+whose four batch steps share its retry loop, its executors and its state cache; split apart, each would
+need that plumbing passed in.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """The HTTP gateway: an ASGI app (FastAPI) that authenticates upstream systems, validates their events and
-publishes them to the log, answering per event. Wiring only: the work is in gateway_ingest (prepare,
-publish, de-duplicate), gateway_auth (keys), segment (Segment shapes) and the event language.
+publishes them to the log, answering per event. Wiring only: the work is in ingest.py (prepare,
+publish, de-duplicate), auth.py (keys), segment.py (Segment shapes) and the event language.
 
 `create_gateway(open_log, keys, dedup, settings)` builds the app; `touchstream gateway` serves it with
 uvicorn. The log is opened lazily on the gateway's log thread, so building the app connects to nothing.
+
+Long because the three doors it wires (events, Segment's shapes, operations) and the OpenAPI touch-ups
+share the private refusal and body-reading helpers and the `Gateway` state; each route body is short.
 """
 
 from __future__ import annotations

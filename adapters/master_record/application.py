@@ -5,6 +5,11 @@ Persistence is the library's own, chosen by config: a URL becomes the library's 
 fast tests). Resolution is read -> decide (pure, projections/identity.py) -> save everything in one atomic
 write; when another worker wrote first (the library's IntegrityError on a version), it reads again and
 decides again, so concurrent workers never create the same person twice.
+
+Long because `MasterRecord` is one eventsourcing `Application`: the resolve path (read a snapshot, decide,
+carry out the plan, one event or a batch) and the steward's commands (merge, unmerge, correct, dismiss)
+share its repository, its conflict retry (`_retrying`) and the merge helpers; carrying out a plan is
+already split into short methods.
 """
 
 from __future__ import annotations
