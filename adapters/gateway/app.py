@@ -335,7 +335,7 @@ def _add_segment_routes(app: FastAPI, gateway: Gateway) -> None:
                 # checked before a byte of the body is read: a `writeKey` inside the body would make
                 # every stranger's body worth reading and parsing, so it is not accepted.
                 key = gateway.authenticate(_presented(bearer, basic))
-                data = _decode(await _read_body(request, gateway.settings.max_request_bytes))
+                data = _decode(await gateway.read_body(request))
                 if not isinstance(data, dict):
                     raise _error(400, "bad_request", "a Segment request body is a JSON object")
                 messages = data.get("batch") if call is None else [data]

@@ -90,10 +90,12 @@ def test_slow_clients_holding_every_slot_do_not_lock_the_gateway_out(served: Ser
         sock.close()
 
 
-def test_a_body_that_trickles_is_answered_408_and_closed(served: Served) -> None:
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/batch", "/v1/track"])
+def test_a_body_that_trickles_is_answered_408_and_closed(served: Served, path: str) -> None:
+    """The body deadline holds on every ingest route, the Segment-compatible ones too."""
     sock = served.connect()
     head = (
-        "POST /v1/events HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
         f"Authorization: Bearer {served.key}\r\nContent-Length: 1000\r\n\r\n"
     )
     sock.sendall(head.encode() + b'{"event_id": ')
