@@ -1,0 +1,379 @@
+"""The data keys of crypto-shredding, on SQLite (embedded) or PostgreSQL (production).
+
+Each subject has generations of 32-byte random data keys; the live one is stored wrapped (AES-GCM) with a
+key-encryption key (KEK) the caller holds, never in the clear. Shredding sets `wrapped` to NULL and writes
+`shred_audit`; a subject seen again after that gets a new generation (never the old key back), which
+`reissued()` lists so an erasure is not undone silently. `rotate_kek` rewraps every live key.
+
+Rotating the KEK: give every process the new KEK as `kek` and the old one in `previous_keks`, call
+`rotate_kek` once, then drop the old KEK everywhere and destroy it. Rotating after erasures also makes
+stale copies of wrapped keys (backups, database WAL, dead row versions) useless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS subject_keys (
+        subject TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        key_id TEXT NOT NULL UNIQUE,
+        kek_id TEXT NOT NULL,
+        wrapped {blob} NULL,
+        created_at TEXT NOT NULL,
+        shredded_at TEXT NULL,
+        PRIMARY KEY (subject, generation))""",
+    """CREATE TABLE IF NOT EXISTS shred_audit (
+        at TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        keys_destroyed INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS shred_audit_subject ON shred_audit (subject)",
+)
+
+
+@dataclass(frozen=True)
+class ShredRecord:
+    """One line of the erasure audit: who asked, when, why, and how many keys it destroyed."""
+
+    at: str
+    subject: str
+    requested_by: str
+    reason: str
+    keys_destroyed: int
+
+
+@dataclass(frozen=True)
+class Reissued:
+    """A subject erased before and seen again: it holds a key of a later generation."""
+
+    subject: str
+    generation: int
+    created_at: str
+
+
+class _Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class _KeyStore:
+    """The rules, written once; the two stores differ only in how they connect and hold a transaction."""
+
+    _placeholder = "?"
+
+    def __init__(self, kek: bytes, kek_id: str, previous_keks: Mapping[str, bytes] | None = None) -> None:
+        self._keks = {**(previous_keks or {}), kek_id: _checked(kek, kek_id)}
+        self._kek_id = kek_id
+        self.reissued_after_erasure = 0  # keys this instance issued to an erased subject
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[_Connection]:
+        raise NotImplementedError
+        yield
+
+    def _sql(self, text: str) -> str:
+        return text if self._placeholder == "?" else text.replace("?", self._placeholder)
+
+    def _q(self, tx: _Connection, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = tx.execute(self._sql(text), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    # --- the KeyStore protocol (streams/sealing.py) -------------------------------------------------------
+
+    def data_key(self, subject: str, create: bool) -> tuple[str, bytes] | None:
+        if create:
+            return self.data_keys([subject])[subject]
+        with self._transaction() as tx:
+            return self._live(tx, subject)
+
+    def data_keys(self, subjects: Collection[str]) -> dict[str, tuple[str, bytes]]:
+        wanted = list(dict.fromkeys(subjects))
+        found: dict[str, tuple[str, bytes]] = {}
+        with self._transaction() as tx:
+            for subject in wanted:
+                if (live := self._live(tx, subject)) is not None:
+                    found[subject] = live
+        missing = [s for s in wanted if s not in found]
+        if not missing:
+            return found
+        reissued: list[tuple[str, int]] = []
+        with self._transaction(write=True) as tx:
+            for subject in missing:
+                found[subject], generation = self._create(tx, subject)
+                if generation > 1:
+                    reissued.append((subject, generation))
+        for subject, generation in reissued:
+            self.reissued_after_erasure += 1
+            log.warning("subject %s was erased and is seen again: new key generation %d", subject, generation)
+        return found
+
+    def _create(self, tx: _Connection, subject: str) -> tuple[tuple[str, bytes], int]:
+        """The subject's live key, created as the next generation unless another process just did."""
+        if (live := self._live(tx, subject)) is not None:
+            return live, 0
+        rows = self._q(tx, "SELECT MAX(generation) FROM subject_keys WHERE subject = ?", (subject,))
+        generation = int(rows[0][0] or 0) + 1
+        key_id, key = uuid.uuid4().hex, os.urandom(KEY_BYTES)
+        inserted = self._q(
+            tx,
+            "INSERT INTO subject_keys (subject, generation, key_id, kek_id, wrapped, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING key_id",
+            (
+                subject,
+                generation,
+                key_id,
+                self._kek_id,
+                self._wrap(key, key_id, subject, self._kek_id),
+                _now(),
+            ),
+        )
+        if not inserted:  # PostgreSQL: another transaction created it first; read committed sees theirs
+            if (live := self._live(tx, subject)) is not None:
+                return live, 0
+            raise LookupError(f"a key for subject {subject} was created and shredded concurrently; try again")
+        return (key_id, key), generation
+
+    def keys(self, key_ids: Collection[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(key_ids))
+        found: dict[str, bytes] = {}
+        with self._transaction() as tx:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for key_id, subject, kek_id, wrapped in self._q(
+                    tx,
+                    "SELECT key_id, subject, kek_id, wrapped FROM subject_keys "
+                    f"WHERE key_id IN ({marks}) AND wrapped IS NOT NULL",
+                    chunk,
+                ):
+                    found[key_id] = self._unwrap(bytes(wrapped), key_id, subject, kek_id)
+        return found
+
+    def shred(self, subjects: Collection[str], *, requested_by: str, reason: str) -> int:
+        destroyed = 0
+        at = _now()
+        with self._transaction(write=True) as tx:
+            for subject in dict.fromkeys(subjects):
+                count = len(
+                    self._q(
+                        tx,
+                        "UPDATE subject_keys SET wrapped = NULL, shredded_at = ? "
+                        "WHERE subject = ? AND wrapped IS NOT NULL RETURNING key_id",
+                        (at, subject),
+                    )
+                )
+                if not self._q(tx, "SELECT 1 FROM subject_keys WHERE subject = ? LIMIT 1", (subject,)):
+                    # Erased before any key existed: a destroyed generation 1, so a later key is a reissue.
+                    self._q(
+                        tx,
+                        "INSERT INTO subject_keys (subject, generation, key_id, kek_id, wrapped, created_at, "
+                        "shredded_at) VALUES (?, 1, ?, '', NULL, ?, ?)",
+                        (subject, uuid.uuid4().hex, at, at),
+                    )
+                self._q(
+                    tx,
+                    "INSERT INTO shred_audit (at, subject, requested_by, reason, keys_destroyed) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (at, subject, requested_by, reason, count),
+                )
+                destroyed += count
+        self._after_shred()
+        return destroyed
+
+    def is_shredded(self, subject: str) -> bool:
+        with self._transaction() as tx:
+            return bool(
+                self._q(
+                    tx,
+                    "SELECT 1 FROM subject_keys WHERE subject = ? AND shredded_at IS NOT NULL LIMIT 1",
+                    (subject,),
+                )
+            )
+
+    # --- administration -----------------------------------------------------------------------------------
+
+    def audit(self, subject: str | None = None) -> list[ShredRecord]:
+        """The erasure audit, oldest first (all of it, or one subject's)."""
+        where, params = ("WHERE subject = ?", (subject,)) if subject is not None else ("", ())
+        with self._transaction() as tx:
+            rows = self._q(
+                tx,
+                "SELECT at, subject, requested_by, reason, keys_destroyed FROM shred_audit "
+                f"{where} ORDER BY at, subject",
+                params,
+            )
+        return [ShredRecord(str(a), str(s), str(r), str(why), int(n)) for a, s, r, why, n in rows]
+
+    def reissued(self) -> list[Reissued]:
+        """Erased subjects that were seen again and hold a new live key (generation above 1)."""
+        with self._transaction() as tx:
+            rows = self._q(
+                tx,
+                "SELECT subject, generation, created_at FROM subject_keys "
+                "WHERE generation > 1 AND wrapped IS NOT NULL ORDER BY created_at, subject",
+            )
+        return [Reissued(str(s), int(g), str(c)) for s, g, c in rows]
+
+    def rotate_kek(self, new_kek: bytes, new_kek_id: str) -> int:
+        """Rewrap every live key with `new_kek`, in one transaction; returns how many were rewrapped.
+        From then on this store wraps new keys with it; the previous KEK is still accepted here for rows
+        another process wrapped meanwhile (see the module docstring for the order of a rotation)."""
+        self._keks[new_kek_id] = _checked(new_kek, new_kek_id)
+        count = 0
+        with self._transaction(write=True) as tx:
+            rows = self._q(
+                tx, "SELECT key_id, subject, kek_id, wrapped FROM subject_keys WHERE wrapped IS NOT NULL"
+            )
+            for key_id, subject, kek_id, wrapped in rows:
+                key = self._unwrap(bytes(wrapped), key_id, subject, kek_id)
+                self._q(
+                    tx,
+                    "UPDATE subject_keys SET kek_id = ?, wrapped = ? WHERE key_id = ?",
+                    (new_kek_id, self._wrap(key, key_id, subject, new_kek_id), key_id),
+                )
+                count += 1
+        self._kek_id = new_kek_id
+        self._after_shred()  # the old wrappings leave the file too
+        return count
+
+    # --- wrapping -----------------------------------------------------------------------------------------
+
+    def _live(self, tx: _Connection, subject: str) -> tuple[str, bytes] | None:
+        rows = self._q(
+            tx,
+            "SELECT key_id, kek_id, wrapped FROM subject_keys WHERE subject = ? AND wrapped IS NOT NULL "
+            "ORDER BY generation DESC LIMIT 1",
+            (subject,),
+        )
+        if not rows:
+            return None
+        key_id, kek_id, wrapped = rows[0]
+        return str(key_id), self._unwrap(bytes(wrapped), key_id, subject, kek_id)
+
+    def _wrap(self, key: bytes, key_id: str, subject: str, kek_id: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self._keks[kek_id]).encrypt(nonce, key, _aad(key_id, subject, kek_id))
+
+    def _unwrap(self, wrapped: bytes, key_id: str, subject: str, kek_id: str) -> bytes:
+        kek = self._keks.get(kek_id)
+        if kek is None:
+            raise LookupError(
+                f"data key {key_id} is wrapped with KEK {kek_id!r}, which this store was not given"
+            )
+        return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], _aad(key_id, subject, kek_id))
+
+    def _after_shred(self) -> None:
+        """Make destroyed wrappings leave the storage where the engine allows it."""
+
+
+def _aad(key_id: str, subject: str, kek_id: str) -> bytes:
+    return f"{key_id}|{subject}|{kek_id}".encode()
+
+
+def _checked(kek: bytes, kek_id: str) -> bytes:
+    if len(kek) != KEY_BYTES or not kek_id:
+        raise ValueError(f"a KEK is {KEY_BYTES} random bytes with a non-empty id (KEK {kek_id!r})")
+    return kek
+
+
+class SQLiteKeyStore(_KeyStore):
+    """Keys in one SQLite file (the embedded mode). `secure_delete` zeroes destroyed wrappings in the file,
+    and the rollback journal (not WAL) leaves no copy of them beside it once a transaction ends."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        kek: bytes,
+        kek_id: str,
+        *,
+        previous_keks: Mapping[str, bytes] | None = None,
+    ) -> None:
+        super().__init__(kek, kek_id, previous_keks)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA secure_delete = ON")
+        self._db.execute("PRAGMA journal_mode = DELETE")
+        with self._transaction(write=True) as tx:
+            for statement in _SCHEMA:
+                tx.execute(statement.format(blob="BLOB"))
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[_Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _after_shred(self) -> None:
+        with self._lock:
+            self._db.execute("VACUUM")  # freed pages were zeroed; VACUUM also drops them from the file
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresKeyStore(_KeyStore):
+    """Keys in PostgreSQL (production), one connection per store, serialized by a lock.
+
+    PostgreSQL keeps the old version of an updated row until VACUUM reclaims it, and its WAL and base
+    backups keep copies longer: run `VACUUM (FULL) subject_keys` after erasures (`compact()`), keep WAL
+    archives and backups only as long as the erasure policy allows, and rotate the KEK (destroying the
+    old one) so that no stale wrapped copy can be unwrapped."""
+
+    _placeholder = "%s"
+
+    def __init__(
+        self,
+        dsn: str,
+        kek: bytes,
+        kek_id: str,
+        *,
+        previous_keks: Mapping[str, bytes] | None = None,
+        connect_timeout: int = 10,
+    ) -> None:
+        super().__init__(kek, kek_id, previous_keks)
+        self._lock = threading.Lock()
+        self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
+        with self._transaction() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('touchstream.subject_keys.schema'))")
+            for statement in _SCHEMA:
+                tx.execute(statement.format(blob="BYTEA"))
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[_Connection]:
+        with self._lock, self._db.transaction():
+            yield self._db
+
+    def compact(self) -> None:
+        """Rewrite the table so destroyed wrappings leave the data files (takes an exclusive lock)."""
+        with self._lock:
+            self._db.execute("VACUUM (FULL) subject_keys")
+
+    def close(self) -> None:
+        self._db.close()
