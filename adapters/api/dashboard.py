@@ -2,6 +2,9 @@
 """The live dashboard: one server-rendered HTML page with a little vanilla JavaScript (no framework, no
 build step, nothing fetched from elsewhere).
 
+Long because it is one page whose stylesheet, script and markup read best side by side, the script inline
+so the Content-Security-Policy can hash it; the only code is `render`, a few lines at the end.
+
 The page holds no data: it reads the query API with the viewer's token (given once as `#token=...` in
 the URL fragment, which browsers never send to a server, or pasted into the form; kept in
 sessionStorage), so everything on it is shaped by the viewer's role. It asks `/v1/me` what the role may

@@ -1,0 +1,59 @@
+"""What every read shares: read-store values as JSON, and the re-pointing of merged contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ....streams.ports import AbstractReadStore, Column
+
+NEVER = datetime(1970, 1, 1)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2105, 12, 31)
+
+
+def jsonable(value: Any) -> Any:
+    """A read-store value as JSON: instants as ISO 8601 UTC ("Z"; "never" is null), decimals as exact
+    strings, dates as ISO dates, NaN as null."""
+    if isinstance(value, datetime):
+        return None if value == NEVER else value.isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def as_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    names = [name for name, _ in columns]
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
+
+
+def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
+    """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact."""
+    found = store.query(
+        "SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1 LIMIT 1",
+        {"id": contact_id},
+    )
+    survivor = str(found[0][0]) if found else contact_id
+    merged = store.query(
+        "SELECT merged_id FROM contact_merges FINAL WHERE survivor_id = %(id)s AND active = 1",
+        {"id": survivor},
+    )
+    return survivor, sorted({survivor, *(str(r[0]) for r in merged)})
+
+
+def survivors(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str, str]:
+    if not contact_ids:
+        return {}
+    rows = store.query(
+        "SELECT merged_id, survivor_id FROM contact_merges FINAL WHERE merged_id IN %(ids)s AND active = 1",
+        {"ids": tuple(contact_ids)},
+    )
+    mapped = {str(m): str(s) for m, s in rows}
+    return {c: mapped.get(c, c) for c in contact_ids}
