@@ -199,7 +199,6 @@ class _KeyStore:
                     (at, subject, requested_by, reason, count),
                 )
                 destroyed += count
-        self._after_shred()
         return destroyed
 
     def is_shredded(self, subject: str) -> bool:
@@ -255,7 +254,6 @@ class _KeyStore:
                 )
                 count += 1
         self._kek_id = new_kek_id
-        self._after_shred()  # the old wrappings leave the file too
         return count
 
     # --- wrapping -----------------------------------------------------------------------------------------
@@ -283,9 +281,6 @@ class _KeyStore:
                 f"data key {key_id} is wrapped with KEK {kek_id!r}, which this store was not given"
             )
         return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], _aad(key_id, subject, kek_id))
-
-    def _after_shred(self) -> None:
-        """Make destroyed wrappings leave the storage where the engine allows it."""
 
 
 def _aad(key_id: str, subject: str, kek_id: str) -> bytes:
@@ -329,10 +324,6 @@ class SQLiteKeyStore(_KeyStore):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def _after_shred(self) -> None:
-        with self._lock:
-            self._db.execute("VACUUM")  # freed pages were zeroed; VACUUM also drops them from the file
 
     def close(self) -> None:
         self._db.close()
