@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
@@ -31,6 +31,8 @@ from typing import Any, Protocol, Self
 
 import orjson
 
+from . import forgetting
+from .forgetting import ForgetReport
 from .topology import (
     CUSTOMER360_CHANGES,
     SIGNALS_MARKETING,
@@ -105,6 +107,7 @@ class AbstractEventLog(ABC):
 __all__ = [
     "AbstractReadStore",
     "Column",
+    "ForgetReport",
     "ReadStoreError",
     "batched",
     "check_identifier",
@@ -219,6 +222,35 @@ class AbstractReadStore(abc.ABC):
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def forget_contacts(self, contact_ids: Collection[str]) -> ForgetReport:
+        """Remove what the read models still hold about erased contacts, after the fold wrote their
+        tombstone: older 360 and state versions deleted, facts kept with their personal columns blanked,
+        the replaced parts dropped from disk as promptly as the engine allows (`streams/forgetting.py`).
+        Contacts with no tombstone yet are left alone and listed in `ForgetReport.not_erased`."""
+        return forgetting.forget_contacts(self, contact_ids)
+
+    def drop_inactive_parts(self, tables: Sequence[str], timeout: float = 60.0) -> int:
+        """Make the parts that mutations replaced in ``tables`` leave the disk; return how many remain.
+
+        Here (the ClickHouse server) they go when the server's own cleanup finds them older than its
+        ``merge_tree`` setting ``old_parts_lifetime`` (480 s by default; 18.16 cannot change it per table):
+        set it low in the server's configuration where erasure must reach the disk promptly. They are
+        never readable by a query meanwhile. Engines that can do better override this.
+        """
+        return self.inactive_parts(tables)
+
+    def inactive_parts(self, tables: Sequence[str]) -> int:
+        """How many replaced (inactive) parts of ``tables`` in the current database are still on disk."""
+        if not tables:
+            return 0
+        names = tuple(check_identifier(t) for t in tables)
+        rows = self.query(
+            "SELECT count() FROM system.parts "
+            "WHERE database = currentDatabase() AND table IN %(tables)s AND active = 0",
+            {"tables": names},
+        )
+        return int(rows[0][0])
 
     def __enter__(self) -> Self:
         return self

@@ -25,6 +25,7 @@ import re
 import shutil
 import struct
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -56,6 +57,11 @@ _SESSION_SETTINGS = (
     "SET output_format_json_named_tuples_as_objects = 0",
     "SET input_format_null_as_default = 0",
 )
+
+
+# Table settings for a prompt removal of replaced parts (see ChDBStore.drop_inactive_parts).
+_PROMPT_CLEANUP = "old_parts_lifetime = 0, cleanup_delay_period = 1, cleanup_delay_period_random_add = 0"
+_CLEANUP_SETTINGS = "old_parts_lifetime, cleanup_delay_period, cleanup_delay_period_random_add"
 
 
 class _ServerInfo:
@@ -366,6 +372,28 @@ class ChDBStore(AbstractReadStore):
                 raise ReadStoreError(self.engine, sql, exc) from exc
             written += len(chunk)
         return written
+
+    def drop_inactive_parts(self, tables: Sequence[str], timeout: float = 60.0) -> int:
+        """Remove the parts mutations replaced now, so a byte search of the data path finds no old value.
+
+        chDB keeps them until its cleanup task next runs (every 30-40 s, `cleanup_delay_period`), and a
+        changed period only applies once the task restarts; so each table gets a 1 s period and no
+        lifetime, is detached and attached again (the task restarts with them), and gets its defaults back
+        once its inactive parts are gone. The table is unavailable for those few milliseconds.
+        """
+        names = [check_identifier(t) for t in tables]
+        for name in names:
+            self.execute(f"ALTER TABLE {name} MODIFY SETTING {_PROMPT_CLEANUP}")
+            self.execute(f"DETACH TABLE {name}")
+            self.execute(f"ATTACH TABLE {name}")
+        deadline = time.monotonic() + timeout
+        try:
+            while (left := self.inactive_parts(names)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            for name in names:
+                self.execute(f"ALTER TABLE {name} RESET SETTING {_CLEANUP_SETTINGS}")
+        return left
 
     def _remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
