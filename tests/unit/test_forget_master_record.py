@@ -1,0 +1,119 @@
+"""The master record forgets a contact's personal values (SQLite): the aggregates still load with their
+versions, and neither a query of any table nor a raw byte search of the database files finds a value.
+
+The byte search is shown to find every value before the forgetting, so an empty result after it means
+something: SQLite stores the JSON states uncompressed, and each value is long and unique.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from event_examples import wire_event
+
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.forget import ERASED, forget_contact_values, scrub
+from touchstream.events import parse_event
+from touchstream.projections.identity import claim_id, weak_index_id
+
+EMAIL = "zelda.quintessa.forget7731@erasure-proof.example"
+PHONE = "+14155550187"
+FIRST, LAST = "Zeldaquintessa", "Forgetmenot-Vandermeer"
+JOB = "Chief Holography Wrangler Extraordinaire"
+PERSONAL = (EMAIL, PHONE, FIRST, LAST, JOB)
+OTHER_EMAIL = "bartholomew.keepsake@unforgotten.example"
+
+
+def observed(app: MasterRecord, email: str, payload: dict[str, Any], phone: str | None = None) -> UUID:
+    identifiers = {"email": email, **({"phone": phone} if phone else {})}
+    event = parse_event(
+        wire_event(
+            "ContactDetailsObserved", 1, event_id=str(uuid.uuid4()), identifiers=identifiers, payload=payload
+        ),
+        now=None,
+    )
+    contact = app.resolve(event).contact_id
+    assert contact is not None
+    return contact
+
+
+def story(app: MasterRecord) -> tuple[UUID, list[UUID]]:
+    """The subject (with enough changes for a snapshot) and another contact; the subject's aggregates."""
+    contact = observed(app, EMAIL, {"first_name": FIRST, "last_name": LAST}, "415.555.0187")
+    for n in range(90):  # job changes: more than the contact's snapshotting interval of events
+        observed(app, EMAIL, {"job_title": JOB if n % 2 else f"{JOB} the {n}th"})
+    observed(app, OTHER_EMAIL, {"first_name": "Bartholomew"})
+    found = app.contact(contact)
+    aggregates = [contact, *(claim_id(k) for k in found.identifiers), *(weak_index_id(k) for k in found.weak)]
+    return contact, aggregates
+
+
+def table_text(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(str(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables).lower()
+
+
+def file_bytes(folder: Path) -> bytes:
+    return b"\n".join(p.read_bytes().lower() for p in folder.iterdir() if p.is_file())
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[MasterRecord]:
+    application = MasterRecord.from_url(f"sqlite:///{tmp_path / 'master.sqlite'}")
+    yield application
+    application.close()
+
+
+def test_values_go_and_the_aggregates_stay(app: MasterRecord, tmp_path: Path) -> None:
+    contact, aggregates = story(app)
+    path = tmp_path / "master.sqlite"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM stored_snapshots WHERE originator_id = ?", (contact.hex,)
+        ).fetchone()[0]
+    before = app.repository.get(contact)
+    text, raw = table_text(path), file_bytes(tmp_path)
+    assert [v for v in PERSONAL if v.lower() not in text or v.lower().encode() not in raw] == []
+
+    assert forget_contact_values(f"sqlite:///{path}", aggregates) > 0
+
+    after = app.repository.get(contact)
+    assert after.version == before.version
+    assert after.first_seen == before.first_seen
+    assert set(after.current) == set(before.current)  # which attributes it had, not their values
+    assert {a["value"] for a in after.current.values()} == {ERASED}
+    text, raw = table_text(path), file_bytes(tmp_path)
+    assert [v for v in PERSONAL if v.lower() in text] == []
+    assert [v for v in PERSONAL if v.lower().encode() in raw] == []
+    assert OTHER_EMAIL in text  # only the subject's aggregates were touched
+    assert forget_contact_values(f"sqlite:///{path}", aggregates) == 0  # a second pass finds nothing
+
+
+def test_typed_values_and_clear_fields_are_kept() -> None:
+    state = {
+        "originator_topic": "x:Contact",
+        "first_seen": {"_type_": "datetime_iso", "_data_": "2026-03-02T10:00:00+00:00"},
+        "observation": {"attribute": "first_name", "value": "Jane", "source": "hubspot", "confidence": 0.6},
+        "strong": ["email:jane@x.io"],
+    }
+    scrubbed, count = scrub(state)
+    assert count == 2
+    assert scrubbed["observation"] == {
+        "attribute": "first_name",
+        "value": ERASED,
+        "source": "hubspot",
+        "confidence": 0.6,
+    }
+    assert scrubbed["strong"] == [ERASED]
+    assert scrubbed["first_seen"] == state["first_seen"]
+    keyed = {"first_name": {"0|crm|Jane Doe": {"value": "Jane Doe"}, "1|crm|Jane Doe": {"value": "Jane Doe"}}}
+    assert scrub(keyed)[0] == {
+        "first_name": {"0|crm|[erased]": {"value": ERASED}, "1|crm|[erased]": {"value": ERASED}}
+    }
