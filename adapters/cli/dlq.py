@@ -127,8 +127,7 @@ def replay(
     some letters are still invalid. Example: `touchstream dlq replay --mapping fix.toml --type LeadCreated`.
     """
     from ...streams.topology import DLQ, DLQ_REPLAYED, RAW
-    from ..sdk.dlq_replay import ReplayMapping
-    from ..sdk.dlq_replay import replay as run_replay
+    from ..sdk.dlq_replay import ReplayMapping, replay as run_replay
     from ..sdk.publisher import Publisher
 
     try:

@@ -30,8 +30,7 @@ from faults.corpus import (
     hostile_valid_events,
     with_field,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from touchstream.adapters.gateway.app import GatewaySettings
 from touchstream.events import EVENT_TYPES

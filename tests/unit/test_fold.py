@@ -8,8 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from unit.test_read_models_oracle import dataset
 
 from touchstream.events import ResolvedTouchpoint

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from unit.test_fold import Item, items
 
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS, profile_row

@@ -8,10 +8,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from event_examples import T0
-from event_examples import identity_event as event
-from hypothesis import given
-from hypothesis import strategies as st
+from event_examples import T0, identity_event as event
+from hypothesis import given, strategies as st
 
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.master_record.identity_config import identity_config

@@ -8,8 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from event_examples import PAYLOADS, T0
-from event_examples import identity_event as event
+from event_examples import PAYLOADS, T0, identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event, PhoneRegions, parse_event

@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from event_examples import wire_event
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from touchstream.events import EVENT_TYPES, Event, EventParseError, parse_event
 

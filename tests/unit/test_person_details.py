@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from event_examples import identity_event as event
-from event_examples import wire_event
+from event_examples import identity_event as event, wire_event
 
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import EventParseError, parse_event

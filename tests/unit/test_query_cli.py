@@ -18,8 +18,7 @@ from unit.test_api_fixtures import SECRET, load_story, pick_contact
 from touchstream.adapters.api.auth import TokenSigner
 from touchstream.adapters.api.sql_door import SqlRefused, check, open_door_store
 from touchstream.adapters.bootstrap import bootstrap
-from touchstream.adapters.cli import api as cli_api
-from touchstream.adapters.cli import query as cli_query
+from touchstream.adapters.cli import api as cli_api, query as cli_query
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
 

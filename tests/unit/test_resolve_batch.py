@@ -9,8 +9,7 @@ import itertools
 from typing import Any
 
 from event_examples import identity_event
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event

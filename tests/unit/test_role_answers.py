@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from unit.test_api_fixtures import SECRET, load_story, story_config, wire
 
 from touchstream.adapters.api.app import LIST_ROUTES, create_api
