@@ -55,6 +55,13 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
     "TOUCHSTREAM_API_SECRET": "the query API's token-signing secret (default: a file made in the data dir)",
     "TOUCHSTREAM_API_ROLES": "a TOML file adding or redefining roles ([roles.<name>])",
+    "TOUCHSTREAM_SEALING": "on (default) or off: personal fields encrypted per subject before the log "
+    "(docs/privacy.md)",
+    "TOUCHSTREAM_KEY_STORE_URL": "where the subjects' data keys live (default: keys.sqlite in the data dir "
+    "embedded, the master record's PostgreSQL in production)",
+    "TOUCHSTREAM_KEY_ENCRYPTION_KEY": "base64 of 32 bytes wrapping every data key (default: a file made in "
+    "the data dir; set it in production, the same for every process)",
+    "TOUCHSTREAM_KEY_ENCRYPTION_KEY_ID": "a name for that key, recorded beside each wrapped key (kek-1)",
 }
 
 
@@ -92,6 +99,11 @@ class Settings:
     identity_max_holders_for_suspicion: int = 5
     identity_switchboard_holders: int = 3
     identity_max_emails_per_contact: int = 8
+    # Privacy (docs/privacy.md): crypto-shredding of personal fields on every log.
+    sealing: bool = True
+    key_store_url: str = ""  # empty: the mode's default (see `bootstrap.Runtime.key_store_url`)
+    key_encryption_key: str = ""  # base64; empty: a file in the data dir (bootstrap)
+    key_encryption_key_id: str = "kek-1"
 
     @property
     def embedded(self) -> bool:
@@ -129,6 +141,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         f"{get('TOUCHSTREAM_POSTGRES_DATABASE', 'touchstream')}"
     )
     kafka_port = int(_number(env, "TOUCHSTREAM_KAFKA_PORT", "19092", int))
+    sealing = get("TOUCHSTREAM_SEALING", "on").lower()
+    if sealing not in ("on", "off"):
+        raise SettingsError(f"TOUCHSTREAM_SEALING={sealing!r}: set it to 'on' or 'off'")
     worker_datadir = get("TOUCHSTREAM_WORKER_DATADIR")
     return Settings(
         mode="production" if mode == "production" else "embedded",
@@ -163,6 +178,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         identity_max_holders_for_suspicion=count("MAX_HOLDERS_FOR_SUSPICION", "5"),
         identity_switchboard_holders=count("SWITCHBOARD_HOLDERS", "3"),
         identity_max_emails_per_contact=count("MAX_EMAILS_PER_CONTACT", "8"),
+        sealing=sealing == "on",
+        key_store_url=get("TOUCHSTREAM_KEY_STORE_URL"),
+        key_encryption_key=env.get("TOUCHSTREAM_KEY_ENCRYPTION_KEY", "").strip(),
+        key_encryption_key_id=get("TOUCHSTREAM_KEY_ENCRYPTION_KEY_ID", "kek-1"),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["PrivacyFilter", "install_log_privacy", "mask"]
+__all__ = ["PrivacyFilter", "install_log_privacy", "mask", "mask_every_record"]
 
 # No quote in the local part (RFC 5322 allows it): a repr's quotes around the address stay outside the mask.
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&*+/=?^_{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -50,3 +50,21 @@ def install_log_privacy(logger: logging.Logger | None = None) -> PrivacyFilter:
         if not any(isinstance(f, PrivacyFilter) for f in handler.filters):
             handler.addFilter(shared)
     return shared
+
+
+def mask_every_record() -> None:
+    """Mask every record this process creates, whichever logger and handler it meets later: the entry
+    points call it first (Faust and uvicorn set up their own handlers after we start). Idempotent; costs
+    nothing for records below a logger's level (they are never created)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "masks_personal_values", False):
+        return
+    privacy = PrivacyFilter()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        privacy.filter(record)
+        return record
+
+    factory.masks_personal_values = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

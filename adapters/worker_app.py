@@ -11,12 +11,13 @@ from typing import Any
 
 import faust
 
+from ..streams.erasure import Eraser
 from ..streams.faust_agents import Resources
 from ..streams.faust_app import FaustOutbox, WorkerSettings, create_app
 from ..streams.ports import Forwarder
 from ..streams.resolve import Resolver
-from ..streams.topology import RAW, topic_name
-from .bootstrap import Runtime, bootstrap
+from ..streams.topology import DLQ, MASTERDATA, RAW, RESOLVED, topic_name
+from .bootstrap import Runtime, bootstrap, codec_for, eraser_for
 from .config import Settings
 from .master_record.identity_config import phone_regions
 
@@ -52,6 +53,12 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         def webhook() -> Forwarder:
             return WebhookForwarder(WebhookSender(config))
 
+    def eraser() -> Eraser:
+        from .master_record.application import MasterRecord
+
+        app = MasterRecord.from_url(runtime.master_record_url(), settings=settings)
+        return eraser_for(settings, app, runtime.read_store())
+
     return Resources(
         read_store=runtime.read_store,
         master_record=master_record,
@@ -59,10 +66,18 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         webhook=webhook,
         regions=phone_regions(settings),
         raw_topic=topic_name(RAW, settings.topic_prefix),
+        raw_codec=codec_for(RAW, settings),
+        resolved_codec=codec_for(RESOLVED, settings),
+        dlq_codec=codec_for(DLQ, settings),
+        masterdata_codec=codec_for(MASTERDATA, settings),
+        eraser=eraser,
     )
 
 
 def build_app(runtime: Runtime | None = None) -> faust.App:
+    from .log_privacy import mask_every_record
+
+    mask_every_record()  # the worker is started by `faust -A`, not through the CLI's main
     runtime = runtime or bootstrap()
     return create_app(worker_settings(runtime.settings), lambda outbox: production_resources(runtime, outbox))
 

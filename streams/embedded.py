@@ -50,6 +50,7 @@ from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, 
 from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from ..projections.state import ContactState
 from ..projections.touchpoints import TOUCHPOINTS_TABLE
+from .erasure import Eraser, ErasureRequest, erasure_requests
 from .ports import AbstractEventLog, AbstractReadStore, LogRecord
 from .project import (
     STATE_TABLE,
@@ -70,8 +71,7 @@ from .steps import (
 from .validate import Validator
 
 if TYPE_CHECKING:
-    from .resolve import Resolver as MasterRecordPort
-    from .resolve import ResolveStage
+    from .resolve import Resolver as MasterRecordPort, ResolveStage
 
 
 class Relay(Protocol):
@@ -407,6 +407,7 @@ def project_until_caught_up(
     tables: Collection[str] | None = None,
     merge_map: MergeMap | None = None,
     typed: TypedTouchpoints | None = None,
+    erase: Callable[[list[ErasureRequest]], object] | None = None,
 ) -> RunStats:
     """Step 2: every resolved partition from the group's position to its end, folded and written (facts
     last), then committed; the DLQ into `dead_letters` and masterdata merges into `contact_merges`.
@@ -424,6 +425,8 @@ def project_until_caught_up(
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(str(item.event.event_id) for item, _, _ in items)
         states.update(projected.final_states)
+        if erase is not None and (requests := erasure_requests(items)):
+            erase(requests)  # after the tombstones are written, before the commit: a retry erases again
         if publish is not None and projected.messages:
             publish(projected.messages)
         resolved.commit(group, sorted(positions.items()))
@@ -535,10 +538,15 @@ class EmbeddedPipeline:
         regions: PhoneRegions | None = None,
         batch_size: int = 5_000,
         close: Sequence[Any] = (),
+        eraser: Eraser | None = None,
+        stored_dlq: AbstractEventLog | None = None,
     ) -> None:
+        """`stored_dlq` is the DLQ as stored, for the `dead_letters` rows, when `dlq` opens what it reads
+        (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do."""
         from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
+        self.stored_dlq = stored_dlq or dlq
         self.master_record = master_record
         self.store = store
         self.config = config
@@ -550,6 +558,9 @@ class EmbeddedPipeline:
         self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
         self.typed = TypedTouchpoints()
         self._close = list(close)
+        self.eraser = eraser
+        if eraser is not None and eraser.on_contacts is None:
+            eraser.on_contacts = self._forget_contacts
 
     def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
         return resolve_until_caught_up(
@@ -570,7 +581,7 @@ class EmbeddedPipeline:
         return project_until_caught_up(
             self.resolved,
             self.store,
-            dlq=self.dlq,
+            dlq=self.stored_dlq,
             masterdata=self.masterdata,
             batch_size=self.batch_size,
             progress=progress,
@@ -579,7 +590,13 @@ class EmbeddedPipeline:
             publish=publish,
             merge_map=self._merge_map(),
             typed=self.typed,
+            erase=self.eraser.erase if self.eraser is not None else None,
         )
+
+    def _forget_contacts(self, contact_ids: Collection[uuid.UUID]) -> None:
+        """The identities the resolve stage cached for erased contacts (their fold states in memory are
+        the tombstones the fold just made: nothing personal)."""
+        self.stage.cache.invalidate(contact_ids)
 
     def _merge_map(self) -> MergeMap | None:
         # Built only when there are new masterdata records to apply: a run with nothing new reads no history.

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import orjson
 
@@ -42,6 +43,7 @@ from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
 from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from ..projections.state import ContactState
 from ..streams import topology
+from .erasure import Eraser, ErasureRequest, erasure_requests
 from .ports import (
     AbstractEventLog,
     AbstractReadStore,
@@ -51,6 +53,7 @@ from .ports import (
 )
 from .project import AppliedEvents, project_batch, write_batch
 from .resolve import IdentityCache, Resolver, ResolveStage
+from .sealed_log import Codec, opened_records
 from .steps import (
     MERGE_TYPES,
     dead_letter_rows,
@@ -106,6 +109,7 @@ class WorkerMetrics:
     merges: int = 0
     webhooks: int = 0
     rebalances: int = 0
+    erasures: int = 0
 
     def summary(self) -> str:
         return (
@@ -113,7 +117,7 @@ class WorkerMetrics:
             f"dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
             f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
-            f"skipped={dict(self.skipped)} rebalances={self.rebalances}"
+            f"skipped={dict(self.skipped)} rebalances={self.rebalances} erasures={self.erasures}"
         )
 
 
@@ -163,6 +167,13 @@ class Resources:
     config: ProjectionConfig = DEFAULT_CONFIG
     regions: PhoneRegions | None = None  # how phones without a country code are read, per source
     raw_topic: str = topology.RAW  # the raw topic's full name (with prefix), named in dead letters
+    # Crypto-shredding (docs/privacy.md): how raw and resolved records are opened and sealed, and the
+    # erasure step (built on the master record's thread, with a read store of its own).
+    raw_codec: Codec | None = None
+    resolved_codec: Codec | None = None
+    dlq_codec: Codec | None = None
+    masterdata_codec: Codec | None = None
+    eraser: Callable[[], Eraser] | None = None
 
 
 class Pipeline:
@@ -191,6 +202,7 @@ class Pipeline:
         self._validator = Validator(self._dlq, source_topic=resources.raw_topic, regions=resources.regions)
         self._states: OrderedDict[str, ContactState] = OrderedDict()
         self._merge_map: MergeMap | None = None
+        self._eraser: Eraser | None = None
         self.generation = 0  # bumped on every rebalance: a batch that straddles one does not fill caches
 
     # --- lifecycle ---------------------------------------------------------------------------------------
@@ -280,6 +292,24 @@ class Pipeline:
             self._stage = ResolveStage(self.resources.master_record())
         return self._stage
 
+    async def _erase(self, requests: list[ErasureRequest]) -> None:
+        """The batch's erasures (streams/erasure.py), on the master record's thread, after the tombstones
+        were written; retried like every other effect (each step is idempotent)."""
+        factory = self.resources.eraser
+        if factory is None:
+            return
+
+        def erase() -> None:
+            if self._eraser is None:
+                self._eraser = factory()
+            self._eraser.erase(requests)
+            ids = [UUID(r.contact_id) for r in requests]
+            if self._stage is not None:
+                self._stage.cache.invalidate(ids)
+
+        await self._retrying("erase", lambda: self._on(self._identity_pool, erase))
+        self.metrics.erasures += len(requests)
+
     async def _send(self, what: str, records: Sequence[Outgoing]) -> None:
         if records:
             await self._retrying(what, lambda: self.resources.outbox.send_all(records))
@@ -289,8 +319,12 @@ class Pipeline:
     async def ingest(self, records: Sequence[LogRecord]) -> int:
         """Returns how many touchpoints went to `touchpoints.resolved`."""
         self.metrics.records["ingest"] += len(records)
+        if self.resources.raw_codec is not None:
+            records = opened_records(self.resources.raw_codec, records)
         valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
         dead = self._dlq.take()
+        if self.resources.dlq_codec is not None:  # the originals were opened above: sealed again
+            dead = self.resources.dlq_codec.seal(dead)
         # Dead letters are on the DLQ before anything of this batch moves on (the validator's contract).
         await self._send("send dead letters", [(topology.DLQ, key, value) for key, value in dead])
         self.metrics.dead_lettered += len(dead)
@@ -300,7 +334,10 @@ class Pipeline:
             lambda: self._on(self._identity_pool, lambda: resolve_batch(self._stage_now(), valid)),
         )
         self.metrics.unresolved += resolved.unresolved
-        out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in resolved.out]
+        sealed = (
+            resolved.out if (codec := self.resources.resolved_codec) is None else codec.seal(resolved.out)
+        )
+        out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in sealed]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)
         return len(out)
@@ -310,6 +347,8 @@ class Pipeline:
         """Returns how many rows were written."""
         self.metrics.records["project"] += len(records)
         generation = self.generation
+        if self.resources.resolved_codec is not None:
+            records = opened_records(self.resources.resolved_codec, records)
         items, unreadable = parse_resolved_records(records)
         for record, exc in unreadable:  # not ours to fix by retrying: count it and say where it is
             self.metrics.skipped["unreadable resolved record"] += 1
@@ -337,6 +376,8 @@ class Pipeline:
         self.metrics.rows_written += rows
         if generation == self.generation:  # no rebalance since the batch began: the states are current
             self._remember(scratch)
+        if requests := erasure_requests(items):
+            await self._erase(requests)
         # Only now, with the rows acknowledged, the dashboards and the departments hear of it.
         await self._send(
             "send changes and signals",
@@ -358,6 +399,8 @@ class Pipeline:
     async def masterdata(self, records: Sequence[LogRecord]) -> int:
         """Returns how many contact_merges rows were written."""
         self.metrics.records["masterdata"] += len(records)
+        if self.resources.masterdata_codec is not None:
+            records = opened_records(self.resources.masterdata_codec, records)
         messages, unreadable = masterdata_messages(records)
         for record in unreadable:
             self.metrics.skipped["unreadable masterdata record"] += 1

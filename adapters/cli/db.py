@@ -32,8 +32,7 @@ def migrate(
     """
     from ..api.sql_door import ensure_door_user
     from ..bootstrap import bootstrap
-    from ..storage.migrate import load_config
-    from ..storage.migrate import migrate as apply
+    from ..storage.migrate import load_config, migrate as apply
 
     runtime = bootstrap()
     cluster = cluster or runtime.settings.clickhouse_cluster
@@ -72,8 +71,7 @@ def rebuild(
     Works on the embedded logs and chDB by default, on Kafka and the ClickHouse server with
     TOUCHSTREAM_MODE=production. Example: `touchstream rebuild --model customer_360`.
     """
-    from ...streams.rebuild import rebuild as run_rebuild
-    from ...streams.rebuild import tables_of
+    from ...streams.rebuild import rebuild as run_rebuild, tables_of
     from ...streams.topology import DLQ, RESOLVED
     from ..bootstrap import bootstrap
     from ..storage.migrate import migrate as apply
@@ -84,7 +82,7 @@ def rebuild(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     runtime = bootstrap()
-    with runtime.log(RESOLVED) as resolved, runtime.log(DLQ) as dlq, runtime.read_store() as store:
+    with runtime.log(RESOLVED) as resolved, runtime.stored_log(DLQ) as dlq, runtime.read_store() as store:
         apply(store)
         total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
         with progress_bar("rebuild", total) as advance:

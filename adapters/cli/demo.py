@@ -24,6 +24,7 @@ from rich.table import Table
 
 from ...streams.embedded import PROJECT_GROUP, RESOLVE_GROUP
 from ...streams.ports import AbstractReadStore
+from ...streams.topology import RAW
 from ..api.feed import topic_publisher
 from ..bootstrap import Runtime, bootstrap
 from ..sdk.publisher import Publisher
@@ -89,11 +90,12 @@ def _lines(path: Path) -> Iterator[bytes]:
                 yield line.rstrip(b"\n")
 
 
-def publish_file(path: Path, log_dir: Path, total: int) -> int:
-    """Send each line through the Publisher (validated, keyed by its strongest identifier) to the
-    embedded `touchpoints.raw` log; returns how many events the log acknowledged."""
+def publish_file(path: Path, runtime: Runtime, total: int) -> int:
+    """Send each line through the Publisher (validated, sealed, keyed by its subject) to the embedded
+    `touchpoints.raw` log; returns how many events the log acknowledged."""
     published = pending = 0
-    with progress_bar("publish", total) as advance, Publisher.for_embedded(log_dir) as publisher:
+    raw_log = runtime.log(RAW)
+    with progress_bar("publish", total) as advance, Publisher(raw_log, close_log=True) as publisher:
         for raw in _lines(path):
             publisher.send(raw)
             pending += 1
@@ -289,7 +291,7 @@ def run(
     )
     total = int(str(summary["events"]))
     log_dir = runtime.embedded_dir
-    publish_file(events_path, log_dir, total)
+    publish_file(events_path, runtime, total)
     published: list[int] = []
     with (
         runtime.read_store() as store,

@@ -14,41 +14,18 @@ import typer
 
 from . import (
     api as cli_api,
-)
-from . import (
     db as cli_db,
-)
-from . import (
     dlq as cli_dlq,
-)
-from . import (
     gateway as cli_gateway,
-)
-from . import (
     imports as cli_import,
-)
-from . import (
+    privacy as cli_privacy,
     query as cli_query,
-)
-from . import (
     relay as cli_relay,
-)
-from . import (
     run as cli_embedded,
-)
-from . import (
     schemas as cli_schemas,
-)
-from . import (
     stewards as cli_stewards,
-)
-from . import (
     topics as cli_topics,
-)
-from . import (
     up as cli_up,
-)
-from . import (
     worker as cli_worker,
 )
 
@@ -66,6 +43,7 @@ app.add_typer(cli_schemas.app, name="schemas")
 app.add_typer(cli_topics.app, name="topics")
 app.add_typer(cli_dlq.app, name="dlq")
 app.add_typer(cli_stewards.app, name="stewards")
+app.add_typer(cli_privacy.app, name="privacy")
 app.add_typer(cli_gateway.app, name="gateway")
 app.add_typer(cli_db.app, name="db")
 app.command("rebuild")(cli_db.rebuild)
@@ -150,8 +128,10 @@ def generate(
 
 
 def main() -> None:
+    from ..log_privacy import mask_every_record
     from .errors import quiet_client_logs
 
+    mask_every_record()  # logs never print personal values (docs/privacy.md)
     quiet_client_logs()
     try:
         app()

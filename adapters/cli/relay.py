@@ -29,7 +29,7 @@ def relay(
     with SIGTERM or Ctrl-C. Example: `TOUCHSTREAM_MODE=production touchstream relay`.
     """
     from ...streams import topology
-    from ..bootstrap import bootstrap as compose
+    from ..bootstrap import bootstrap as compose, codec_for
     from ..master_record import relay as relay_module
 
     runtime = compose()
@@ -44,7 +44,8 @@ def relay(
             topology.topic_name(topology.MASTERDATA, settings.topic_prefix),
             "--batch",
             str(batch),
-        ]
+        ],
+        codec=codec_for(topology.MASTERDATA, settings),
     )
 
 

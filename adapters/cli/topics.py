@@ -105,6 +105,7 @@ def resolve_log(
     """The log of a declared topic for a command, and a name for it: Kafka when --bootstrap is given or
     TOUCHSTREAM_MODE=production, else the embedded log in --embedded-dir (default: the data dir's `log`)."""
     from ...streams.topology import topic_name
+    from ..bootstrap import sealed
     from ..config import load_settings
     from ..logs.topics import open_log
 
@@ -112,7 +113,8 @@ def resolve_log(
     prefix = settings.topic_prefix if prefix is None else prefix
     if bootstrap or (settings.mode == "production" and embedded_dir is None):
         server = bootstrap or settings.kafka_bootstrap
-        return open_log(base, bootstrap=server, prefix=prefix), f"kafka://{server}/{topic_name(base, prefix)}"
+        log = sealed(open_log(base, bootstrap=server, prefix=prefix), base, settings)
+        return log, f"kafka://{server}/{topic_name(base, prefix)}"
     folder = (embedded_dir or settings.data_dir / "log").resolve()
-    log = open_log(base, prefix=prefix, embedded_dir=folder)
+    log = sealed(open_log(base, prefix=prefix, embedded_dir=folder), base, settings)
     return log, f"embedded://{folder / topic_name(base, prefix)}"

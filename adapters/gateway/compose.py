@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from ...streams import topology
 from ...streams.ports import AbstractEventLog
+from ..bootstrap import sealed
 from ..config import load_settings
 from ..logs.sqlite_log import SQLiteEventLog
 from ..master_record.identity_config import phone_regions
@@ -52,7 +53,7 @@ def build_gateway(
         bootstrap = kafka
 
         def open_log() -> AbstractEventLog:
-            return KafkaEventLog(bootstrap, topic_name, timeout_s=kafka_timeout)
+            return sealed(KafkaEventLog(bootstrap, topic_name, timeout_s=kafka_timeout), topology.RAW, config)
 
         readiness = KafkaReadiness(bootstrap, topic_name, timeout_s=min(2.0, kafka_timeout))
     else:
@@ -62,7 +63,8 @@ def build_gateway(
 
         def open_log() -> AbstractEventLog:
             # The declared partition count, as every other reader and writer of the raw log opens it.
-            return SQLiteEventLog(log_path, topology.spec_for(topology.RAW).partitions)
+            log = SQLiteEventLog(log_path, topology.spec_for(topology.RAW).partitions)
+            return sealed(log, topology.RAW, config)  # personal fields never reach the log in the clear
 
     dedup_path = dedup_db or config.data_dir / "gateway-dedup.sqlite"
     private_dir(dedup_path.parent)

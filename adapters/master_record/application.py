@@ -43,6 +43,7 @@ from ...projections.identity import (
     Resolution,
     canonical_key,
     claim_id,
+    decide as decide_plan,
     evidence_of,
     first_name_key,
     phone_key,
@@ -50,7 +51,6 @@ from ...projections.identity import (
     suspect_id,
     weak_index_id,
 )
-from ...projections.identity import decide as decide_plan
 from ...projections.master_record import (
     Account,
     Contact,
@@ -59,6 +59,7 @@ from ...projections.master_record import (
     WeakIndex,
 )
 from ...projections.survivorship import MANUAL_CONFIDENCE, Observation, SurvivorshipRules
+from ...streams.erasure import ErasureScope
 from ...streams.resolve import ResolveConflict
 from ..config import Settings
 from .identity_config import identity_config
@@ -198,10 +199,13 @@ class MasterRecord(Application[UUID]):
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
         self._batch: _Batch | None = None
+        self.store_url: str | None = None  # set by `from_url`; erasure rewrites the store there
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> MasterRecord:
-        return cls(persistence_env(url), **kwargs)
+        app = cls(persistence_env(url), **kwargs)
+        app.store_url = url
+        return app
 
     # --- reading -----------------------------------------------------------------------------------------
 
@@ -248,6 +252,48 @@ class MasterRecord(Application[UUID]):
         if claim.owner_kind == "contact":
             return self.contact(claim.owner_id).id
         return claim.owner_id
+
+    def erasure_scope(self, contact_id: UUID) -> ErasureScope:
+        """The contact (followed to its survivor), every contact merged into it, the identifier keys they
+        held and the aggregates that hold those keys: what an erasure must reach (streams/erasure.py)."""
+        survivor = self.contact(contact_id)
+        contacts: list[Contact] = []
+        pending = [survivor]
+        while pending:
+            contact = pending.pop()
+            if any(c.id == contact.id for c in contacts):
+                continue
+            contacts.append(contact)
+            for merged in contact.absorbed:
+                found = self._find(Contact, UUID(merged))
+                if found is not None:
+                    pending.append(found)
+        strong = sorted({k for c in contacts for k in c.identifiers})
+        weak = sorted({k for c in contacts for k in c.weak})
+        ids = {c.id for c in contacts}
+        aggregates: list[UUID] = [c.id for c in contacts]
+        for key in strong:
+            claim = self._find(IdentifierClaim, claim_id(key))
+            if claim is not None and claim.owner_id in ids:
+                aggregates.append(claim.id)
+        for key in weak:
+            index = self._find(WeakIndex, weak_index_id(key))
+            if index is not None and set(index.holders) <= ids:  # a number others share stays theirs
+                aggregates.append(index.id)
+        return ErasureScope(tuple(c.id for c in contacts), tuple(strong + weak), tuple(aggregates))
+
+    def forget(self, scope: ErasureScope) -> int:
+        """Replace the personal values the scope's aggregates recorded (snapshots included); the
+        aggregates, their versions and their non-personal fields stay. Returns how many values went."""
+        from .forget import forget_contact_values
+
+        if self.store_url is None:
+            raise RuntimeError("this master record was not opened from a URL: nothing to forget in")
+        replaced = forget_contact_values(self.store_url, scope.aggregate_ids)
+        if self._batch is not None:
+            for aggregate_id in scope.aggregate_ids:
+                self._batch.loaded.pop(aggregate_id, None)
+        return replaced
 
     def holders_of(self, key: str) -> list[UUID]:
         index = self._find(WeakIndex, weak_index_id(key))
@@ -373,6 +419,8 @@ class MasterRecord(Application[UUID]):
                 )
             else:
                 contact = snap.contacts[plan.contact_id]
+                if contact.erasure_requested:
+                    return self._tombstone(contact)
             _touch(touched, contact)
             self._carry_out_contact(ev, plan, snap, contact, touched)
         account = self._carry_out_account(ev, plan, snap, contact, touched)
@@ -395,6 +443,13 @@ class MasterRecord(Application[UUID]):
             contact_keys=contact_keys,
             account_keys=account_keys,
         )
+
+    def _tombstone(self, contact: Contact) -> Resolution:
+        """An event about someone who asked to be forgotten (an identifier of theirs is still claimed by the
+        tombstone): attributed to the tombstone, and nothing of it is recorded (no identifier, no value,
+        no merge), so the master record learns nothing personal again. The key store gives the returning
+        subject a new key generation and lists it (`touchstream privacy audit`, docs/privacy.md)."""
+        return Resolution(contact_id=contact.id, account_id=contact.account_id, is_new=False)
 
     def _carry_out_contact(
         self, ev: Evidence, plan: Plan, snap: _Snapshot, contact: Contact, touched: Touched
@@ -624,7 +679,11 @@ def _facts(contact: Contact) -> ContactFacts:
         account_id=contact.account_id,
         emails=contact.email_count,
         role=contact.role,
-        first_names=frozenset(
+        # A tombstone's names are gone ("[erased]"): it names no one, so no name can disagree with it and
+        # make its address look shared (the returning person stays with the tombstone, docs/privacy.md).
+        first_names=frozenset()
+        if contact.erasure_requested
+        else frozenset(
             first_name_key(str(seen.get("value", "")))
             for seen in contact.observations.get("first_name", {}).values()
         ),

@@ -31,6 +31,7 @@ from eventsourcing.persistence import Notification, Tracking
 
 from ...projections.master_record import published_type
 from ...streams.ports import Producer
+from ...streams.sealed_log import Codec, SealingProducer
 from .application import MasterRecord
 
 log = logging.getLogger("touchstream.relay")
@@ -199,7 +200,7 @@ def open_retrying(
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, codec: Codec | None = None) -> None:
     parser = argparse.ArgumentParser(description="Relay the master record's notification log to Kafka.")
     parser.add_argument(
         "--store",
@@ -223,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     app = opened
     producer = kafka_producer(args.bootstrap)
+    if codec is not None:  # `touchstream relay` with sealing on: the data of each event leaves sealed
+        producer = SealingProducer(producer, codec)
     relay = MasterDataRelay(app, producer, topic=args.topic, batch_size=args.batch)
     started = time.monotonic()
     try:

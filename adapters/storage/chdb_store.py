@@ -15,6 +15,9 @@ Hence the constraints of :class:`ChDBStore`: in one process, every open store mu
 isolate tests or tenants with ``database=`` instead of separate paths, and close stores when done (the
 contract tests share one path and give each test its own database). A worker process that needs chDB opens
 it once. chDB cannot listen on a port: other processes cannot see its data.
+
+Long because the embedded engine's quirks each need a workaround beside the store that meets them (the
+shared-path sessions, the parts an erasure replaced and that must leave the disk at once).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from touchstream.adapters.logs.kafka_log import KafkaEventLog
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+from touchstream.streams.sealed_log import SealedLog
 from touchstream.streams.topology import RAW
 
 
@@ -20,7 +21,8 @@ def test_embedded_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path))
     runtime = bootstrap()
     with runtime.log(RAW) as log:
-        assert isinstance(log, SQLiteEventLog)
+        assert isinstance(log, SealedLog), "personal fields are sealed before the log (docs/privacy.md)"
+        assert isinstance(log.inner, SQLiteEventLog)
         assert log.partitions == 12
     with runtime.read_store() as store:
         assert isinstance(store, ChDBStore)
@@ -36,8 +38,9 @@ def test_production_uses_kafka_clickhouse_and_postgres_without_connecting(
     monkeypatch.delenv("TOUCHSTREAM_MASTER_RECORD_URL", raising=False)
     runtime = bootstrap()
     log = runtime.log(RAW)
-    assert isinstance(log, KafkaEventLog)
-    assert (log.bootstrap, log.topic) == ("127.0.0.1:1", RAW)
+    assert isinstance(log, SealedLog)
+    assert isinstance(log.inner, KafkaEventLog)
+    assert (log.inner.bootstrap, log.inner.topic) == ("127.0.0.1:1", RAW)
     store = runtime.read_store()
     assert isinstance(store, ClickHouseServerStore)
     store.close()

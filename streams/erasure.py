@@ -1,0 +1,149 @@
+"""Erasure, the step: when a batch's `ErasureRequested` touchpoints are written, forget their contacts in
+every store (docs/privacy.md).
+
+The order matters. The fold has already written the tombstone (`erased = 1`, counts and dates kept), so:
+
+1. the master record names the scope: the contact, every contact merged into it, the identifier keys they
+   ever held and the aggregates that hold those keys;
+2. the key store destroys the data keys of the subjects those identifiers (and aggregates) name — from
+   now on every copy of their records on every log opens as a redacted event (crypto-shredding);
+3. the master record replaces the personal values of those aggregates (the contact stays: its id, its
+   merges, the fact that it asked to be forgotten);
+4. the read store deletes the older row versions and blanks the personal columns of the facts;
+5. this process drops the keys and identities it cached.
+
+Every step is idempotent, so a batch retried after a crash erases again, harmlessly. Both runtimes call
+`Eraser.erase` after their project step's write; a rebuild into shadow tables does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from ..events import ResolvedTouchpoint
+from .ports import AbstractReadStore
+
+log = logging.getLogger("touchstream.erasure")
+
+ERASURE_TYPE = "ErasureRequested"
+
+
+@dataclass(frozen=True)
+class ErasureScope:
+    """What the master record holds of one person, as its erasure must reach it."""
+
+    contact_ids: tuple[UUID, ...]  # the survivor first, then every contact merged into it
+    identifier_keys: tuple[str, ...]  # every identifier key they held (`email:…`, `phone:…`, `ext:…`)
+    aggregate_ids: tuple[UUID, ...]  # the contacts and the identifier claims / weak indexes naming them
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    contact_id: str
+    event_id: str
+    requested_by: str
+
+
+@dataclass
+class ErasureOutcome:
+    request: ErasureRequest
+    contacts: int = 0
+    keys_destroyed: int = 0
+    values_replaced: int = 0
+    rows_forgotten: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class ErasureTarget(Protocol):
+    """The master record's part."""
+
+    def erasure_scope(self, contact_id: UUID) -> ErasureScope: ...
+
+    def forget(self, scope: ErasureScope) -> int: ...
+
+
+class SubjectKeys(Protocol):
+    """The key store's part (`adapters/keys`)."""
+
+    def shred(self, subjects: Collection[str], *, requested_by: str, reason: str) -> int: ...
+
+
+class Forgetful(Protocol):
+    """What caches personal data in this process: the sealer's keys, the resolver's identities."""
+
+    def forget(self, subjects: Collection[str]) -> None: ...
+
+
+def erasure_requests(items: Iterable[tuple[ResolvedTouchpoint, int, int]]) -> list[ErasureRequest]:
+    """The batch's erasure requests that name a contact, in order, once each."""
+    seen: set[str] = set()
+    requests = []
+    for touchpoint, _, _ in items:
+        event = touchpoint.event
+        if event.type != ERASURE_TYPE or touchpoint.contact_id is None or touchpoint.contact_id in seen:
+            continue
+        seen.add(touchpoint.contact_id)
+        requests.append(
+            ErasureRequest(
+                touchpoint.contact_id, str(event.event_id), event.actor or f"source:{event.source}"
+            )
+        )
+    return requests
+
+
+class Eraser:
+    """Forgets a contact everywhere (the steps in the module docstring). `subjects_of` maps the scope's
+    identifier keys and aggregate ids to key-store subjects (the sealer's pepper makes them)."""
+
+    def __init__(
+        self,
+        master_record: ErasureTarget,
+        store: AbstractReadStore,
+        *,
+        keys: SubjectKeys | None = None,
+        subjects_of: Callable[[ErasureScope], set[str]] | None = None,
+        caches: Sequence[Forgetful] = (),
+        on_contacts: Callable[[Collection[UUID]], None] | None = None,
+    ) -> None:
+        self.master_record = master_record
+        self.store = store
+        self.keys = keys
+        self.subjects_of = subjects_of
+        self.caches = list(caches)
+        self.on_contacts = on_contacts
+        self.erased = 0
+
+    def erase(self, requests: Sequence[ErasureRequest]) -> list[ErasureOutcome]:
+        return [self._erase_one(request) for request in requests]
+
+    def _erase_one(self, request: ErasureRequest) -> ErasureOutcome:
+        outcome = ErasureOutcome(request)
+        scope = self.master_record.erasure_scope(UUID(request.contact_id))
+        outcome.contacts = len(scope.contact_ids)
+        subjects = self.subjects_of(scope) if self.subjects_of is not None else set()
+        if self.keys is not None and subjects:
+            outcome.keys_destroyed = self.keys.shred(
+                subjects, requested_by=request.requested_by, reason=f"{ERASURE_TYPE} {request.event_id}"
+            )
+        outcome.values_replaced = self.master_record.forget(scope)
+        report = self.store.forget_contacts([str(c) for c in scope.contact_ids])
+        outcome.rows_forgotten = sum(t.rows for t in report.tables)
+        for cache in self.caches:
+            cache.forget(subjects)
+        if self.on_contacts is not None:
+            self.on_contacts(scope.contact_ids)
+        self.erased += 1
+        # The log line names the request and the counts, never a personal value.
+        log.info(
+            "erasure %s: %d contact(s), %d key(s) destroyed, %d value(s) replaced, %d row(s) forgotten",
+            request.event_id,
+            outcome.contacts,
+            outcome.keys_destroyed,
+            outcome.values_replaced,
+            outcome.rows_forgotten,
+        )
+        return outcome

@@ -1,0 +1,247 @@
+"""A log whose records are sealed on the way in and opened on the way out (docs/privacy.md).
+
+The composition root wraps the logs that carry events — `touchpoints.raw` (events as sent),
+`touchpoints.resolved` (the event inside each resolved record) and `touchpoints.dlq` (the raw record inside
+each dead letter) — so every producer writes sealed bytes and
+every reader of this process reads plain ones; the stored bytes, on Kafka or in the embedded files, hold no
+personal value in the clear. A raw record's key, the email or phone that partitions a person's events,
+becomes their subject (a keyed hash): one person's events still share a partition, and the key names no one.
+
+Records that were never sealed (an older log, a producer without the key store) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from .ports import AbstractEventLog, LogRecord
+
+
+class Codec(Protocol):
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]: ...
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]: ...
+
+
+class EventSealer(Protocol):
+    """`streams.sealing.Sealer`'s part used here."""
+
+    def seal_dicts(self, raws: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def open_dicts(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
+def _loads(value: bytes) -> dict[str, Any] | None:
+    try:
+        found = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+class RawCodec:
+    """`touchpoints.raw`: the event is the record. Not JSON, or not an object: left as it is (the
+    validator dead-letters it with the reason)."""
+
+    def __init__(self, sealer: EventSealer) -> None:
+        self.sealer = sealer
+
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
+        parsed = [_loads(value) for _, value in records]
+        todo = [i for i, p in enumerate(parsed) if p is not None and "sealed" not in p]
+        sealed = self.sealer.seal_dicts([parsed[i] for i in todo])  # type: ignore[misc]
+        out = list(records)
+        for i, record in zip(todo, sealed, strict=True):
+            seal = record.get("sealed")
+            key = seal["subject"].encode() if isinstance(seal, dict) else records[i][0]
+            out[i] = (key, orjson.dumps(record))
+        return out
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]:
+        out = list(values)
+        todo = {i: p for i, v in enumerate(values) if b'"sealed"' in v and (p := _loads(v)) is not None}
+        for i, opened in zip(todo, self.sealer.open_dicts(list(todo.values())), strict=True):
+            out[i] = orjson.dumps(opened)
+        return out
+
+
+class ResolvedCodec:
+    """`touchpoints.resolved`: the event sits under `event`; contact and account ids stay clear (they are
+    the record's key and the projection's grouping, and name no one by themselves)."""
+
+    def __init__(self, sealer: EventSealer) -> None:
+        self.sealer = sealer
+
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
+        parsed = [_loads(value) for _, value in records]
+        todo = [i for i, p in enumerate(parsed) if p is not None and isinstance(p.get("event"), dict)]
+        events = [parsed[i]["event"] for i in todo]  # type: ignore[index]
+        fresh = [j for j, e in enumerate(events) if "sealed" not in e]
+        sealed = self.sealer.seal_dicts([events[j] for j in fresh])
+        for j, event in zip(fresh, sealed, strict=True):
+            events[j] = event
+        out = list(records)
+        for i, event in zip(todo, events, strict=True):
+            out[i] = (records[i][0], orjson.dumps({**parsed[i], "event": event}))  # type: ignore[dict-item]
+        return out
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]:
+        out = list(values)
+        todo = {
+            i: p
+            for i, v in enumerate(values)
+            if b'"sealed"' in v and (p := _loads(v)) is not None and isinstance(p.get("event"), dict)
+        }
+        opened = self.sealer.open_dicts([p["event"] for p in todo.values()])
+        for (i, record), event in zip(todo.items(), opened, strict=True):
+            out[i] = orjson.dumps({**record, "event": event})
+        return out
+
+
+class DeadLetterCodec:
+    """`touchpoints.dlq`: each letter carries the raw record it could not read (`original_b64`). A reader
+    that opened the raw record before validating would dead-letter it in the clear, so the original is
+    sealed again here (as the raw log seals it) and opened for this process's readers (replay)."""
+
+    def __init__(self, raw: RawCodec) -> None:
+        self.raw = raw
+
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
+        return [(key, self._map(value, self._seal_one)) for key, value in records]
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]:
+        return [self._map(value, lambda original: self.raw.open([original])[0]) for value in values]
+
+    def _seal_one(self, original: bytes) -> bytes:
+        return self.raw.seal([(None, original)])[0][1]
+
+    @staticmethod
+    def _map(value: bytes, change: Any) -> bytes:
+        letter = _loads(value)
+        if letter is None or not isinstance(letter.get("original_b64"), str):
+            return value
+        original = base64.b64decode(letter["original_b64"])
+        changed = change(original)
+        if changed is original or changed == original:
+            return value
+        return orjson.dumps({**letter, "original_b64": base64.b64encode(changed).decode()})
+
+
+def aggregate_envelope(aggregate_id: str, event_id: str, data: Any) -> dict[str, Any]:
+    """A master record event's `data` dressed as an event of its aggregate, so the sealer seals it under
+    the aggregate's own subject (`ext:aggregate:<id>`) and an erasure can name that subject."""
+    return {
+        "event_id": event_id,
+        "type": "masterdata",
+        "identifiers": {"external_ids": {"aggregate": aggregate_id}},
+        "payload": {"data": data},
+    }
+
+
+class MasterdataCodec:
+    """`masterdata.events`: the relay's messages about the master record's aggregates. Ids, types and
+    versions stay clear (consumers route by them); `data` (identifier keys, attribute values) is sealed
+    under the aggregate's subject, and opens as `{}` once an erasure destroyed that key."""
+
+    def __init__(self, sealer: EventSealer) -> None:
+        self.sealer = sealer
+
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
+        parsed = [_loads(value) for _, value in records]
+        todo = [i for i, m in enumerate(parsed) if m is not None and "data" in m and "sealed_data" not in m]
+        envelopes = [
+            aggregate_envelope(str(m["aggregate_id"]), str(m["event_id"]), m["data"])  # type: ignore[index]
+            for m in (parsed[i] for i in todo)
+        ]
+        out = list(records)
+        for i, sealed in zip(todo, self.sealer.seal_dicts(envelopes), strict=True):
+            message = {k: v for k, v in parsed[i].items() if k != "data"}  # type: ignore[union-attr]
+            out[i] = (records[i][0], orjson.dumps({**message, "sealed_data": sealed}))
+        return out
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]:
+        out = list(values)
+        todo = {i: m for i, v in enumerate(values) if b'"sealed_data"' in v and (m := _loads(v)) is not None}
+        opened = self.sealer.open_dicts([m["sealed_data"] for m in todo.values()])
+        for (i, message), envelope in zip(todo.items(), opened, strict=True):
+            payload = envelope.get("payload") or {}
+            data = payload.get("data") if isinstance(payload, dict) else None
+            rest = {k: v for k, v in message.items() if k != "sealed_data"}
+            out[i] = orjson.dumps({**rest, "data": data if isinstance(data, dict) else {}})
+        return out
+
+
+def opened_records(codec: Codec, records: Sequence[LogRecord]) -> list[LogRecord]:
+    """The records with their values opened (same partition, offset, key and time)."""
+    values = codec.open([r.value for r in records])
+    return [
+        r if v is r.value else LogRecord(r.partition, r.offset, r.key, v, r.timestamp)
+        for r, v in zip(records, values, strict=True)
+    ]
+
+
+class SealedLog(AbstractEventLog):
+    """`inner`, sealing what is appended and opening what is read; positions are the inner log's."""
+
+    def __init__(self, inner: AbstractEventLog, codec: Codec) -> None:
+        self.inner = inner
+        self.codec = codec
+
+    @property
+    def partitions(self) -> int:
+        return self.inner.partitions
+
+    def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        return self.inner.append(self.codec.seal(records))
+
+    def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
+        return opened_records(self.codec, self.inner.read(partition, from_offset, max_records))
+
+    def end_offset(self, partition: int) -> int:
+        return self.inner.end_offset(partition)
+
+    def committed(self, group: str, partition: int) -> int:
+        return self.inner.committed(group, partition)
+
+    def commit(self, group: str, positions: Iterable[tuple[int, int]]) -> None:
+        self.inner.commit(group, positions)
+
+    def lag(self, group: str) -> int:
+        return self.inner.lag(group)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Backend extras (a Kafka log's bootstrap, a file log's path) stay reachable for tools and tests.
+        return getattr(self.inner, name)
+
+
+class Producer(Protocol):
+    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+class SealingProducer:
+    """A producer (the relay's) whose records are sealed before they leave this process."""
+
+    def __init__(self, inner: Producer, codec: Codec) -> None:
+        self.inner = inner
+        self.codec = codec
+
+    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
+        ((sealed_key, sealed_value),) = self.codec.seal([(key, value)])
+        return self.inner.send(topic, value=sealed_value, key=sealed_key or key, headers=headers)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self.inner.flush(timeout=timeout)
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
