@@ -38,7 +38,7 @@ class Me(BaseModel):
     signal_departments: list[str]
 
 
-# JSON type of each code used in api_queries.LISTS (and of the 360 fields below).
+# JSON type of each code used in queries.LISTS (and of the 360 fields below).
 _TYPES: dict[str, Any] = {
     "s": str,
     "i": int,

@@ -37,7 +37,7 @@ from ..api.models import (
 if TYPE_CHECKING:
     import pandas
 
-# The lists by name (as in `api_queries.LISTS`) and their paths.
+# The lists by name (as in `queries.LISTS`) and their paths.
 LIST_PATHS: dict[str, str] = {
     "pipeline": "/v1/pipeline",
     "stage_transitions": "/v1/pipeline/transitions",

@@ -113,7 +113,7 @@ def test_gateway_and_api_probe_their_http_endpoints() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == ready
         assert container["livenessProbe"]["httpGet"]["path"] == live
     gateway = (DEPLOY.parent / "adapters" / "gateway" / "app.py").read_text()
-    api = (DEPLOY.parent / "adapters" / "api" / "app.py").read_text()
+    api = "".join(p.read_text() for p in sorted((DEPLOY.parent / "adapters" / "api").rglob("*.py")))
     assert '"/readyz"' in gateway
     assert '"/healthz"' in gateway
     assert '"/healthz"' in api

@@ -23,7 +23,7 @@ def _one_contact_360_sql() -> str:
         raise RuntimeError("no customer_360_current view among the migrations")
     body = statements[-1][len(_VIEW_PREFIX) :]
     if body.count(_BASE) != 1 or "%" in body:
-        raise RuntimeError("the customer_360_current view changed shape: update api_queries")
+        raise RuntimeError("the customer_360_current view changed shape: update adapters/api/queries")
     return body.replace(_BASE, "FROM customer_360 FINAL WHERE contact_id IN %(ids)s)")
 
 
