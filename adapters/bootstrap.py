@@ -59,12 +59,12 @@ class Runtime:
 
     def key_store_url(self) -> str:
         """TOUCHSTREAM_KEY_STORE_URL when set; else keys.sqlite in the data folder (embedded) or the
-        master record's PostgreSQL (production)."""
+        master record's PostgreSQL database (production): the keys live beside the record of who is who."""
         if self.settings.key_store_url:
             return self.settings.key_store_url
         if self.settings.embedded:
             return f"sqlite:///{self.settings.data_dir / 'keys.sqlite'}"
-        return self.settings.postgres_dsn
+        return self.master_record_url()
 
     def read_store(self) -> AbstractReadStore:
         if self.settings.embedded:
@@ -180,7 +180,6 @@ def bootstrap(settings: Settings | None = None) -> Runtime:
 # --- privacy: the key store and the sealer ------------------------------------------------------------------
 
 KEK_FILE = "key-encryption-key"
-PEPPER_FILE = "subject-pepper"
 _SEALERS: dict[tuple[str, str, str], Sealer] = {}
 
 
@@ -214,11 +213,6 @@ def new_secret() -> str:
     import os
 
     return base64.b64encode(os.urandom(32)).decode()
-
-
-def subject_pepper(settings: Settings) -> bytes:
-    """The keyed hash's secret that turns identifiers into subjects (a file in the data folder)."""
-    return decoded_secret(_secret_file(settings, PEPPER_FILE, new_secret()), PEPPER_FILE)
 
 
 def key_encryption_key(settings: Settings) -> tuple[str, bytes]:
@@ -256,8 +250,8 @@ def sealer_for(settings: Settings) -> Sealer | None:
     cache_key = (url, key_encryption_key(settings)[0], str(settings.data_dir))
     found = _SEALERS.get(cache_key)
     if found is None:
-        pepper = subject_pepper(settings)
-        found = Sealer(open_key_store(settings), pepper, regions=phone_regions(settings))
+        store = open_key_store(settings)
+        found = Sealer(store, store.pepper(), regions=phone_regions(settings))
         _SEALERS[cache_key] = found
     return found
 
@@ -317,12 +311,12 @@ def eraser_for(settings: Settings, master_record: MasterRecordApp, store: Abstra
     sealer = sealer_for(settings)
     if sealer is None:
         return Eraser(master_record, store)
-    pepper = subject_pepper(settings)
+    keys = open_key_store(settings)
+    pepper = keys.pepper()
 
     def subjects_of(scope: ErasureScope) -> set[str]:
         # The identifiers' subjects (the logs' events) and the aggregates' (masterdata.events).
         aggregates = (sealer.subject_of_raw(aggregate_envelope(str(a), "", {})) for a in scope.aggregate_ids)
         return subjects_of_identifiers(scope.identifier_keys, pepper) | {s for s in aggregates if s}
 
-    keys = open_key_store(settings)
     return Eraser(master_record, store, keys=keys, subjects_of=subjects_of, caches=[sealer])

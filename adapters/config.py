@@ -58,7 +58,7 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_SEALING": "on (default) or off: personal fields encrypted per subject before the log "
     "(docs/privacy.md)",
     "TOUCHSTREAM_KEY_STORE_URL": "where the subjects' data keys live (default: keys.sqlite in the data dir "
-    "embedded, the master record's PostgreSQL in production)",
+    "embedded, the master record's PostgreSQL database in production)",
     "TOUCHSTREAM_KEY_ENCRYPTION_KEY": "base64 of 32 bytes wrapping every data key (default: a file made in "
     "the data dir; set it in production, the same for every process)",
     "TOUCHSTREAM_KEY_ENCRYPTION_KEY_ID": "a name for that key, recorded beside each wrapped key (kek-1)",

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from ...streams import topology
 from ...streams.ports import AbstractEventLog
 from ..bootstrap import sealed
-from ..config import load_settings
+from ..config import Settings, load_settings
 from ..logs.sqlite_log import SQLiteEventLog
 from ..master_record.identity_config import phone_regions
 from ..private_files import private_dir
@@ -33,8 +33,10 @@ def build_gateway(
     retry_after: int = 5,
     kafka_timeout: float = 10.0,
     body_timeout: float = 30.0,
+    settings: Settings | None = None,
 ) -> FastAPI:
-    config = load_settings()
+    """The gateway of `settings` (default: the environment's): its log, its key store for sealing."""
+    config = settings or load_settings()
     if kafka is None and embedded_log is None:
         if config.embedded:
             # The same file `touchstream run` reads (bootstrap's layout): data dir / log / <topic>.sqlite.

@@ -47,6 +47,11 @@ _SCHEMA = (
         reason TEXT NOT NULL,
         keys_destroyed INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS shred_audit_subject ON shred_audit (subject)",
+    # The subject pepper lives with the keys, so every process that shares the store computes the same
+    # subjects (a file per host would not). Who can read this table can read the keys' table too.
+    """CREATE TABLE IF NOT EXISTS key_store_secrets (
+        name TEXT PRIMARY KEY,
+        secret {blob} NOT NULL)""",
 )
 
 
@@ -99,6 +104,17 @@ class _KeyStore:
     def _q(self, tx: _Connection, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = tx.execute(self._sql(text), params)
         return list(cursor.fetchall()) if cursor.description else []
+
+    def pepper(self) -> bytes:
+        """The deployment's subject pepper: 32 random bytes made by the first process that asks."""
+        with self._transaction(write=True) as tx:
+            self._q(
+                tx,
+                "INSERT INTO key_store_secrets (name, secret) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                ("subject_pepper", os.urandom(KEY_BYTES)),
+            )
+            rows = self._q(tx, "SELECT secret FROM key_store_secrets WHERE name = ?", ("subject_pepper",))
+        return bytes(rows[0][0])
 
     # --- the KeyStore protocol (streams/sealing.py) -------------------------------------------------------
 

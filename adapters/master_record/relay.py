@@ -32,6 +32,7 @@ from eventsourcing.persistence import Notification, Tracking
 from ...projections.master_record import published_type
 from ...streams.ports import Producer
 from ...streams.sealed_log import Codec, SealingProducer
+from ..log_privacy import mask_every_record
 from .application import MasterRecord
 
 log = logging.getLogger("touchstream.relay")
@@ -211,6 +212,7 @@ def main(argv: Sequence[str] | None = None, codec: Codec | None = None) -> None:
     parser.add_argument("--topic", default=MASTERDATA_TOPIC)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     args = parser.parse_args(argv)
+    mask_every_record()  # logs never print personal values (docs/privacy.md)
     logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     stop = threading.Event()
 
