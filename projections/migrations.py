@@ -1293,3 +1293,44 @@ MODELS: dict[str, tuple[str, ...]] = {
     "touchpoints": ("touchpoints", "dead_letters"),
     "customer_360": ("customer_360", "signals", "projection_state"),
 }
+
+# --- migration 12: find a customer by an identifier without scanning every contact ---------------------
+
+# Which contact ids were ever written with an identifier: `email:<email>` and `phone:<E.164>` from the
+# customer_360 rows, `ext:<system>:<id>` from the facts named by an external id. Ordered by the identifier,
+# so a lookup reads one granule whatever the number of contacts. Only a candidate list: a reader keeps the
+# ids whose current customer_360 row (or fact) still carries the value, and re-points merged ids to their
+# survivor through `contact_merges` (so an identifier follows a merge, and comes back on an unmerge).
+# The projection writes it (`streams/project.py`); an erasure deletes the contact's rows
+# (`streams/forgetting.py`).
+_CONTACT_LOOKUP = """
+CREATE TABLE IF NOT EXISTS contact_lookup (
+    identifier String,
+    contact_id String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (identifier, contact_id)
+"""
+
+# The rows the read models already hold (a re-run inserts the same keys again: the engine keeps one).
+_CONTACT_LOOKUP_FILL = (
+    """
+INSERT INTO contact_lookup (identifier, contact_id, version)
+SELECT concat('email:', email), contact_id, version FROM customer_360 WHERE email != '' AND erased = 0
+""",
+    """
+INSERT INTO contact_lookup (identifier, contact_id, version)
+SELECT concat('phone:', phone), contact_id, version FROM customer_360 WHERE phone != '' AND erased = 0
+""",
+    """
+INSERT INTO contact_lookup (identifier, contact_id, version)
+SELECT identifier, contact_id, max(log_offset) FROM touchpoints
+WHERE identifier_kind = 'ext' AND identifier != '' AND contact_id != ''
+GROUP BY identifier, contact_id
+""",
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(12, "an identifier -> contact lookup table", (_CONTACT_LOOKUP, *_CONTACT_LOOKUP_FILL)),
+)

@@ -6,6 +6,7 @@ in `touchpoints` keep the emails, phones and free text they arrived with. This r
 18.16 and chDB with the same SQL (mutations: `ALTER TABLE ... DELETE` / `UPDATE`):
 
 - `customer_360`, `projection_state`: every version of the contact that is not the tombstone is deleted;
+- `contact_lookup`: every identifier row of the contact is deleted;
 - `touchpoints`: every row stays (counts and funnels do not move); the personal columns are blanked
   (`email`, `phone`, a person's `identifier`), `payload` keeps its shape with personal values set to
   null, and `title` / `summary` are derived again without them;
@@ -261,6 +262,8 @@ def forget_contacts(store: AbstractReadStore, contact_ids: Collection[str]) -> F
             _delete_versions(store, "projection_state", "visitParamExtractBool(state, 'erased') = 0", ids),
         ),
         TableForgotten("touchpoints", "redacted", _redact_touchpoints(store, ids)),
+        # Emails, phones and external ids by contact: the erased contact keeps none (all rows go).
+        TableForgotten("contact_lookup", "deleted", _delete_versions(store, "contact_lookup", "1 = 1", ids)),
         *_UNTOUCHED,
     )
     changed = [t.table for t in tables if t.rows]

@@ -31,6 +31,9 @@ from .ports import AbstractReadStore
 
 STATE_TABLE = "projection_state"
 STATE_COLUMNS = ("contact_id", "version", "state")
+#: identifier -> contact id candidates (projections/migrations.py, migration 12), read by the API's search.
+LOOKUP_TABLE = "contact_lookup"
+LOOKUP_COLUMNS = ("identifier", "contact_id", "version")
 
 Row = tuple[Any, ...]
 
@@ -85,21 +88,47 @@ def project_batch(
     return out
 
 
+_P = {name: i for i, name in enumerate(CUSTOMER_360_COLUMNS)}
+_T = {name: i for i, name in enumerate(TOUCHPOINT_COLUMNS)}
+
+
+def lookup_rows(batch: ProjectedBatch) -> list[Row]:
+    """The `contact_lookup` rows of a batch: each profile's email and phone, each fact's external id."""
+    rows: list[Row] = []
+    for p in batch.profiles:
+        if p[_P["erased"]]:
+            continue
+        contact, version = p[_P["contact_id"]], p[_P["version"]]
+        rows.extend((f"{kind}:{p[_P[kind]]}", contact, version) for kind in ("email", "phone") if p[_P[kind]])
+    for t in batch.touchpoints:
+        if t[_T["identifier_kind"]] == "ext" and t[_T["identifier"]] and t[_T["contact_id"]]:
+            rows.append((t[_T["identifier"]], t[_T["contact_id"]], t[_T["log_offset"]]))
+    return rows
+
+
 def write_batch(
     store: AbstractReadStore, batch: ProjectedBatch, suffix: str = "", tables: Collection[str] | None = None
 ) -> None:
     """Insert a batch's rows, `touchpoints` last (a crash before it replays the batch: every table is
     idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
-    tables; `tables` limits the write to some of them."""
+    tables; `tables` limits the write to some of them.
+
+    `contact_lookup` follows the live tables it is derived from (customer_360, touchpoints) and is never
+    shadowed: a rebuild replays the same events, whose identifiers it already holds, and it is only a
+    list of candidates that readers check against the current rows."""
+    live_lookup = suffix == "" and (
+        tables is None or CUSTOMER_360_TABLE in tables or TOUCHPOINTS_TABLE in tables
+    )
     for table, columns, rows in (
         (DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, batch.dead_letters),
         (SIGNALS_TABLE, SIGNAL_COLUMNS, batch.signals),
         (CUSTOMER_360_TABLE, CUSTOMER_360_COLUMNS, batch.profiles),
         (STATE_TABLE, STATE_COLUMNS, batch.states),
+        (LOOKUP_TABLE, LOOKUP_COLUMNS, lookup_rows(batch) if live_lookup else []),
         # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
         (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):
-        if rows and (tables is None or table in tables):
+        if rows and (tables is None or table in tables or table == LOOKUP_TABLE):
             store.insert_rows(table + suffix, columns, rows)
 
 

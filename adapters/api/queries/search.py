@@ -104,28 +104,37 @@ def _external_contacts(store: AbstractReadStore, query: str, owner_of: OwnerOf |
         if owner:
             owners.append(owner)
     if sep and system and ident:
-        where, params = "identifier = %(identifier)s", {"identifier": f"ext:{system.lower()}:{ident}"}
-    else:
-        where, params = "identifier_kind = 'ext' AND endsWith(identifier, %(suffix)s)", {"suffix": ":" + text}
+        named = looked_up(store, f"ext:{system.lower()}:{ident}")[:50]
+    else:  # no system named: every external id ending so (a scan of the lookup's ext range)
+        rows = store.query(
+            "SELECT DISTINCT contact_id FROM contact_lookup "
+            "WHERE identifier > 'ext:' AND identifier < 'ext;' AND endsWith(identifier, %(suffix)s) LIMIT 50",
+            {"suffix": ":" + text},
+        )
+        named = [str(r[0]) for r in rows]
+    return owners + [c for c in named if c not in owners]
+
+
+def looked_up(store: AbstractReadStore, identifier: str) -> list[str]:
+    """The contact ids `contact_lookup` holds for one identifier (`email:…`, `phone:…`, `ext:…`): a range
+    of the sorting key, so one granule however many contacts there are. Candidates only: the caller keeps
+    those whose current rows still carry the value."""
     rows = store.query(
-        f"SELECT DISTINCT contact_id FROM touchpoints FINAL WHERE contact_id != '' AND {where} LIMIT 50",
-        params,
+        "SELECT DISTINCT contact_id FROM contact_lookup WHERE identifier = %(identifier)s",
+        {"identifier": identifier},
     )
-    return owners + [str(r[0]) for r in rows if str(r[0]) not in owners]
+    return sorted(str(r[0]) for r in rows)
 
 
 def _by_email(store: AbstractReadStore, text: str) -> Found:
     email = text.lower()
     found: Found = []
-    # Any version that ever had the email, read without FINAL (PREWHERE: the email column alone); then
-    # those contacts' current rows, FINAL by the sorting key, must still carry it.
-    ids = store.query(
-        f"SELECT DISTINCT contact_id FROM customer_360 PREWHERE email = %(email)s LIMIT {CANDIDATES}",
-        {"email": email},
-    )
+    # Every contact ever written with the email (the lookup, ordered by identifier); then those contacts'
+    # current rows, FINAL by the sorting key, must still carry it.
+    ids = looked_up(store, f"email:{email}")
     if ids:
         exact = "contact_id IN %(ids)s AND email = %(email)s"
-        params = {"ids": tuple(str(r[0]) for r in ids), "email": email}
+        params = {"ids": tuple(ids), "email": email}
         found.extend((1.0, "email", row) for row in _candidates(store, exact, params, CANDIDATES))
     if not found:
         partial = _candidates(
@@ -140,7 +149,9 @@ def _by_email(store: AbstractReadStore, text: str) -> Found:
 def _by_phone(store: AbstractReadStore, text: str, region: str) -> Found:
     try:
         phone = normalize_phone(text, region)
-        rows = _candidates(store, "phone = %(phone)s", {"phone": phone}, CANDIDATES)
+        ids = looked_up(store, f"phone:{phone}")
+        exact = "contact_id IN %(ids)s AND phone = %(phone)s"
+        rows = _candidates(store, exact, {"ids": tuple(ids), "phone": phone}, CANDIDATES) if ids else []
     except ValueError:
         digits = "".join(c for c in text if c.isdigit())
         rows = _candidates(store, "position(phone, %(digits)s) > 0", {"digits": digits}, CANDIDATES)
