@@ -1334,3 +1334,70 @@ MIGRATIONS = (
     *MIGRATIONS,
     Migration(12, "an identifier -> contact lookup table", (_CONTACT_LOOKUP, *_CONTACT_LOOKUP_FILL)),
 )
+
+# --- migration 13: a customer's deals and tickets without reading every fact --------------------------
+
+# The facts of deals and tickets, one row per event and item (`o:<opportunity_id>`, `t:<ticket_id>`),
+# ordered by the item: the columns sales_pipeline and support_tickets fold, nothing personal (a deal's name
+# stays in touchpoints, read by its log position). With `contact_items` (which items each contact id's
+# events named, ordered by contact id) a 360 document reads its contact's deals and tickets as a few ranges
+# of sorting keys, not the views over `touchpoints FINAL`. The projection writes both (`streams/project.py`).
+_WORK_FACTS = """
+CREATE TABLE IF NOT EXISTS work_facts (
+    item String,
+    event_id String,
+    contact_id String,
+    type String,
+    occurred_at DateTime,
+    stage String,
+    amount Decimal(18, 2),
+    currency String,
+    owner String,
+    expected_close Nullable(Date),
+    priority String,
+    status String,
+    public_reply UInt8,
+    product String,
+    channel String,
+    log_partition UInt32,
+    log_offset UInt64
+) ENGINE = ReplacingMergeTree(log_offset)
+ORDER BY (item, event_id)
+"""
+
+_CONTACT_ITEMS = """
+CREATE TABLE IF NOT EXISTS contact_items (
+    contact_id String,
+    item String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (contact_id, item)
+"""
+
+_WORK_COLUMNS = (
+    "event_id, contact_id, type, occurred_at, stage, amount, currency, owner, expected_close, priority, "
+    "status, public_reply, product, channel, log_partition, log_offset"
+)
+
+_WORK_FILL = tuple(
+    f"""
+INSERT INTO work_facts (item, {_WORK_COLUMNS})
+SELECT concat('{prefix}:', {column}), {_WORK_COLUMNS} FROM touchpoints WHERE {column} != ''
+"""
+    for prefix, column in (("o", "opportunity_id"), ("t", "ticket_id"))
+) + tuple(
+    f"""
+INSERT INTO contact_items (contact_id, item, version)
+SELECT contact_id, concat('{prefix}:', {column}), max(log_offset) FROM touchpoints
+WHERE {column} != '' AND contact_id != ''
+GROUP BY contact_id, {column}
+"""
+    for prefix, column in (("o", "opportunity_id"), ("t", "ticket_id"))
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        13, "deals and tickets by item, and each contact's items", (_WORK_FACTS, _CONTACT_ITEMS, *_WORK_FILL)
+    ),
+)

@@ -34,6 +34,31 @@ STATE_COLUMNS = ("contact_id", "version", "state")
 #: identifier -> contact id candidates (projections/migrations.py, migration 12), read by the API's search.
 LOOKUP_TABLE = "contact_lookup"
 LOOKUP_COLUMNS = ("identifier", "contact_id", "version")
+#: Deals' and tickets' facts by item, and each contact id's items (migration 13), read by the 360 document.
+WORK_FACTS_TABLE = "work_facts"
+WORK_FACT_COLUMNS = (
+    "item",
+    "event_id",
+    "contact_id",
+    "type",
+    "occurred_at",
+    "stage",
+    "amount",
+    "currency",
+    "owner",
+    "expected_close",
+    "priority",
+    "status",
+    "public_reply",
+    "product",
+    "channel",
+    "log_partition",
+    "log_offset",
+)
+CONTACT_ITEMS_TABLE = "contact_items"
+CONTACT_ITEMS_COLUMNS = ("contact_id", "item", "version")
+#: Tables derived from the live ones and never shadowed by a rebuild (see write_batch).
+DERIVED_TABLES = (LOOKUP_TABLE, WORK_FACTS_TABLE, CONTACT_ITEMS_TABLE)
 
 Row = tuple[Any, ...]
 
@@ -106,6 +131,24 @@ def lookup_rows(batch: ProjectedBatch) -> list[Row]:
     return rows
 
 
+_ITEMS = (("o", "opportunity_id"), ("t", "ticket_id"))
+_WORK_SOURCE = [_T[name] for name in WORK_FACT_COLUMNS[1:]]
+
+
+def work_rows(batch: ProjectedBatch) -> tuple[list[Row], list[Row]]:
+    """The `work_facts` and `contact_items` rows of a batch: each fact naming a deal or a ticket."""
+    facts: list[Row] = []
+    items: list[Row] = []
+    for t in batch.touchpoints:
+        for prefix, column in _ITEMS:
+            if t[_T[column]]:
+                item = f"{prefix}:{t[_T[column]]}"
+                facts.append((item, *(t[i] for i in _WORK_SOURCE)))
+                if t[_T["contact_id"]]:
+                    items.append((t[_T["contact_id"]], item, t[_T["log_offset"]]))
+    return facts, items
+
+
 def write_batch(
     store: AbstractReadStore, batch: ProjectedBatch, suffix: str = "", tables: Collection[str] | None = None
 ) -> None:
@@ -113,22 +156,25 @@ def write_batch(
     idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
     tables; `tables` limits the write to some of them.
 
-    `contact_lookup` follows the live tables it is derived from (customer_360, touchpoints) and is never
-    shadowed: a rebuild replays the same events, whose identifiers it already holds, and it is only a
-    list of candidates that readers check against the current rows."""
+    `contact_lookup`, `work_facts` and `contact_items` follow the live tables they are derived from
+    (customer_360, touchpoints) and are never shadowed: a rebuild replays the same events, whose rows they
+    already hold (the same keys: the engine keeps one), and readers check candidates against current rows."""
     live_lookup = suffix == "" and (
         tables is None or CUSTOMER_360_TABLE in tables or TOUCHPOINTS_TABLE in tables
     )
+    facts, items = work_rows(batch) if live_lookup else ([], [])
     for table, columns, rows in (
         (DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, batch.dead_letters),
         (SIGNALS_TABLE, SIGNAL_COLUMNS, batch.signals),
         (CUSTOMER_360_TABLE, CUSTOMER_360_COLUMNS, batch.profiles),
         (STATE_TABLE, STATE_COLUMNS, batch.states),
         (LOOKUP_TABLE, LOOKUP_COLUMNS, lookup_rows(batch) if live_lookup else []),
+        (WORK_FACTS_TABLE, WORK_FACT_COLUMNS, facts),
+        (CONTACT_ITEMS_TABLE, CONTACT_ITEMS_COLUMNS, items),
         # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
         (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):
-        if rows and (tables is None or table in tables or table == LOOKUP_TABLE):
+        if rows and (tables is None or table in tables or table in DERIVED_TABLES):
             store.insert_rows(table + suffix, columns, rows)
 
 

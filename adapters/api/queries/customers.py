@@ -57,18 +57,58 @@ def profile_document(store: AbstractReadStore, contact_id: str) -> dict[str, Any
         d: {"first_at": v[0] + "Z", "last_at": v[1] + "Z", "touches": v[2]} for d, v in per_department.items()
     }
     doc["segments"] = segments(doc)
-    _add_deals(store, ids, doc)
-    _add_tickets_and_signals(store, survivor, ids, doc)
+    items = _items(store, ids)
+    _add_deals(store, ids, items["o"], doc)
+    _add_tickets_and_signals(store, survivor, ids, items["t"], doc)
     return doc
 
 
-def _add_deals(store: AbstractReadStore, ids: list[str], doc: dict[str, Any]) -> None:
-    deals_columns, deals = store.query_with_columns(
-        "SELECT opportunity_id, name, stage, owner, expected_close, amount, currency FROM sales_pipeline "
-        "WHERE status = 'open' AND contact_id IN %(ids)s ORDER BY created_at, opportunity_id",
-        {"ids": tuple(ids)},
+def _items(store: AbstractReadStore, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """The deals (`o`) and tickets (`t`) the merge group's events named: a range of `contact_items`."""
+    rows = store.query(
+        "SELECT DISTINCT item FROM contact_items WHERE contact_id IN %(ids)s", {"ids": tuple(ids)}
     )
-    open_deals = as_dicts(deals_columns, deals)
+    items = sorted(str(r[0]) for r in rows)
+    return {kind: tuple(i for i in items if i.startswith(kind + ":")) for kind in ("o", "t")}
+
+
+# sales_pipeline's fold (migration 8), over the facts of the named deals only (`work_facts`, ordered by
+# item). The deal's contact is the one its creation named; one merge group's ids stand for its survivor.
+_OPEN_DEALS = """
+SELECT substring(item, 3) AS opportunity_id,
+    argMinIf(contact_id, occurred_at, type = 'OpportunityCreated') AS deal_contact,
+    multiIf(
+        countIf(type = 'OpportunityWon') > 0, 'won', countIf(type = 'OpportunityLost') > 0, 'lost', 'open'
+    ) AS deal_status,
+    argMaxIf(set_stage, (occurred_at, event_id), set_stage != '') AS stage,
+    argMaxIf(amount, (occurred_at, event_id), money_currency != '' AND type != 'QuoteSent') AS amount,
+    argMaxIf(money_currency, (occurred_at, event_id), money_currency != '' AND type != 'QuoteSent')
+        AS currency,
+    argMaxIf(deal_owner, (occurred_at, event_id), deal_owner != '') AS owner,
+    maxIf(ifNull(expected_close, toDate(0)), type = 'OpportunityCreated') AS expected_close,
+    minIf(occurred_at, type = 'OpportunityCreated') AS created_at,
+    argMinIf(log_partition, (occurred_at, event_id), type = 'OpportunityCreated') AS named_partition,
+    argMinIf(log_offset, (occurred_at, event_id), type = 'OpportunityCreated') AS named_offset
+FROM (
+    SELECT item, contact_id, type, stage AS set_stage, amount, currency AS money_currency,
+        owner AS deal_owner, expected_close, occurred_at, event_id, log_partition, log_offset
+    FROM work_facts FINAL
+    WHERE item IN %(items)s
+)
+GROUP BY item
+HAVING deal_status = 'open' AND deal_contact IN %(ids)s
+ORDER BY created_at, opportunity_id
+"""
+
+
+def _add_deals(store: AbstractReadStore, ids: list[str], items: tuple[str, ...], doc: dict[str, Any]) -> None:
+    open_deals: list[dict[str, Any]] = []
+    if items:
+        columns, deals = store.query_with_columns(_OPEN_DEALS, {"items": items, "ids": tuple(ids)})
+        open_deals = as_dicts(columns, deals)
+    names = _deal_names(store, open_deals)
+    for deal in open_deals:
+        deal["name"] = names.get((deal["named_partition"], deal["named_offset"]), "")
     doc["open_deals"] = [
         {k: d[k] for k in ("opportunity_id", "name", "stage", "owner", "expected_close")} for d in open_deals
     ]
@@ -77,22 +117,82 @@ def _add_deals(store: AbstractReadStore, ids: list[str], doc: dict[str, Any]) ->
     ]
 
 
+def _deal_names(store: AbstractReadStore, deals: list[dict[str, Any]]) -> dict[tuple[int, int], str]:
+    """Each deal's name, the title of the fact that created it, read by its log position (the sorting key
+    of `touchpoints`); kept there only, where an erasure redacts it."""
+    if not deals:
+        return {}
+    rows = store.query(
+        "SELECT log_partition, log_offset, title FROM touchpoints "
+        "WHERE log_partition IN %(partitions)s AND log_offset IN %(offsets)s",
+        {
+            "partitions": tuple(sorted({int(d["named_partition"]) for d in deals})),
+            "offsets": tuple(sorted({int(d["named_offset"]) for d in deals})),
+        },
+    )
+    return {(int(p), int(o)): str(t) for p, o, t in rows}
+
+
+# support_tickets' fold (migration 8), over the facts of the named tickets only.
+_TICKETS = """
+SELECT substring(item, 3) AS ticket_id,
+    argMinIf(contact_id, occurred_at, type = 'TicketOpened') AS ticket_contact,
+    argMaxIf(ticket_priority, (occurred_at, event_id), ticket_priority != '') AS priority,
+    argMaxIf(ticket_status, (occurred_at, event_id), ticket_status != '') AS status,
+    anyIf(ticket_product, type = 'TicketOpened') AS product,
+    anyIf(ticket_channel, type = 'TicketOpened') AS channel,
+    minIf(occurred_at, type = 'TicketOpened') AS opened_at,
+    maxIf(occurred_at, ticket_status = 'solved') AS resolved_at
+FROM (
+    SELECT item, contact_id, type, priority AS ticket_priority, status AS ticket_status,
+        product AS ticket_product, channel AS ticket_channel, occurred_at, event_id
+    FROM work_facts FINAL
+    WHERE item IN %(items)s
+        AND type IN ('TicketOpened', 'TicketUpdated', 'TicketResolved', 'TicketReopened')
+)
+GROUP BY item
+HAVING ticket_contact IN %(ids)s
+ORDER BY opened_at DESC, ticket_id
+LIMIT 20
+"""
+
+# active_signals (migration 6) for one merge group: its `signals` range (sorted by contact id).
+_SIGNALS = """
+SELECT kind, department, reason, raised_at, expires_at
+FROM signals FINAL
+WHERE contact_id IN %(ids)s AND status = 'raised' AND expires_at > now()
+ORDER BY raised_at, kind
+"""
+
+
 def _add_tickets_and_signals(
-    store: AbstractReadStore, survivor: str, ids: list[str], doc: dict[str, Any]
+    store: AbstractReadStore, survivor: str, ids: list[str], items: tuple[str, ...], doc: dict[str, Any]
 ) -> None:
-    ticket_columns, tickets = store.query_with_columns(
-        "SELECT ticket_id, priority, status, product, channel, opened_at, resolved_at FROM support_tickets "
-        "WHERE contact_id IN %(ids)s ORDER BY opened_at DESC, ticket_id LIMIT 20",
-        {"ids": tuple(ids)},
-    )
-    doc["tickets"] = as_dicts(ticket_columns, tickets)
-    signal_columns, signals = store.query_with_columns(
-        "SELECT kind, department, reason, raised_at, expires_at FROM active_signals "
-        "WHERE contact_id = %(id)s ORDER BY raised_at, kind",
-        {"id": survivor},
-    )
+    tickets: list[dict[str, Any]] = []
+    if items:
+        ticket_columns, ticket_rows = store.query_with_columns(_TICKETS, {"items": items, "ids": tuple(ids)})
+        tickets = as_dicts(ticket_columns, ticket_rows)
+    doc["tickets"] = [
+        {
+            k: t[k]
+            for k in ("ticket_id", "priority", "status", "product", "channel", "opened_at", "resolved_at")
+        }
+        for t in tickets
+    ]
+    signal_columns, signals = store.query_with_columns(_SIGNALS, {"ids": tuple(ids)})
     active = as_dicts(signal_columns, signals)
+    if any(s["kind"] == "service_hold" for s in active) and not _held(store, survivor):
+        active = [s for s in active if s["kind"] != "service_hold"]  # no active cause any more
     doc["active_signals"] = active
     hold = [s for s in active if s["kind"] == "service_hold"]
     doc["service_hold"] = bool(hold)
     doc["service_hold_reason"] = hold[0]["reason"] if hold else None
+
+
+def _held(store: AbstractReadStore, survivor: str) -> bool:
+    """Whether the contact has an active hold cause (service_holds): asked only of a contact with a raised
+    service_hold signal, as active_signals does for every contact."""
+    rows = store.query(
+        "SELECT count() FROM service_holds WHERE contact_id = %(id)s AND active = 1", {"id": survivor}
+    )
+    return bool(rows and int(rows[0][0]))

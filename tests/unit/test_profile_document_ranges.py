@@ -1,0 +1,119 @@
+"""The 360 document reads its deals, tickets and signals from per-contact ranges (`contact_items`,
+`work_facts`, `signals` by contact id): for every contact of a story, merged or not, they are exactly what
+the analyst views (`sales_pipeline`, `support_tickets`, `active_signals`) answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from unit.test_api_fixtures import load_story, story_config
+
+from touchstream.adapters.api import queries as q
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.streams.ports import AbstractReadStore
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AbstractReadStore]:
+    folder = tmp_path_factory.mktemp("ranges")
+    with ChDBStore(str(folder / "chdb")) as opened:
+        load_story(opened, folder, story_config(customers=150, accounts=24, seed=11))
+        yield opened
+
+
+def from_views(store: AbstractReadStore, contact_id: str) -> dict[str, Any]:
+    """The old reads: the views over every fact, filtered by the merge group."""
+    survivor, ids = q.merge_group(store, contact_id)
+    columns, deals = store.query_with_columns(
+        "SELECT opportunity_id, name, stage, owner, expected_close, amount, currency FROM sales_pipeline "
+        "WHERE status = 'open' AND contact_id IN %(ids)s ORDER BY created_at, opportunity_id",
+        {"ids": tuple(ids)},
+    )
+    open_deals = q.as_dicts(columns, deals)
+    columns, tickets = store.query_with_columns(
+        "SELECT ticket_id, priority, status, product, channel, opened_at, resolved_at FROM support_tickets "
+        "WHERE contact_id IN %(ids)s ORDER BY opened_at DESC, ticket_id LIMIT 20",
+        {"ids": tuple(ids)},
+    )
+    columns_s, signals = store.query_with_columns(
+        "SELECT kind, department, reason, raised_at, expires_at FROM active_signals "
+        "WHERE contact_id = %(id)s ORDER BY raised_at, kind",
+        {"id": survivor},
+    )
+    return {
+        "open_deals": [
+            {k: d[k] for k in ("opportunity_id", "name", "stage", "owner", "expected_close")}
+            for d in open_deals
+        ],
+        "deal_amounts": [
+            {k: d[k] for k in ("opportunity_id", "stage", "amount", "currency")} for d in open_deals
+        ],
+        "tickets": q.as_dicts(columns, tickets),
+        "active_signals": q.as_dicts(columns_s, signals),
+    }
+
+
+def compared(store: AbstractReadStore) -> tuple[int, int, int]:
+    contacts = [str(r[0]) for r in store.query("SELECT DISTINCT contact_id FROM customer_360 ORDER BY 1")]
+    deals = tickets = signals = 0
+    for contact in contacts:
+        doc = q.profile_document(store, contact)
+        assert doc is not None
+        expected = from_views(store, contact)
+        assert {k: doc[k] for k in expected} == expected, contact
+        deals += len(doc["open_deals"])
+        tickets += len(doc["tickets"])
+        signals += len(doc["active_signals"])
+    return deals, tickets, signals
+
+
+def test_deals_tickets_and_signals_are_the_views_answers(store: AbstractReadStore) -> None:
+    deals, tickets, signals = compared(store)
+    assert deals > 0  # the story has each kind, so the comparison compared something
+    assert tickets > 0
+    assert signals > 0
+
+
+def test_a_merged_contact_reads_its_survivors_deals_and_tickets(store: AbstractReadStore) -> None:
+    with_work = store.query(
+        "SELECT contact_id, count() AS n FROM contact_items GROUP BY contact_id ORDER BY n DESC, contact_id "
+        "LIMIT 2"
+    )
+    (loser, _), (survivor, _) = with_work
+    store.insert_rows(
+        "contact_merges",
+        ("merged_id", "survivor_id", "active", "reason", "version"),
+        [(loser, survivor, 1, "test", 1)],
+    )
+    merged = q.profile_document(store, loser)
+    assert merged is not None
+    assert merged["contact_id"] == survivor
+    assert {k: merged[k] for k in ("open_deals", "tickets")} == {
+        k: v for k, v in from_views(store, survivor).items() if k in ("open_deals", "tickets")
+    }
+    compared(store)
+
+
+def test_the_document_reads_no_view_over_every_fact(store: AbstractReadStore) -> None:
+    """With the views' base empty, the document still has its deals and tickets: it reads its ranges."""
+    contact = str(
+        store.query("SELECT contact_id FROM contact_items WHERE startsWith(item, 't:') ORDER BY 1 LIMIT 1")[
+            0
+        ][0]
+    )
+    before = q.profile_document(store, contact)
+    assert before is not None
+    assert before["tickets"]
+    store.execute("CREATE TABLE touchpoints_kept AS touchpoints")
+    store.execute("INSERT INTO touchpoints_kept SELECT * FROM touchpoints")
+    store.execute("TRUNCATE TABLE touchpoints")
+    try:
+        assert from_views(store, contact)["tickets"] == []
+        after = q.profile_document(store, contact)
+        assert after is not None
+        assert after["tickets"] == before["tickets"]
+    finally:
+        store.execute("INSERT INTO touchpoints SELECT * FROM touchpoints_kept")
+        store.execute("DROP TABLE touchpoints_kept")
