@@ -40,6 +40,7 @@ from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
+from touchstream.projections.migrations import MIGRATIONS
 from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
@@ -62,6 +63,44 @@ FROM numbers(ROW_COUNT)
 """
 
 
+# Facts: TOUCHES per contact (contact = number % N, k = number div N): a form, a deal created and moved on
+# for every 4th contact, a ticket for every 3rd, page views otherwise.
+FILL_FACTS = """
+INSERT INTO touchpoints (event_id, type, occurred_at, recorded_at, source, department, contact_id,
+    account_id, identifier, identifier_kind, opportunity_id, ticket_id, title, stage, amount, currency,
+    owner, priority, status, product, channel, summary, payload, log_partition, log_offset)
+SELECT concat('e-', toString(number)) AS event_id,
+    multiIf(k = 0, 'FormSubmitted', k = 1 AND deal, 'OpportunityCreated', k = 2 AND ticket, 'TicketOpened',
+        k = 3 AND deal, 'OpportunityStageChanged', 'PageViewed') AS type,
+    now() - 86400 * 90 + number % 7776000 AS occurred_at, occurred_at, 'bench', 'sales', contact,
+    concat('a-', toString(c % 5000)),
+    concat('email:person', toString(c), '@company', toString(c % 5000), '.example'), 'email',
+    if(on_deal, concat('o-', toString(c)), ''), if(on_ticket, concat('t-', toString(c)), ''),
+    if(k = 1 AND deal, concat('Deal ', toString(c)), ''), if(on_deal, if(k = 1, 'qualify', 'propose'), ''),
+    toDecimal64(if(on_deal, 1000 + c % 9000, 0), 2), if(on_deal, 'USD', ''), if(on_deal, 'rep-1', ''),
+    if(on_ticket, 'P3', ''), if(on_ticket, 'open', ''), if(on_ticket, 'widget', ''),
+    if(on_ticket, 'email', ''), type, '{}', number % 3, number
+FROM (
+    SELECT number, number % ROW_COUNT AS c, intDiv(number, ROW_COUNT) AS k,
+        concat('c-', toString(c)) AS contact, c % 4 = 0 AS deal, c % 3 = 0 AS ticket,
+        k IN (1, 3) AND deal AS on_deal, k = 2 AND ticket AS on_ticket
+    FROM numbers(FACT_COUNT)
+)
+"""
+
+# A raised signal for every 10th contact.
+FILL_SIGNALS = """
+INSERT INTO signals (signal_id, contact_id, account_id, kind, department, status, reason, raised_at,
+    expires_at, version)
+SELECT concat('s-', toString(number)), concat('c-', toString(number)), '', 'warm_lead', 'sales', 'raised',
+    'bench', now() - 3600, now() + 86400 * 30, 1
+FROM numbers(ROW_COUNT) WHERE number % 10 = 0
+"""
+
+# The rows of the lookup and range tables, from those base rows: the migrations' own backfill statements.
+BACKFILL = [s for m in MIGRATIONS if m.version in (12, 13) for s in m.statements if "INSERT" in s]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -73,18 +112,80 @@ def timed(work: Callable[[], Any]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def lookups(store: AbstractReadStore, engine: str, n: int, count: int) -> list[dict[str, Any]]:
-    store.execute("TRUNCATE TABLE customer_360")
+def old_find_by_email(store: AbstractReadStore, email: str) -> list[str]:
+    """The search before contact_lookup: every version of customer_360 scanned for the email (PREWHERE),
+    then those contacts' current rows (the SQL of the shipped `_by_email`, exact branch)."""
+    ids = store.query(
+        "SELECT DISTINCT contact_id FROM customer_360 PREWHERE email = %(email)s LIMIT 200", {"email": email}
+    )
+    if not ids:
+        return []
+    rows = store.query(
+        "SELECT contact_id, account_id, first_name, last_name, email, phone, company, job_title, "
+        "lifecycle_stage, last_seen FROM customer_360 FINAL WHERE erased = 0 AND "
+        "(contact_id IN %(ids)s AND email = %(email)s) ORDER BY last_seen DESC, contact_id LIMIT 200",
+        {"ids": tuple(str(r[0]) for r in ids), "email": email},
+    )
+    return list(q.survivors(store, [str(r[0]) for r in rows]).values())
+
+
+def old_document(store: AbstractReadStore, contact_id: str) -> None:
+    """The 360 document before the per-contact ranges: deals, tickets and signals through the views, which
+    read `touchpoints FINAL` / `signals FINAL` whole (the SQL of the shipped `profile_document`)."""
+    survivor, ids = q.merge_group(store, contact_id)
+    store.query(q.ONE_CONTACT_360, {"ids": tuple(ids)})
+    store.query(
+        "SELECT argMax(department_touches, version), argMax(active_subscriptions, version) "
+        "FROM customer_360 FINAL WHERE contact_id = %(id)s",
+        {"id": survivor},
+    )
+    store.query(
+        "SELECT opportunity_id, name, stage, owner, expected_close, amount, currency FROM sales_pipeline "
+        "WHERE status = 'open' AND contact_id IN %(ids)s ORDER BY created_at, opportunity_id",
+        {"ids": tuple(ids)},
+    )
+    store.query(
+        "SELECT ticket_id, priority, status, product, channel, opened_at, resolved_at FROM support_tickets "
+        "WHERE contact_id IN %(ids)s ORDER BY opened_at DESC, ticket_id LIMIT 20",
+        {"ids": tuple(ids)},
+    )
+    store.query(
+        "SELECT kind, department, reason, raised_at, expires_at FROM active_signals "
+        "WHERE contact_id = %(id)s ORDER BY raised_at, kind",
+        {"id": survivor},
+    )
+
+
+def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
+    for table in ("customer_360", "touchpoints", "signals", "contact_lookup", "work_facts", "contact_items"):
+        store.execute(f"TRUNCATE TABLE {table}")
     started = time.perf_counter()
     store.execute(FILL.replace("ROW_COUNT", str(int(n))))  # no %(n)s: the SQL has a literal %
-    print(f"{engine}: {n:,} contacts inserted in {time.perf_counter() - started:.1f} s")
+    store.execute(FILL_FACTS.replace("FACT_COUNT", str(int(n * touches))).replace("ROW_COUNT", str(int(n))))
+    store.execute(FILL_SIGNALS.replace("ROW_COUNT", str(int(n))))
+    for statement in BACKFILL:
+        store.execute(statement)
+    shown = f"{n:,} contacts, {n * touches:,} touchpoints"
+    print(
+        f"{engine}: {shown} (and the lookup and range rows) inserted in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def lookups(
+    store: AbstractReadStore, engine: str, n: int, count: int, before: int, touches: int
+) -> list[dict[str, Any]]:
+    fill(store, engine, n, touches)
     rng = random.Random(n)
     picks = [rng.randrange(n) for _ in range(count)]
-    find_ms: list[float] = []
-    full_ms: list[float] = []
-    point_ms: list[float] = []
-    point = "SELECT * FROM customer_360 FINAL WHERE contact_id = %(c)s"
-    for number in picks:
+    ms: dict[str, list[float]] = {
+        "find by email": [],
+        "find + whole 360 document": [],
+        "find by email (before: scan)": [],
+        "find + whole 360 document (before: views)": [],
+        "ceiling: point read of one row": [],
+    }
+    point = "SELECT * FROM customer_360 WHERE contact_id = %(c)s LIMIT 1"
+    for i, number in enumerate(picks):
         email = f"person{number}@company{number % 5000}.example"
         started = time.perf_counter()
         found = q.find_customers(store, email, "email", 1)
@@ -93,21 +194,35 @@ def lookups(store: AbstractReadStore, engine: str, n: int, count: int) -> list[d
         done_at = time.perf_counter()
         if found[0].contact_id != f"c-{number}":
             raise RuntimeError(f"{email} found {found[0].contact_id}")
-        find_ms.append((found_at - started) * 1000)
-        full_ms.append((done_at - started) * 1000)
-        point_ms.append(timed(lambda: store.query(point, {"c": f"c-{number}"})))  # noqa: B023 - called at once
-    label = f"{engine}, {n:,} contacts"
-    for name, values in (("find by email", find_ms), ("find + whole 360 document", full_ms)):
+        ms["find by email"].append((found_at - started) * 1000)
+        ms["find + whole 360 document"].append((done_at - started) * 1000)
+        read_one = lambda: store.query(point, {"c": f"c-{number}"})  # noqa: B023, E731 - called at once
+        ms["ceiling: point read of one row"].append(timed(read_one))
+        if i < before:
+            started = time.perf_counter()
+            old = old_find_by_email(store, email)
+            found_at = time.perf_counter()
+            old_document(store, old[0])
+            done_at = time.perf_counter()
+            ms["find by email (before: scan)"].append((found_at - started) * 1000)
+            ms["find + whole 360 document (before: views)"].append((done_at - started) * 1000)
+    label = f"{engine}, {n:,} contacts / {n * touches:,} touchpoints"
+    for name, values in ms.items():
         print(
-            f"{label}: {name:<26} p50 {percentile(values, 50):7.1f} ms  p99 {percentile(values, 99):7.1f} ms"
-            f"   (point read by contact id: p50 {percentile(point_ms, 50):.1f} ms)"
+            f"{label}: {name:<42} p50 {percentile(values, 50):8.1f} ms  p99 {percentile(values, 99):8.1f} ms"
+            f"  ({len(values)} lookups)"
         )
-    ceiling = percentile(point_ms, 50)
+    ceiling = percentile(ms["ceiling: point read of one row"], 50)
     return [
         figure(
-            f"{label}: {name} p{p}", percentile(values, p), "ms", ceiling, "point read by contact_id (p50)"
+            f"{label}: {name} p{p}",
+            percentile(values, p),
+            "ms",
+            ceiling,
+            "point read of one row by contact_id (p50)",
         )
-        for name, values in (("360 lookup by email", full_ms), ("find by email", find_ms))
+        for name, values in ms.items()
+        if not name.startswith("ceiling")
         for p in (50, 99)
     ]
 
@@ -241,36 +356,42 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="100000,1000000", help="contact counts, comma-separated")
     parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--before", type=int, default=20, help="lookups through the old path (slow at scale)")
+    parser.add_argument("--touches", type=int, default=5, help="touchpoints per contact")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--no-server", action="store_true", help="chDB only")
+    parser.add_argument("--no-feed", action="store_true", help="lookups only, no SSE fan-out")
     parser.add_argument(
         "--quick", action="store_true", help="10k and 100k contacts, 50 lookups, 500 messages"
     )
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.lookups, args.messages = "10000,100000", 50, 500
+        args.sizes, args.lookups, args.before, args.messages = "10000,100000", 50, 10, 500
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     figures: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="touchstream-bench-query-") as folder, ChDBStore(folder) as store:
         prepare_read_store(store)
         for n in sizes:
-            figures += lookups(store, "chDB", n, args.lookups)
+            figures += lookups(store, "chDB", n, args.lookups, args.before, args.touches)
     server = None if args.no_server else server_store()
     if server is not None:
         try:
             prepare_read_store(server)
             for n in sizes:
-                figures += lookups(server, "ClickHouse server", n, args.lookups)
+                figures += lookups(server, "ClickHouse server", n, args.lookups, args.before, args.touches)
         finally:
             server.execute(f"DROP DATABASE IF EXISTS {server.database}")  # type: ignore[attr-defined]
             server.close()
-    figures += fan_out(args.subscribers, args.messages)
+    if not args.no_feed:
+        figures += fan_out(args.subscribers, args.messages)
     emit(
         "query",
         figures,
         sizes=sizes,
         lookups=args.lookups,
+        before=args.before,
+        touches=args.touches,
         subscribers=args.subscribers,
         messages=args.messages,
     )
