@@ -1338,10 +1338,11 @@ MIGRATIONS = (
 # --- migration 13: a customer's deals and tickets without reading every fact --------------------------
 
 # The facts of deals and tickets, one row per event and item (`o:<opportunity_id>`, `t:<ticket_id>`),
-# ordered by the item: the columns sales_pipeline and support_tickets fold, nothing personal (a deal's name
-# stays in touchpoints, read by its log position). With `contact_items` (which items each contact id's
-# events named, ordered by contact id) a 360 document reads its contact's deals and tickets as a few ranges
-# of sorting keys, not the views over `touchpoints FINAL`. The projection writes both (`streams/project.py`).
+# ordered by the item: the columns sales_pipeline and support_tickets fold. `title` (a deal's name) may
+# name its buyer: an erasure redacts it as it redacts touchpoints' (`streams/forgetting.py`). With
+# `contact_items` (which items each contact id's events named, ordered by contact id) a 360 document reads
+# its contact's deals and tickets as a few ranges of sorting keys, not the views over `touchpoints FINAL`.
+# The projection writes both (`streams/project.py`).
 _WORK_FACTS = """
 CREATE TABLE IF NOT EXISTS work_facts (
     item String,
@@ -1349,6 +1350,7 @@ CREATE TABLE IF NOT EXISTS work_facts (
     contact_id String,
     type String,
     occurred_at DateTime,
+    title String,
     stage String,
     amount Decimal(18, 2),
     currency String,
@@ -1375,8 +1377,8 @@ ORDER BY (contact_id, item)
 """
 
 _WORK_COLUMNS = (
-    "event_id, contact_id, type, occurred_at, stage, amount, currency, owner, expected_close, priority, "
-    "status, public_reply, product, channel, log_partition, log_offset"
+    "event_id, contact_id, type, occurred_at, title, stage, amount, currency, owner, expected_close, "
+    "priority, status, public_reply, product, channel, log_partition, log_offset"
 )
 
 _WORK_FILL = tuple(

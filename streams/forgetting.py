@@ -10,7 +10,9 @@ in `touchpoints` keep the emails, phones and free text they arrived with. This r
 - `touchpoints`: every row stays (counts and funnels do not move); the personal columns are blanked
   (`email`, `phone`, a person's `identifier`), `payload` keeps its shape with personal values set to
   null, and `title` / `summary` are derived again without them;
-- `signals` (ids, scores, products, priorities), `contact_merges` (ids and reason codes): nothing personal;
+- `work_facts`: a deal's name (`title`) is redacted as in `touchpoints`, in the same pass;
+- `signals` (ids, scores, products, priorities), `contact_merges` (ids and reason codes) and
+  `contact_items` (ids): nothing personal;
 - `dead_letters`: a dead letter never resolved to a contact, so it cannot be found by one here.
 
 No OPTIMIZE: a mutation rewrites every part it touches, so after it no active part holds the old values;
@@ -192,9 +194,10 @@ WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s
 """
 
 
-def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> int:
-    """Blank the personal columns of every row version of these contacts' facts; returns rows touched."""
-    touched = 0
+def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, int]:
+    """Blank the personal columns of every row version of these contacts' facts (and the titles of their
+    deal and ticket facts); returns the row versions touched in touchpoints and in work_facts."""
+    touched = work = 0
     for chunk in _chunks(ids):
         rows = store.query(
             "SELECT event_id, any(type), any(title), any(summary), any(payload), count(), "
@@ -214,17 +217,35 @@ def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> int:
             size += len(redacted) + len(line) + 2 * len(str(event_id))
             touched += int(versions)
             if size >= _MUTATION_TEXT:
-                _update_touchpoints(store, chunk, batch)
+                work += _update_touchpoints(store, chunk, batch)
                 batch, size = {}, 0
         if batch:
-            _update_touchpoints(store, chunk, batch)
-    return touched
+            work += _update_touchpoints(store, chunk, batch)
+    return touched, work
+
+
+_REDACT_WORK_FACTS = """
+ALTER TABLE work_facts UPDATE title = transform(event_id, %(event_ids)s, %(titles)s, '')
+WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s
+"""
 
 
 def _update_touchpoints(
     store: AbstractReadStore, ids: tuple[str, ...], batch: dict[str, tuple[str, str, str]]
-) -> None:
+) -> int:
+    """Redact `batch` (event id -> title, summary, payload) in touchpoints, and the same events' titles in
+    work_facts (a deal's name); returns the work_facts row versions redacted."""
     event_ids = list(batch)
+    chosen = {"ids": ids, "event_set": tuple(event_ids)}
+    work = int(
+        store.query(
+            "SELECT count() FROM work_facts WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s", chosen
+        )[0][0]
+    )
+    if work:
+        store.execute(
+            _REDACT_WORK_FACTS, {**chosen, "event_ids": event_ids, "titles": [batch[e][0] for e in event_ids]}
+        )
     store.execute(
         _REDACT_TOUCHPOINTS,
         {
@@ -237,11 +258,13 @@ def _update_touchpoints(
             "ids": ids,
         },
     )
+    return work
 
 
 _UNTOUCHED = (
     TableForgotten("signals", "untouched", 0, "reasons and evidence hold ids, scores, products: no person"),
     TableForgotten("contact_merges", "untouched", 0, "contact ids and reason codes only"),
+    TableForgotten("contact_items", "untouched", 0, "contact ids and deal or ticket ids only"),
     TableForgotten("dead_letters", "untouched", 0, "a dead letter never resolved to a contact"),
 )
 
@@ -254,14 +277,14 @@ def forget_contacts(store: AbstractReadStore, contact_ids: Collection[str]) -> F
     not_erased = tuple(c for c in asked if c not in erased)
     if not ids:
         return ForgetReport((), not_erased, (), 0)
+    customer_360 = _delete_versions(store, "customer_360", "erased = 0", ids)
+    state = _delete_versions(store, "projection_state", "visitParamExtractBool(state, 'erased') = 0", ids)
+    facts, work = _redact_touchpoints(store, ids)
     tables = (
-        TableForgotten("customer_360", "deleted", _delete_versions(store, "customer_360", "erased = 0", ids)),
-        TableForgotten(
-            "projection_state",
-            "deleted",
-            _delete_versions(store, "projection_state", "visitParamExtractBool(state, 'erased') = 0", ids),
-        ),
-        TableForgotten("touchpoints", "redacted", _redact_touchpoints(store, ids)),
+        TableForgotten("customer_360", "deleted", customer_360),
+        TableForgotten("projection_state", "deleted", state),
+        TableForgotten("touchpoints", "redacted", facts),
+        TableForgotten("work_facts", "redacted", work),
         # Emails, phones and external ids by contact: the erased contact keeps none (all rows go).
         TableForgotten("contact_lookup", "deleted", _delete_versions(store, "contact_lookup", "1 = 1", ids)),
         *_UNTOUCHED,

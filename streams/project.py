@@ -42,6 +42,7 @@ WORK_FACT_COLUMNS = (
     "contact_id",
     "type",
     "occurred_at",
+    "title",
     "stage",
     "amount",
     "currency",

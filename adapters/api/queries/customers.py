@@ -86,12 +86,11 @@ SELECT substring(item, 3) AS opportunity_id,
         AS currency,
     argMaxIf(deal_owner, (occurred_at, event_id), deal_owner != '') AS owner,
     maxIf(ifNull(expected_close, toDate(0)), type = 'OpportunityCreated') AS expected_close,
-    minIf(occurred_at, type = 'OpportunityCreated') AS created_at,
-    argMinIf(log_partition, (occurred_at, event_id), type = 'OpportunityCreated') AS named_partition,
-    argMinIf(log_offset, (occurred_at, event_id), type = 'OpportunityCreated') AS named_offset
+    anyIf(title, type = 'OpportunityCreated') AS name,
+    minIf(occurred_at, type = 'OpportunityCreated') AS created_at
 FROM (
-    SELECT item, contact_id, type, stage AS set_stage, amount, currency AS money_currency,
-        owner AS deal_owner, expected_close, occurred_at, event_id, log_partition, log_offset
+    SELECT item, contact_id, type, title, stage AS set_stage, amount, currency AS money_currency,
+        owner AS deal_owner, expected_close, occurred_at, event_id
     FROM work_facts FINAL
     WHERE item IN %(items)s
 )
@@ -106,31 +105,12 @@ def _add_deals(store: AbstractReadStore, ids: list[str], items: tuple[str, ...],
     if items:
         columns, deals = store.query_with_columns(_OPEN_DEALS, {"items": items, "ids": tuple(ids)})
         open_deals = as_dicts(columns, deals)
-    names = _deal_names(store, open_deals)
-    for deal in open_deals:
-        deal["name"] = names.get((deal["named_partition"], deal["named_offset"]), "")
     doc["open_deals"] = [
         {k: d[k] for k in ("opportunity_id", "name", "stage", "owner", "expected_close")} for d in open_deals
     ]
     doc["deal_amounts"] = [
         {k: d[k] for k in ("opportunity_id", "stage", "amount", "currency")} for d in open_deals
     ]
-
-
-def _deal_names(store: AbstractReadStore, deals: list[dict[str, Any]]) -> dict[tuple[int, int], str]:
-    """Each deal's name, the title of the fact that created it, read by its log position (the sorting key
-    of `touchpoints`); kept there only, where an erasure redacts it."""
-    if not deals:
-        return {}
-    rows = store.query(
-        "SELECT log_partition, log_offset, title FROM touchpoints "
-        "WHERE log_partition IN %(partitions)s AND log_offset IN %(offsets)s",
-        {
-            "partitions": tuple(sorted({int(d["named_partition"]) for d in deals})),
-            "offsets": tuple(sorted({int(d["named_offset"]) for d in deals})),
-        },
-    )
-    return {(int(p), int(o)): str(t) for p, o, t in rows}
 
 
 # support_tickets' fold (migration 8), over the facts of the named tickets only.

@@ -35,17 +35,17 @@ def as_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[d
 
 
 def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
-    """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact."""
-    found = store.query(
-        "SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1 LIMIT 1",
+    """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact.
+    One round trip: the active merges naming the contact, or naming its survivor as survivor."""
+    rows = store.query(
+        "SELECT merged_id, survivor_id FROM contact_merges FINAL WHERE active = 1 AND ("
+        "merged_id = %(id)s OR survivor_id = %(id)s OR survivor_id IN ("
+        "SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1))",
         {"id": contact_id},
     )
-    survivor = str(found[0][0]) if found else contact_id
-    merged = store.query(
-        "SELECT merged_id FROM contact_merges FINAL WHERE survivor_id = %(id)s AND active = 1",
-        {"id": survivor},
-    )
-    return survivor, sorted({survivor, *(str(r[0]) for r in merged)})
+    survivor = next((str(s) for m, s in rows if str(m) == contact_id), contact_id)
+    merged = {str(m) for m, s in rows if str(s) == survivor}
+    return survivor, sorted({survivor, *merged})
 
 
 def survivors(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str, str]:
