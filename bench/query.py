@@ -40,7 +40,6 @@ from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
-from touchstream.projections.migrations import MIGRATIONS
 from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
@@ -97,8 +96,27 @@ SELECT concat('s-', toString(number)), concat('c-', toString(number)), '', 'warm
 FROM numbers(ROW_COUNT) WHERE number % 10 = 0
 """
 
-# The rows of the lookup and range tables, from those base rows: the migrations' own backfill statements.
-BACKFILL = [s for m in MIGRATIONS if m.version in (12, 13) for s in m.statements if "INSERT" in s]
+# The lookup and range rows of those base rows, as the projection would have written them (write_batch).
+_WORK = (
+    "event_id, contact_id, type, occurred_at, title, stage, amount, currency, owner, expected_close, "
+    "priority, status, public_reply, product, channel, log_partition, log_offset"
+)
+BACKFILL = [
+    "INSERT INTO contact_lookup (identifier, contact_id, version) "
+    "SELECT concat('email:', email), contact_id, version FROM customer_360 WHERE email != ''",
+    "INSERT INTO contact_lookup (identifier, contact_id, version) "
+    "SELECT concat('phone:', phone), contact_id, version FROM customer_360 WHERE phone != ''",
+    *(
+        f"INSERT INTO work_facts (item, {_WORK}) SELECT concat('{p}:', {c}), {_WORK} FROM touchpoints "
+        f"WHERE {c} != ''"
+        for p, c in (("o", "opportunity_id"), ("t", "ticket_id"))
+    ),
+    *(
+        f"INSERT INTO contact_items (contact_id, item, version) SELECT contact_id, concat('{p}:', {c}), "
+        f"log_offset FROM touchpoints WHERE {c} != '' AND contact_id != ''"
+        for p, c in (("o", "opportunity_id"), ("t", "ticket_id"))
+    ),
+]
 
 
 def percentile(values: list[float], p: float) -> float:

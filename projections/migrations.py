@@ -1301,8 +1301,8 @@ MODELS: dict[str, tuple[str, ...]] = {
 # so a lookup reads one granule whatever the number of contacts. Only a candidate list: a reader keeps the
 # ids whose current customer_360 row (or fact) still carries the value, and re-points merged ids to their
 # survivor through `contact_merges` (so an identifier follows a merge, and comes back on an unmerge).
-# The projection writes it (`streams/project.py`); an erasure deletes the contact's rows
-# (`streams/forgetting.py`).
+# The projection writes it (`streams/project.py`), a rebuild too (so a rebuild after this migration fills
+# it from data written before); an erasure deletes the contact's rows (`streams/forgetting.py`).
 _CONTACT_LOOKUP = """
 CREATE TABLE IF NOT EXISTS contact_lookup (
     identifier String,
@@ -1312,27 +1312,9 @@ CREATE TABLE IF NOT EXISTS contact_lookup (
 ORDER BY (identifier, contact_id)
 """
 
-# The rows the read models already hold (a re-run inserts the same keys again: the engine keeps one).
-_CONTACT_LOOKUP_FILL = (
-    """
-INSERT INTO contact_lookup (identifier, contact_id, version)
-SELECT concat('email:', email), contact_id, version FROM customer_360 WHERE email != '' AND erased = 0
-""",
-    """
-INSERT INTO contact_lookup (identifier, contact_id, version)
-SELECT concat('phone:', phone), contact_id, version FROM customer_360 WHERE phone != '' AND erased = 0
-""",
-    """
-INSERT INTO contact_lookup (identifier, contact_id, version)
-SELECT identifier, contact_id, max(log_offset) FROM touchpoints
-WHERE identifier_kind = 'ext' AND identifier != '' AND contact_id != ''
-GROUP BY identifier, contact_id
-""",
-)
-
 MIGRATIONS = (
     *MIGRATIONS,
-    Migration(12, "an identifier -> contact lookup table", (_CONTACT_LOOKUP, *_CONTACT_LOOKUP_FILL)),
+    Migration(12, "an identifier -> contact lookup table", (_CONTACT_LOOKUP,)),
 )
 
 # --- migration 13: a customer's deals and tickets without reading every fact --------------------------
@@ -1342,7 +1324,7 @@ MIGRATIONS = (
 # name its buyer: an erasure redacts it as it redacts touchpoints' (`streams/forgetting.py`). With
 # `contact_items` (which items each contact id's events named, ordered by contact id) a 360 document reads
 # its contact's deals and tickets as a few ranges of sorting keys, not the views over `touchpoints FINAL`.
-# The projection writes both (`streams/project.py`).
+# The projection and the rebuild write both (`streams/project.py`).
 _WORK_FACTS = """
 CREATE TABLE IF NOT EXISTS work_facts (
     item String,
@@ -1376,30 +1358,7 @@ CREATE TABLE IF NOT EXISTS contact_items (
 ORDER BY (contact_id, item)
 """
 
-_WORK_COLUMNS = (
-    "event_id, contact_id, type, occurred_at, title, stage, amount, currency, owner, expected_close, "
-    "priority, status, public_reply, product, channel, log_partition, log_offset"
-)
-
-_WORK_FILL = tuple(
-    f"""
-INSERT INTO work_facts (item, {_WORK_COLUMNS})
-SELECT concat('{prefix}:', {column}), {_WORK_COLUMNS} FROM touchpoints WHERE {column} != ''
-"""
-    for prefix, column in (("o", "opportunity_id"), ("t", "ticket_id"))
-) + tuple(
-    f"""
-INSERT INTO contact_items (contact_id, item, version)
-SELECT contact_id, concat('{prefix}:', {column}), max(log_offset) FROM touchpoints
-WHERE {column} != '' AND contact_id != ''
-GROUP BY contact_id, {column}
-"""
-    for prefix, column in (("o", "opportunity_id"), ("t", "ticket_id"))
-)
-
 MIGRATIONS = (
     *MIGRATIONS,
-    Migration(
-        13, "deals and tickets by item, and each contact's items", (_WORK_FACTS, _CONTACT_ITEMS, *_WORK_FILL)
-    ),
+    Migration(13, "deals and tickets by item, and each contact's items", (_WORK_FACTS, _CONTACT_ITEMS)),
 )

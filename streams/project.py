@@ -157,25 +157,26 @@ def write_batch(
     idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
     tables; `tables` limits the write to some of them.
 
-    `contact_lookup`, `work_facts` and `contact_items` follow the live tables they are derived from
-    (customer_360, touchpoints) and are never shadowed: a rebuild replays the same events, whose rows they
-    already hold (the same keys: the engine keeps one), and readers check candidates against current rows."""
-    live_lookup = suffix == "" and (
-        tables is None or CUSTOMER_360_TABLE in tables or TOUCHPOINTS_TABLE in tables
-    )
-    facts, items = work_rows(batch) if live_lookup else ([], [])
+    `contact_lookup`, `work_facts` and `contact_items` are derived from customer_360 and touchpoints rows
+    and never shadowed: a rebuild writes them in place (it replays the same events: the same keys, and the
+    engine keeps one), which also fills them for data written before they existed; readers check their
+    candidates against the current rows."""
+    derived = tables is None or CUSTOMER_360_TABLE in tables or TOUCHPOINTS_TABLE in tables
+    facts, items = work_rows(batch) if derived else ([], [])
     for table, columns, rows in (
         (DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS, batch.dead_letters),
         (SIGNALS_TABLE, SIGNAL_COLUMNS, batch.signals),
         (CUSTOMER_360_TABLE, CUSTOMER_360_COLUMNS, batch.profiles),
         (STATE_TABLE, STATE_COLUMNS, batch.states),
-        (LOOKUP_TABLE, LOOKUP_COLUMNS, lookup_rows(batch) if live_lookup else []),
+        (LOOKUP_TABLE, LOOKUP_COLUMNS, lookup_rows(batch) if derived else []),
         (WORK_FACTS_TABLE, WORK_FACT_COLUMNS, facts),
         (CONTACT_ITEMS_TABLE, CONTACT_ITEMS_COLUMNS, items),
         # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
         (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):
-        if rows and (tables is None or table in tables or table in DERIVED_TABLES):
+        if rows and table in DERIVED_TABLES:
+            store.insert_rows(table, columns, rows)  # never shadowed (above)
+        elif rows and (tables is None or table in tables):
             store.insert_rows(table + suffix, columns, rows)
 
 

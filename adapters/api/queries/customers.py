@@ -1,5 +1,6 @@
 """A customer's 360 document: the view's own SQL over one merge group, plus the deals, tickets and signals
-that go with it (GET /v1/customers/{contact_id})."""
+that go with it (GET /v1/customers/{contact_id}), each read as ranges of sorting keys by contact id or by
+deal / ticket id (`contact_items`, `work_facts`, `signals`), never a view over every fact."""
 
 from __future__ import annotations
 
