@@ -1,0 +1,239 @@
+"""Probabilistic duplicate suspects over the master record: the bulk scan and the incremental linker.
+
+Reads contacts from `MasterRecord` (every contact ever registered, via the notification log; merged, role
+and erased ones skipped), turns each into a `LinkRecord` (every observed value per field), blocks, fits
+the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each compared pair:
+
+- probability >= the merge threshold and a strong identifier (email, state id, a system's id) held by
+  both: merged (a `probable_match` suspect raised and decided `merged` by `linkage`, so the evidence
+  stays on record and `stewards unmerge` undoes it);
+- probability >= the suspect threshold: a `probable_match` suspect in the steward queue, its identifier
+  field saying the score and the fields that agreed (`p=0.973 first_name,last_name,date_of_birth,postcode`);
+- below: nothing.
+
+`Linker.update(contact_id)` does the same for one new or changed contact against the index, with the model
+of the last fit (or the default priors), so pairs are found as events arrive, not only by a bulk scan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from ...projections.identity import suspect_id
+from ...projections.linkage import (
+    BlockIndex,
+    Comparator,
+    LinkRecord,
+    Model,
+    Scored,
+    estimate_u,
+    fit_model,
+    household,
+    record_of,
+    strong_agreement,
+)
+from ...projections.master_record import Contact, DuplicateSuspect
+from ..config import Settings
+from .application import MasterRecord
+
+REASON = "probable_match"
+ACTOR = "linkage"
+# Keys that name one person (a shared address as used by one name counts as the address itself).
+_STRONG = ("email:", "pid:", "ext:")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    suspect: float = 0.5
+    merge: float = 0.999
+    max_block: int = 400
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None) -> Thresholds:
+        if settings is None:
+            return cls()
+        return cls(
+            settings.linkage_suspect_threshold, settings.linkage_merge_threshold, settings.linkage_max_block
+        )
+
+
+@dataclass
+class ScanSummary:
+    contacts: int = 0
+    pairs: int = 0
+    suspects: int = 0
+    merges: int = 0
+    households: int = 0  # pairs over the threshold that the household rule kept apart
+    already: int = 0  # pairs already in the queue or decided (one suspect per pair and reason)
+    em_iterations: int = 0
+    seconds: float = 0.0
+    scored: list[Scored] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.contacts / self.seconds if self.seconds else 0.0
+
+
+def contact_ids(master: MasterRecord) -> Iterator[UUID]:
+    """Every contact ever registered, oldest first (from the notification log)."""
+    topic = get_topic(Contact.Registered)  # type: ignore[attr-defined]
+    start = 1
+    while True:
+        batch = master.recorder.select_notifications(start, 1000, topics=[topic])
+        for note in batch:
+            yield UUID(str(note.originator_id))
+        if len(batch) < 1000:
+            return
+        start = batch[-1].id + 1
+
+
+def link_record(contact: Contact) -> LinkRecord | None:
+    """What the model compares of a contact; None for one that is merged, a role mailbox or erased."""
+    if contact.merged_into is not None or contact.role or contact.erasure_requested:
+        return None
+    values = {
+        name: [str(o.get("value", "")) for o in slots.values()]
+        for name, slots in contact.observations.items()
+    }
+    strong: set[str] = set()
+    emails: list[str] = []
+    for key in contact.identifiers:
+        base = key.removeprefix("named:").rsplit("|", 1)[0] if key.startswith("named:") else key
+        if base.startswith(_STRONG):
+            strong.add(base)
+        if base.startswith("email:"):
+            emails.append(base.removeprefix("email:"))
+    values.setdefault("phone", [])
+    values["phone"] += [k.removeprefix("phone:") for k in contact.weak if k.startswith("phone:")]
+    return record_of(str(contact.id), values, emails, strong)
+
+
+class Linker:
+    """The index of every active contact and the model; scores a contact against its blocking partners."""
+
+    def __init__(
+        self,
+        master: MasterRecord,
+        thresholds: Thresholds | None = None,
+        model: Model | None = None,
+    ) -> None:
+        self.master = master
+        self.thresholds = thresholds or Thresholds()
+        self.model = model or Model.default()
+        variants = master.identity.first_name_variants
+        self.comparator = Comparator(lambda a, b: (a, b) in variants)
+        self.index = BlockIndex(max_block=self.thresholds.max_block)
+        self.records: dict[str, LinkRecord] = {}
+
+    # --- the index ---------------------------------------------------------------------------------------
+
+    def load(self, progress: Callable[[int], None] | None = None) -> int:
+        for n, contact_id in enumerate(contact_ids(self.master), 1):
+            self._index(self.master.contact(contact_id, follow=False))
+            if progress is not None and n % 500 == 0:
+                progress(500)
+        return len(self.records)
+
+    def _index(self, contact: Contact) -> LinkRecord | None:
+        record = link_record(contact)
+        key = str(contact.id)
+        if record is None:
+            self.records.pop(key, None)
+            self.index.remove(key)
+            return None
+        self.records[key] = record
+        self.index.add(record)
+        return record
+
+    def fit(self) -> int:
+        """EM over the blocked pairs, u from random pairs; returns the iterations it took."""
+        records = list(self.records.values())
+        u = estimate_u(records, self.comparator)
+        vectors = [self.comparator.compare(self.records[a], self.records[b]) for a, b in self.index.pairs()]
+        found = fit_model(vectors, u, len(records))
+        self.model = found.model
+        return found.iterations
+
+    # --- scoring and acting ------------------------------------------------------------------------------
+
+    def score(self, a: str, b: str) -> Scored:
+        vector = self.comparator.compare(self.records[a], self.records[b])
+        return Scored(a, b, self.model.probability(vector), vector)
+
+    def act(self, scored: Scored, summary: ScanSummary) -> None:
+        if scored.probability < self.thresholds.suspect:
+            return
+        if household(scored.vector):
+            summary.households += 1
+            return
+        a, b = UUID(scored.a), UUID(scored.b)
+        if self._exists(suspect_id(a, b, REASON)):
+            summary.already += 1
+            return
+        strong = strong_agreement(self.records[scored.a], self.records[scored.b])
+        evidence = f"p={scored.probability:.3f} {','.join(scored.fields)}"
+        merging = scored.probability >= self.thresholds.merge and bool(strong)
+        if merging:
+            evidence += f" strong={','.join(strong)}"
+        raised = DuplicateSuspect(
+            contact_id=a, other_id=b, reason=REASON, identifier=evidence, event_id=ACTOR
+        )
+        try:
+            self.master.save(raised)
+        except IntegrityError:  # another scan raised it first
+            summary.already += 1
+            return
+        summary.suspects += 1
+        summary.scored.append(scored)
+        if merging:
+            survivor = self.master.merge_suspect(raised.id, actor=ACTOR)
+            summary.merges += 1
+            summary.suspects -= 1
+            merged = scored.b if str(survivor) == scored.a else scored.a
+            self._index(self.master.contact(UUID(merged), follow=False))
+            self._index(self.master.contact(survivor, follow=False))
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.master.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def update(self, contact_id: UUID, summary: ScanSummary | None = None) -> ScanSummary:
+        """A new or changed contact: re-index it and score it against its blocking partners."""
+        summary = summary or ScanSummary()
+        record = self._index(self.master.contact(contact_id, follow=False))
+        if record is None:
+            return summary
+        for other in sorted(self.index.candidates(record.id)):
+            if other in self.records and record.id in self.records:
+                summary.pairs += 1
+                self.act(self.score(record.id, other), summary)
+        return summary
+
+
+def scan(
+    master: MasterRecord,
+    settings: Settings | None = None,
+    thresholds: Thresholds | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ScanSummary, Linker]:
+    """The bulk scan: index every contact, fit the model, score every blocked pair once, act on each."""
+    started = time.perf_counter()
+    linker = Linker(master, thresholds or Thresholds.from_settings(settings))
+    summary = ScanSummary(contacts=linker.load(progress))
+    summary.em_iterations = linker.fit()
+    for a, b in sorted(linker.index.pairs()):
+        if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
+            summary.pairs += 1
+            linker.act(linker.score(a, b), summary)
+    summary.seconds = time.perf_counter() - started
+    return summary, linker
