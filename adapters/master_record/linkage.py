@@ -45,6 +45,8 @@ from .application import MasterRecord
 
 REASON = "probable_match"
 ACTOR = "linkage"
+# Below this, EM has too few pairs to learn from: the default priors (`Model.default`) score instead.
+MIN_CONTACTS_TO_FIT = 200
 # Keys that name one person (a shared address as used by one name counts as the address itself).
 _STRONG = ("email:", "pid:", "ext:")
 
@@ -153,8 +155,11 @@ class Linker:
         return record
 
     def fit(self) -> int:
-        """EM over the blocked pairs, u from random pairs; returns the iterations it took."""
+        """EM over the blocked pairs, u from random pairs; returns the iterations it took (0: too few
+        contacts to learn from, the default priors stay)."""
         records = list(self.records.values())
+        if len(records) < MIN_CONTACTS_TO_FIT:
+            return 0
         u = estimate_u(records, self.comparator)
         vectors = [self.comparator.compare(self.records[a], self.records[b]) for a, b in self.index.pairs()]
         found = fit_model(vectors, u, len(records))
