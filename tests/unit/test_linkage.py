@@ -233,3 +233,16 @@ def test_stewards_scan_from_the_command_line(tmp_path: Path) -> None:
     )
     assert REASON in listed.output
     assert "p=" in listed.output
+
+
+def test_thresholds_come_from_settings_and_a_bad_one_is_refused() -> None:
+    import pytest
+
+    from touchstream.adapters.config import SettingsError, load_settings
+
+    settings = load_settings(
+        {"TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "0.7", "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD": "0.9999"}
+    )
+    assert Thresholds.from_settings(settings) == Thresholds(suspect=0.7, merge=0.9999, max_block=400)
+    with pytest.raises(SettingsError, match="TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD"):
+        load_settings({"TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "2"})
