@@ -50,6 +50,8 @@ VARIABLES: dict[str, str] = {
     "(default 0.5; docs/identity.md)",
     "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD": "match probability from which a pair merges, only when a strong "
     "identifier also agrees (default 0.999)",
+    "TOUCHSTREAM_LINKAGE_WITHDRAW_BELOW": "an open suspect of the resolver's (shared address, shared phone, "
+    "same name) whose pair the model scores below this is withdrawn by the scan (default 0.01)",
     "TOUCHSTREAM_LINKAGE_MAX_BLOCK": "records sharing one blocking key beyond which the key proposes no "
     "pairs (default 400)",
     "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
@@ -108,6 +110,7 @@ class Settings:
     # Probabilistic suspects (projections/linkage.py, adapters/master_record/linkage.py).
     linkage_suspect_threshold: float = 0.5
     linkage_merge_threshold: float = 0.999
+    linkage_withdraw_below: float = 0.01
     linkage_max_block: int = 400
     # Privacy (docs/privacy.md): crypto-shredding of personal fields on every log.
     sealing: bool = True
@@ -197,6 +200,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         identity_max_emails_per_contact=count("MAX_EMAILS_PER_CONTACT", "8"),
         linkage_suspect_threshold=_probability(env, "TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD", "0.5"),
         linkage_merge_threshold=_probability(env, "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD", "0.999"),
+        linkage_withdraw_below=_probability(env, "TOUCHSTREAM_LINKAGE_WITHDRAW_BELOW", "0.01"),
         linkage_max_block=int(_number(env, "TOUCHSTREAM_LINKAGE_MAX_BLOCK", "400", int)),
         sealing=sealing == "on",
         key_store_url=get("TOUCHSTREAM_KEY_STORE_URL"),

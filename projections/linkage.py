@@ -21,215 +21,44 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-import jellyfish
-from rapidfuzz.distance import JaroWinkler, Levenshtein
-from rapidfuzz.fuzz import token_set_ratio
+from .linkage_compare import (
+    FIELD_NAMES,
+    FIELDS,
+    Comparator,
+    LinkRecord,
+    Vector,
+    _metaphone,
+    agreeing_fields,
+    fold,
+    record_of,
+    split_address,
+)
 
-# Field -> number of levels (level n-1 is the strongest agreement).
-FIELDS: dict[str, int] = {
-    "first_name": 4,
-    "last_name": 4,
-    "date_of_birth": 3,
-    "postcode": 3,
-    "street": 3,
-    "city": 2,
-    "phone": 2,
-    "email": 3,
-    "company": 2,
-}
-FIELD_NAMES = tuple(FIELDS)
-Vector = tuple[int | None, ...]
-
-
-@dataclass(frozen=True)
-class LinkRecord:
-    """One contact as the model sees it: folded values per field, and its strong keys (the merge gate)."""
-
-    id: str
-    first_name: tuple[str, ...] = ()
-    last_name: tuple[str, ...] = ()
-    date_of_birth: tuple[str, ...] = ()
-    postcode: tuple[str, ...] = ()
-    street: tuple[str, ...] = ()
-    city: tuple[str, ...] = ()
-    phone: tuple[str, ...] = ()
-    email: tuple[str, ...] = ()
-    company: tuple[str, ...] = ()
-    strong: frozenset[str] = frozenset()
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII, punctuation gone, spaces single: how every text field is compared."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", plain).split())
-
-
-_POSTCODE = re.compile(r"^(?=.*\d)[A-Z0-9][A-Z0-9 -]{2,9}$")
-
-
-def split_address(line: str) -> tuple[str | None, str | None, str | None]:
-    """(street, postcode, city) from an address as one line (`PostalAddress.one_line`: lines, postcode,
-    city, region, country): the postcode is the upper-case part with a digit, the city the one after it."""
-    parts = [p.strip() for p in line.split(",") if p.strip()]
-    if parts and len(parts[-1]) == 2 and parts[-1].isalpha() and parts[-1].isupper():
-        parts = parts[:-1]  # the country
-    at = next((i for i, p in enumerate(parts) if _POSTCODE.match(p)), None)
-    if at is None:
-        street = parts[0] if parts and any(c.isdigit() for c in parts[0]) else None
-        city = parts[-1] if len(parts) > (1 if street else 0) else None
-        return street, None, city
-    street = ", ".join(parts[:at]) or None
-    city = parts[at + 1] if at + 1 < len(parts) else None
-    return street, parts[at].replace(" ", "").replace("-", ""), city
-
-
-def record_of(
-    record_id: str,
-    values: Mapping[str, Iterable[str]],
-    emails: Iterable[str] = (),
-    strong: Iterable[str] = (),
-) -> LinkRecord:
-    """A LinkRecord from observed values (`first_name`, `last_name`, `date_of_birth`, `address` as one line,
-    `phone`, `email`, `company`), canonical emails and strong keys."""
-
-    def folded(name: str) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f for v in values.get(name, ()) if (f := fold(v))))
-
-    streets: list[str] = []
-    postcodes: list[str] = []
-    cities: list[str] = []
-    for line in values.get("address", ()):
-        street, postcode, city = split_address(line)
-        if street:
-            streets.append(fold(street))
-        if postcode:
-            postcodes.append(postcode.upper())
-        if city:
-            cities.append(fold(city))
-    mails = {e.lower() for e in (*emails, *values.get("email", ())) if "@" in e}
-    return LinkRecord(
-        id=record_id,
-        first_name=folded("first_name"),
-        last_name=folded("last_name"),
-        date_of_birth=tuple(dict.fromkeys(v[:10] for v in values.get("date_of_birth", ()))),
-        postcode=tuple(dict.fromkeys(postcodes)),
-        street=tuple(dict.fromkeys(streets)),
-        city=tuple(dict.fromkeys(cities)),
-        phone=tuple(dict.fromkeys(values.get("phone", ()))),
-        email=tuple(sorted(mails)),
-        company=folded("company"),
-        strong=frozenset(strong),
-    )
-
-
-# --- comparing -----------------------------------------------------------------------------------------
-
-
-NameVariants = Callable[[str, str], bool]
-
-
-def _no_variants(a: str, b: str) -> bool:
-    return False
-
-
-def _best(a: Sequence[str], b: Sequence[str], level: Callable[[str, str], int]) -> int | None:
-    if not a or not b:
-        return None
-    return max(level(x, y) for x in a for y in b)
-
-
-def _first_level(variants: NameVariants) -> Callable[[str, str], int]:
-    def level(a: str, b: str) -> int:
-        if a == b:
-            return 3
-        a1, b1 = a.split()[0], b.split()[0]
-        if a1 == b1 or variants(a1, b1) or (min(len(a1), len(b1)) == 1 and a1[0] == b1[0]):
-            return 2
-        if JaroWinkler.similarity(a, b) >= 0.88:
-            return 1
-        return 0
-
-    return level
-
-
-def _last_level(a: str, b: str) -> int:
-    if a == b:
-        return 3
-    if JaroWinkler.similarity(a, b) >= 0.92:
-        return 2
-    if jellyfish.metaphone(a) == jellyfish.metaphone(b) or JaroWinkler.similarity(a, b) >= 0.85:
-        return 1
-    return 0
-
-
-def _dob_level(a: str, b: str) -> int:
-    if a == b:
-        return 2
-    if len(a) == len(b) == 10 and (a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]):
-        return 1  # day and month swapped
-    return 1 if Levenshtein.distance(a, b) == 1 else 0
-
-
-def _postcode_level(a: str, b: str) -> int:
-    if a == b:
-        return 2
-    return 1 if Levenshtein.distance(a, b) == 1 else 0
-
-
-def _street_level(a: str, b: str) -> int:
-    if a == b:
-        return 2
-    return 1 if token_set_ratio(a, b) >= 85 else 0
-
-
-def _exact(a: str, b: str) -> int:
-    return 1 if a == b else 0
-
-
-def _email_level(a: str, b: str) -> int:
-    if a == b:
-        return 2
-    return 1 if a.split("@")[0] == b.split("@")[0] else 0
-
-
-def _company_level(a: str, b: str) -> int:
-    return 1 if a == b or token_set_ratio(a, b) >= 90 else 0
-
-
-@dataclass(frozen=True)
-class Comparator:
-    """Field levels of a pair. `variants(a, b)` says two folded first names are one person's (nicknames)."""
-
-    variants: NameVariants = _no_variants
-
-    def compare(self, a: LinkRecord, b: LinkRecord) -> Vector:
-        first = _first_level(self.variants)
-        straight = (_best(a.first_name, b.first_name, first), _best(a.last_name, b.last_name, _last_level))
-        swapped = (_best(a.first_name, b.last_name, first), _best(a.last_name, b.first_name, _last_level))
-        names = max(straight, swapped, key=lambda pair: sum(x or 0 for x in pair))
-        return (
-            *names,
-            _best(a.date_of_birth, b.date_of_birth, _dob_level),
-            _best(a.postcode, b.postcode, _postcode_level),
-            _best(a.street, b.street, _street_level),
-            _best(a.city, b.city, _exact),
-            _best(a.phone, b.phone, _exact),
-            _best(a.email, b.email, _email_level),
-            _best(a.company, b.company, _company_level),
-        )
-
-
-def agreeing_fields(vector: Vector) -> tuple[str, ...]:
-    """The fields that agree at some level (what a steward is shown beside the score)."""
-    return tuple(name for name, level in zip(FIELD_NAMES, vector, strict=True) if level)
-
+__all__ = [
+    "FIELDS",
+    "FIELD_NAMES",
+    "BlockIndex",
+    "Comparator",
+    "LinkRecord",
+    "Model",
+    "Scored",
+    "Vector",
+    "agreeing_fields",
+    "blocking_keys",
+    "estimate",
+    "estimate_u",
+    "fit_model",
+    "fold",
+    "household",
+    "record_of",
+    "split_address",
+    "strong_agreement",
+]
 
 # --- blocking ------------------------------------------------------------------------------------------
 
@@ -243,9 +72,14 @@ def blocking_keys(record: LinkRecord) -> set[str]:
     keys.update(f"dob:{d}" for d in record.date_of_birth)
     keys.update(f"ph:{p}" for p in record.phone)
     keys.update(f"em:{e.split('@')[0]}" for e in record.email)
-    last = {jellyfish.metaphone(n.split()[-1]) for n in record.last_name if n}
-    first = {jellyfish.metaphone(n.split()[0]) for n in record.first_name if n}
+    last = {_metaphone(n.split()[-1]) for n in record.last_name if n}
+    first = {_metaphone(n.split()[0]) for n in record.first_name if n}
     keys.update(f"ln:{code}" for code in last if code)
+    # Each name with the other name's initial, either way round: one typo'd name (or a swap) still meets.
+    for f in record.first_name:
+        for la in record.last_name:
+            if f and la:
+                keys.update((f"nt:{f}|{la[0]}", f"nt:{la}|{f[0]}"))
     keys.update(f"nm:{'|'.join(sorted((f, la)))}" for f in first for la in last if f and la)
     return keys
 
@@ -281,9 +115,12 @@ class BlockIndex:
         found.discard(record_id)
         return found
 
-    def pairs(self) -> set[tuple[str, str]]:
+    def pairs(self, kinds: tuple[str, ...] | None = None) -> set[tuple[str, str]]:
+        """Every pair some key proposes (only keys of these `kinds`, e.g. ("dob", "ph"), when given)."""
         found: set[tuple[str, str]] = set()
-        for members in self.holders.values():
+        for key, members in self.holders.items():
+            if kinds is not None and key.split(":", 1)[0] not in kinds:
+                continue
             if 1 < len(members) <= self.max_block:
                 found.update((a, b) if a < b else (b, a) for a, b in combinations(members, 2))
         return found
@@ -344,17 +181,29 @@ def _normalised(counts: Sequence[float]) -> list[float]:
 def estimate_u(
     records: Sequence[LinkRecord], comparator: Comparator, samples: int = 5_000, seed: int = 1
 ) -> dict[str, list[float]]:
-    """u from random pairs: among them, same-person pairs are too rare to matter."""
-    rng = random.Random(seed)
-    counts = {f: [0.0] * n for f, n in FIELDS.items()}
+    """u from random pairs: among them, same-person pairs are too rare to matter. Exact agreement on a
+    field with many values (a birth date, a phone) is too rare for a sample to see, so its u is the chance
+    two records picked at random share a value, from the values' frequencies (sum of p squared: 1/N when
+    every value is unique, a conservative bound); the lower levels are counted with add-one smoothing."""
     if len(records) < 2:
         return {f: _default_u(n) for f, n in FIELDS.items()}
+    rng = random.Random(seed)
+    counts = {f: [1.0] * n for f, n in FIELDS.items()}
     for _ in range(samples):
         a, b = rng.sample(range(len(records)), 2)
         for name, level in zip(FIELD_NAMES, comparator.compare(records[a], records[b]), strict=True):
             if level is not None:
                 counts[name][level] += 1
-    return {f: _normalised(c) for f, c in counts.items()}
+    u: dict[str, list[float]] = {}
+    for name in FIELDS:
+        values = Counter(v for r in records for v in getattr(r, name))
+        total = sum(values.values())
+        exact = sum(n * n for n in values.values()) / total**2 if total else 1.0 / len(records)
+        exact = max(exact, 1.0 / len(records) ** 2)
+        lower = counts[name][:-1]
+        share = (1.0 - exact) / sum(lower)
+        u[name] = [c * share for c in lower] + [exact]
+    return u
 
 
 @dataclass(frozen=True)
@@ -405,18 +254,22 @@ def estimate(
     return Fit(model, max_iterations, False)
 
 
+# The blocking keys EM learns from: each is rare among different people, so the pairs they propose are
+# mostly true ones and EM cannot mistake "shares a surname" (what the name keys' pairs all do) for "is
+# the same person".
+SELECTIVE_KEYS = ("dob", "ph", "em", "pc")
+
+
 def fit_model(
-    vectors: Sequence[Vector], random_u: Mapping[str, Sequence[float]], records: int, start_prior: float = 0.1
+    vectors: Sequence[Vector], random_u: Mapping[str, Sequence[float]], records: int, start_prior: float = 0.3
 ) -> Fit:
-    """The model to score with: m by EM over the blocked pairs (u fitted alongside, since blocked pairs
-    are not random: most share a surname), then u from random pairs and the prior scaled from the blocked
-    pairs to all pairs (every true pair is assumed blocked), so a field the blocking chose on still
-    counts as evidence the way it does between two records picked at random."""
-    start = Model(Model.default().m, random_u, start_prior)
-    # Households are left out: EM would take "same home" for "same person" (see `household`).
-    found = estimate([v for v in vectors if not household(v)], start=start)
+    """The model to score with: u from random pairs (held fixed), m and the prior by EM over the pairs the
+    selective keys propose (`vectors`), the prior then scaled from those pairs to all pairs. Pairs the
+    household rule keeps apart stay out: EM would take "same home" for "same person" (see `household`)."""
+    kept = [v for v in vectors if not household(v)]
+    found = estimate(kept, u=random_u, start=Model(Model.default().m, random_u, start_prior))
     everything = max(records * (records - 1) / 2, 1.0)
-    prior = min(max(found.model.prior * len(vectors) / everything, 1e-9), 0.5)
+    prior = min(max(found.model.prior * len(kept) / everything, 1e-9), 0.5)
     return Fit(Model(found.model.m, random_u, prior), found.iterations, found.converged)
 
 

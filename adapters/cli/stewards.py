@@ -156,8 +156,9 @@ def scan_(store: StoreOption = None) -> None:
             summary, _ = scan(master, settings=bootstrap().settings, progress=advance)
         typer.echo(
             f"{summary.contacts} contacts, {summary.pairs} pairs scored (EM: {summary.em_iterations} "
-            f"iterations): {summary.suspects} new suspects, {summary.merges} merges, {summary.households} "
-            f"household pairs kept apart, {summary.already} already in the queue; "
+            f"iterations): {summary.suspects} new suspects, {summary.merges} merges, "
+            f"{summary.withdrawn} suspects withdrawn as disproved, "
+            f"{summary.households} household pairs kept apart, {summary.already} already in the queue; "
             f"{summary.seconds:.1f} s ({summary.per_second:,.0f} contacts/s)"
         )
     finally:

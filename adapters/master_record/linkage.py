@@ -11,6 +11,9 @@ the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each compare
   field saying the score and the fields that agreed (`p=0.973 first_name,last_name,date_of_birth,postcode`);
 - below: nothing.
 
+The resolver's own open suspects (a shared address, phone or name at a company) that the model scores
+below `withdraw_below`, or calls a household, are withdrawn with the score: later evidence disproved them.
+
 `Linker.update(contact_id)` does the same for one new or changed contact against the index, with the model
 of the last fit (or the default priors), so pairs are found as events arrive, not only by a bulk scan.
 """
@@ -26,13 +29,16 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from ...projections.identity import suspect_id
+from ...projections.identity import SUSPECT_REASONS, suspect_id
 from ...projections.linkage import (
+    FIELD_NAMES,
+    SELECTIVE_KEYS,
     BlockIndex,
     Comparator,
     LinkRecord,
     Model,
     Scored,
+    Vector,
     estimate_u,
     fit_model,
     household,
@@ -56,13 +62,17 @@ class Thresholds:
     suspect: float = 0.5
     merge: float = 0.999
     max_block: int = 400
+    withdraw_below: float = 0.01
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> Thresholds:
         if settings is None:
             return cls()
         return cls(
-            settings.linkage_suspect_threshold, settings.linkage_merge_threshold, settings.linkage_max_block
+            settings.linkage_suspect_threshold,
+            settings.linkage_merge_threshold,
+            settings.linkage_max_block,
+            settings.linkage_withdraw_below,
         )
 
 
@@ -73,6 +83,7 @@ class ScanSummary:
     suspects: int = 0
     merges: int = 0
     households: int = 0  # pairs over the threshold that the household rule kept apart
+    withdrawn: int = 0  # the resolver's open suspects the model disproved
     already: int = 0  # pairs already in the queue or decided (one suspect per pair and reason)
     em_iterations: int = 0
     seconds: float = 0.0
@@ -133,6 +144,10 @@ class Linker:
         self.comparator = Comparator(lambda a, b: (a, b) in variants)
         self.index = BlockIndex(max_block=self.thresholds.max_block)
         self.records: dict[str, LinkRecord] = {}
+        # The pairs the fit already compared, scored once more by the scan without comparing again (a
+        # merge during the scan re-indexes its contacts, and their pairs are then compared afresh).
+        self._compared: dict[tuple[str, str], Vector] = {}
+        self._stale: set[str] = set()
 
     # --- the index ---------------------------------------------------------------------------------------
 
@@ -161,7 +176,9 @@ class Linker:
         if len(records) < MIN_CONTACTS_TO_FIT:
             return 0
         u = estimate_u(records, self.comparator)
-        vectors = [self.comparator.compare(self.records[a], self.records[b]) for a, b in self.index.pairs()]
+        pairs = self.index.pairs(SELECTIVE_KEYS)
+        self._compared = {(a, b): self.comparator.compare(self.records[a], self.records[b]) for a, b in pairs}
+        vectors = list(self._compared.values())
         found = fit_model(vectors, u, len(records))
         self.model = found.model
         return found.iterations
@@ -169,7 +186,10 @@ class Linker:
     # --- scoring and acting ------------------------------------------------------------------------------
 
     def score(self, a: str, b: str) -> Scored:
-        vector = self.comparator.compare(self.records[a], self.records[b])
+        cached = self._compared.pop((a, b), None)
+        if cached is None or a in self._stale or b in self._stale:
+            cached = self.comparator.compare(self.records[a], self.records[b])
+        vector = cached
         return Scored(a, b, self.model.probability(vector), vector)
 
     def act(self, scored: Scored, summary: ScanSummary) -> None:
@@ -202,8 +222,39 @@ class Linker:
             summary.merges += 1
             summary.suspects -= 1
             merged = scored.b if str(survivor) == scored.a else scored.a
-            self._index(self.master.contact(UUID(merged), follow=False))
-            self._index(self.master.contact(survivor, follow=False))
+            for changed in (merged, str(survivor)):
+                self._stale.add(changed)
+                self._index(self.master.contact(UUID(changed), follow=False))
+
+    def withdraw_disproved(self) -> int:
+        """The resolver's open suspects (a shared address, a shared phone, a name at a company) whose pair
+        the model scores below `withdraw_below`, or calls a household: withdrawn, with the score, so the
+        steward queue holds what is still in doubt. A steward's decision is never touched."""
+        withdrawn = 0
+        for suspect in list(self.master.suspects("open")):
+            if suspect.reason == REASON:
+                continue
+            a, b = (
+                str(self.master.contact(suspect.contact_id).id),
+                str(self.master.contact(suspect.other_id).id),
+            )
+            if a == b:  # merged since it was raised (by the scan or a steward): the question is answered
+                suspect.decide("merged", ACTOR, "the pair is one contact now")
+                self.master.save(suspect)
+                continue
+            if a not in self.records or b not in self.records:
+                continue
+            self._withdraw_if_disproved(suspect, self.score(*sorted((a, b))))
+            withdrawn += suspect.status == "withdrawn"
+        return withdrawn
+
+    def _withdraw_if_disproved(self, suspect: DuplicateSuspect, scored: Scored) -> None:
+        if scored.probability < self.thresholds.withdraw_below or household(scored.vector):
+            agreeing = ",".join(scored.fields)
+            suspect.withdraw(
+                f"linkage scores the pair p={scored.probability:.3f} (agreeing: {agreeing})", ACTOR
+            )
+            self.master.save(suspect)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         try:
@@ -221,8 +272,31 @@ class Linker:
         for other in sorted(self.index.candidates(record.id)):
             if other in self.records and record.id in self.records:
                 summary.pairs += 1
-                self.act(self.score(record.id, other), summary)
+                scored = self.score(*sorted((record.id, other)))
+                self.act(scored, summary)
+                summary.withdrawn += self._withdraw_resolver_suspects(scored)
         return summary
+
+    def _withdraw_resolver_suspects(self, scored: Scored) -> int:
+        """As events arrive: the resolver's open suspects on this pair that the model disproves. Only
+        pairs sharing what the resolver suspects on (a phone, an email, a company) are looked up."""
+        levels = dict(zip(FIELD_NAMES, scored.vector, strict=True))
+        if not (levels["phone"] or levels["email"] == 2 or levels["company"]):
+            return 0
+        withdrawn = 0
+        for reason in SUSPECT_REASONS:
+            found = self._suspect(suspect_id(UUID(scored.a), UUID(scored.b), reason))
+            if found is not None and found.status == "open":
+                self._withdraw_if_disproved(found, scored)
+                withdrawn += found.status == "withdrawn"
+        return withdrawn
+
+    def _suspect(self, aggregate_id: UUID) -> DuplicateSuspect | None:
+        try:
+            found: object = self.master.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, DuplicateSuspect) else None
 
 
 def scan(
@@ -240,5 +314,6 @@ def scan(
         if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
             summary.pairs += 1
             linker.act(linker.score(a, b), summary)
+    summary.withdrawn = linker.withdraw_disproved()
     summary.seconds = time.perf_counter() - started
     return summary, linker

@@ -26,52 +26,16 @@ import orjson
 from nicknames import name_triplets
 
 from .config import DEFAULT_START
-from .vocabulary import COMPANY_A, COMPANY_B, FIRST_NAMES, LAST_NAMES
+from .vocabulary import COMPANY_A, COMPANY_B, FIRST_NAMES, LAST_NAMES, _words
 
 SOURCES = ("crm_import", "webshop", "zendesk", "billing", "hubspot", "loyalty")
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.co.uk", "icloud.com")
 SHARED_INBOXES = ("info", "support", "office", "customer.service")
-STREETS = [
-    "Oak",
-    "Maple",
-    "Cedar",
-    "Elm",
-    "Pine",
-    "Birch",
-    "Willow",
-    "Church",
-    "Station",
-    "Mill",
-    "High",
-    "Park",
-    "Victoria",
-    "Albert",
-    "Queen",
-    "King",
-    "Bridge",
-    "Market",
-    "Green",
-    "Hill",
-    "Lake",
-    "River",
-    "Spring",
-    "Chestnut",
-    "Walnut",
-    "Highland",
-    "Meadow",
-    "Orchard",
-    "Forest",
-    "Sunset",
-    "Harbor",
-    "Valley",
-    "Ridge",
-    "Grove",
-    "Cherry",
-    "Ash",
-    "Holly",
-    "Beech",
-    "Poplar",
-]
+STREETS = _words(
+    "Oak Maple Cedar Elm Pine Birch Willow Church Station Mill High Park Victoria Albert Queen King "
+    "Bridge Market Green Hill Lake River Spring Chestnut Walnut Highland Meadow Orchard Forest Sunset "
+    "Harbor Valley Ridge Grove Cherry Ash Holly Beech Poplar"
+)
 STREET_KINDS = ("Road", "Street", "Lane", "Avenue", "Close", "Way")
 CITIES = {
     "US": (

@@ -210,6 +210,13 @@ def test_a_likely_duplicate_sharing_a_strong_identifier_merges_and_a_household_d
     assert master.contact(typo).id == master.contact(jane).id  # the typo was Jane
     assert master.contact(john).id != master.contact(jane).id  # John lives there too: kept apart
     assert summary.households >= 1
+    # The resolver's shared-address suspects: Jane-John is disproved (a household), Jane-Jnae answered.
+    assert summary.withdrawn >= 1
+    assert not [s for s in master.suspects("open") if john in (s.contact_id, s.other_id)]
+    withdrawn = list(master.suspects("withdrawn"))
+    assert withdrawn
+    assert all(s.reason == "shared_address" for s in withdrawn)
+    assert not list(master.suspects("open"))
 
 
 def test_stewards_scan_from_the_command_line(tmp_path: Path) -> None:
