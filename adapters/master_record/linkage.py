@@ -148,6 +148,7 @@ class Linker:
         # merge during the scan re-indexes its contacts, and their pairs are then compared afresh).
         self._compared: dict[tuple[str, str], Vector] = {}
         self._stale: set[str] = set()
+        self._merged_into: dict[str, str] = {}  # what the index saw merged, to follow without a read
 
     # --- the index ---------------------------------------------------------------------------------------
 
@@ -161,6 +162,8 @@ class Linker:
     def _index(self, contact: Contact) -> LinkRecord | None:
         record = link_record(contact)
         key = str(contact.id)
+        if contact.merged_into is not None:
+            self._merged_into[key] = str(contact.merged_into)
         if record is None:
             self.records.pop(key, None)
             self.index.remove(key)
@@ -234,10 +237,7 @@ class Linker:
         for suspect in list(self.master.suspects("open")):
             if suspect.reason == REASON:
                 continue
-            a, b = (
-                str(self.master.contact(suspect.contact_id).id),
-                str(self.master.contact(suspect.other_id).id),
-            )
+            a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
             if a == b:  # merged since it was raised (by the scan or a steward): the question is answered
                 suspect.decide("merged", ACTOR, "the pair is one contact now")
                 self.master.save(suspect)
@@ -247,6 +247,18 @@ class Linker:
             self._withdraw_if_disproved(suspect, self.score(*sorted((a, b))))
             withdrawn += suspect.status == "withdrawn"
         return withdrawn
+
+    def _survivor(self, contact_id: UUID) -> str:
+        key = str(contact_id)
+        if key not in self.records and key not in self._merged_into:
+            return str(self.master.contact(contact_id).id)  # not indexed (a role mailbox): read it
+        seen = {key}
+        while key in self._merged_into:
+            key = self._merged_into[key]
+            if key in seen:
+                raise RuntimeError(f"merge cycle at {key}")
+            seen.add(key)
+        return key
 
     def _withdraw_if_disproved(self, suspect: DuplicateSuspect, scored: Scored) -> None:
         if scored.probability < self.thresholds.withdraw_below or household(scored.vector):
