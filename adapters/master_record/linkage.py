@@ -173,8 +173,9 @@ class Linker:
         return record
 
     def fit(self) -> int:
-        """EM over the blocked pairs, u from random pairs; returns the iterations it took (0: too few
-        contacts to learn from, the default priors stay)."""
+        """u from random pairs, m and the prior by EM over the pairs the selective keys propose
+        (`fit_model`); returns the iterations it took (0: too few contacts to learn from, the default
+        priors stay)."""
         records = list(self.records.values())
         if len(records) < MIN_CONTACTS_TO_FIT:
             return 0
