@@ -182,7 +182,7 @@ def main() -> None:
             ),
             figure("blocking recall", blocking, "ratio", TARGETS["blocking_recall"], "issue #15 target"),
             figure(
-                "bulk scan", summary.per_second, "records/s", TARGETS["records_per_s"], "issue #15 target"
+                "bulk scan", summary.per_second, "contacts/s", TARGETS["records_per_s"], "issue #15 target"
             ),
             figure(
                 "incremental resolve + link",
