@@ -297,8 +297,8 @@ class Pipeline:
     ) -> Sequence[LogRecord]:
         """`records` opened (docs/privacy.md) on the master record's thread — the key store is a database
         too: a restart is waited for with backoff, like every other effect, never on the event loop."""
-        if codec is None:
-            return records
+        if codec is None or not any(b'"sealed' in r.value for r in records):
+            return records  # nothing sealed (an older log, a producer without the key store): no hop
         pool = self._identity_pool
         return await self._retrying(what, lambda: self._on(pool, opened_records, codec, records))
 
