@@ -168,7 +168,7 @@ def open_embedded_pipeline(
         regions=phone_regions(settings),
         batch_size=batch_size,
         close=[*logs, app],
-        eraser=eraser_for(settings, app, store) if settings is not None else None,
+        eraser=eraser_for(settings, app, store, defer_part_drop=True) if settings is not None else None,
         stored_dlq=stored_dlq,
     )
 
@@ -301,7 +301,13 @@ def sealed(log: AbstractEventLog, base_topic: str, settings: Settings) -> Abstra
     return log if codec is None else SealedLog(log, codec)
 
 
-def eraser_for(settings: Settings, master_record: MasterRecordApp, store: AbstractReadStore) -> Eraser:
+def eraser_for(
+    settings: Settings,
+    master_record: MasterRecordApp,
+    store: AbstractReadStore,
+    *,
+    defer_part_drop: bool = False,
+) -> Eraser:
     """The erasure step of these settings: the key store's shredding when sealing is on, the master
     record's and the read store's forgetting always (streams/erasure.py)."""
     from ..streams.erasure import Eraser, ErasureScope
@@ -310,7 +316,7 @@ def eraser_for(settings: Settings, master_record: MasterRecordApp, store: Abstra
 
     sealer = sealer_for(settings)
     if sealer is None:
-        return Eraser(master_record, store)
+        return Eraser(master_record, store, defer_part_drop=defer_part_drop)
     keys = open_key_store(settings)
     pepper = keys.pepper()
 
@@ -319,4 +325,11 @@ def eraser_for(settings: Settings, master_record: MasterRecordApp, store: Abstra
         aggregates = (sealer.subject_of_raw(aggregate_envelope(str(a), "", {})) for a in scope.aggregate_ids)
         return subjects_of_identifiers(scope.identifier_keys, pepper) | {s for s in aggregates if s}
 
-    return Eraser(master_record, store, keys=keys, subjects_of=subjects_of, caches=[sealer])
+    return Eraser(
+        master_record,
+        store,
+        keys=keys,
+        subjects_of=subjects_of,
+        caches=[sealer],
+        defer_part_drop=defer_part_drop,
+    )

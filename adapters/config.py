@@ -46,6 +46,14 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_IDENTITY_MAX_HOLDERS_FOR_SUSPICION": "holders of a name at a company still suspected (5)",
     "TOUCHSTREAM_IDENTITY_SWITCHBOARD_HOLDERS": "people sharing a phone that make it a switchboard (3)",
     "TOUCHSTREAM_IDENTITY_MAX_EMAILS_PER_CONTACT": "emails one contact may collect (default 8)",
+    "TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "match probability from which a pair becomes a steward suspect "
+    "(default 0.5; docs/identity.md)",
+    "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD": "match probability from which a pair merges, only when a strong "
+    "identifier also agrees (default 0.999)",
+    "TOUCHSTREAM_LINKAGE_WITHDRAW_BELOW": "an open suspect of the resolver's (shared address, shared phone, "
+    "same name) whose pair the model scores below this is withdrawn by the scan (default 0.01)",
+    "TOUCHSTREAM_LINKAGE_MAX_BLOCK": "records sharing one blocking key beyond which the key proposes no "
+    "pairs (default 400)",
     "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
     "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 500)",
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
@@ -99,6 +107,11 @@ class Settings:
     identity_max_holders_for_suspicion: int = 5
     identity_switchboard_holders: int = 3
     identity_max_emails_per_contact: int = 8
+    # Probabilistic suspects (projections/linkage.py, adapters/master_record/linkage.py).
+    linkage_suspect_threshold: float = 0.5
+    linkage_merge_threshold: float = 0.999
+    linkage_withdraw_below: float = 0.01
+    linkage_max_block: int = 400
     # Privacy (docs/privacy.md): crypto-shredding of personal fields on every log.
     sealing: bool = True
     key_store_url: str = ""  # empty: the mode's default (see `bootstrap.Runtime.key_store_url`)
@@ -120,6 +133,13 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
         return kind(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r} is not a {kind.__name__}; set it to e.g. {default}") from None
+
+
+def _probability(env: Mapping[str, str], name: str, default: str) -> float:
+    value = _number(env, name, default, float)
+    if not 0.0 < value < 1.0:
+        raise SettingsError(f"{name}={value} is not a probability between 0 and 1; set it to e.g. {default}")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -178,6 +198,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         identity_max_holders_for_suspicion=count("MAX_HOLDERS_FOR_SUSPICION", "5"),
         identity_switchboard_holders=count("SWITCHBOARD_HOLDERS", "3"),
         identity_max_emails_per_contact=count("MAX_EMAILS_PER_CONTACT", "8"),
+        linkage_suspect_threshold=_probability(env, "TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD", "0.5"),
+        linkage_merge_threshold=_probability(env, "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD", "0.999"),
+        linkage_withdraw_below=_probability(env, "TOUCHSTREAM_LINKAGE_WITHDRAW_BELOW", "0.01"),
+        linkage_max_block=int(_number(env, "TOUCHSTREAM_LINKAGE_MAX_BLOCK", "400", int)),
         sealing=sealing == "on",
         key_store_url=get("TOUCHSTREAM_KEY_STORE_URL"),
         key_encryption_key=env.get("TOUCHSTREAM_KEY_ENCRYPTION_KEY", "").strip(),

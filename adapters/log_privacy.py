@@ -32,8 +32,10 @@ class PrivacyFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: let the handler report it as usual, masked
             message = f"{record.msg} {record.args}"
-        # An empty tuple, not None: formatters that wrap a lone argument (mode, Faust) would make it (None,).
-        record.msg, record.args = mask(message), ()
+        masked = mask(message)
+        if masked != message:  # a record with nothing to mask keeps its msg and args for its handlers
+            # An empty tuple, not None: formatters that wrap a lone argument (mode, Faust) make it (None,).
+            record.msg, record.args = masked, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -174,7 +174,7 @@ def parse_event(
         raise EventParseError(_from_validation_error(exc), event_type=type_name, event_id=event_id) from None
 
 
-def _address_country(data: Mapping[str, Any]) -> object:
+def address_country(data: Mapping[str, Any]) -> object:
     """The country of the postal address the event carries (payload or its observed details), if any."""
     payload = data.get("payload")
     if not isinstance(payload, Mapping):
@@ -188,7 +188,7 @@ def _address_country(data: Mapping[str, Any]) -> object:
 
 def _region(data: Mapping[str, Any], regions: PhoneRegions | None, default_region: str | None) -> str:
     regions = regions or _DEFAULT_REGIONS
-    return regions.region_for(data.get("source"), _address_country(data), default_region)
+    return regions.region_for(data.get("source"), address_country(data), default_region)
 
 
 _DEFAULT_REGIONS = PhoneRegions(DEFAULT_PHONE_REGION)

@@ -578,7 +578,7 @@ class EmbeddedPipeline:
     def project_until_caught_up(
         self, progress: Callable[[int], None] | None = None, publish: Publisher | None = None
     ) -> RunStats:
-        return project_until_caught_up(
+        stats = project_until_caught_up(
             self.resolved,
             self.store,
             dlq=self.stored_dlq,
@@ -592,6 +592,9 @@ class EmbeddedPipeline:
             typed=self.typed,
             erase=self.eraser.erase if self.eraser is not None else None,
         )
+        if self.eraser is not None:
+            self.eraser.flush()  # the parts the run's erasures replaced leave the disk, once
+        return stats
 
     def _forget_contacts(self, contact_ids: Collection[uuid.UUID]) -> None:
         """The identities the resolve stage cached for erased contacts (their fold states in memory are

@@ -108,19 +108,54 @@ class Eraser:
         subjects_of: Callable[[ErasureScope], set[str]] | None = None,
         caches: Sequence[Forgetful] = (),
         on_contacts: Callable[[Collection[UUID]], None] | None = None,
+        defer_part_drop: bool = False,
     ) -> None:
+        """`defer_part_drop`: leave the data parts the erasures replaced until `flush()` (the embedded
+        runner drops them once at the end of its run: chDB waits ~1 s per drop)."""
         self.master_record = master_record
         self.store = store
         self.keys = keys
         self.subjects_of = subjects_of
         self.caches = list(caches)
         self.on_contacts = on_contacts
+        self.defer_part_drop = defer_part_drop
+        self.tables_to_drop: set[str] = set()
         self.erased = 0
 
     def erase(self, requests: Sequence[ErasureRequest]) -> list[ErasureOutcome]:
-        return [self._erase_one(request) for request in requests]
+        """Each request's keys and master-record values, then the read store once for all of them."""
+        outcomes: list[ErasureOutcome] = []
+        contacts: list[str] = []
+        for request in requests:
+            outcome, scope = self._erase_one(request)
+            outcomes.append(outcome)
+            contacts.extend(str(c) for c in scope.contact_ids)
+        if not contacts:
+            return outcomes
+        report = self.store.forget_contacts(contacts, drop_parts=not self.defer_part_drop)
+        self.tables_to_drop.update(t.table for t in report.tables if t.rows)
+        rows = sum(t.rows for t in report.tables)
+        # The log line names the requests and the counts, never a personal value.
+        log.info(
+            "erasure of %d request(s) %s: %d key(s) destroyed, %d value(s) replaced, %d row(s) forgotten",
+            len(outcomes),
+            ", ".join(o.request.event_id for o in outcomes),
+            sum(o.keys_destroyed for o in outcomes),
+            sum(o.values_replaced for o in outcomes),
+            rows,
+        )
+        for outcome in outcomes:
+            outcome.rows_forgotten = rows
+        return outcomes
 
-    def _erase_one(self, request: ErasureRequest) -> ErasureOutcome:
+    def flush(self) -> int:
+        """Drop, once, the data parts the deferred erasures replaced (chDB; `defer_part_drop`)."""
+        if not self.tables_to_drop:
+            return 0
+        tables, self.tables_to_drop = sorted(self.tables_to_drop), set()
+        return self.store.drop_inactive_parts(tables)
+
+    def _erase_one(self, request: ErasureRequest) -> tuple[ErasureOutcome, ErasureScope]:
         outcome = ErasureOutcome(request)
         scope = self.master_record.erasure_scope(UUID(request.contact_id))
         outcome.contacts = len(scope.contact_ids)
@@ -130,20 +165,9 @@ class Eraser:
                 subjects, requested_by=request.requested_by, reason=f"{ERASURE_TYPE} {request.event_id}"
             )
         outcome.values_replaced = self.master_record.forget(scope)
-        report = self.store.forget_contacts([str(c) for c in scope.contact_ids])
-        outcome.rows_forgotten = sum(t.rows for t in report.tables)
         for cache in self.caches:
             cache.forget(subjects)
         if self.on_contacts is not None:
             self.on_contacts(scope.contact_ids)
         self.erased += 1
-        # The log line names the request and the counts, never a personal value.
-        log.info(
-            "erasure %s: %d contact(s), %d key(s) destroyed, %d value(s) replaced, %d row(s) forgotten",
-            request.event_id,
-            outcome.contacts,
-            outcome.keys_destroyed,
-            outcome.values_replaced,
-            outcome.rows_forgotten,
-        )
-        return outcome
+        return outcome, scope

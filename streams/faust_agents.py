@@ -292,6 +292,23 @@ class Pipeline:
             self._stage = ResolveStage(self.resources.master_record())
         return self._stage
 
+    async def _opened(
+        self, what: str, codec: Codec | None, records: Sequence[LogRecord]
+    ) -> Sequence[LogRecord]:
+        """`records` opened (docs/privacy.md) on the master record's thread — the key store is a database
+        too: a restart is waited for with backoff, like every other effect, never on the event loop."""
+        if codec is None or not any(b'"sealed' in r.value for r in records):
+            return records  # nothing sealed (an older log, a producer without the key store): no hop
+        pool = self._identity_pool
+        return await self._retrying(what, lambda: self._on(pool, opened_records, codec, records))
+
+    async def _sealed(
+        self, what: str, codec: Codec | None, records: Sequence[tuple[bytes | None, bytes]]
+    ) -> Sequence[tuple[bytes | None, bytes]]:
+        if codec is None or not records:
+            return records
+        return await self._retrying(what, lambda: self._on(self._identity_pool, codec.seal, records))
+
     async def _erase(self, requests: list[ErasureRequest]) -> None:
         """The batch's erasures (streams/erasure.py), on the master record's thread, after the tombstones
         were written; retried like every other effect (each step is idempotent)."""
@@ -319,12 +336,11 @@ class Pipeline:
     async def ingest(self, records: Sequence[LogRecord]) -> int:
         """Returns how many touchpoints went to `touchpoints.resolved`."""
         self.metrics.records["ingest"] += len(records)
-        if self.resources.raw_codec is not None:
-            records = opened_records(self.resources.raw_codec, records)
+        records = await self._opened("open raw records", self.resources.raw_codec, records)
         valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
-        dead = self._dlq.take()
-        if self.resources.dlq_codec is not None:  # the originals were opened above: sealed again
-            dead = self.resources.dlq_codec.seal(dead)
+        dead = await self._sealed(
+            "seal dead letters", self.resources.dlq_codec, self._dlq.take()
+        )  # opened above
         # Dead letters are on the DLQ before anything of this batch moves on (the validator's contract).
         await self._send("send dead letters", [(topology.DLQ, key, value) for key, value in dead])
         self.metrics.dead_lettered += len(dead)
@@ -334,9 +350,7 @@ class Pipeline:
             lambda: self._on(self._identity_pool, lambda: resolve_batch(self._stage_now(), valid)),
         )
         self.metrics.unresolved += resolved.unresolved
-        sealed = (
-            resolved.out if (codec := self.resources.resolved_codec) is None else codec.seal(resolved.out)
-        )
+        sealed = await self._sealed("seal resolved touchpoints", self.resources.resolved_codec, resolved.out)
         out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in sealed]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)
@@ -347,8 +361,7 @@ class Pipeline:
         """Returns how many rows were written."""
         self.metrics.records["project"] += len(records)
         generation = self.generation
-        if self.resources.resolved_codec is not None:
-            records = opened_records(self.resources.resolved_codec, records)
+        records = await self._opened("open resolved records", self.resources.resolved_codec, records)
         items, unreadable = parse_resolved_records(records)
         for record, exc in unreadable:  # not ours to fix by retrying: count it and say where it is
             self.metrics.skipped["unreadable resolved record"] += 1
@@ -399,8 +412,7 @@ class Pipeline:
     async def masterdata(self, records: Sequence[LogRecord]) -> int:
         """Returns how many contact_merges rows were written."""
         self.metrics.records["masterdata"] += len(records)
-        if self.resources.masterdata_codec is not None:
-            records = opened_records(self.resources.masterdata_codec, records)
+        records = await self._opened("open masterdata records", self.resources.masterdata_codec, records)
         messages, unreadable = masterdata_messages(records)
         for record in unreadable:
             self.metrics.skipped["unreadable masterdata record"] += 1

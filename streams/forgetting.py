@@ -269,8 +269,12 @@ _UNTOUCHED = (
 )
 
 
-def forget_contacts(store: AbstractReadStore, contact_ids: Collection[str]) -> ForgetReport:
-    """See the module docstring; `AbstractReadStore.forget_contacts` is the entry point."""
+def forget_contacts(
+    store: AbstractReadStore, contact_ids: Collection[str], *, drop_parts: bool = True
+) -> ForgetReport:
+    """See the module docstring; `AbstractReadStore.forget_contacts` is the entry point. With
+    `drop_parts=False` the replaced parts are left for the caller to drop once for many erasures
+    (`AbstractReadStore.drop_inactive_parts` over the report's changed tables)."""
     asked = sorted(set(contact_ids))
     erased = _erased_contacts(store, asked) if asked else set()
     ids = [c for c in asked if c in erased]
@@ -292,5 +296,5 @@ def forget_contacts(store: AbstractReadStore, contact_ids: Collection[str]) -> F
     changed = [t.table for t in tables if t.rows]
     for table in changed:
         store.wait_for_mutations(table, timeout=300.0)
-    inactive = store.drop_inactive_parts(changed) if changed else 0
+    inactive = store.drop_inactive_parts(changed) if changed and drop_parts else 0
     return ForgetReport(tuple(ids), not_erased, tables, inactive)

@@ -223,12 +223,12 @@ class AbstractReadStore(abc.ABC):
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    def forget_contacts(self, contact_ids: Collection[str]) -> ForgetReport:
+    def forget_contacts(self, contact_ids: Collection[str], *, drop_parts: bool = True) -> ForgetReport:
         """Remove what the read models still hold about erased contacts, after the fold wrote their
         tombstone: older 360 and state versions deleted, facts kept with their personal columns blanked,
         the replaced parts dropped from disk as promptly as the engine allows (`streams/forgetting.py`).
         Contacts with no tombstone yet are left alone and listed in `ForgetReport.not_erased`."""
-        return forgetting.forget_contacts(self, contact_ids)
+        return forgetting.forget_contacts(self, contact_ids, drop_parts=drop_parts)
 
     def drop_inactive_parts(self, tables: Sequence[str], timeout: float = 60.0) -> int:
         """Make the parts that mutations replaced in ``tables`` leave the disk; return how many remain.

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
+from ..events.parsing import address_country
 from ..events.privacy import join_personal, redacted, split_personal
 from ..events.values import Identifiers, PhoneRegions
 from ..projections.identity import canonical_key
@@ -195,7 +196,7 @@ class Sealer:
         given = raw.get("identifiers")
         if not isinstance(given, dict):
             return None
-        region = self._regions.region_for(raw.get("source"), _address_country(raw))
+        region = self._regions.region_for(raw.get("source"), address_country(raw))
         # The same person's identifiers recur on every event: validating them is most of a seal's cost.
         memo = (region, orjson.dumps(given, option=orjson.OPT_SORT_KEYS))
         if memo in self._subjects:
@@ -329,15 +330,3 @@ def _opened(record: Mapping[str, Any], seal: Mapping[str, Any], cipher: AESGCM) 
         ) from exc
     clear = {k: v for k, v in record.items() if k != "sealed"}
     return join_personal(clear, orjson.loads(plain))
-
-
-def _address_country(raw: Mapping[str, Any]) -> object:
-    """The event's postal-address country, read as `events/parsing.py` reads it for phone regions."""
-    payload = raw.get("payload")
-    if not isinstance(payload, Mapping):
-        return None
-    for holder in (payload, payload.get("observed")):
-        address = holder.get("address") if isinstance(holder, Mapping) else None
-        if isinstance(address, Mapping) and address.get("country"):
-            return address.get("country")
-    return None

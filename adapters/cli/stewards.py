@@ -135,3 +135,31 @@ def unmerge(
         raise typer.Exit(1) from None
     finally:
         master.close()
+
+
+@app.command("scan")
+def scan_(store: StoreOption = None) -> None:
+    """Score every pair of contacts the blocking proposes with the Fellegi-Sunter model fitted on them:
+    likely duplicates become `probable_match` suspects (score and agreeing fields in the evidence); a pair
+    above the merge threshold that also shares a strong identifier merges. Thresholds:
+    TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD, TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD.
+
+    Example: `touchstream stewards scan`, then `touchstream stewards list`.
+    """
+    from ..bootstrap import bootstrap
+    from ..master_record.linkage import scan
+    from .progress import progress_bar
+
+    master = _open(store)
+    try:
+        with progress_bar("scan", None) as advance:
+            summary, _ = scan(master, settings=bootstrap().settings, progress=advance)
+        typer.echo(
+            f"{summary.contacts} contacts, {summary.pairs} pairs scored (EM: {summary.em_iterations} "
+            f"iterations): {summary.suspects} new suspects, {summary.merges} merges, "
+            f"{summary.withdrawn} suspects withdrawn as disproved, "
+            f"{summary.households} household pairs kept apart, {summary.already} already in the queue; "
+            f"{summary.seconds:.1f} s ({summary.per_second:,.0f} contacts/s)"
+        )
+    finally:
+        master.close()

@@ -366,16 +366,24 @@ class PostgresKeyStore(_KeyStore):
     ) -> None:
         super().__init__(kek, kek_id, previous_keks)
         self._lock = threading.Lock()
-        self._db = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
+        self._dsn, self._connect_timeout = dsn, connect_timeout
+        self._db = self._connect()
         with self._transaction() as tx:
             tx.execute("SELECT pg_advisory_xact_lock(hashtext('touchstream.subject_keys.schema'))")
             for statement in _SCHEMA:
                 tx.execute(statement.format(blob="BYTEA"))
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
+
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[_Connection]:
-        with self._lock, self._db.transaction():
-            yield self._db
+        with self._lock:
+            # A server restart leaves the connection broken: the next call (the caller retries) reconnects.
+            if self._db.closed or self._db.broken:
+                self._db = self._connect()
+            with self._db.transaction():
+                yield self._db
 
     def compact(self) -> None:
         """Rewrite the table so destroyed wrappings leave the data files (takes an exclusive lock)."""

@@ -1,0 +1,255 @@
+"""Probabilistic suspects: the model (projections/linkage.py), the noisy truth and the scan."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.linkage import REASON, Linker, Thresholds, scan
+from touchstream.adapters.synthetic.generator import GeneratorConfig, write_dataset
+from touchstream.adapters.synthetic.noisy import NoisyConfig, noisy_dataset, write_noisy
+from touchstream.events.parsing import parse_event
+from touchstream.projections.linkage import (
+    FIELDS,
+    BlockIndex,
+    Comparator,
+    Model,
+    estimate,
+    household,
+    record_of,
+    split_address,
+)
+
+
+def _draw(rng: random.Random, weights: list[float]) -> int:
+    return rng.choices(range(len(weights)), weights)[0]
+
+
+def test_em_recovers_a_known_mixture() -> None:
+    rng = random.Random(3)
+    true_m = {f: [0.05] * (n - 1) + [1 - 0.05 * (n - 1)] for f, n in FIELDS.items()}
+    true_u = {f: [1 - 0.04 * (n - 1)] + [0.04] * (n - 1) for f, n in FIELDS.items()}
+    vectors = []
+    for _ in range(20_000):
+        table = true_m if rng.random() < 0.2 else true_u
+        vectors.append(tuple(_draw(rng, table[f]) for f in FIELDS))
+    fit = estimate(vectors, start=Model(Model.default().m, Model.default().u, 0.5))
+    assert fit.converged
+    assert abs(fit.model.prior - 0.2) < 0.02
+    for name in FIELDS:
+        assert abs(fit.model.m[name][-1] - true_m[name][-1]) < 0.03, name
+        assert abs(fit.model.u[name][0] - true_u[name][0]) < 0.03, name
+
+
+def _record(rid: str, **values: Any) -> Any:
+    return record_of(rid, {k: [v] for k, v in values.items()})
+
+
+JANE = {
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "date_of_birth": "1980-04-12",
+    "address": "12 Oak Road, SW1 4AB, London, GB",
+    "phone": "+442079460123",
+}
+
+
+def test_scoring_puts_a_noisy_true_pair_above_a_false_one() -> None:
+    model, compare = Model.default(), Comparator().compare
+    jane = _record("a", **JANE)
+    typo = _record("b", **{**JANE, "first_name": "Jnae", "address": "12 Oak Rd, SW1 4AB, London, GB"})
+    other = _record(
+        "c", **{**JANE, "first_name": "Mary", "date_of_birth": "1975-01-02", "phone": "+442079460999"}
+    )
+    assert model.probability(compare(jane, typo)) > 0.99
+    assert model.probability(compare(jane, typo)) > model.probability(compare(jane, other))
+    assert household(compare(jane, other))
+    assert not household(compare(jane, typo))
+
+
+def test_swapped_names_and_nicknames_still_agree() -> None:
+    compare = Comparator(lambda a, b: {a, b} == {"bob", "robert"}).compare
+    robert = _record("a", first_name="Robert", last_name="Smith")
+    assert compare(robert, _record("b", first_name="Smith", last_name="Robert"))[:2] == (3, 3)
+    assert compare(robert, _record("c", first_name="Bob", last_name="Smith"))[:2] == (2, 3)
+
+
+def test_an_address_line_splits_into_street_postcode_and_city() -> None:
+    assert split_address("12 Oak Road, SW1 4AB, London, GB") == ("12 Oak Road", "SW14AB", "London")
+    assert split_address("35 Forest Road, 78472, Austin, US") == ("35 Forest Road", "78472", "Austin")
+    assert split_address("78472, Austin, US") == (None, "78472", "Austin")
+
+
+def _records(events: list[dict[str, Any]]) -> list[Any]:
+    found = []
+    for e in events:
+        p = e["payload"]
+        values = {k: [str(p[k])] for k in ("first_name", "last_name", "date_of_birth", "phone") if k in p}
+        if "address" in p:
+            a = p["address"]
+            values["address"] = [", ".join([*a["lines"], a["postal_code"], a["city"], a["country"]])]
+        found.append(
+            record_of(
+                e["event_id"], values, [e["identifiers"]["email"]] if "email" in e["identifiers"] else []
+            )
+        )
+    return found
+
+
+def test_blocking_finds_the_planted_pairs() -> None:
+    data = noisy_dataset(NoisyConfig(people=300, seed=5))
+    index = BlockIndex()
+    for record in _records(data.events):
+        index.add(record)
+    pairs = index.pairs()
+    by_person: dict[str, list[str]] = {}
+    for event_id, person in data.truth.items():
+        by_person.setdefault(person, []).append(event_id)
+    planted = {tuple(sorted((a, b))) for ids in by_person.values() for a in ids for b in ids if a < b}
+    assert len(planted & pairs) / len(planted) >= 0.97
+    assert len(pairs) < 300 * 299 / 2 / 5  # blocking, not all pairs
+
+
+def test_the_noisy_truth_names_every_record_and_every_person() -> None:
+    config = NoisyConfig(people=200, seed=2)
+    data = noisy_dataset(config)
+    assert set(data.truth) == {e["event_id"] for e in data.events}
+    assert len(set(data.truth.values())) == 200
+    assert data.true_pairs() > 50
+    born: dict[str, set[str]] = {}
+    for e in data.events:
+        if "date_of_birth" in e["payload"]:
+            born.setdefault(data.truth[e["event_id"]], set()).add(e["payload"]["date_of_birth"][:4])
+    assert all(len(years) == 1 for years in born.values())  # noise never changes the year a person was born
+    for e in data.events:
+        parse_event(e)  # every record is a valid event
+
+
+def test_noisy_output_is_deterministic(tmp_path: Path) -> None:
+    a = write_noisy(NoisyConfig(people=50, seed=9), tmp_path / "a.jsonl", tmp_path / "ta.jsonl")
+    b = write_noisy(NoisyConfig(people=50, seed=9), tmp_path / "b.jsonl", tmp_path / "tb.jsonl")
+    assert a == b
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_the_realistic_generator_is_unchanged_without_the_noisy_mode(tmp_path: Path) -> None:
+    write_dataset(GeneratorConfig(customers=40, accounts=5, days=20, seed=7), tmp_path / "e", tmp_path / "t")
+    # Digests of the generator's output before the noisy mode existed.
+    assert hashlib.sha256((tmp_path / "e").read_bytes()).hexdigest().startswith("5b0d230bdca29c59")
+    assert hashlib.sha256((tmp_path / "t").read_bytes()).hexdigest().startswith("c20b748f10d1e96f")
+
+
+def _observed(event_id: str, ext: str, email: str | None = None, **observed: Any) -> Any:
+    identifiers: dict[str, Any] = {"external_ids": {"crm": ext}}
+    if email:
+        identifiers["email"] = email
+    return parse_event(
+        {
+            "event_id": event_id,
+            "type": "ContactDetailsObserved",
+            "schema_version": 1,
+            "occurred_at": "2026-01-02T10:00:00Z",
+            "recorded_at": "2026-01-02T10:00:00Z",
+            "source": "crm",
+            "identifiers": identifiers,
+            "payload": observed,
+        }
+    )
+
+
+ADDRESS = {"lines": ["12 Oak Road"], "postal_code": "SW1 4AB", "city": "London", "country": "GB"}
+
+
+def test_a_likely_duplicate_without_a_strong_identifier_becomes_a_suspect_with_its_score() -> None:
+    master = MasterRecord.from_url("memory://")
+    details = {"first_name": "Jane", "last_name": "Doe", "date_of_birth": "1980-04-12", "address": ADDRESS}
+    a = master.resolve(_observed("00000000-0000-4000-8000-000000000001", "1", **details)).contact_id
+    b = master.resolve(
+        _observed("00000000-0000-4000-8000-000000000002", "2", **{**details, "first_name": "Jnae"})
+    ).contact_id
+    assert a is not None
+    assert b is not None
+    assert a != b
+    linker = Linker(master, Thresholds(suspect=0.5, merge=0.5))
+    linker.load()
+    summary = linker.update(b)
+    assert summary.suspects == 1
+    assert summary.merges == 0
+    (suspect,) = list(master.suspects())
+    assert suspect.reason == REASON
+    assert suspect.identifier.startswith("p=")
+    assert "date_of_birth" in suspect.identifier
+    assert float(suspect.identifier.split()[0][2:]) >= 0.5
+    assert master.contact(a).id != master.contact(b).id
+
+
+def test_a_likely_duplicate_sharing_a_strong_identifier_merges_and_a_household_does_not() -> None:
+    master = MasterRecord.from_url("memory://")
+    details = {"first_name": "Jane", "last_name": "Doe", "date_of_birth": "1980-04-12", "address": ADDRESS}
+    shared = "doefamily@gmail.com"
+    jane = master.resolve(
+        _observed("00000000-0000-4000-8000-000000000011", "1", shared, **details)
+    ).contact_id
+    typo = master.resolve(
+        _observed("00000000-0000-4000-8000-000000000012", "2", shared, **{**details, "first_name": "Jnae"})
+    ).contact_id
+    john = master.resolve(
+        _observed(
+            "00000000-0000-4000-8000-000000000013",
+            "3",
+            shared,
+            **{**details, "first_name": "John", "date_of_birth": "1978-09-30"},
+        )
+    ).contact_id
+    assert len({jane, typo, john}) == 3  # the shared-address guard split them by first name
+    summary, _ = scan(master, thresholds=Thresholds(suspect=0.5, merge=0.9))
+    assert summary.merges == 1
+    assert master.contact(typo).id == master.contact(jane).id  # the typo was Jane
+    assert master.contact(john).id != master.contact(jane).id  # John lives there too: kept apart
+    assert summary.households >= 1
+    # The resolver's shared-address suspects: Jane-John is disproved (a household), Jane-Jnae answered.
+    assert summary.withdrawn >= 1
+    assert not [s for s in master.suspects("open") if john in (s.contact_id, s.other_id)]
+    withdrawn = list(master.suspects("withdrawn"))
+    assert withdrawn
+    assert all(s.reason == "shared_address" for s in withdrawn)
+    assert not list(master.suspects("open"))
+
+
+def test_stewards_scan_from_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from touchstream.adapters.cli.stewards import app as stewards
+
+    url = f"sqlite:///{tmp_path}/master.sqlite"
+    master = MasterRecord.from_url(url)
+    details = {"first_name": "Jane", "last_name": "Doe", "date_of_birth": "1980-04-12", "address": ADDRESS}
+    master.resolve(_observed("00000000-0000-4000-8000-000000000021", "1", **details))
+    master.resolve(_observed("00000000-0000-4000-8000-000000000022", "2", **{**details, "last_name": "Deo"}))
+    master.close()
+    result = CliRunner().invoke(
+        stewards, ["scan", "--store", url], env={"TOUCHSTREAM_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 new suspects, 0 merges" in result.output
+    listed = CliRunner().invoke(
+        stewards, ["list", "--store", url], env={"TOUCHSTREAM_DATA_DIR": str(tmp_path)}
+    )
+    assert REASON in listed.output
+    assert "p=" in listed.output
+
+
+def test_thresholds_come_from_settings_and_a_bad_one_is_refused() -> None:
+    import pytest
+
+    from touchstream.adapters.config import SettingsError, load_settings
+
+    settings = load_settings(
+        {"TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "0.7", "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD": "0.9999"}
+    )
+    assert Thresholds.from_settings(settings) == Thresholds(suspect=0.7, merge=0.9999, max_block=400)
+    with pytest.raises(SettingsError, match="TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD"):
+        load_settings({"TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "2"})
