@@ -43,4 +43,6 @@ def test_the_server_forgets_with_the_same_sql(server: ClickHouseServerStore) -> 
     assert OTHER_NAME in text
     assert counts(server) == before
     # The replaced parts are unreadable at once and leave the disk after the server's old_parts_lifetime.
-    assert report.inactive_parts == server.inactive_parts(["customer_360", "projection_state", "touchpoints"])
+    changed = [t.table for t in report.tables if t.rows]
+    assert {"customer_360", "projection_state", "touchpoints"} <= set(changed)
+    assert report.inactive_parts == server.inactive_parts(changed)
