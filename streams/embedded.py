@@ -58,6 +58,7 @@ from .project import (
     ProjectedBatch,
     write_batch,
 )
+from .sealed_log import OpenFn, ReadFn, stored_reader
 from .steps import (
     Item,
     dead_letter_rows,
@@ -339,8 +340,15 @@ def _relay_all(relay: Relay) -> int:
 
 
 def _fresh_batch(
-    batch: list[LogRecord], applied: AppliedEvents, stats: RunStats, typed: TypedTouchpoints | None = None
+    batch: list[LogRecord],
+    applied: AppliedEvents,
+    stats: RunStats,
+    typed: TypedTouchpoints | None = None,
+    open_records: OpenFn = list,
 ) -> list[Item]:
+    have = typed if typed is not None else {}
+    opened = iter(open_records([r for r in batch if (r.partition, r.offset) not in have]))
+    batch = [r if (r.partition, r.offset) in have else next(opened) for r in batch]
     items, unreadable = parse_resolved_records(batch, typed)
     stats.unreadable += len(unreadable)
     fresh, dropped = fresh_items(items, applied.known([str(item.event.event_id) for item, _, _ in items]))
@@ -349,7 +357,7 @@ def _fresh_batch(
 
 
 def in_append_order(
-    log: AbstractEventLog, group: str, batch_size: int
+    log: AbstractEventLog, group: str, batch_size: int, read: ReadFn | None = None
 ) -> Iterator[tuple[list[LogRecord], dict[int, int]]]:
     """The log from the group's positions to its end, in batches, merged across partitions in the order
     the records were appended (each partition's own order kept), with the next position of every partition
@@ -358,14 +366,16 @@ def in_append_order(
     This order is what makes the first copy of a twice-appended event the one that counts: a batch
     resolved again after a crash is appended after its first copies, and the first copies were resolved
     when the earlier records around them were (a copy resolved later may name the survivor of a merge, or
-    the known owner of a phone that first made an anonymous contact)."""
+    the known owner of a phone that first made an anonymous contact). `read` replaces `log.read` (e.g. the
+    stored bytes of a sealed log, opened later only where needed)."""
+    read = read or log.read
     next_read = {p: log.committed(group, p) for p in range(log.partitions)}
     chunk = max(1, batch_size // log.partitions)
     buffers: dict[int, deque[LogRecord]] = {p: deque() for p in range(log.partitions)}
     heads: list[tuple[float, int, int]] = []
 
     def refill(partition: int) -> None:
-        records = log.read(partition, next_read[partition], chunk)
+        records = read(partition, next_read[partition], chunk)
         if records:
             next_read[partition] = records[-1].offset + 1
             buffers[partition].extend(records)
@@ -419,8 +429,9 @@ def project_until_caught_up(
     stats = RunStats()
     states = {} if states is None else states
     applied = applied or AppliedEvents(store, suffix, tables)
-    for batch, positions in in_append_order(resolved, group, batch_size):
-        items = _fresh_batch(batch, applied, stats, typed)
+    read, open_records = stored_reader(resolved)
+    for batch, positions in in_append_order(resolved, group, batch_size, read):
+        items = _fresh_batch(batch, applied, stats, typed, open_records)
         projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(str(item.event.event_id) for item, _, _ in items)
@@ -462,18 +473,26 @@ def project_dead_letters(
     return total
 
 
-def _merge_records(records: Iterable[LogRecord]) -> list[dict[str, Any]]:
-    # Most masterdata records are not merges: look for the type's bytes before parsing the JSON.
+def _merge_records(records: Iterable[LogRecord], open_records: OpenFn = list) -> list[dict[str, Any]]:
+    # Most masterdata records are not merges: look for the type's bytes (clear in a sealed record too)
+    # before opening and parsing anything.
     candidates = [r for r in records if any(marker in r.value for marker in _MERGE_TYPES)]
-    return masterdata_messages(candidates)[0]
+    return masterdata_messages(open_records(candidates))[0]
+
+
+def _merges_between(
+    log: AbstractEventLog, starts: Mapping[int, int], ends: Mapping[int, int]
+) -> list[dict[str, Any]]:
+    read, open_records = stored_reader(log)
+    return _merge_records(_read_between(read, log.partitions, starts, ends), open_records)
 
 
 def _read_between(
-    log: AbstractEventLog, starts: Mapping[int, int], ends: Mapping[int, int]
+    read: ReadFn, partitions: int, starts: Mapping[int, int], ends: Mapping[int, int]
 ) -> Iterator[LogRecord]:
-    for partition in range(log.partitions):
+    for partition in range(partitions):
         position, end = starts.get(partition, 0), ends[partition]
-        while position < end and (batch := log.read(partition, position, min(5_000, end - position))):
+        while position < end and (batch := read(partition, position, min(5_000, end - position))):
             yield from batch
             position = batch[-1].offset + 1
 
@@ -483,7 +502,7 @@ def merge_map_from_history(masterdata: AbstractEventLog, group: str = PROJECT_GR
     master record's order (once per process; later merges are applied to it incrementally)."""
     committed = {p: masterdata.committed(group, p) for p in range(masterdata.partitions)}
     merge_map = MergeMap()
-    merge_rows(merge_map, _merge_records(_read_between(masterdata, {}, committed)))
+    merge_rows(merge_map, _merges_between(masterdata, {}, committed))
     return merge_map
 
 
@@ -503,7 +522,7 @@ def project_merges(
         return 0
     if merge_map is None:
         merge_map = merge_map_from_history(masterdata, group)
-    rows = merge_rows(merge_map, _merge_records(_read_between(masterdata, committed, ends)))
+    rows = merge_rows(merge_map, _merges_between(masterdata, committed, ends))
     if rows:
         store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
     masterdata.commit(group, list(ends.items()))

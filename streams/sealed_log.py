@@ -13,7 +13,7 @@ Records that were never sealed (an older log, a producer without the key store) 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -201,6 +201,10 @@ class SealedLog(AbstractEventLog):
     def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
         return opened_records(self.codec, self.inner.read(partition, from_offset, max_records))
 
+    def open(self, records: Sequence[LogRecord]) -> list[LogRecord]:
+        """Records read from `inner` as stored, opened: for a reader that needs only some of them."""
+        return opened_records(self.codec, records)
+
     def end_offset(self, partition: int) -> int:
         return self.inner.end_offset(partition)
 
@@ -219,6 +223,20 @@ class SealedLog(AbstractEventLog):
     def __getattr__(self, name: str) -> Any:
         # Backend extras (a Kafka log's bootstrap, a file log's path) stay reachable for tools and tests.
         return getattr(self.inner, name)
+
+
+ReadFn = Callable[[int, int, int], list[LogRecord]]
+OpenFn = Callable[[Sequence[LogRecord]], list[LogRecord]]
+
+
+def stored_reader(log: AbstractEventLog) -> tuple[ReadFn, OpenFn]:
+    """How to read `log` as stored, and how to open the records a reader turns out to need. Opening costs
+    a JSON parse and an AES-GCM open per record: the project step already holds most of its batch typed
+    (handed over by the resolve step of the same process), and the merge projection wants only merges,
+    whose types are in the clear."""
+    if isinstance(log, SealedLog):
+        return log.inner.read, log.open
+    return log.read, list
 
 
 class Producer(Protocol):
