@@ -40,7 +40,7 @@ class Resolver(Protocol):
 
     identity: IdentityConfig
 
-    def resolve(self, event: Event) -> Resolution: ...
+    def resolve(self, event: Event, evidence: Evidence | None = None) -> Resolution: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ class IdentityCache:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def knows(self, key: str) -> bool:
+        """Whether `key` is cached, without counting as a use."""
+        return key in self._ids
 
     def get(self, key: str) -> UUID | None:
         found = self._ids.get(key)
@@ -112,11 +116,15 @@ class ResolveStage:
         self, event: Event, raw_partition: int | None = None, raw_offset: int | None = None
     ) -> Resolved:
         """Resolve one touchpoint and build its record for `touchpoints.resolved`."""
-        ev = evidence_of(event, self.resolver.identity)
+        return self._process(event, evidence_of(event, self.resolver.identity), raw_partition, raw_offset)
+
+    def _process(
+        self, event: Event, ev: Evidence, raw_partition: int | None, raw_offset: int | None
+    ) -> Resolved:
         resolution = self._from_cache(ev)
         cached = resolution is not None
         if resolution is None:
-            resolution = self.resolver.resolve(event)
+            resolution = self.resolver.resolve(event, ev)
             self._remember(ev, resolution)
         touchpoint = ResolvedTouchpoint(
             event,
@@ -152,10 +160,25 @@ class ResolveStage:
     ) -> list[Resolved]:
         try:
             with batch():
-                return [self.process(event, partition, offset) for event, partition, offset in items]
+                evidence = [evidence_of(event, self.resolver.identity) for event, _, _ in items]
+                prefetch = getattr(self.resolver, "prefetch", None)
+                if prefetch is not None:
+                    prefetch([ev for ev in evidence if not self._surely_cached(ev)])
+                return [
+                    self._process(event, ev, partition, offset)
+                    for (event, partition, offset), ev in zip(items, evidence, strict=True)
+                ]
         except BaseException:
             self.cache = IdentityCache(self.cache.max_size)
             raise
+
+    def _surely_cached(self, ev: Evidence) -> bool:
+        """Whether the cache as it stands answers `ev` (the master record is then not asked, so there is
+        nothing to read ahead for it). Entries learned earlier in the same batch may answer more."""
+        if ev.has_observations:
+            return False
+        keys = (*(ev.strong or ev.role or ()), *ev.phones, *ev.account_external, *ev.account_domains)
+        return bool(keys) and all(self.cache.knows(k) for k in keys)
 
     def _from_cache(self, ev: Evidence) -> Resolution | None:
         if ev.has_observations:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +62,7 @@ from ...projections.survivorship import MANUAL_CONFIDENCE, Observation, Survivor
 from ...streams.erasure import ErasureScope
 from ...streams.resolve import ResolveConflict
 from ..config import Settings
+from .bulk_read import read_many
 from .identity_config import identity_config
 
 MAX_ATTEMPTS = 40
@@ -90,6 +91,7 @@ class _Batch:
 
     loaded: dict[UUID, Aggregate] = field(default_factory=dict)
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
+    absent: set[UUID] = field(default_factory=set)  # looked for by `prefetch` and not stored
 
 
 class BatchConflict(ResolveConflict):
@@ -213,6 +215,8 @@ class MasterRecord(Application[UUID]):
         batch = self._batch
         if batch is not None and aggregate_id in batch.loaded:
             found: Aggregate = batch.loaded[aggregate_id]
+        elif batch is not None and aggregate_id in batch.absent:
+            return None
         else:
             try:
                 found = self.repository.get(aggregate_id, projector_func=_project)
@@ -374,6 +378,26 @@ class MasterRecord(Application[UUID]):
         finally:
             self._batch = None
 
+    def prefetch(self, evidence: Sequence[Evidence]) -> None:
+        """Inside `batch()`: read, in a few statements, the aggregates that resolving these events will
+        look at — their identifier claims and weak indexes, the contacts and accounts those name, and the
+        survivors and accounts of those contacts (`bulk_read.read_many`). What `_find` then asks for is
+        already in the batch; anything missed is still read one by one, so the decisions do not change."""
+        batch = self._batch
+        if batch is None:
+            raise RuntimeError("prefetch() reads for a batch: call it inside `with batch():`")
+        keys = {claim_id(k) for ev in evidence for k in ev.lookup_keys()}
+        keys |= {weak_index_id(k) for ev in evidence for k in ev.weak_keys()}
+        wanted = keys
+        for _ in range(_PREFETCH_ROUNDS):
+            wanted = {i for i in wanted if i not in batch.loaded and i not in batch.absent}
+            if not wanted:
+                return
+            found = read_many(self, wanted, _project)
+            batch.loaded.update(found)
+            batch.absent.update(wanted - found.keys())
+            wanted = {named for aggregate in found.values() for named in _names(aggregate)}
+
     def _save(self, *aggregates: Aggregate) -> None:
         batch = self._batch
         if batch is None:
@@ -384,10 +408,11 @@ class MasterRecord(Application[UUID]):
 
     # --- resolving ---------------------------------------------------------------------------------------
 
-    def resolve(self, event: Event) -> Resolution:
+    def resolve(self, event: Event, evidence: Evidence | None = None) -> Resolution:
         """The contact and account an event is about, creating, attaching, merging and suspecting as the
-        rules say; safe to call from many processes at once, and again for the same event."""
-        ev = evidence_of(event, self.identity)
+        rules say; safe to call from many processes at once, and again for the same event. `evidence` is
+        `evidence_of(event, self.identity)` when the caller has it already."""
+        ev = evidence if evidence is not None else evidence_of(event, self.identity)
         return self._retrying(lambda: self._resolve_once(ev))
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
@@ -670,6 +695,21 @@ class MasterRecord(Application[UUID]):
     def tracking_recorder(self) -> TrackingRecorder:
         """Where followers of this application (the relay) record their position, in the same database."""
         return self.factory.tracking_recorder()
+
+
+# claims/indexes -> their contacts and accounts -> survivors and accounts -> survivors' survivors.
+_PREFETCH_ROUNDS = 4
+
+
+def _names(aggregate: Aggregate) -> set[UUID]:
+    """The aggregates resolution reads after this one (`_read`, `_survivor`, `_load_account`)."""
+    if isinstance(aggregate, IdentifierClaim):
+        return {aggregate.owner_id}
+    if isinstance(aggregate, WeakIndex):
+        return set(aggregate.holders)
+    if isinstance(aggregate, Contact):
+        return {i for i in (aggregate.merged_into, aggregate.account_id) if i is not None}
+    return set()
 
 
 def _facts(contact: Contact) -> ContactFacts:

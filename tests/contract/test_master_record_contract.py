@@ -7,13 +7,15 @@ holds every change in order.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from event_examples import identity_event as event
 
-from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.application import MasterRecord, _project
+from touchstream.adapters.master_record.bulk_read import read_many
 
 
 class MasterRecordContract:
@@ -69,6 +71,25 @@ class MasterRecordContract:
             app.owner_of("email:p0@acme-widgets.com"),
             app.owner_of("email:p4@acme-widgets.com"),
         } - {None}
+
+    def test_many_aggregates_read_at_once_equal_those_read_one_by_one(self, app: MasterRecord) -> None:
+        # 120 touches of one person pass the contact's snapshot interval (50) twice, so the bulk read must
+        # start from the newest snapshot and add only the events after it.
+        for day in range(120):
+            app.resolve(event({"email": "ada@acme-widgets.com", "phone": f"+1415555{day:04d}"}, day=day))
+        for n in range(3):
+            app.resolve(event({"email": f"p{n}@acme-widgets.com"}, day=n))
+        ids = {n.originator_id for n in app.recorder.select_notifications(1, 10_000)}
+        absent = uuid.uuid4()
+        found = read_many(app, [*ids, absent], _project)
+        assert absent not in found
+        assert set(found) == ids
+        for aggregate_id in ids:
+            one = app.repository.get(aggregate_id)
+            assert (type(found[aggregate_id]), found[aggregate_id].version) == (type(one), one.version)
+            assert vars(found[aggregate_id]) == vars(one)
+        contact = app.contact(app.owner_of("email:ada@acme-widgets.com"))  # type: ignore[arg-type]
+        assert contact.version > 100
 
 
 class SharedStoreContract(MasterRecordContract):
