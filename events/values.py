@@ -7,7 +7,6 @@ loses its `www.`; everything downstream compares plain strings.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -54,17 +53,23 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
+# Unicode's control characters (category Cc) are exactly these 65 code points; a regular expression finds
+# them in C, where asking `unicodedata.category` of every character cost a tenth of each parse.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _no_control_characters(value: str) -> str:
-    for ch in value:
-        if unicodedata.category(ch) == "Cc":
-            raise ValueError(f"control character U+{ord(ch):04X} is not allowed here; remove it")
+    if found := CONTROL_CHARACTERS.search(value):
+        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed here; remove it")
     return value
 
 
 def _no_control_characters_but_lines(value: str) -> str:
-    for ch in value:
-        if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t":
-            raise ValueError(f"control character U+{ord(ch):04X} is not allowed; only tab and newlines are")
+    if found := CONTROL_CHARACTERS_BUT_LINES.search(value):
+        raise ValueError(
+            f"control character U+{ord(found.group()):04X} is not allowed; only tab and newlines are"
+        )
     return value
 
 
@@ -193,9 +198,7 @@ def _plausible_phone_text(value: str) -> bool:
     an injection attempt, a kilobyte of repeats) is still refused, naming the field."""
     text = value.strip()
     return (
-        0 < len(text) <= 64
-        and sum(ch.isdigit() for ch in text) >= 3
-        and not any(unicodedata.category(ch) == "Cc" for ch in text)
+        0 < len(text) <= 64 and sum(ch.isdigit() for ch in text) >= 3 and not CONTROL_CHARACTERS.search(text)
     )
 
 

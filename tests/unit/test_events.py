@@ -276,3 +276,16 @@ def test_dates_outside_what_clickhouse_stores_are_refused(day: str) -> None:
         parse_event(wire)
     assert err.value.problems[0].path == "payload.renews_on"
     assert "must be between 1970-01-02 and 2105-12-31" in err.value.problems[0].message
+
+
+def test_the_control_character_patterns_are_unicodes_category_cc() -> None:
+    import sys
+    import unicodedata
+
+    from touchstream.events.values import CONTROL_CHARACTERS, CONTROL_CHARACTERS_BUT_LINES
+
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        control = unicodedata.category(ch) == "Cc"
+        assert bool(CONTROL_CHARACTERS.match(ch)) == control, hex(code)
+        assert bool(CONTROL_CHARACTERS_BUT_LINES.match(ch)) == (control and ch not in "\n\r\t"), hex(code)
