@@ -90,6 +90,9 @@ class MasterRecordContract:
             assert vars(found[aggregate_id]) == vars(one)
         contact = app.contact(app.owner_of("email:ada@acme-widgets.com"))  # type: ignore[arg-type]
         assert contact.version > 100
+        assert app.snapshots is not None
+        taken = [s.originator_version for s in app.snapshots.get(contact.id)]
+        assert taken and max(taken) >= 100  # snapshots are taken as the contact grows
 
 
 class SharedStoreContract(MasterRecordContract):
