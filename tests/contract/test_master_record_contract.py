@@ -92,7 +92,8 @@ class MasterRecordContract:
         assert contact.version > 100
         assert app.snapshots is not None
         taken = [s.originator_version for s in app.snapshots.get(contact.id)]
-        assert taken and max(taken) >= 100  # snapshots are taken as the contact grows
+        assert taken  # snapshots are taken as the contact grows
+        assert max(taken) >= 100
 
 
 class SharedStoreContract(MasterRecordContract):
