@@ -170,6 +170,7 @@ def open_embedded_pipeline(
         close=[*logs, app],
         eraser=eraser_for(settings, app, store, defer_part_drop=True) if settings is not None else None,
         stored_dlq=stored_dlq,
+        **({"state_cache_mb": settings.state_cache_mb} if settings is not None else {}),
     )
 
 

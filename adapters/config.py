@@ -90,6 +90,8 @@ class Settings:
     worker_batch_within_s: float = 0.5
     worker_datadir: Path | None = None
     worker_metrics_every_s: float = 60.0
+    # The fold's per-contact states kept in memory between batches (streams/state_cache.py), in MiB.
+    state_cache_mb: float = 256.0
     webhook_url: str = ""
     webhook_secret: str = ""
     api_secret: str = ""
@@ -181,6 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_batch_within_s=_number(env, "TOUCHSTREAM_WORKER_BATCH_WITHIN", "0.5", float),
         worker_datadir=Path(worker_datadir) if worker_datadir else None,
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
+        state_cache_mb=_number(env, "TOUCHSTREAM_STATE_CACHE_MB", "256", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
         api_secret=env.get("TOUCHSTREAM_API_SECRET", ""),

@@ -59,6 +59,7 @@ from .project import (
     write_batch,
 )
 from .sealed_log import OpenFn, ReadFn, stored_reader
+from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
     dead_letter_rows,
@@ -559,9 +560,11 @@ class EmbeddedPipeline:
         close: Sequence[Any] = (),
         eraser: Eraser | None = None,
         stored_dlq: AbstractEventLog | None = None,
+        state_cache_mb: float = DEFAULT_CACHE_MB,
     ) -> None:
         """`stored_dlq` is the DLQ as stored, for the `dead_letters` rows, when `dlq` opens what it reads
-        (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do."""
+        (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do.
+        `state_cache_mb` bounds the fold's states kept in memory (`streams/state_cache.py`)."""
         from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
@@ -573,7 +576,7 @@ class EmbeddedPipeline:
         self.batch_size = batch_size
         self.stage = ResolveStage(master_record)
         self.relay = relay
-        self.states: dict[str, ContactState] = {}
+        self.states: MutableMapping[str, ContactState] = StateCache.of_megabytes(state_cache_mb)
         self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
         self.typed = TypedTouchpoints()
         self._close = list(close)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +54,7 @@ from .ports import (
 from .project import AppliedEvents, project_batch, write_batch
 from .resolve import IdentityCache, Resolver, ResolveStage
 from .sealed_log import Codec, opened_records
+from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     MERGE_TYPES,
     dead_letter_rows,
@@ -73,8 +74,6 @@ T = TypeVar("T")
 
 #: One outbound record: (base topic name as declared in adapters/logs/topics.py, key, value).
 Outgoing = tuple[str, bytes | None, bytes]
-
-DEFAULT_STATE_CACHE = 100_000
 
 
 class Outbox(Protocol):
@@ -184,13 +183,12 @@ class Pipeline:
         resources: Resources,
         *,
         retry: RetryPolicy | None = None,
-        state_cache_size: int = DEFAULT_STATE_CACHE,
+        state_cache_mb: float = DEFAULT_CACHE_MB,
         metrics: WorkerMetrics | None = None,
     ) -> None:
         self.resources = resources
         self.retry_policy = retry or RetryPolicy()
         self.metrics = metrics or WorkerMetrics()
-        self.state_cache_size = state_cache_size
         # One thread per client: the stores and the master record are used from one thread at a time.
         self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-clickhouse")
         self._identity_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-master-record")
@@ -200,7 +198,7 @@ class Pipeline:
         self._webhook: Forwarder | None = None
         self._dlq = _DeadLetterBuffer()
         self._validator = Validator(self._dlq, source_topic=resources.raw_topic, regions=resources.regions)
-        self._states: OrderedDict[str, ContactState] = OrderedDict()
+        self._states = StateCache.of_megabytes(state_cache_mb)
         self._merge_map: MergeMap | None = None
         self._eraser: Eraser | None = None
         self.generation = 0  # bumped on every rebalance: a batch that straddles one does not fill caches
@@ -402,11 +400,7 @@ class Pipeline:
         return rows
 
     def _remember(self, states: dict[str, ContactState]) -> None:
-        for contact_id, state in states.items():
-            self._states[contact_id] = state
-            self._states.move_to_end(contact_id)
-        while len(self._states) > self.state_cache_size:
-            self._states.popitem(last=False)
+        self._states.update(states)  # bounded by bytes: the least recently used go first
 
     # --- masterdata: masterdata.events -> identity cache, contact_merges, webhook -------------------------
     async def masterdata(self, records: Sequence[LogRecord]) -> int:

@@ -9,6 +9,7 @@ gateway or the Publisher on the embedded log): validate and resolve against the 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated
 
@@ -36,6 +37,15 @@ def run(
     ] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="seconds between polls with --follow")] = 1.0,
     batch_size: Annotated[int, typer.Option(min=1, help="records per batch")] = 5_000,
+    cache_mb: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="memory for the per-contact fold states kept between batches, in MiB (default "
+            "TOUCHSTREAM_STATE_CACHE_MB or 256; ~1 KiB a contact); fewer means more reads of chDB, "
+            "never other answers",
+        ),
+    ] = None,
 ) -> None:
     """Process everything in the embedded raw log: validate (bad records to the DLQ), resolve identity
     with the master record, project into chDB. Positions are committed, so a rerun continues where the
@@ -49,6 +59,8 @@ def run(
     from .progress import progress_bar
 
     runtime = _embedded_runtime()
+    if cache_mb is not None:
+        runtime = Runtime(dataclasses.replace(runtime.settings, state_cache_mb=cache_mb))
     with (
         runtime.read_store() as store,
         runtime.embedded_pipeline(store, batch_size=batch_size) as pipeline,

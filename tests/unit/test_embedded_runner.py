@@ -31,6 +31,7 @@ from touchstream.streams.embedded import (
     stand_in_resolver,
 )
 from touchstream.streams.rebuild import rebuild
+from touchstream.streams.state_cache import StateCache
 from touchstream.streams.validate import dead_letters
 
 SMALL = GeneratorConfig(customers=25, accounts=5, days=25, seed=11)
@@ -54,6 +55,26 @@ def pipeline(folder: Path, store: ChDBStore, batch_size: int = 5_000) -> Embedde
     return open_embedded_pipeline(
         folder / "log", store, f"sqlite:///{folder / 'master.sqlite'}", batch_size=batch_size
     )
+
+
+def test_a_state_cache_too_small_for_anyone_gives_the_same_answers(tmp_path: Path, store: ChDBStore) -> None:
+    """Every state evicted as soon as the next is cached: each batch reads its contacts' states back from
+    `projection_state`, and every read model is what a roomy cache gives."""
+    roomy_dir, tiny_dir = tmp_path / "roomy", tmp_path / "tiny"
+    publish(roomy_dir, story())
+    publish(tiny_dir, story())
+    with pipeline(roomy_dir, store, batch_size=300) as run:
+        run.run_until_caught_up()
+        assert run.states.evictions == 0  # type: ignore[attr-defined]
+    roomy = snapshot(store)
+    with ChDBStore(str(tmp_path / "chdb"), database="tiny") as tiny_store:
+        prepare_read_store(tiny_store)
+        with pipeline(tiny_dir, tiny_store, batch_size=300) as run:
+            run.states = StateCache(max_bytes=1)
+            run.run_until_caught_up()
+            assert len(run.states) == 1  # all but the last state cached were evicted
+            assert run.states.evictions > 0
+        assert snapshot(tiny_store) == roomy
 
 
 def publish(folder: Path, events: list[Any]) -> None:
