@@ -32,6 +32,7 @@ import faust
 from ..streams import topology
 from .faust_agents import Outgoing, Pipeline, Resources
 from .ports import LogRecord
+from .state_cache import DEFAULT_CACHE_MB
 
 log = logging.getLogger("touchstream.worker")
 
@@ -52,6 +53,7 @@ class WorkerSettings:
     batch_within_s: float = 0.5
     faust_datadir: Path | None = None
     metrics_every_s: float = 60.0
+    state_cache_mb: float = DEFAULT_CACHE_MB  # fold states kept between batches (streams/state_cache.py)
 
     @property
     def app_id(self) -> str:
@@ -130,7 +132,10 @@ def create_app(
         datadir=str(datadir),
     )
     outbox = FaustOutbox(app, settings.topic_prefix)
-    pipeline = Pipeline(resources if isinstance(resources, Resources) else resources(outbox))
+    pipeline = Pipeline(
+        resources if isinstance(resources, Resources) else resources(outbox),
+        state_cache_mb=settings.state_cache_mb,
+    )
     app.touchstream_pipeline = pipeline  # type: ignore[attr-defined]  # for the unit tests and hooks
     batch, within = settings.batch_size, settings.batch_within_s
 
