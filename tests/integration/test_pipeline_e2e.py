@@ -209,11 +209,24 @@ def test_the_embedded_runner_into_chdb_gives_the_same_answers(run: Run) -> None:
         erased = [r[0] for r in embedded.query("SELECT contact_id FROM customer_360 FINAL WHERE erased = 1")]
         assert erased, "the generated history holds erasure requests"
         embedded.forget_contacts(erased)
+        # The records are opened now, after the erasure destroyed the erased contacts' keys: the shortcut
+        # folds their redacted events (docs/privacy.md), which keep fewer fields than the worker's rows
+        # forgotten in place (an identifier's kind, a message id). Their rows are compared by count;
+        # everyone else's row by row.
+        gone = set(erased)
         for view, query in QUERIES.items():
             server_columns, server_rows = run.server.query_with_columns(query)
             chdb_columns, chdb_rows = embedded.query_with_columns(query)
             assert server_columns == chdb_columns, view
-            assert server_rows == chdb_rows, view
+            server_kept, server_erased = _split_erased(server_rows, gone)
+            chdb_kept, chdb_erased = _split_erased(chdb_rows, gone)
+            assert server_kept == chdb_kept, view
+            assert len(server_erased) == len(chdb_erased), view
+
+
+def _split_erased(rows: list[tuple[Any, ...]], erased: set[str]) -> tuple[list[Any], list[Any]]:
+    kept = [r for r in rows if not erased & {str(v) for v in r}]
+    return kept, [r for r in rows if erased & {str(v) for v in r}]
 
 
 def _first_owners(run: Run) -> dict[str, tuple[str, str]]:
