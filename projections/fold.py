@@ -151,9 +151,14 @@ def _record_touch(s: ContactState, resolved: ResolvedTouchpoint, now: int) -> No
 
 
 def _after(s: ContactState, event: Event, now: int, c: ProjectionConfig) -> None:
-    # Marketing-qualified once the score reaches the bar; the stage never moves back on decay.
-    if s.lead_score >= c.mql_score:
-        s.progress = max(s.progress, MQL)
+    # A state kept before `scoring` existed has only the running score (a lower bound of the peak).
+    if s.progress < MQL and not s.scoring and s.lead_score >= c.mql_score:
+        _reached_mql(s)
+
+
+def _reached_mql(s: ContactState) -> None:
+    s.progress = max(s.progress, MQL)
+    s.scoring = ()
 
 
 def _set_attribute(s: ContactState, name: str, value: str, source: str, now: int) -> None:
@@ -219,6 +224,28 @@ def _score(s: ContactState, points: float, now: int, c: ProjectionConfig) -> Non
     else:
         late = points * 0.5 ** ((s.lead_score_at - now) / c.lead_score_half_life.total_seconds())
         s.lead_score = round(s.lead_score + late, 6)
+    if s.progress < MQL:
+        _track_peak(s, points, now, c)
+
+
+def _track_peak(s: ContactState, points: float, now: int, c: ProjectionConfig) -> None:
+    """MQL once the score at some scoring event's time reaches the bar, whatever order the events came in:
+    the peak over the events seen so far only grows as more arrive (points are never negative), so the
+    stage never moves back and ends where event time order puts it. Beyond `scoring_events_kept` the two
+    oldest are folded into one at the later time (exact from then on)."""
+    half_life = c.lead_score_half_life.total_seconds()
+    kept = sorted((*s.scoring, (now, points)))
+    while len(kept) > max(2, c.scoring_events_kept):
+        (first_at, first), (second_at, second) = kept[0], kept[1]
+        kept[:2] = [(second_at, first * 0.5 ** ((second_at - first_at) / half_life) + second)]
+    score, previous = 0.0, kept[0][0]
+    for at, gained in kept:
+        score = score * 0.5 ** ((at - previous) / half_life) + gained
+        previous = at
+        if score >= c.mql_score - 1e-9:  # the same sum in another order may differ in the last bits
+            _reached_mql(s)
+            return
+    s.scoring = tuple(kept)
 
 
 # --- per type --------------------------------------------------------------------------------------------

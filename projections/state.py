@@ -74,6 +74,10 @@ class ContactState:
     churned_at: int = 0
     lead_score: float = 0.0
     lead_score_at: int = 0
+    # (at, points) of the scoring events while the contact is below MQL: the stage is reached when the score
+    # at some event time reaches the bar, which needs the points by time, not the running sum (bounded:
+    # `scoring_events_kept`, the oldest folded into the next; emptied once MQL is reached).
+    scoring: tuple[tuple[int, float], ...] = ()
     last_engaged_at: int = 0
     last_sales_contact_at: int = 0
     warm_count: int = 0
