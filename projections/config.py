@@ -149,6 +149,7 @@ class ProjectionConfig:
 
     # --- bounded state (it lives in a Faust table) ---------------------------------------------------
     warm_context_kept: int = 10
+    warm_times_kept: int = 250
     recent_event_ids_kept: int = 16
     closed_tickets_kept: int = 10
     scoring_events_kept: int = 32

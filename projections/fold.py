@@ -259,7 +259,11 @@ def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None
     if now > s.last_sales_contact_at and not s.erased:  # warm: since sales last called or met
         s.warm_count += 1
         touch = (str(e.event_id), e.type, now, campaign)
-        s.warm_recent = tuple(sorted({*s.warm_recent, touch}, key=_by_time))[-c.warm_context_kept :]
+        recent = sorted({*s.warm_recent, touch}, key=_by_time)
+        cut = max(0, len(recent) - c.warm_context_kept)
+        if cut:
+            s.warm_older = tuple(sorted((*s.warm_older, *(t[2] for t in recent[:cut]))))[-c.warm_times_kept :]
+        s.warm_recent = tuple(recent[cut:])
     if e.type in ("FormSubmitted", "EventBadgeScanned"):
         s.progress = max(s.progress, LEAD)
         _observe(s, e.payload, e.source, now)
@@ -373,10 +377,15 @@ def _sales_contact(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> 
         return
     s.last_sales_contact_at = now
     # Warm context is the touches after the last sales contact: drop the ones at or before this one.
+    # `warm_older` is older than `warm_recent`, and the touches neither keeps are older still: once the
+    # oldest kept one is dropped, so are they.
     kept = tuple(t for t in s.warm_recent if t[2] > now)
-    if len(kept) < len(s.warm_recent) or not s.warm_recent:
-        s.warm_count = len(kept)  # the dropped ones are older than any touch the bound evicted
-    s.warm_recent = kept
+    older = tuple(at for at in s.warm_older if at > now)
+    forgotten = s.warm_count - len(s.warm_recent) - len(s.warm_older)
+    oldest_dropped = len(older) < len(s.warm_older) if s.warm_older else len(kept) < len(s.warm_recent)
+    known = bool(s.warm_recent or s.warm_older)
+    s.warm_count = len(kept) + len(older) + (forgotten if known and not oldest_dropped else 0)
+    s.warm_recent, s.warm_older = kept, older
 
 
 def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -480,7 +489,7 @@ def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     # The tombstone: personal details go; counts and dates (not personal on their own) stay.
     s.erased = True
     s.attributes = {}
-    s.warm_recent = ()
+    s.warm_recent = s.warm_older = ()
     s.stated_role = s.stated_company = ""
     s.warm_count = 0
 

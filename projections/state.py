@@ -82,6 +82,10 @@ class ContactState:
     last_sales_contact_at: int = 0
     warm_count: int = 0
     warm_recent: tuple[WarmTouch, ...] = ()
+    # The event times of the warm touches that fell out of `warm_recent` (all older than those in it),
+    # ascending, the oldest dropped beyond `warm_times_kept`: a sales contact that arrives late must know
+    # how many touches it cuts off to leave `warm_count` as event time order would.
+    warm_older: tuple[int, ...] = ()
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     reopens: int = 0

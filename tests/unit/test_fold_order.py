@@ -14,6 +14,7 @@ from unit.test_fold import Item, items
 from unit.test_signals import event
 
 from touchstream.events import ResolvedTouchpoint
+from touchstream.projections.config import ProjectionConfig
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS, profile_row
 from touchstream.projections.fold import fold
 from touchstream.projections.state import ContactState
@@ -120,3 +121,26 @@ def test_mql_is_where_event_time_puts_it_when_the_peak_arrives_late() -> None:
         stages.append((state.lifecycle, round(state.lead_score, 4)))
     assert stages[0][0] == "mql"
     assert stages == [stages[0]] * 3
+
+
+def test_a_late_sales_call_cuts_the_warm_touches_before_it_beyond_the_kept_context() -> None:
+    """Seventeen opens, a call after the third: fourteen warm touches in time order. A call that arrives
+    last, when only the newest ten touches are kept with their details, cuts off the same three."""
+    config = ProjectionConfig(warm_context_kept=10)
+    opens = [_marketing_touch("EmailOpened", day, n) for n, day in enumerate(range(1, 18), start=10)]
+    call_payload = {
+        "call_id": "c-1",
+        "direction": "outbound",
+        "disposition": "connected",
+        "duration_seconds": 60,
+    }
+    call = ResolvedTouchpoint(event("CallLogged", call_payload, timedelta(days=3.5), 99), "P1", None)
+    counts = []
+    for sequence in ([*opens[:3], call, *opens[3:]], [*opens, call], [*opens[::-1], call]):
+        state: ContactState | None = None
+        for offset, resolved in enumerate(sequence):
+            state, _ = fold(state, resolved, offset, config)
+        assert state is not None
+        counts.append((state.warm_count, [t[2] for t in state.warm_recent]))
+    assert counts[0][0] == 14
+    assert counts == [counts[0]] * 3
