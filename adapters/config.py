@@ -59,6 +59,7 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
     "TOUCHSTREAM_WORKER_DATADIR": "Faust's data folder (default $TOUCHSTREAM_DATA_DIR/faust)",
     "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
+    "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY": "seconds between account-level signal passes (default 10)",
     "TOUCHSTREAM_WEBHOOK_URL": "where the worker forwards attribute changes (off when empty)",
     "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
     "TOUCHSTREAM_API_SECRET": "the query API's token-signing secret (default: a file made in the data dir)",
@@ -90,6 +91,7 @@ class Settings:
     worker_batch_within_s: float = 0.5
     worker_datadir: Path | None = None
     worker_metrics_every_s: float = 60.0
+    worker_account_signals_every_s: float = 10.0
     webhook_url: str = ""
     webhook_secret: str = ""
     api_secret: str = ""
@@ -181,6 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_batch_within_s=_number(env, "TOUCHSTREAM_WORKER_BATCH_WITHIN", "0.5", float),
         worker_datadir=Path(worker_datadir) if worker_datadir else None,
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
+        worker_account_signals_every_s=_number(env, "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY", "10", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
         api_secret=env.get("TOUCHSTREAM_API_SECRET", ""),

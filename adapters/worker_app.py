@@ -32,6 +32,7 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         batch_within_s=settings.worker_batch_within_s,
         faust_datadir=settings.worker_datadir,
         metrics_every_s=settings.worker_metrics_every_s,
+        account_signals_every_s=settings.worker_account_signals_every_s,
     )
 
 
