@@ -5,6 +5,7 @@ tests/unit/test_queries_doc_door.py do on chDB, with the same data, merge and qu
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -27,7 +28,7 @@ def server(
 ) -> Iterator[AbstractReadStore]:
     host, port = clickhouse_endpoint
     folder = tmp_path_factory.mktemp("queries_doc_server")
-    database = "t_docs_" + folder.name.replace("-", "_")[-12:]
+    database = "t_docs_" + uuid.uuid4().hex[:10]  # unique: other sessions may run this test on the server
     with ClickHouseServerStore(host, port, database, create_database=True) as store:
         try:
             load(store, folder / "log.sqlite")
