@@ -59,6 +59,8 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
     "TOUCHSTREAM_WORKER_DATADIR": "Faust's data folder (default $TOUCHSTREAM_DATA_DIR/faust)",
     "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
+    "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY": "seconds between account-level signal passes (default 10)",
+    "TOUCHSTREAM_STATE_CACHE_MB": "MiB of per-contact fold states kept between batches (default 256)",
     "TOUCHSTREAM_WEBHOOK_URL": "where the worker forwards attribute changes (off when empty)",
     "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
     "TOUCHSTREAM_API_SECRET": "the query API's token-signing secret (default: a file made in the data dir)",
@@ -92,6 +94,7 @@ class Settings:
     worker_metrics_every_s: float = 60.0
     # The fold's per-contact states kept in memory between batches (streams/state_cache.py), in MiB.
     state_cache_mb: float = 256.0
+    worker_account_signals_every_s: float = 10.0
     webhook_url: str = ""
     webhook_secret: str = ""
     api_secret: str = ""
@@ -184,6 +187,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_datadir=Path(worker_datadir) if worker_datadir else None,
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
         state_cache_mb=_number(env, "TOUCHSTREAM_STATE_CACHE_MB", "256", float),
+        worker_account_signals_every_s=_number(env, "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY", "10", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),
         api_secret=env.get("TOUCHSTREAM_API_SECRET", ""),

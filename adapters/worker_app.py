@@ -33,6 +33,7 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         faust_datadir=settings.worker_datadir,
         metrics_every_s=settings.worker_metrics_every_s,
         state_cache_mb=settings.state_cache_mb,
+        account_signals_every_s=settings.worker_account_signals_every_s,
     )
 
 

@@ -24,6 +24,7 @@ class LeadCreatedPayload(Payload):
     last_name: Name | None = None
     company: Name | None = None
     job_title: Name | None = None
+    industry: Name | None = Field(default=None, description="the company's industry, as the CRM records it")
 
 
 class LeadCreated(SalesEvent):
@@ -64,6 +65,9 @@ class OpportunityCreatedPayload(Payload):
     stage: OpportunityStage = OpportunityStage.prospecting
     owner: Name | None = None
     expected_close: Day | None = None
+    industry: Name | None = Field(
+        default=None, description="the industry of the account the deal is with, as the CRM records it"
+    )
 
 
 class OpportunityCreated(SalesEvent):

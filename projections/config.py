@@ -149,8 +149,10 @@ class ProjectionConfig:
 
     # --- bounded state (it lives in a Faust table) ---------------------------------------------------
     warm_context_kept: int = 10
+    warm_times_kept: int = 250
     recent_event_ids_kept: int = 16
     closed_tickets_kept: int = 10
+    scoring_events_kept: int = 32
 
     # --- the departmental SQL's config tables --------------------------------------------------------
     stage_probabilities: MappingProxyType[str, Decimal] = field(
@@ -170,6 +172,10 @@ class ProjectionConfig:
 
     def __post_init__(self) -> None:
         _check_currency("reporting_currency", self.reporting_currency)
+        # The MQL stage is order-independent only while points only add: a subset of a contact's scoring
+        # events never scores higher than all of them.
+        if any(points < 0 for points in self.lead_points.values()) or self.buying_call_points < 0:
+            raise ValueError("lead_points, buying_call_points: give points of 0 or more")
         if self.hold_scope not in ("account", "contact"):
             raise ValueError(f"hold_scope: give 'account' or 'contact'; got {self.hold_scope!r}")
         for currency, rates in self.fx_rates.items():

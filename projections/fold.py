@@ -151,9 +151,14 @@ def _record_touch(s: ContactState, resolved: ResolvedTouchpoint, now: int) -> No
 
 
 def _after(s: ContactState, event: Event, now: int, c: ProjectionConfig) -> None:
-    # Marketing-qualified once the score reaches the bar; the stage never moves back on decay.
-    if s.lead_score >= c.mql_score:
-        s.progress = max(s.progress, MQL)
+    # A state kept before `scoring` existed has only the running score (a lower bound of the peak).
+    if s.progress < MQL and not s.scoring and s.lead_score >= c.mql_score:
+        _reached_mql(s)
+
+
+def _reached_mql(s: ContactState) -> None:
+    s.progress = max(s.progress, MQL)
+    s.scoring = ()
 
 
 def _set_attribute(s: ContactState, name: str, value: str, source: str, now: int) -> None:
@@ -219,6 +224,28 @@ def _score(s: ContactState, points: float, now: int, c: ProjectionConfig) -> Non
     else:
         late = points * 0.5 ** ((s.lead_score_at - now) / c.lead_score_half_life.total_seconds())
         s.lead_score = round(s.lead_score + late, 6)
+    if s.progress < MQL:
+        _track_peak(s, points, now, c)
+
+
+def _track_peak(s: ContactState, points: float, now: int, c: ProjectionConfig) -> None:
+    """MQL once the score at some scoring event's time reaches the bar, whatever order the events came in:
+    the peak over the events seen so far only grows as more arrive (points are never negative), so the
+    stage never moves back and ends where event time order puts it. Beyond `scoring_events_kept` the two
+    oldest are folded into one at the later time (exact from then on)."""
+    half_life = c.lead_score_half_life.total_seconds()
+    kept = sorted((*s.scoring, (now, points)))
+    while len(kept) > max(2, c.scoring_events_kept):
+        (first_at, first), (second_at, second) = kept[0], kept[1]
+        kept[:2] = [(second_at, first * 0.5 ** ((second_at - first_at) / half_life) + second)]
+    score, previous = 0.0, kept[0][0]
+    for at, gained in kept:
+        score = score * 0.5 ** ((at - previous) / half_life) + gained
+        previous = at
+        if score >= c.mql_score - 1e-9:  # the same sum in another order may differ in the last bits
+            _reached_mql(s)
+            return
+    s.scoring = tuple(kept)
 
 
 # --- per type --------------------------------------------------------------------------------------------
@@ -232,7 +259,11 @@ def _marketing(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None
     if now > s.last_sales_contact_at and not s.erased:  # warm: since sales last called or met
         s.warm_count += 1
         touch = (str(e.event_id), e.type, now, campaign)
-        s.warm_recent = tuple(sorted({*s.warm_recent, touch}, key=_by_time))[-c.warm_context_kept :]
+        recent = sorted({*s.warm_recent, touch}, key=_by_time)
+        cut = max(0, len(recent) - c.warm_context_kept)
+        if cut:
+            s.warm_older = tuple(sorted((*s.warm_older, *(t[2] for t in recent[:cut]))))[-c.warm_times_kept :]
+        s.warm_recent = tuple(recent[cut:])
     if e.type in ("FormSubmitted", "EventBadgeScanned"):
         s.progress = max(s.progress, LEAD)
         _observe(s, e.payload, e.source, now)
@@ -346,10 +377,15 @@ def _sales_contact(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> 
         return
     s.last_sales_contact_at = now
     # Warm context is the touches after the last sales contact: drop the ones at or before this one.
+    # `warm_older` is older than `warm_recent`, and the touches neither keeps are older still: once the
+    # oldest kept one is dropped, so are they.
     kept = tuple(t for t in s.warm_recent if t[2] > now)
-    if len(kept) < len(s.warm_recent) or not s.warm_recent:
-        s.warm_count = len(kept)  # the dropped ones are older than any touch the bound evicted
-    s.warm_recent = kept
+    older = tuple(at for at in s.warm_older if at > now)
+    forgotten = s.warm_count - len(s.warm_recent) - len(s.warm_older)
+    oldest_dropped = len(older) < len(s.warm_older) if s.warm_older else len(kept) < len(s.warm_recent)
+    known = bool(s.warm_recent or s.warm_older)
+    s.warm_count = len(kept) + len(older) + (forgotten if known and not oldest_dropped else 0)
+    s.warm_recent, s.warm_older = kept, older
 
 
 def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
@@ -453,7 +489,7 @@ def _erasure(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     # The tombstone: personal details go; counts and dates (not personal on their own) stay.
     s.erased = True
     s.attributes = {}
-    s.warm_recent = ()
+    s.warm_recent = s.warm_older = ()
     s.stated_role = s.stated_company = ""
     s.warm_count = 0
 

@@ -1362,3 +1362,30 @@ MIGRATIONS = (
     *MIGRATIONS,
     Migration(13, "deals and tickets by item, and each contact's items", (_WORK_FACTS, _CONTACT_ITEMS)),
 )
+
+# --- migration 14: account-level signals -----------------------------------------------------------------
+
+# Signals about an account as a whole, raised and cleared by a pass over the read models
+# (projections/account_signals.py): today `service_hold_lifted` when every hold of the account's contacts
+# has ended. Shaped like `signals` without the contact; the newest version of a signal wins.
+_ACCOUNT_SIGNALS = """
+CREATE TABLE IF NOT EXISTS account_signals (
+    signal_id String,
+    account_id String,
+    kind String,
+    department String,
+    status String,
+    reason String,
+    evidence Array(String),
+    raised_at DateTime,
+    expires_at DateTime,
+    cleared_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (account_id, signal_id)
+"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(14, "account-level signals (an account's service hold lifted)", (_ACCOUNT_SIGNALS,)),
+)

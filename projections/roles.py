@@ -153,6 +153,7 @@ VIEW_ENDPOINTS: dict[str, str] = {
     "caller_leads": "pipeline",  # sales signals only: for roles selling
     "attribute_provenance": "customers",
     "account_holds_lifted": "pipeline",
+    "account_signals": "pipeline",  # the account's lifted holds: ticket and survey details, for sales
     "hold_lift_settings": "signals",
     "sales_funnel": "funnel",
     "campaign_engagement": "campaigns",

@@ -74,10 +74,18 @@ class ContactState:
     churned_at: int = 0
     lead_score: float = 0.0
     lead_score_at: int = 0
+    # (at, points) of the scoring events while the contact is below MQL: the stage is reached when the score
+    # at some event time reaches the bar, which needs the points by time, not the running sum (bounded:
+    # `scoring_events_kept`, the oldest folded into the next; emptied once MQL is reached).
+    scoring: tuple[tuple[int, float], ...] = ()
     last_engaged_at: int = 0
     last_sales_contact_at: int = 0
     warm_count: int = 0
     warm_recent: tuple[WarmTouch, ...] = ()
+    # The event times of the warm touches that fell out of `warm_recent` (all older than those in it),
+    # ascending, the oldest dropped beyond `warm_times_kept`: a sales contact that arrives late must know
+    # how many touches it cuts off to leave `warm_count` as event time order would.
+    warm_older: tuple[int, ...] = ()
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     reopens: int = 0

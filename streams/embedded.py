@@ -62,6 +62,7 @@ from .sealed_log import OpenFn, ReadFn, stored_reader
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
+    account_signals,
     dead_letter_rows,
     fold_batch,
     fresh_items,
@@ -233,7 +234,16 @@ def run_until_caught_up(
             _tally(stats, projected)
             if progress is not None:
                 progress(len(batch))
+    if tables is None and stats.records:
+        _account_signals(store, publish)
     return stats
+
+
+def _account_signals(store: AbstractReadStore, publish: Publisher | None) -> None:
+    """After catching up, not per batch: the account-level pass reads views over every fact."""
+    messages = account_signals(store)
+    if publish is not None and messages:
+        publish(messages)
 
 
 # --- step 1: resolve ---------------------------------------------------------------------------------------
@@ -450,6 +460,8 @@ def project_until_caught_up(
         stats.dead_lettered += project_dead_letters(dlq, store, group=group, suffix=suffix)
     if masterdata is not None and tables is None:
         stats.merges += project_merges(masterdata, store, group=group, merge_map=merge_map)
+    if tables is None and (stats.records or stats.merges):
+        _account_signals(store, publish)
     return stats
 
 

@@ -57,6 +57,7 @@ from .sealed_log import Codec, opened_records
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     MERGE_TYPES,
+    account_signals,
     dead_letter_rows,
     fresh_items,
     load_merge_map,
@@ -202,6 +203,7 @@ class Pipeline:
         self._merge_map: MergeMap | None = None
         self._eraser: Eraser | None = None
         self.generation = 0  # bumped on every rebalance: a batch that straddles one does not fill caches
+        self._account_pass_due = False  # something was projected since the last account-signals pass
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -383,6 +385,7 @@ class Pipeline:
         scratch.update(loaded)
         batch = project_batch(items, scratch, self.resources.config)
         await self._retrying("write rows to ClickHouse", self._with_store(lambda s: write_batch(s, batch)))
+        self._account_pass_due = True
         rows = len(batch.touchpoints) + len(batch.profiles) + len(batch.signals) + len(batch.states)
         self.metrics.rows_written += rows
         if generation == self.generation:  # no rebalance since the batch began: the states are current
@@ -430,6 +433,7 @@ class Pipeline:
             )
             self.metrics.merges += len(merges)
             self.metrics.rows_written += len(rows)
+            self._account_pass_due = True
         if self.resources.webhook is not None:
             sent = await self._retrying("forward to the webhook", lambda: self._forward(messages))
             self.metrics.webhooks += sent
@@ -455,6 +459,24 @@ class Pipeline:
             return sent
 
         return await self._on(self._webhook_pool, call)
+
+    # --- account signals: the read models -> account_signals, then signals.* (on a timer) ------------------
+    async def account_signals(self) -> int:
+        """The account-level pass (`steps.account_signals`) if anything was projected since the last one:
+        it reads views over every fact, so it runs on a timer, not per batch. Returns the messages sent.
+        Several workers may each run it: the rows are idempotent, a message may come twice (same id)."""
+        if not self._account_pass_due:
+            return 0
+        self._account_pass_due = False
+        messages = await self._retrying("evaluate account signals", self._with_store(account_signals))
+        await self._send(
+            "send account signals",
+            [
+                (str(m["topic"]), str(m["key"]).encode(), orjson.dumps(m["value"], default=str))
+                for m in messages
+            ],
+        )
+        return len(messages)
 
     # --- deadletters: touchpoints.dlq -> dead_letters (the data-quality view counts them) -----------------
     async def dead_letters(self, records: Sequence[LogRecord]) -> int:

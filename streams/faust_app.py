@@ -54,6 +54,7 @@ class WorkerSettings:
     faust_datadir: Path | None = None
     metrics_every_s: float = 60.0
     state_cache_mb: float = DEFAULT_CACHE_MB  # fold states kept between batches (streams/state_cache.py)
+    account_signals_every_s: float = 10.0  # the account-level signals pass (when anything was projected)
 
     @property
     def app_id(self) -> str:
@@ -164,6 +165,10 @@ def create_app(
 
     app.on_partitions_revoked.connect(on_rebalance)
     app.on_partitions_assigned.connect(on_rebalance)
+
+    @app.timer(interval=settings.account_signals_every_s)  # type: ignore[untyped-decorator]
+    async def account_signals() -> None:
+        await pipeline.account_signals()
 
     @app.timer(interval=settings.metrics_every_s)  # type: ignore[untyped-decorator]  # faust's is untyped
     async def report() -> None:

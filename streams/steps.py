@@ -10,6 +10,7 @@ executor thread that owns the client.
 - project: `parse_resolved_records`, `fresh_items`, `load_states`, `fold_batch`, `write_batch`.
 - dead letters: `dead_letter_rows`.
 - merges: `merge_rows` over a `MergeMap` kept by the caller, applied incrementally.
+- account signals: `account_signals` — a pass over the read models after projecting (not per batch).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 
 from ..events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
+from ..projections import account_signals as accounts
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import dead_letter_row
 from ..projections.merges import CONTACT_MERGES_TABLE, MergeMap
@@ -208,3 +210,18 @@ def load_merge_map(store: AbstractReadStore) -> MergeMap:
         f"SELECT merged_id, survivor_id, reason FROM {CONTACT_MERGES_TABLE} FINAL WHERE active = 1"
     )
     return MergeMap({str(m): str(s) for m, s, _ in found}, {str(m): str(r) for m, _, r in found})
+
+
+# --- account signals -------------------------------------------------------------------------------------
+
+
+def account_signals(store: AbstractReadStore) -> list[dict[str, Any]]:
+    """Raise and clear the account-level signals (projections/account_signals.py) from what the read
+    store holds now; returns their messages for `signals.*`. Run again, it changes nothing."""
+    lifted = store.query(accounts.LIFTED_NOW)
+    known = store.query(accounts.KNOWN)
+    newest = None if lifted or not known else store.query(accounts.NEWEST_EVENT)[0][0]
+    found = accounts.changes(lifted, known, newest)
+    if found.rows:
+        store.insert_rows(accounts.ACCOUNT_SIGNALS_TABLE, accounts.ACCOUNT_SIGNAL_COLUMNS, found.rows)
+    return found.messages

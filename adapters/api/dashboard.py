@@ -234,8 +234,10 @@ async function openCard(contactId) {
 
 function addFeedItem(kind, message) {
   const feed = $("feed");
-  const contact = message.contact_id || "";
-  const who = S.names[contact] || (contact ? contact.slice(0, 10) + "…" : "");
+  // An account-level signal (`scope` "account") names the account, not a contact: nothing to open.
+  const account = message.scope === "account" ? String(message.account_id || "") : "";
+  const contact = account ? "" : (message.contact_id || "");
+  const who = account ? "account " + account.slice(0, 10) + "…" : S.names[contact] || (contact ? contact.slice(0, 10) + "…" : "");
   const at = kind === "signal" ? (message.cleared_at || message.raised_at) : message.last_seen;
   const stamp = at ? when(at) : new Date().toLocaleTimeString();
   let text;
@@ -252,7 +254,7 @@ function addFeedItem(kind, message) {
     text = "updated" + (bits.length ? ": " + bits.join(" · ") : "");
   }
   const item = el("li", { class: cls, "data-kind": kind === "signal" ? message.kind : "change", "data-contact": contact },
-    el("span", { class: "when" }, stamp), el("span", { class: "contact", onclick: () => openCard(contact) }, who), " ", text);
+    el("span", { class: "when" }, stamp), el("span", { class: "contact", onclick: () => { if (contact) openCard(contact); } }, who), " ", text);
   feed.prepend(item);
   while (feed.children.length > 100) feed.lastChild.remove();
   if (contact && contact === S.contact) {

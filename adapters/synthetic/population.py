@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from .state import B62, DAY, Account, Person, ascii_slug, b62, email_variants
 from .vocabulary import (
     COMPANY_A,
@@ -11,6 +13,7 @@ from .vocabulary import (
     EU_TLDS,
     FIRST_NAMES,
     FREE_MAIL_DOMAINS,
+    INDUSTRIES,
     LAST_NAMES,
     TITLES_LEAD,
     TITLES_STAFF,
@@ -34,6 +37,7 @@ class Population(WorldBase):
                 name=name,
                 domain=f"{ascii_slug(name.replace(' ', '-'))}.{tld}",
                 currency="EUR" if eur else "USD",
+                industry=INDUSTRIES[zlib.crc32(name.encode()) % len(INDUSTRIES)],
                 segment=segment,
                 healthy=self.r() < 0.8,
                 sf_id="001" + b62(i * 7877 + 2_000_003, 15),

@@ -62,6 +62,7 @@ class SalesStories(WorldBase):
             "last_name": person.last,
             "company": account.name,
             "job_title": person.title,
+            "industry": account.industry,
         }
         self.emit(
             person, "LeadCreated", "salesforce", "sales", self.ids_sales(person, lead=True), payload, rep
@@ -126,6 +127,7 @@ class SalesStories(WorldBase):
             "stage": "prospecting",
             "owner": rep,
             "expected_close": self.clock.date(self.now + self.between(30 * DAY, 90 * DAY)),
+            "industry": account.industry,
         }
         self.emit(person, "OpportunityCreated", "salesforce", "sales", self.ids_sales(person), payload, rep)
 

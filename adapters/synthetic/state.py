@@ -67,6 +67,7 @@ class Account:
     name: str
     domain: str
     currency: str
+    industry: str  # as the CRM records it (leads and opportunities carry it)
     segment: str  # "customer" at start, "prospect" known to marketing, "unknown" until first seen
     healthy: bool
     sf_id: str

@@ -14,6 +14,7 @@ class TruthAccount:
     currency: str
     crm_id: str  # the salesforce account id (the CRM record; events may or may not show it)
     external_ids: dict[str, str]  # the account ids that did appear in events, by system
+    industry: str = ""  # as the CRM records it
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "account", **self.__dict__}

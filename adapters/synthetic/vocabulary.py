@@ -74,6 +74,20 @@ COMPANY_B = _words(
     "Manufacturing Outfitters Media Networks Pharma Insurance Foundry Mobility Biotech Furniture "
     "Hospitality Textiles Telecom Software Brewing Aerospace Consulting Dynamics Capital"
 )
+# The CRM's industry picklist: each account has one (a stable hash of its name picks it, so adding it drew
+# nothing from the seed's random stream and the rest of the world is as it was).
+INDUSTRIES = (
+    "Software",
+    "Manufacturing",
+    "Financial Services",
+    "Healthcare",
+    "Retail",
+    "Logistics",
+    "Education",
+    "Energy",
+    "Media",
+    "Professional Services",
+)
 COMPANY_C = ("Group", "Holdings", "Partners", "International", "Works", "Collective")
 EU_TLDS = ("de", "fr", "nl", "eu", "ie", "es")
 # Geographic US area codes; with 555-0100..0199 (reserved for fiction) every one passes phonenumbers.

@@ -339,7 +339,13 @@ class WorldBase(ABC):
     def truth_accounts(self) -> tuple[TruthAccount, ...]:
         return tuple(
             TruthAccount(
-                a.account_id, a.name, a.domain, a.currency, a.sf_id, dict(sorted(a.ext_seen.items()))
+                a.account_id,
+                a.name,
+                a.domain,
+                a.currency,
+                a.sf_id,
+                dict(sorted(a.ext_seen.items())),
+                a.industry,
             )
             for a in self.accounts
             if a.events

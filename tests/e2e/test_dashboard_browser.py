@@ -3,7 +3,8 @@
 Embedded mode, real HTTP: the query API and the gateway on loopback ports, chDB and the embedded logs in a
 temporary folder. A salesperson opens the dashboard, searches a customer and opens the 360 card; support
 publishes a P1 ticket for that customer through the gateway; the pipeline step runs; the service-hold
-signal appears in the live feed and on the card. The page, opened after the story ran, starts with its
+signal appears in the live feed and on the card; an account's lifted hold (the account-level signal) shows
+in the feed under the account. The page, opened after the story ran, starts with its
 latest signals and changes (the feed's replayed backlog); the charts are drawn; support then finds the
 same person by phone and by name, and their card lists the ticket. A screenshot is kept under
 test-artifacts/, and the page must log no console errors.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from touchstream.adapters.gateway.dedup import SQLiteDedupStore
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.web.server import serving
+from touchstream.projections import account_signals
 from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 from touchstream.streams.ports import AbstractEventLog
 
@@ -118,6 +121,16 @@ def publish_p1_ticket(world: dict[str, Any]) -> None:
     assert answer.json()["results"][0]["status"] == "accepted"
 
 
+def publish_account_lift(world: dict[str, Any]) -> None:
+    lifted_at = datetime(2026, 3, 7, 10)
+    found = account_signals.changes(
+        [("A-BROWSER-1", lifted_at, "P1 ticket T-OLD resolved", ["e-1", "e-2"], lifted_at, 7 * 86_400)],
+        [],
+        None,
+    )
+    topic_publisher(embedded_topic_log(world["topics"]))(found.messages)
+
+
 def run_pipeline_step(world: dict[str, Any]) -> None:
     publish = topic_publisher(embedded_topic_log(world["topics"]))
     with SQLiteEventLog(world["raw_log"], partitions=3) as log:
@@ -182,6 +195,15 @@ def test_a_p1_ticket_puts_the_customer_on_service_hold_on_the_open_dashboard(wor
             assert "P1 ticket T-BROWSER-1" in hold.inner_text()
             page.wait_for_selector("#card-signals li[data-kind='service_hold']", timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "dashboard-service-hold.png"), full_page=True)
+
+            # An account's hold lifted (the account-level pass's message): in the feed under the account.
+            publish_account_lift(world)
+            lifted = page.wait_for_selector(
+                "#feed li[data-kind='service_hold_lifted']:has-text('A-BROWSER')", timeout=15_000
+            )
+            assert lifted is not None
+            assert "account A-BROWSER" in lifted.inner_text()
+            assert "P1 ticket T-OLD resolved" in lifted.inner_text()
 
             # Support finds the same person by phone and by name; their card carries the ticket.
             support = browser.new_page(viewport={"width": 1440, "height": 900})

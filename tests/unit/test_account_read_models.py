@@ -36,7 +36,13 @@ def test_an_account_carries_name_domain_and_owner_with_their_source(world: World
         4,
         "BOB",
         "ACME",
-        {"opportunity_id": "O1", "name": "Acme - Growth", "amount": USD, "owner": "Sam Rep"},
+        {
+            "opportunity_id": "O1",
+            "name": "Acme - Growth",
+            "amount": USD,
+            "owner": "Sam Rep",
+            "industry": "Manufacturing",
+        },
     )
     rows = world.store.query(
         "SELECT account_id, company, company_source, company_at, domain, owner, owner_at, industry, contacts "
@@ -51,7 +57,7 @@ def test_an_account_carries_name_domain_and_owner_with_their_source(world: World
             "",
             "Sam Rep",
             datetime(2026, 3, 4, 10),
-            "",  # no source sends an industry yet
+            "Manufacturing",  # the CRM's, on the deal
             2,
         )
     ]
@@ -91,7 +97,13 @@ def test_a_caller_who_asked_to_buy_is_routed_to_the_accounts_owner(world: World)
         1,
         "BOB",
         "ACME",
-        {"opportunity_id": "O1", "name": "Acme - Growth", "amount": USD, "owner": "Sam Rep"},
+        {
+            "opportunity_id": "O1",
+            "name": "Acme - Growth",
+            "amount": USD,
+            "owner": "Sam Rep",
+            "industry": "Manufacturing",
+        },
     )
     call = {
         "call_id": "cc1",

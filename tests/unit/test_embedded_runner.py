@@ -298,3 +298,45 @@ def test_touchstream_run_processes_the_embedded_raw_log_of_the_data_folder(
     rebuilt = CliRunner().invoke(app, ["rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "from 2 records" in rebuilt.output
+
+
+def test_the_runner_announces_an_accounts_lifted_hold_after_catching_up(
+    tmp_path: Path, store: ChDBStore
+) -> None:
+    """After catching up (not per batch), the account-level pass: the account's only hold ended, so
+    `service_hold_lifted` for the account is published with the batch messages; a run with nothing new
+    publishes nothing more."""
+    stories = (
+        ("TicketOpened", 1, {"ticket_id": "T1", "subject": "Down", "priority": "P1", "channel": "phone"}),
+        ("TicketResolved", 2, {"ticket_id": "T1"}),
+        ("EmailOpened", 9, {"campaign_id": "c", "message_id": "m"}),
+    )
+    events = [
+        wire_event(
+            type_name,
+            1,
+            event_id=str(uuid.uuid4()),
+            occurred_at=f"2026-03-{day:02d}T10:00:00Z",
+            identifiers={"email": "ann@acme.com"},
+            payload=payload,
+        )
+        for type_name, day, payload in stories
+    ]
+    published: list[dict[str, Any]] = []
+    with SQLiteEventLog(tmp_path / "log.sqlite") as log:
+        log.append([(b"ann", orjson.dumps(e)) for e in events])
+        run_until_caught_up(
+            log, store, resolve=lambda e: ("ANN", "ACME"), batch_size=1, publish=published.extend
+        )
+        lifted = [m for m in published if m["value"].get("scope") == "account"]
+        assert [(m["topic"], m["key"], m["value"]["kind"], m["value"]["status"]) for m in lifted] == [
+            ("signals.sales", "ACME", "service_hold_lifted", "raised")
+        ]
+        published.clear()
+        assert (
+            run_until_caught_up(
+                log, store, resolve=lambda e: ("ANN", "ACME"), publish=published.extend
+            ).records
+            == 0
+        )
+        assert published == []

@@ -331,3 +331,56 @@ def test_an_attempt_that_hangs_is_logged_and_counted_until_it_returns(
     warned = r"resolve identity still waiting after [\d.]+s \(attempt 1\): no answer yet"
     assert re.search(warned, caplog.text)
     assert pipeline.metrics.retries["resolve identity"] == 0  # it did not fail: nothing to retry
+
+
+def test_the_account_signals_pass_announces_an_accounts_lifted_hold_once(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    """The worker's timer pass (Pipeline.account_signals): after a batch in which an account's only hold
+    cause ended, `service_hold_lifted` for the account goes to signals.sales; with nothing projected since,
+    the pass does not run."""
+    app, outbox = build(tmp_path, chdb_path)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    contact, account = str(uuid.uuid4()), str(uuid.uuid4())
+    at = {
+        "opened": NOW - timedelta(days=6),
+        "resolved": NOW - timedelta(days=5),
+        "later": NOW - timedelta(days=1),
+    }
+    events = [
+        wire_event(
+            type_name,
+            1,
+            event_id=str(uuid.uuid4()),
+            occurred_at=at[when].isoformat().replace("+00:00", "Z"),
+            source="zendesk",
+            identifiers={"email": "ann@acme.com"},
+            payload=payload,
+        )
+        for type_name, when, payload in (
+            (
+                "TicketOpened",
+                "opened",
+                {"ticket_id": "T-9", "subject": "Down", "priority": "P1", "channel": "email"},
+            ),
+            ("TicketResolved", "resolved", {"ticket_id": "T-9"}),
+            ("CsatSubmitted", "later", {"survey_id": "S-9", "ticket_id": "T-9", "score": 5}),
+        )
+    ]
+    records = [
+        (contact.encode(), ResolvedTouchpoint(parse_event(orjson.dumps(e)), contact, account, 0, 0).to_json())
+        for e in events
+    ]
+
+    async def test() -> None:
+        assert await pipeline.account_signals() == 0  # nothing projected yet
+        await feed(app, "touchstream.project", records, lambda: bool(outbox.on(topology.CUSTOMER360_CHANGES)))
+        assert await pipeline.account_signals() == 1
+        assert await pipeline.account_signals() == 0  # nothing projected since
+
+    run(test)
+    lifted = [(key, m) for key, m in outbox.on(topology.SIGNALS_SALES) if m.get("scope") == "account"]
+    assert [(key, m["kind"], m["status"], m["account_id"]) for key, m in lifted] == [
+        (account.encode(), "service_hold_lifted", "raised", account)
+    ]
+    assert query(chdb_path, "SELECT account_id, status FROM account_signals FINAL") == [(account, "raised")]

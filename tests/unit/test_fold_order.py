@@ -5,12 +5,16 @@ the newest scoring event; the sum is the same, its rounding path is not)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
 from unit.test_fold import Item, items
+from unit.test_signals import event
 
+from touchstream.events import ResolvedTouchpoint
+from touchstream.projections.config import ProjectionConfig
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS, profile_row
 from touchstream.projections.fold import fold
 from touchstream.projections.state import ContactState
@@ -91,3 +95,52 @@ def test_a_resolution_that_arrives_before_the_opening_closes_the_ticket() -> Non
     assert_same(read_models(pair[::-1]), read_models(pair))
     ((row, _),) = read_models(pair[::-1]).values()
     assert row[CUSTOMER_360_COLUMNS.index("open_tickets")] == 0
+
+
+def _marketing_touch(type_name: str, days: float, n: int) -> ResolvedTouchpoint:
+    payload: dict[str, Any] = {
+        "FormSubmitted": {"form_id": "demo", "page_url": "https://acme.example/demo"},
+        "WebinarAttended": {"webinar_id": "w-1", "minutes_attended": 40},
+        "EmailOpened": {"campaign_id": "cmp-1", "message_id": "m-1"},
+    }[type_name]
+    return ResolvedTouchpoint(event(type_name, payload, timedelta(days=days), n), "P1", None)
+
+
+def test_mql_is_where_event_time_puts_it_when_the_peak_arrives_late() -> None:
+    """A form and a webinar on one day score 18 (MQL at 15); a lone open two months later scores 1 on a
+    decayed remainder. In time order the contact is an MQL; when the open comes first, the other two
+    arrive decayed to it — still an MQL, because the stage is the peak by event time."""
+    peak = [_marketing_touch("FormSubmitted", 0, 1), _marketing_touch("WebinarAttended", 0, 2)]
+    later = _marketing_touch("EmailOpened", 60, 3)
+    stages = []
+    for sequence in ([*peak, later], [later, *peak], [later, peak[1], peak[0]]):
+        state: ContactState | None = None
+        for offset, resolved in enumerate(sequence):
+            state, _ = fold(state, resolved, offset)
+        assert state is not None
+        stages.append((state.lifecycle, round(state.lead_score, 4)))
+    assert stages[0][0] == "mql"
+    assert stages == [stages[0]] * 3
+
+
+def test_a_late_sales_call_cuts_the_warm_touches_before_it_beyond_the_kept_context() -> None:
+    """Seventeen opens, a call after the third: fourteen warm touches in time order. A call that arrives
+    last, when only the newest ten touches are kept with their details, cuts off the same three."""
+    config = ProjectionConfig(warm_context_kept=10)
+    opens = [_marketing_touch("EmailOpened", day, n) for n, day in enumerate(range(1, 18), start=10)]
+    call_payload = {
+        "call_id": "c-1",
+        "direction": "outbound",
+        "disposition": "connected",
+        "duration_seconds": 60,
+    }
+    call = ResolvedTouchpoint(event("CallLogged", call_payload, timedelta(days=3.5), 99), "P1", None)
+    counts = []
+    for sequence in ([*opens[:3], call, *opens[3:]], [*opens, call], [*opens[::-1], call]):
+        state: ContactState | None = None
+        for offset, resolved in enumerate(sequence):
+            state, _ = fold(state, resolved, offset, config)
+        assert state is not None
+        counts.append((state.warm_count, [t[2] for t in state.warm_recent]))
+    assert counts[0][0] == 14
+    assert counts == [counts[0]] * 3

@@ -171,21 +171,31 @@ def test_account_360_rolls_up_contacts(store: AbstractReadStore, data: Dataset) 
         assert got[account]["open_tickets"] == sum(expected[str(p)]["open_tickets"] for p in people)
 
 
-def test_accounts_carry_the_true_name_domain_and_latest_owner(
+def test_accounts_carry_the_true_name_domain_industry_and_latest_owner(
     store: AbstractReadStore, data: Dataset
 ) -> None:
-    got = {r[0]: r[1:] for r in rows(store, "SELECT account_id, company, domain, owner FROM accounts")}
+    """The industry is the CRM's, on the leads and deals of the account: an account the CRM never sent
+    either of has none."""
+    got = {
+        r[0]: r[1:] for r in rows(store, "SELECT account_id, company, domain, owner, industry FROM accounts")
+    }
     latest: dict[str, tuple[datetime, str, str]] = {}
+    in_crm: set[str] = set()
     for e in data.events:
         owner, account = field_of(e, "owner"), data.account(e)
         if account and owner and e.department.value == "sales":
             key = (e.occurred_at.astimezone(UTC).replace(tzinfo=None), str(e.event_id), str(owner))
             latest[account] = max(latest.get(account, key), key)
+        if account and e.type in ("LeadCreated", "OpportunityCreated"):
+            in_crm.add(account)
     accounts = {a.account_id: a for a in data.truth.accounts}
     assert set(got) == set(accounts)
+    assert len(in_crm) > len(accounts) / 2, "most accounts should reach the CRM"
+    assert len({a.industry for a in accounts.values()}) > 3
     for account_id, truth in accounts.items():
         owner = latest[account_id][2] if account_id in latest else ""
-        assert got[account_id] == (truth.name, truth.domain, owner), account_id
+        industry = truth.industry if account_id in in_crm else ""
+        assert got[account_id] == (truth.name, truth.domain, owner, industry), account_id
 
 
 def field_of(event: Any, name: str) -> Any:

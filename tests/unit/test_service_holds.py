@@ -20,6 +20,7 @@ from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
 from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
 from touchstream.projections.state import ContactState
 from touchstream.streams.project import project_batch, write_batch
+from touchstream.streams.steps import account_signals
 
 USD = {"amount": "1000.00", "currency": "USD"}
 
@@ -157,3 +158,40 @@ def test_a_ticket_resolved_under_a_merged_away_contact_id_lifts_the_hold(
     # Unmerged: Ann stands alone again, and her ticket is still the resolved one.
     store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "", 0, "test", 2)])
     assert store.query("SELECT count() FROM active_signals WHERE kind = 'service_hold'") == [(0,)]
+
+
+def test_an_accounts_lifted_hold_is_raised_once_on_signals_sales_and_cleared_by_a_new_hold(
+    acme: tuple[World, dict[str, str]],
+) -> None:
+    """The account-level pass (streams/steps.py): while the hold stands, nothing; once the account's last
+    cause ended, `service_hold_lifted` for the account, with the cause's events as evidence, on
+    `signals.sales` and in `account_signals`; a pass run again says nothing more; a new P1 ticket of
+    another contact of the account clears it."""
+    world, ids = acme
+    store = world.store
+    assert account_signals(store) == []  # T1 is open
+    resolved = world.add("TicketResolved", 4, "ANN", "ACME", {"ticket_id": "T1"})
+    world.add("EmailOpened", 8, "CAT", "OTHER", {"campaign_id": "c", "message_id": "m"})  # cool-down over
+    (raised,) = account_signals(store)
+    assert raised["topic"] == "signals.sales"
+    assert raised["key"] == "ACME"
+    value = raised["value"]
+    assert (value["kind"], value["status"], value["scope"], value["account_id"], value["contact_id"]) == (
+        "service_hold_lifted",
+        "raised",
+        "account",
+        "ACME",
+        None,
+    )
+    assert value["evidence"] == [ids["opened"], resolved]
+    assert value["raised_at"] == "2026-03-07T10:00:00Z"
+    assert value["expires_at"] == "2026-03-14T10:00:00Z"  # hold_lifted_for: 7 days
+    assert "P1 ticket T1 resolved" in value["reason"]
+    assert account_signals(store) == []  # nothing new
+    opened = {"ticket_id": "T2", "subject": "Down again", "priority": "P1", "channel": "phone"}
+    world.add("TicketOpened", 9, "BOB", "ACME", opened)
+    (cleared,) = account_signals(store)
+    assert (cleared["value"]["signal_id"], cleared["value"]["status"]) == (value["signal_id"], "cleared")
+    assert cleared["value"]["cleared_at"] == "2026-03-09T10:00:00Z"
+    assert store.query("SELECT status, version FROM account_signals FINAL") == [("cleared", 2)]
+    assert account_signals(store) == []
