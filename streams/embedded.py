@@ -7,8 +7,10 @@ output was accepted, so a crash repeats work and never skips it:
 1. **resolve**: `touchpoints.raw` -> validate (`streams/validate.py`: invalid records go to
    `touchpoints.dlq` with the reason; nothing is dropped) -> `ResolveStage` against the master record
    (SQLite) -> `touchpoints.resolved`, keyed by contact id, so one contact's events sit on one partition in
-   order. The raw position moves after the resolved and dead-letter appends. The master record's
-   notification log is relayed (`adapters/master_record/relay.py`) to the embedded `masterdata.events` log.
+   order; then the batch's new or changed contacts are linked (`streams/linking.py`: probabilistic
+   duplicate suspects, when a linker is given). The raw position moves after the resolved and dead-letter
+   appends. The master record's notification log is relayed (`adapters/master_record/relay.py`) to the
+   embedded `masterdata.events` log.
 2. **project**: `touchpoints.resolved` -> `project_batch` -> chDB (`write_batch`), then the commit; the DLQ
    becomes `dead_letters` rows and the merges on `masterdata.events` become `contact_merges` rows.
 
@@ -51,7 +53,8 @@ from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from ..projections.state import ContactState
 from ..projections.touchpoints import TOUCHPOINTS_TABLE
 from .erasure import Eraser, ErasureRequest, erasure_requests
-from .ports import AbstractEventLog, AbstractReadStore, LogRecord
+from .linking import link_batch
+from .ports import AbstractEventLog, AbstractReadStore, ContactLinker, LogRecord
 from .project import (
     STATE_TABLE,
     AppliedEvents,
@@ -148,6 +151,8 @@ class ResolveStats:
     cache_hits: int = 0
     merges: int = 0
     relayed: int = 0
+    linked_suspects: int = 0  # probable-match suspects the linking step raised
+    linked_merges: int = 0  # and the pairs it merged
 
 
 def _received_at(record: LogRecord) -> datetime:
@@ -273,10 +278,11 @@ def resolve_until_caught_up(
     regions: PhoneRegions | None = None,
     progress: Callable[[int], None] | None = None,
     typed: TypedTouchpoints | None = None,
+    linker: ContactLinker | None = None,
 ) -> ResolveStats:
     """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
-    DLQ), resolve, append to the resolved log keyed by contact id, relay the master record's new events,
-    then commit the raw position."""
+    DLQ), resolve, link the batch's changed contacts (with `linker`), append to the resolved log keyed by
+    contact id, relay the master record's new events, then commit the raw position."""
     validator = Validator(dlq, source_topic=source_topic, regions=regions)
     stats = ResolveStats()
     hits = stage.hits
@@ -286,6 +292,9 @@ def resolve_until_caught_up(
         batch = _interleaved(chunks)
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
         resolved_batch = resolve_batch(stage, valid)
+        linked = link_batch(linker, resolved_batch)
+        stats.linked_suspects += linked.suspects
+        stats.linked_merges += linked.merges
         stats.merges += resolved_batch.merges
         stats.unresolved += resolved_batch.unresolved
         if resolved_batch.out:
@@ -540,9 +549,11 @@ class EmbeddedPipeline:
         close: Sequence[Any] = (),
         eraser: Eraser | None = None,
         stored_dlq: AbstractEventLog | None = None,
+        linker: ContactLinker | None = None,
     ) -> None:
         """`stored_dlq` is the DLQ as stored, for the `dead_letters` rows, when `dlq` opens what it reads
-        (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do."""
+        (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do.
+        `linker` links each resolved batch's changed contacts (none: no incremental linking)."""
         from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
@@ -554,6 +565,7 @@ class EmbeddedPipeline:
         self.batch_size = batch_size
         self.stage = ResolveStage(master_record)
         self.relay = relay
+        self.linker = linker
         self.states: dict[str, ContactState] = {}
         self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
         self.typed = TypedTouchpoints()
@@ -573,6 +585,7 @@ class EmbeddedPipeline:
             regions=self.regions,
             progress=progress,
             typed=self.typed,
+            linker=self.linker,
         )
 
     def project_until_caught_up(
