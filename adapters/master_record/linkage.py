@@ -432,6 +432,27 @@ class Linker:
         size = len(self.records)
         if size >= MIN_CONTACTS_TO_FIT and size >= REFIT_GROWTH * self.fitted_on:
             self.fit(keep_vectors=False)
+            self.review()
+
+    def review(self) -> int:
+        """The open probable-match suspects scored again with the model just fitted: those it now scores
+        under the suspect threshold (or calls a household) are withdrawn with the new score, so what an
+        early, untrained model raised does not stay in the queue. Returns how many were withdrawn."""
+        withdrawn = 0
+        for suspect in list(self.master.suspects("open")):
+            if suspect.reason != REASON:
+                continue
+            a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
+            if a == b or a not in self.records or b not in self.records:
+                continue
+            scored = self.score(*sorted((a, b)))
+            if scored.probability < self.thresholds.suspect or household(scored.vector):
+                agreeing = ",".join(scored.fields)
+                note = f"linkage scores the pair p={scored.probability:.3f} (agreeing: {agreeing})"
+                suspect.withdraw(f"{note} with the model fitted on {self.fitted_on} contacts", ACTOR)
+                self.master.save(suspect)
+                withdrawn += 1
+        return withdrawn
 
     def _withdraw_resolver_suspects(self, scored: Scored) -> int:
         """As events arrive: the resolver's open suspects on this pair that the model disproves. Only
