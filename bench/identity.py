@@ -215,7 +215,8 @@ def main() -> None:
         f"scan: {summary.contacts:,} contacts, {summary.pairs:,} pairs scored, EM {summary.em_iterations} "
         f"iterations, {summary.suspects:,} suspects, {summary.merges:,} merges, {summary.withdrawn:,} of the "
         f"resolver's suspects withdrawn, in {summary.seconds:.2f} s = {summary.per_second:,.0f} contacts/s "
-        f"({len(data.events) / summary.seconds:,.0f} resolved records/s)"
+        f"({len(data.events) / summary.seconds:,.0f} resolved records/s); CPU {summary.cpu_seconds:.2f} s = "
+        f"{summary.per_cpu_second:,.0f} contacts per CPU second"
     )
     print(f"merges:            P {merges[0]:.4f} R {merges[1]:.4f} F1 {merges[2]:.4f}")
     print(f"merges + suspects: P {with_suspects[0]:.4f} R {with_suspects[1]:.4f} F1 {with_suspects[2]:.4f}")
@@ -239,9 +240,13 @@ def main() -> None:
     ]
     for name, bulk, step, target in rows:
         print(f"{name:<34}{bulk:>12.4f}{step:>13.4f}{target:>10.3f}  {_gap(min(bulk, step), target)}")
-    rate = summary.per_second
     target = TARGETS["records_per_s"]
-    print(f"{'bulk scan, contacts/s':<34}{rate:>12,.0f}{'':>13}{target:>10,.0f}  {_gap(rate, target)}")
+    for name, rate in (
+        ("bulk scan, contacts/s", summary.per_second),
+        ("bulk scan, contacts/CPU-s", summary.per_cpu_second),
+        ("bulk scan, records/s", len(data.events) / summary.seconds),
+    ):
+        print(f"{name:<34}{rate:>12,.0f}{'':>13}{target:>10,.0f}  {_gap(rate, target)}")
     emit(
         "identity",
         [
@@ -264,6 +269,13 @@ def main() -> None:
             figure("blocking recall", blocking, "ratio", TARGETS["blocking_recall"], "issue #15 target"),
             figure(
                 "bulk scan", summary.per_second, "contacts/s", TARGETS["records_per_s"], "issue #15 target"
+            ),
+            figure(
+                "bulk scan per CPU second",
+                summary.per_cpu_second,
+                "contacts/s",
+                TARGETS["records_per_s"],
+                "issue #15 target",
             ),
             figure(
                 "embedded run with incremental linking",
