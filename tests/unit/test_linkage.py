@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from touchstream.adapters.master_record.application import MasterRecord
-from touchstream.adapters.master_record.linkage import REASON, Linker, Thresholds, scan
+from touchstream.adapters.master_record.linkage import (
+    REASON,
+    Linker,
+    Thresholds,
+    contact_ids,
+    link_record,
+    read_for_linkage,
+    scan,
+)
 from touchstream.adapters.synthetic.generator import GeneratorConfig, write_dataset
 from touchstream.adapters.synthetic.noisy import NoisyConfig, noisy_dataset, write_noisy
 from touchstream.events.parsing import parse_event
@@ -291,3 +299,18 @@ def test_the_incremental_index_is_bounded() -> None:
     assert set(linker.index.keys_of) == set(linker.records)
     assert len(linker.versions) <= 25
     assert len(linker.scored) <= 25
+
+
+def test_the_linkers_read_of_a_contact_gives_the_full_reads_link_record_and_version() -> None:
+    master, _ = _resolved(people=150, seed=8)
+    summary, _ = scan(master, thresholds=Thresholds(suspect=0.5, merge=0.99))
+    assert summary.merges > 0
+    merged = next(s for s in master.suspects("merged") if s.reason == REASON)
+    loser = next(
+        c for c in (merged.contact_id, merged.other_id) if master.contact(c, follow=False).merged_into
+    )
+    master.unmerge(loser, actor="steward")  # Absorbed, MergedInto, Unmerged and MergeUndone replayed too
+    for contact_id in contact_ids(master):
+        full, quick = master.contact(contact_id, follow=False), read_for_linkage(master, contact_id)
+        assert link_record(quick) == link_record(full)
+        assert quick.version == full.version
