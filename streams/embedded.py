@@ -38,6 +38,7 @@ shortcut (`stand_in_resolver` to `run_until_caught_up`) is the seam to cut along
 from __future__ import annotations
 
 import heapq
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -153,6 +154,7 @@ class ResolveStats:
     relayed: int = 0
     linked_suspects: int = 0  # probable-match suspects the linking step raised
     linked_merges: int = 0  # and the pairs it merged
+    link_seconds: float = 0.0  # spent in the linking step
 
 
 def _received_at(record: LogRecord) -> datetime:
@@ -292,7 +294,9 @@ def resolve_until_caught_up(
         batch = _interleaved(chunks)
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
         resolved_batch = resolve_batch(stage, valid)
+        linking_started = time.perf_counter()
         linked = link_batch(linker, resolved_batch)
+        stats.link_seconds += time.perf_counter() - linking_started
         stats.linked_suspects += linked.suspects
         stats.linked_merges += linked.merges
         stats.merges += resolved_batch.merges
