@@ -156,6 +156,11 @@ def open_embedded_pipeline(
         raw, resolved = sealed(raw, RAW, settings), sealed(resolved, RESOLVED, settings)
         dlq, masterdata = sealed(dlq, DLQ, settings), sealed(masterdata, MASTERDATA, settings)
     relay = MasterDataRelay(app, LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size)
+    linker = None
+    if settings is None or settings.linkage_incremental:
+        from .master_record.linkage import Linker
+
+        linker = Linker.open(app, settings)
     return EmbeddedPipeline(
         raw=raw,
         resolved=resolved,
@@ -171,6 +176,7 @@ def open_embedded_pipeline(
         eraser=eraser_for(settings, app, store, defer_part_drop=True) if settings is not None else None,
         stored_dlq=stored_dlq,
         **({"state_cache_mb": settings.state_cache_mb} if settings is not None else {}),
+        linker=linker,
     )
 
 

@@ -54,6 +54,10 @@ VARIABLES: dict[str, str] = {
     "same name) whose pair the model scores below this is withdrawn by the scan (default 0.01)",
     "TOUCHSTREAM_LINKAGE_MAX_BLOCK": "records sharing one blocking key beyond which the key proposes no "
     "pairs (default 400)",
+    "TOUCHSTREAM_LINKAGE_MAX_INDEXED": "contacts the incremental linker keeps in its in-memory index at most "
+    "(default 500000; the least recently changed leave first)",
+    "TOUCHSTREAM_LINKAGE_INCREMENTAL": "on (default) or off: link each resolved batch's new or changed "
+    "contacts as events arrive (docs/identity.md)",
     "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
     "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 500)",
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
@@ -117,6 +121,8 @@ class Settings:
     linkage_merge_threshold: float = 0.999
     linkage_withdraw_below: float = 0.01
     linkage_max_block: int = 400
+    linkage_max_indexed: int = 500_000  # contacts the incremental linker's in-memory index holds at most
+    linkage_incremental: bool = True  # link each resolved batch's changed contacts (streams/linking.py)
     # Privacy (docs/privacy.md): crypto-shredding of personal fields on every log.
     sealing: bool = True
     key_store_url: str = ""  # empty: the mode's default (see `bootstrap.Runtime.key_store_url`)
@@ -145,6 +151,13 @@ def _probability(env: Mapping[str, str], name: str, default: str) -> float:
     if not 0.0 < value < 1.0:
         raise SettingsError(f"{name}={value} is not a probability between 0 and 1; set it to e.g. {default}")
     return value
+
+
+def _on_off(env: Mapping[str, str], name: str, default: str) -> bool:
+    text = (env.get(name, "").strip() or default).lower()
+    if text not in ("on", "off"):
+        raise SettingsError(f"{name}={text!r}: set it to 'on' or 'off'")
+    return text == "on"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -209,6 +222,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         linkage_merge_threshold=_probability(env, "TOUCHSTREAM_LINKAGE_MERGE_THRESHOLD", "0.999"),
         linkage_withdraw_below=_probability(env, "TOUCHSTREAM_LINKAGE_WITHDRAW_BELOW", "0.01"),
         linkage_max_block=int(_number(env, "TOUCHSTREAM_LINKAGE_MAX_BLOCK", "400", int)),
+        linkage_max_indexed=int(_number(env, "TOUCHSTREAM_LINKAGE_MAX_INDEXED", "500000", int)),
+        linkage_incremental=_on_off(env, "TOUCHSTREAM_LINKAGE_INCREMENTAL", "on"),
         sealing=sealing == "on",
         key_store_url=get("TOUCHSTREAM_KEY_STORE_URL"),
         key_encryption_key=env.get("TOUCHSTREAM_KEY_ENCRYPTION_KEY", "").strip(),

@@ -14,7 +14,7 @@ import faust
 from ..streams.erasure import Eraser
 from ..streams.faust_agents import Resources
 from ..streams.faust_app import FaustOutbox, WorkerSettings, create_app
-from ..streams.ports import Forwarder
+from ..streams.ports import ContactLinker, Forwarder
 from ..streams.resolve import Resolver
 from ..streams.topology import DLQ, MASTERDATA, RAW, RESOLVED, topic_name
 from .bootstrap import Runtime, bootstrap, codec_for, eraser_for
@@ -55,6 +55,13 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         def webhook() -> Forwarder:
             return WebhookForwarder(WebhookSender(config))
 
+    def linker(master: Resolver) -> ContactLinker:
+        from .master_record.application import MasterRecord
+        from .master_record.linkage import Linker
+
+        assert isinstance(master, MasterRecord)
+        return Linker.open(master, settings)
+
     def eraser() -> Eraser:
         from .master_record.application import MasterRecord
 
@@ -73,6 +80,7 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         dlq_codec=codec_for(DLQ, settings),
         masterdata_codec=codec_for(MASTERDATA, settings),
         eraser=eraser,
+        linker=linker if settings.linkage_incremental else None,
     )
 
 

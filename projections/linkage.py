@@ -9,8 +9,9 @@ record and raises suspects is adapters/master_record/linkage.py.
   is no evidence either way): first and last name (exact, nickname or initial, Jaro-Winkler close,
   phonetic), swapped first/last names tried too, date of birth (exact, day and month swapped or one digit
   off), postcode, street, city, phone, email (exact, same local part), company.
-- `blocking_keys`: a pair is compared when any one key agrees (postcode + last-name initial, date of birth,
-  phone, email local part, metaphone of the last name, the two names' metaphones in either order).
+- `blocking_keys`: a pair is compared when any one key agrees (postcode + a name's initial, date of birth,
+  phone, email local part, metaphone of the last name + the first initial, the two names' metaphones in
+  either order, each name with the other's initial).
 - `Model`: m and u per field and level and the prior. `fit_model` fits m by EM over the blocked pairs'
   vectors, then scores with u from random pairs (nearly all non-matches) and the prior scaled to all
   pairs, as Splink does: with u taken from blocked pairs a surname the blocking chose on would count for
@@ -74,7 +75,12 @@ def blocking_keys(record: LinkRecord) -> set[str]:
     keys.update(f"em:{e.split('@')[0]}" for e in record.email)
     last = {_metaphone(n.split()[-1]) for n in record.last_name if n}
     first = {_metaphone(n.split()[0]) for n in record.first_name if n}
-    keys.update(f"ln:{code}" for code in last if code)
+    # The last name's sound with the first name's initial, either way round (a nickname mostly keeps the
+    # initial; a misspelt surname mostly keeps its sound). The surname's sound alone proposed ten times the
+    # pairs for a thousandth more blocking recall on the noisy truth.
+    keys.update(f"li:{code}|{f[0]}" for code in last if code for f in record.first_name if f)
+    swapped = {_metaphone(n.split()[-1]) for n in record.first_name if n}
+    keys.update(f"li:{code}|{la[0]}" for code in swapped if code for la in record.last_name if la)
     # Each name with the other name's initial, either way round: one typo'd name (or a swap) still meets.
     for f in record.first_name:
         for la in record.last_name:

@@ -7,8 +7,10 @@ output was accepted, so a crash repeats work and never skips it:
 1. **resolve**: `touchpoints.raw` -> validate (`streams/validate.py`: invalid records go to
    `touchpoints.dlq` with the reason; nothing is dropped) -> `ResolveStage` against the master record
    (SQLite) -> `touchpoints.resolved`, keyed by contact id, so one contact's events sit on one partition in
-   order. The raw position moves after the resolved and dead-letter appends. The master record's
-   notification log is relayed (`adapters/master_record/relay.py`) to the embedded `masterdata.events` log.
+   order; then the batch's new or changed contacts are linked (`streams/linking.py`: probabilistic
+   duplicate suspects, when a linker is given). The raw position moves after the resolved and dead-letter
+   appends. The master record's notification log is relayed (`adapters/master_record/relay.py`) to the
+   embedded `masterdata.events` log.
 2. **project**: `touchpoints.resolved` -> `project_batch` -> chDB (`write_batch`), then the commit; the DLQ
    becomes `dead_letters` rows and the merges on `masterdata.events` become `contact_merges` rows.
 
@@ -36,6 +38,7 @@ shortcut (`stand_in_resolver` to `run_until_caught_up`) is the seam to cut along
 from __future__ import annotations
 
 import heapq
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -51,7 +54,8 @@ from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from ..projections.state import ContactState
 from ..projections.touchpoints import TOUCHPOINTS_TABLE
 from .erasure import Eraser, ErasureRequest, erasure_requests
-from .ports import AbstractEventLog, AbstractReadStore, LogRecord
+from .linking import link_batch
+from .ports import AbstractEventLog, AbstractReadStore, ContactLinker, LogRecord
 from .project import (
     STATE_TABLE,
     AppliedEvents,
@@ -151,6 +155,9 @@ class ResolveStats:
     cache_hits: int = 0
     merges: int = 0
     relayed: int = 0
+    linked_suspects: int = 0  # probable-match suspects the linking step raised
+    linked_merges: int = 0  # and the pairs it merged
+    link_seconds: float = 0.0  # spent in the linking step
 
 
 def _received_at(record: LogRecord) -> datetime:
@@ -285,10 +292,11 @@ def resolve_until_caught_up(
     regions: PhoneRegions | None = None,
     progress: Callable[[int], None] | None = None,
     typed: TypedTouchpoints | None = None,
+    linker: ContactLinker | None = None,
 ) -> ResolveStats:
     """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
-    DLQ), resolve, append to the resolved log keyed by contact id, relay the master record's new events,
-    then commit the raw position."""
+    DLQ), resolve, link the batch's changed contacts (with `linker`), append to the resolved log keyed by
+    contact id, relay the master record's new events, then commit the raw position."""
     validator = Validator(dlq, source_topic=source_topic, regions=regions)
     stats = ResolveStats()
     hits = stage.hits
@@ -298,6 +306,11 @@ def resolve_until_caught_up(
         batch = _interleaved(chunks)
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
         resolved_batch = resolve_batch(stage, valid)
+        linking_started = time.perf_counter()
+        linked = link_batch(linker, resolved_batch)
+        stats.link_seconds += time.perf_counter() - linking_started
+        stats.linked_suspects += linked.suspects
+        stats.linked_merges += linked.merges
         stats.merges += resolved_batch.merges
         stats.unresolved += resolved_batch.unresolved
         if resolved_batch.out:
@@ -573,10 +586,12 @@ class EmbeddedPipeline:
         eraser: Eraser | None = None,
         stored_dlq: AbstractEventLog | None = None,
         state_cache_mb: float = DEFAULT_CACHE_MB,
+        linker: ContactLinker | None = None,
     ) -> None:
         """`stored_dlq` is the DLQ as stored, for the `dead_letters` rows, when `dlq` opens what it reads
         (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do.
-        `state_cache_mb` bounds the fold's states kept in memory (`streams/state_cache.py`)."""
+        `state_cache_mb` bounds the fold's states kept in memory (`streams/state_cache.py`); `linker`
+        links each resolved batch's changed contacts (none: no incremental linking)."""
         from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
@@ -588,6 +603,7 @@ class EmbeddedPipeline:
         self.batch_size = batch_size
         self.stage = ResolveStage(master_record)
         self.relay = relay
+        self.linker = linker
         self.states: MutableMapping[str, ContactState] = StateCache.of_megabytes(state_cache_mb)
         self.merge_map: MergeMap | None = None  # built from the history on first need, then incremental
         self.typed = TypedTouchpoints()
@@ -607,6 +623,7 @@ class EmbeddedPipeline:
             regions=self.regions,
             progress=progress,
             typed=self.typed,
+            linker=self.linker,
         )
 
     def project_until_caught_up(

@@ -44,9 +44,11 @@ from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
 from ..projections.state import ContactState
 from ..streams import topology
 from .erasure import Eraser, ErasureRequest, erasure_requests
+from .linking import link_batch
 from .ports import (
     AbstractEventLog,
     AbstractReadStore,
+    ContactLinker,
     Forwarder,
     LogRecord,
     MessageRefused,
@@ -110,6 +112,7 @@ class WorkerMetrics:
     webhooks: int = 0
     rebalances: int = 0
     erasures: int = 0
+    linked: int = 0  # probable-match suspects the linking step raised
 
     def summary(self) -> str:
         return (
@@ -174,6 +177,9 @@ class Resources:
     dlq_codec: Codec | None = None
     masterdata_codec: Codec | None = None
     eraser: Callable[[], Eraser] | None = None
+    # The linking step (streams/linking.py), built from the master record the resolve stage uses, on its
+    # thread; None: no incremental linking.
+    linker: Callable[[Resolver], ContactLinker] | None = None
 
 
 class Pipeline:
@@ -196,6 +202,7 @@ class Pipeline:
         self._webhook_pool = ThreadPoolExecutor(1, thread_name_prefix="touchstream-webhook")
         self._store: AbstractReadStore | None = None
         self._stage: ResolveStage | None = None
+        self._linker: ContactLinker | None = None
         self._webhook: Forwarder | None = None
         self._dlq = _DeadLetterBuffer()
         self._validator = Validator(self._dlq, source_topic=resources.raw_topic, regions=resources.regions)
@@ -350,6 +357,14 @@ class Pipeline:
             lambda: self._on(self._identity_pool, lambda: resolve_batch(self._stage_now(), valid)),
         )
         self.metrics.unresolved += resolved.unresolved
+        if (linker := self.resources.linker) is not None:  # before the batch moves on: a crash links again
+
+            def link() -> None:
+                if self._linker is None:
+                    self._linker = linker(self._stage_now().resolver)
+                self.metrics.linked += link_batch(self._linker, resolved).suspects
+
+            await self._retrying("link contacts", lambda: self._on(self._identity_pool, link))
         sealed = await self._sealed("seal resolved touchpoints", self.resources.resolved_codec, resolved.out)
         out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in sealed]
         await self._send("send resolved touchpoints", out)

@@ -13,6 +13,8 @@ chDB, the ClickHouse server, PostgreSQL) subclasses one of these in `adapters/`,
 - `FeedSource` (+ `FeedMessage`): the live feed of `customer360.changes` and `signals.*`.
 - `Forwarder`: where the worker forwards master-record changes (the webhook).
 - `Producer`: what the master record's relay needs of a Kafka producer (or the embedded log's stand-in).
+- `ContactLinker` (+ `LinkCounts`): scores new or changed contacts against every other one (the
+  probabilistic duplicate suspects, adapters/master_record/linkage.py), for `streams/linking.py`.
 """
 
 from __future__ import annotations
@@ -345,3 +347,32 @@ class Forwarder(Protocol):
     worth a retry."""
 
     def forward(self, messages: Iterable[Mapping[str, Any]]) -> int: ...
+
+
+# --- the linker -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LinkCounts:
+    """What linking one batch's contacts did."""
+
+    contacts: int = 0  # contacts scored against their blocking partners
+    pairs: int = 0
+    suspects: int = 0  # probable-match suspects raised
+    merges: int = 0  # pairs merged (over the merge threshold, and a strong identifier agrees)
+    withdrawn: int = 0  # open suspects the model disproved
+
+    def add(self, other: LinkCounts) -> None:
+        self.contacts += other.contacts
+        self.pairs += other.pairs
+        self.suspects += other.suspects
+        self.merges += other.merges
+        self.withdrawn += other.withdrawn
+
+
+class ContactLinker(Protocol):
+    """The incremental record linker (adapters/master_record/linkage.py's `Linker`): brings its index up to
+    date with the master record, then scores each of these contacts (ids as strings) that changed since it
+    last scored it, raising, merging and withdrawing suspects in the master record."""
+
+    def link(self, contact_ids: Collection[str]) -> LinkCounts: ...

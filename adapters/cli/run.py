@@ -77,6 +77,8 @@ def run(
                     typer.echo(
                         f"{resolved.records} raw records: {resolved.resolved} resolved to "
                         f"{RESOLVED}, {resolved.dead_lettered} dead letters, {resolved.merges} merges; "
+                        f"linking {resolved.linked_suspects} probable-match suspects, "
+                        f"{resolved.linked_merges} merges ({resolved.link_seconds:.1f} s); "
                         f"{projected.records} projected ({projected.duplicates} duplicates skipped), "
                         f"{projected.contacts_updated} contact profiles, {projected.signals_raised} "
                         "signals raised"

@@ -14,14 +14,23 @@ the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each compare
 The resolver's own open suspects (a shared address, phone or name at a company) that the model scores
 below `withdraw_below`, or calls a household, are withdrawn with the score: later evidence disproved them.
 
-`Linker.update(contact_id)` does the same for one new or changed contact against the index, with the model
-of the last fit (or the default priors), so pairs are found as events arrive, not only by a bulk scan.
+Incrementally (`Linker.link`, the pipeline's linking step, streams/linking.py): the index follows the master
+record's notification log (every contact any process created or changed since the last call is re-indexed),
+and each contact of the resolved batch that changed since this process last scored it is scored against its
+blocking partners and acted on exactly as the scan acts. The model is the last fitted one, stored in the
+master record (`LinkageModel`): the scan stores its fit, and the incremental linker fits again from its
+index whenever the index has doubled since the stored fit (from 200 contacts); before any fit, the default
+priors score. The index lives in memory, rebuilt on start from the notification log, bounded by
+`max_indexed` contacts (the least recently changed leave it first).
+
+Long because the bulk scan and the incremental linker share one `Linker`: its index, its model, and the
+one `act` that raises, merges and withdraws, so both decide alike.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -45,7 +54,9 @@ from ...projections.linkage import (
     record_of,
     strong_agreement,
 )
+from ...projections.linkage_model import MODEL_ID, LinkageModel
 from ...projections.master_record import Contact, DuplicateSuspect
+from ...streams.ports import LinkCounts
 from ..config import Settings
 from .application import MasterRecord
 
@@ -55,6 +66,27 @@ ACTOR = "linkage"
 MIN_CONTACTS_TO_FIT = 200
 # Keys that name one person (a shared address as used by one name counts as the address itself).
 _STRONG = ("email:", "pid:", "ext:")
+# The incremental linker fits again when its index holds this many times the contacts of the stored fit.
+REFIT_GROWTH = 2
+# What the index follows on the notification log: the contact events that change what the model compares,
+# and a new fit (another process's, or a scan's).
+_FOLLOWED = (
+    *(
+        get_topic(getattr(Contact, name))
+        for name in (
+            "Registered",
+            "IdentifiersAttached",
+            "AttributeObserved",
+            "AttributeChanged",
+            "ErasureRequested",
+            "MergedInto",
+            "Absorbed",
+            "Unmerged",
+            "MergeUndone",
+        )
+    ),
+    get_topic(LinkageModel.Fitted),  # type: ignore[attr-defined]
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,7 @@ class Thresholds:
     merge: float = 0.999
     max_block: int = 400
     withdraw_below: float = 0.01
+    max_indexed: int = 500_000
 
     @classmethod
     def from_settings(cls, settings: Settings | None) -> Thresholds:
@@ -73,6 +106,7 @@ class Thresholds:
             settings.linkage_merge_threshold,
             settings.linkage_max_block,
             settings.linkage_withdraw_below,
+            settings.linkage_max_indexed,
         )
 
 
@@ -87,11 +121,16 @@ class ScanSummary:
     already: int = 0  # pairs already in the queue or decided (one suspect per pair and reason)
     em_iterations: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time: the rate on a core of its own (shared boxes)
     scored: list[Scored] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
         return self.contacts / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.contacts / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 def contact_ids(master: MasterRecord) -> Iterator[UUID]:
@@ -105,6 +144,35 @@ def contact_ids(master: MasterRecord) -> Iterator[UUID]:
         if len(batch) < 1000:
             return
         start = batch[-1].id + 1
+
+
+# Contact events that change nothing `link_record` reads (which value of an attribute is current, the
+# account, consent): the linker's reads neither decode nor apply them (the profile's largest cost was
+# replaying every event of every contact; these are ~40 % of them, and the largest).
+_NOT_COMPARED = frozenset(
+    get_topic(getattr(Contact, name))
+    for name in ("AttributeChanged", "AccountLinked", "AccountSuggested", "ConsentChanged")
+)
+
+
+def read_for_linkage(master: MasterRecord, contact_id: UUID) -> Contact:
+    """The contact as the model sees it: every stored event replayed but those in `_NOT_COMPARED`, so its
+    observations, identifiers, weak keys, merge, role and erasure are the full read's (`link_record` of
+    both is equal: tests/unit/test_linkage.py), its `version` the stored one, and its current values and
+    account are not to be used. Reads from version 1 (no snapshot): contacts are short."""
+    contact: Contact | None = None
+    for stored in master.recorder.select_events(contact_id):
+        if stored.topic in _NOT_COMPARED:
+            if contact is not None:
+                contact.version = stored.originator_version
+            continue
+        event = master.mapper.to_domain_event(stored)
+        if not isinstance(event, Contact.Event):
+            raise TypeError(f"{contact_id} is not a contact ({stored.topic})")
+        contact = event.mutate(contact)
+    if contact is None:
+        raise KeyError(f"no contact {contact_id}")
+    return contact
 
 
 def link_record(contact: Contact) -> LinkRecord | None:
@@ -140,52 +208,128 @@ class Linker:
         self.master = master
         self.thresholds = thresholds or Thresholds()
         self.model = model or Model.default()
+        self.fitted_on = 0  # contacts the model was fitted on (0: the default priors, or a given model)
         variants = master.identity.first_name_variants
         self.comparator = Comparator(lambda a, b: (a, b) in variants)
         self.index = BlockIndex(max_block=self.thresholds.max_block)
-        self.records: dict[str, LinkRecord] = {}
+        self.records: dict[str, LinkRecord] = {}  # least recently changed first (evicted first)
+        self.versions: dict[str, int] = {}  # the contact's aggregate version each record was read at
+        self.scored: dict[str, int] = {}  # the version each contact was last scored at, by this process
+        self.position = 1  # the next notification `follow` reads
         # The pairs the fit already compared, scored once more by the scan without comparing again (a
         # merge during the scan re-indexes its contacts, and their pairs are then compared afresh).
         self._compared: dict[tuple[str, str], Vector] = {}
         self._stale: set[str] = set()
         self._merged_into: dict[str, str] = {}  # what the index saw merged, to follow without a read
 
+    @classmethod
+    def open(cls, master: MasterRecord, settings: Settings | None = None) -> Linker:
+        """The incremental linker: the stored model (or the default priors); the index fills on the first
+        `link` (from the notification log)."""
+        linker = cls(master, Thresholds.from_settings(settings))
+        linker.load_model()
+        return linker
+
     # --- the index ---------------------------------------------------------------------------------------
 
     def load(self, progress: Callable[[int], None] | None = None) -> int:
+        self.position = (self.master.recorder.max_notification_id() or 0) + 1
         for n, contact_id in enumerate(contact_ids(self.master), 1):
-            self._index(self.master.contact(contact_id, follow=False))
+            self._index(read_for_linkage(self.master, contact_id))
             if progress is not None and n % 500 == 0:
                 progress(500)
         return len(self.records)
+
+    def follow(self) -> set[str]:
+        """Catch up with the master record's notification log: every contact created or changed since the
+        last call (by this process, another worker, a steward) is read once and re-indexed, and a model
+        fitted elsewhere is taken up. Returns the ids of the contacts that changed."""
+        changed: dict[str, None] = {}
+        refitted = False
+        while True:
+            notes = self.master.recorder.select_notifications(self.position, 1000, topics=_FOLLOWED)
+            for note in notes:
+                if note.originator_id == MODEL_ID:
+                    refitted = True
+                else:
+                    changed[str(note.originator_id)] = None
+            if notes:
+                self.position = notes[-1].id + 1
+            if len(notes) < 1000:
+                break
+        for key in changed:
+            self._index(read_for_linkage(self.master, UUID(key)))
+        if refitted:
+            self.load_model()
+        return set(changed)
 
     def _index(self, contact: Contact) -> LinkRecord | None:
         record = link_record(contact)
         key = str(contact.id)
         if contact.merged_into is not None:
             self._merged_into[key] = str(contact.merged_into)
+        else:
+            self._merged_into.pop(key, None)  # unmerged
+        self.records.pop(key, None)
         if record is None:
-            self.records.pop(key, None)
             self.index.remove(key)
+            self.versions.pop(key, None)
             return None
         self.records[key] = record
+        self.versions[key] = contact.version
         self.index.add(record)
+        while len(self.records) > self.thresholds.max_indexed:
+            self._evict(next(iter(self.records)))
+        while len(self._merged_into) > self.thresholds.max_indexed:  # bounded too (oldest merges first)
+            del self._merged_into[next(iter(self._merged_into))]
         return record
 
-    def fit(self) -> int:
+    def _evict(self, key: str) -> None:
+        del self.records[key]
+        self.index.remove(key)
+        self.versions.pop(key, None)
+        self.scored.pop(key, None)
+
+    def fit(self, keep_vectors: bool = True) -> int:
         """u from random pairs, m and the prior by EM over the pairs the selective keys propose
-        (`fit_model`); returns the iterations it took (0: too few contacts to learn from, the default
-        priors stay)."""
+        (`fit_model`), stored in the master record for every process; returns the iterations it took
+        (0: too few contacts to learn from, the model stays). `keep_vectors`: the scan scores the fit's
+        pairs from their vectors instead of comparing them again."""
         records = list(self.records.values())
         if len(records) < MIN_CONTACTS_TO_FIT:
             return 0
         u = estimate_u(records, self.comparator)
         pairs = self.index.pairs(SELECTIVE_KEYS)
-        self._compared = {(a, b): self.comparator.compare(self.records[a], self.records[b]) for a, b in pairs}
-        vectors = list(self._compared.values())
-        found = fit_model(vectors, u, len(records))
+        compared = {(a, b): self.comparator.compare(self.records[a], self.records[b]) for a, b in pairs}
+        found = fit_model(list(compared.values()), u, len(records))
+        self._compared = compared if keep_vectors else {}
         self.model = found.model
+        self.fitted_on = len(records)
+        self._store_model()
         return found.iterations
+
+    def load_model(self) -> None:
+        """The stored model of the last fit, when there is one (else the model stays)."""
+        try:
+            stored: object = self.master.repository.get(MODEL_ID)
+        except AggregateNotFoundError:
+            return
+        if isinstance(stored, LinkageModel) and (model := stored.model()) is not None:
+            self.model, self.fitted_on = model, stored.contacts
+
+    def _store_model(self) -> None:
+        try:
+            stored: object = self.master.repository.get(MODEL_ID)
+        except AggregateNotFoundError:
+            stored = LinkageModel()
+        if not isinstance(stored, LinkageModel):
+            return
+        stored.fitted(self.model.m, self.model.u, self.model.prior, self.fitted_on)
+        try:
+            self.master.save(stored)
+        except IntegrityError:  # another process stored a fit meanwhile: theirs is as good
+            self.load_model()
+        # The fit's own notification need not be followed: this process holds that model already.
 
     # --- scoring and acting ------------------------------------------------------------------------------
 
@@ -226,9 +370,14 @@ class Linker:
             summary.merges += 1
             summary.suspects -= 1
             merged = scored.b if str(survivor) == scored.a else scored.a
-            for changed in (merged, str(survivor)):
-                self._stale.add(changed)
-                self._index(self.master.contact(UUID(changed), follow=False))
+            self._stale.update((merged, str(survivor)))
+            # The merged one leaves the index without a read (it is merged: nothing of it is compared);
+            # the survivor is read again, with what it absorbed.
+            self._merged_into[merged] = str(survivor)
+            self.records.pop(merged, None)
+            self.index.remove(merged)
+            self.versions.pop(merged, None)
+            self._index(read_for_linkage(self.master, survivor))
 
     def withdraw_disproved(self) -> int:
         """The resolver's open suspects (a shared address, a shared phone, a name at a company) whose pair
@@ -279,16 +428,72 @@ class Linker:
     def update(self, contact_id: UUID, summary: ScanSummary | None = None) -> ScanSummary:
         """A new or changed contact: re-index it and score it against its blocking partners."""
         summary = summary or ScanSummary()
-        record = self._index(self.master.contact(contact_id, follow=False))
-        if record is None:
-            return summary
-        for other in sorted(self.index.candidates(record.id)):
-            if other in self.records and record.id in self.records:
+        record = self._index(read_for_linkage(self.master, contact_id))
+        if record is not None:
+            self._score_one(record.id, summary)
+        return summary
+
+    def link(self, contact_ids: Collection[str]) -> LinkCounts:
+        """The pipeline's linking step (streams/linking.py, the `ContactLinker` port): follow the master
+        record's log, fit again if the index has grown enough, then score each of these contacts (followed
+        to its survivor) that changed since this process last scored it."""
+        self.follow()
+        self._refit_if_grown()
+        summary = ScanSummary()
+        for key in sorted({self._indexed_survivor(c) for c in contact_ids}):
+            if key in self.records and self.scored.get(key) != self.versions[key]:
+                summary.contacts += 1
+                self._score_one(key, summary)
+        return LinkCounts(
+            summary.contacts, summary.pairs, summary.suspects, summary.merges, summary.withdrawn
+        )
+
+    def _score_one(self, key: str, summary: ScanSummary) -> None:
+        for other in sorted(self.index.candidates(key)):
+            if other in self.records and key in self.records:  # a merge may have retired either
                 summary.pairs += 1
-                scored = self.score(*sorted((record.id, other)))
+                scored = self.score(*sorted((key, other)))
                 self.act(scored, summary)
                 summary.withdrawn += self._withdraw_resolver_suspects(scored)
-        return summary
+        if key in self.versions:
+            self.scored[key] = self.versions[key]
+
+    def _indexed_survivor(self, key: str) -> str:
+        seen = {key}
+        while key in self._merged_into:
+            key = self._merged_into[key]
+            if key in seen:
+                raise RuntimeError(f"merge cycle at {key}")
+            seen.add(key)
+        return key
+
+    def _refit_if_grown(self) -> None:
+        """Fit again (and store it) once the index holds `REFIT_GROWTH` times the contacts of the stored
+        fit: early on, the priors are the defaults; the model then learns from the data it links."""
+        size = len(self.records)
+        if size >= MIN_CONTACTS_TO_FIT and size >= REFIT_GROWTH * self.fitted_on:
+            self.fit(keep_vectors=False)
+            self.review()
+
+    def review(self) -> int:
+        """The open probable-match suspects scored again with the model just fitted: those it now scores
+        under the suspect threshold (or calls a household) are withdrawn with the new score, so what an
+        early, untrained model raised does not stay in the queue. Returns how many were withdrawn."""
+        withdrawn = 0
+        for suspect in list(self.master.suspects("open")):
+            if suspect.reason != REASON:
+                continue
+            a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
+            if a == b or a not in self.records or b not in self.records:
+                continue
+            scored = self.score(*sorted((a, b)))
+            if scored.probability < self.thresholds.suspect or household(scored.vector):
+                agreeing = ",".join(scored.fields)
+                note = f"linkage scores the pair p={scored.probability:.3f} (agreeing: {agreeing})"
+                suspect.withdraw(f"{note} with the model fitted on {self.fitted_on} contacts", ACTOR)
+                self.master.save(suspect)
+                withdrawn += 1
+        return withdrawn
 
     def _withdraw_resolver_suspects(self, scored: Scored) -> int:
         """As events arrive: the resolver's open suspects on this pair that the model disproves. Only
@@ -319,7 +524,7 @@ def scan(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[ScanSummary, Linker]:
     """The bulk scan: index every contact, fit the model, score every blocked pair once, act on each."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     linker = Linker(master, thresholds or Thresholds.from_settings(settings))
     summary = ScanSummary(contacts=linker.load(progress))
     summary.em_iterations = linker.fit()
@@ -329,4 +534,5 @@ def scan(
             linker.act(linker.score(a, b), summary)
     summary.withdrawn = linker.withdraw_disproved()
     summary.seconds = time.perf_counter() - started
+    summary.cpu_seconds = time.process_time() - cpu
     return summary, linker

@@ -21,12 +21,15 @@ from typer.testing import CliRunner
 from touchstream.adapters import worker_app
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.linkage import REASON, Linker
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import load_config, migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
+from touchstream.streams.ports import ContactLinker
+from touchstream.streams.resolve import Resolver
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -74,7 +77,13 @@ def chdb_path(tmp_path: Path) -> Iterator[str]:
 _opened: list[Pipeline] = []
 
 
-def build(tmp_path: Path, chdb_path: str, fail_inserts: int = 0) -> tuple[faust.App, RecordingOutbox]:
+def build(
+    tmp_path: Path,
+    chdb_path: str,
+    fail_inserts: int = 0,
+    master: MasterRecord | None = None,
+    linker: Callable[[Resolver], ContactLinker] | None = None,
+) -> tuple[faust.App, RecordingOutbox]:
     outbox = RecordingOutbox()
     failures = [fail_inserts]
     base = load_settings()
@@ -87,9 +96,10 @@ def build(tmp_path: Path, chdb_path: str, fail_inserts: int = 0) -> tuple[faust.
     )
     resources = Resources(
         read_store=lambda: FlakyStore(chdb_path, failures),
-        master_record=lambda: MasterRecord.from_url("memory://"),
+        master_record=lambda: master or MasterRecord.from_url("memory://"),
         outbox=outbox,
         raw_topic="touchpoints.raw",
+        linker=linker,
     )
     app = create_app(settings, resources)
     app.finalize()
@@ -175,6 +185,47 @@ def test_ingest_resolves_valid_events_keyed_by_contact_and_dead_letters_the_rest
     assert dead[0][1]["source"]["offset"] == 3
     # Dead letters go out before the resolved touchpoints of the same batch.
     assert outbox.sent[0][0] == topology.DLQ
+
+
+def details_observed(ext: str, first_name: str) -> dict[str, Any]:
+    return wire_event(
+        "ContactDetailsObserved",
+        1,
+        event_id=str(uuid.uuid4()),
+        source="crm_import",
+        identifiers={"external_ids": {"crm_import": ext}},
+        payload={
+            "first_name": first_name,
+            "last_name": "Doe",
+            "date_of_birth": "1980-04-12",
+            "address": {
+                "lines": ["12 Oak Road"],
+                "postal_code": "SW1 4AB",
+                "city": "London",
+                "country": "GB",
+            },
+        },
+    )
+
+
+def test_ingest_links_the_batchs_new_contacts_as_they_arrive(tmp_path: Path, chdb_path: str) -> None:
+    """The linking step runs in the ingest agent after resolution: two records of one person that only
+    their details tie together become a probable-match suspect, with no scan."""
+    master = MasterRecord.from_url("memory://")
+    app, outbox = build(tmp_path, chdb_path, master=master, linker=lambda m: Linker.open(master))
+    records = [
+        (None, orjson.dumps(details_observed(ext, name))) for ext, name in (("C-1", "Jane"), ("C-2", "Jnae"))
+    ]
+
+    async def test() -> None:
+        await feed(app, "touchstream.ingest", records, lambda: len(outbox.on(topology.RESOLVED)) == 2)
+
+    run(test)
+    contacts = {m["contact_id"] for _, m in outbox.on(topology.RESOLVED)}
+    assert len(contacts) == 2  # no strong identifier joins them: the resolver keeps them apart
+    (suspect,) = [s for s in master.suspects() if s.reason == REASON]
+    assert {str(suspect.contact_id), str(suspect.other_id)} == contacts
+    assert "date_of_birth" in suspect.identifier
 
 
 def resolved_record(event: dict[str, Any], contact: str) -> tuple[bytes, bytes]:

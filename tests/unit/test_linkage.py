@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from touchstream.adapters.master_record.application import MasterRecord
-from touchstream.adapters.master_record.linkage import REASON, Linker, Thresholds, scan
+from touchstream.adapters.master_record.linkage import (
+    REASON,
+    Linker,
+    Thresholds,
+    contact_ids,
+    link_record,
+    read_for_linkage,
+    scan,
+)
 from touchstream.adapters.synthetic.generator import GeneratorConfig, write_dataset
 from touchstream.adapters.synthetic.noisy import NoisyConfig, noisy_dataset, write_noisy
 from touchstream.events.parsing import parse_event
@@ -253,3 +261,56 @@ def test_thresholds_come_from_settings_and_a_bad_one_is_refused() -> None:
     assert Thresholds.from_settings(settings) == Thresholds(suspect=0.7, merge=0.9999, max_block=400)
     with pytest.raises(SettingsError, match="TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD"):
         load_settings({"TOUCHSTREAM_LINKAGE_SUSPECT_THRESHOLD": "2"})
+
+
+def _resolved(people: int, seed: int) -> tuple[MasterRecord, list[str]]:
+    master = MasterRecord.from_url("memory://")
+    ids: list[str] = []
+    for raw in noisy_dataset(NoisyConfig(people=people, seed=seed)).events:
+        contact = master.resolve(parse_event(raw)).contact_id
+        assert contact is not None
+        ids.append(str(contact))
+    return master, ids
+
+
+def test_the_incremental_linker_stores_its_fit_and_a_restarted_one_scores_with_it() -> None:
+    master, ids = _resolved(people=180, seed=5)
+    first = Linker.open(master)
+    counts = first.link(ids)
+    assert first.fitted_on >= 200  # enough contacts: fitted from the index, not the default priors
+    assert counts.suspects + counts.merges > 0
+    assert first.link(ids).contacts == 0  # nothing changed since: nothing is scored again
+    again = Linker.open(master)  # a new process: the stored model, the index rebuilt from the log
+    assert again.model == first.model
+    assert again.fitted_on == first.fitted_on
+    again.link([])
+    assert again.records == first.records
+    before = len(list(master.suspects(None)))
+    assert again.link(ids).suspects == 0  # scored again after the restart: every pair is already decided
+    assert len(list(master.suspects(None))) == before
+
+
+def test_the_incremental_index_is_bounded() -> None:
+    master, ids = _resolved(people=60, seed=6)
+    linker = Linker(master, Thresholds(max_indexed=25))
+    linker.link(ids)
+    assert len(set(ids)) > 50
+    assert 0 < len(linker.records) <= 25  # (a merge while linking may retire one more)
+    assert set(linker.index.keys_of) == set(linker.records)
+    assert len(linker.versions) <= 25
+    assert len(linker.scored) <= 25
+
+
+def test_the_linkers_read_of_a_contact_gives_the_full_reads_link_record_and_version() -> None:
+    master, _ = _resolved(people=150, seed=8)
+    summary, _ = scan(master, thresholds=Thresholds(suspect=0.5, merge=0.99))
+    assert summary.merges > 0
+    merged = next(s for s in master.suspects("merged") if s.reason == REASON)
+    loser = next(
+        c for c in (merged.contact_id, merged.other_id) if master.contact(c, follow=False).merged_into
+    )
+    master.unmerge(loser, actor="steward")  # Absorbed, MergedInto, Unmerged and MergeUndone replayed too
+    for contact_id in contact_ids(master):
+        full, quick = master.contact(contact_id, follow=False), read_for_linkage(master, contact_id)
+        assert link_record(quick) == link_record(full)
+        assert quick.version == full.version
