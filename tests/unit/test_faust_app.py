@@ -84,6 +84,7 @@ def build(tmp_path: Path, chdb_path: str, fail_inserts: int = 0) -> tuple[faust.
         batch_size=50,
         batch_within_s=0.05,
         faust_datadir=tmp_path / "faust",
+        commit_offsets=False,  # `agent.test_context()` feeds the agents without a consumer group
     )
     resources = Resources(
         read_store=lambda: FlakyStore(chdb_path, failures),
