@@ -5,10 +5,11 @@
 tests). Decisions stay in `projections/` and the stages (`streams/validate.py`, `streams/resolve.py`,
 `streams/project.py`); this module only orders the effects:
 
-- A batch's effects are made durable before the agent asks for the next batch (which is when Faust acks
-  the batch and may commit its offsets). Faust also acks in a `finally` when the agent body raises, so no
-  method here lets an exception out after an effect started: every ClickHouse write, master-record call
-  and Kafka send is retried with capped exponential backoff until it succeeds (each retry logged and
+- A batch's effects are durable when its step returns, and only then are its offsets committed (by the
+  worker, `streams/faust_commits.py`: Faust's acks commit nothing for these topics, `streams/offsets.py`
+  says why). No method here lets an exception out after an effect started (it would end the agent):
+  every ClickHouse write, master-record call and Kafka send is retried with capped exponential backoff
+  until it succeeds (each retry logged and
   counted in `WorkerMetrics.retries`; an attempt that hangs is logged every 5 s and counted in
   `WorkerMetrics.stalls`). While a batch retries the agent does not fetch more: Faust's stream
   buffer (`stream_buffer_maxsize`) fills and the consumer pauses, so memory stays bounded.

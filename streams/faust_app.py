@@ -14,15 +14,16 @@ starts. What each batch does, and in which order effects become durable, is in
 `streams/faust_agents.py`; why, in docs/architecture.md ("The Faust worker").
 
 Settings taken from the design card's measurements: `topic_disable_leader=True` (no `on_leader` timers
-here), `consumer_max_fetch_size=16 MiB`, `stream_buffer_maxsize=65536`, uvloop, `producer_acks=-1`. Never
-`noack()` nor `acks=False`: they commit no offsets at all. Topics are created by `touchstream topics
-create`, not by the worker (`topic_allow_declare=False`).
+here), `consumer_max_fetch_size=16 MiB`, `stream_buffer_maxsize=65536`, uvloop, `producer_acks=-1`. The
+consumed topics are declared `acks=False`: Faust commits nothing for them, and each batch's offsets are
+committed by `streams/faust_commits.py` once its effects are durable (why: `streams/offsets.py`). Topics
+are created by `touchstream topics create`, not by the worker (`topic_allow_declare=False`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -31,6 +32,7 @@ import faust
 
 from ..streams import topology
 from .faust_agents import Outgoing, Pipeline, Resources
+from .faust_commits import RESEEK_AFTER_S, OffsetCommits
 from .ports import LogRecord
 from .state_cache import DEFAULT_CACHE_MB
 
@@ -55,6 +57,8 @@ class WorkerSettings:
     metrics_every_s: float = 60.0
     state_cache_mb: float = DEFAULT_CACHE_MB  # fold states kept between batches (streams/state_cache.py)
     account_signals_every_s: float = 10.0  # the account-level signals pass (when anything was projected)
+    # Off only where agents are fed without a consumer group (Faust's `agent.test_context()`).
+    commit_offsets: bool = True
 
     @property
     def app_id(self) -> str:
@@ -82,6 +86,7 @@ class FaustOutbox:
                 value_type=bytes,
                 key_serializer="raw",
                 value_serializer="raw",
+                acks=False,  # the worker commits the agents' offsets itself (streams/faust_commits.py)
             )
         return self._topics[base]
 
@@ -106,7 +111,8 @@ def _records(events: Sequence[faust.EventT[bytes]]) -> list[LogRecord]:
 
 def _batches(stream: faust.StreamT[Any], size: int, within: float) -> AsyncIterator[Sequence[Any]]:
     """`take_events`: up to `size` events (with their messages' partition and offset), or fewer after
-    `within` seconds. Faust acks the batch when the agent asks for the next one."""
+    `within` seconds. Faust acks the batch when the agent asks for the next one, but commits nothing for
+    these topics (`acks=False`): `OffsetCommits.run` commits what each batch made durable."""
     return cast(faust.Stream[Any], stream).take_events(size, within=within)
 
 
@@ -139,32 +145,50 @@ def create_app(
     )
     app.touchstream_pipeline = pipeline  # type: ignore[attr-defined]  # for the unit tests and hooks
     batch, within = settings.batch_size, settings.batch_within_s
+    commits = OffsetCommits(app)
+    app.touchstream_commits = commits  # type: ignore[attr-defined]
+
+    async def run(
+        events: Sequence[faust.EventT[Any]], step: Callable[[list[LogRecord]], Awaitable[int]]
+    ) -> int:
+        if not settings.commit_offsets:
+            return await step(_records(events))
+        return await commits.run(events, lambda admitted: step(_records(admitted)))
 
     @app.agent(outbox.topic(topology.RAW), name="touchstream.ingest")
     async def ingest(stream: faust.StreamT[Any]) -> AsyncIterator[int]:
         async for events in _batches(stream, batch, within):
-            yield await pipeline.ingest(_records(events))
+            yield await run(events, pipeline.ingest)
 
     @app.agent(outbox.topic(topology.RESOLVED), name="touchstream.project")
     async def project(stream: faust.StreamT[Any]) -> AsyncIterator[int]:
         async for events in _batches(stream, batch, within):
-            yield await pipeline.project(_records(events))
+            yield await run(events, pipeline.project)
 
     @app.agent(outbox.topic(topology.MASTERDATA), name="touchstream.masterdata")
     async def masterdata(stream: faust.StreamT[Any]) -> AsyncIterator[int]:
         async for events in _batches(stream, batch, within):
-            yield await pipeline.masterdata(_records(events))
+            yield await run(events, pipeline.masterdata)
 
     @app.agent(outbox.topic(topology.DLQ), name="touchstream.deadletters")
     async def deadletters(stream: faust.StreamT[Any]) -> AsyncIterator[int]:
         async for events in _batches(stream, batch, within):
-            yield await pipeline.dead_letters(_records(events))
+            yield await run(events, pipeline.dead_letters)
 
     def on_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         pipeline.reset()
 
     app.on_partitions_revoked.connect(on_rebalance)
     app.on_partitions_assigned.connect(on_rebalance)
+    if settings.commit_offsets:
+        app.on_partitions_revoked.connect(commits.on_revoked)
+        app.on_partitions_assigned.connect(commits.on_assigned)
+
+    if settings.commit_offsets:
+
+        @app.timer(interval=RESEEK_AFTER_S)  # type: ignore[untyped-decorator]  # faust's is untyped
+        async def reseek() -> None:
+            await commits.reseek_overdue()
 
     @app.timer(interval=settings.account_signals_every_s)  # type: ignore[untyped-decorator]
     async def account_signals() -> None:

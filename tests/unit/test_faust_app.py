@@ -93,6 +93,7 @@ def build(
         batch_size=50,
         batch_within_s=0.05,
         faust_datadir=tmp_path / "faust",
+        commit_offsets=False,  # `agent.test_context()` feeds the agents without a consumer group
     )
     resources = Resources(
         read_store=lambda: FlakyStore(chdb_path, failures),
