@@ -43,6 +43,7 @@ _ALL: tuple[type[Event], ...] = (
     commerce.SubscriptionStarted,
     commerce.SubscriptionRenewed,
     commerce.SubscriptionCancelled,
+    commerce.ProductUsageReported,
     # master data
     masterdata.ContactDetailsObserved,
     masterdata.ConsentGiven,

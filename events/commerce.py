@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
@@ -58,6 +59,25 @@ class SubscriptionRenewed(CommerceEvent):
     type: Literal["SubscriptionRenewed"] = "SubscriptionRenewed"
     schema_version: Literal[1] = 1
     payload: SubscriptionRenewedPayload
+
+
+class ProductUsageReportedPayload(Payload):
+    product: Name
+    metric: Ident = Field(description="what is counted: `seats`, `api_calls`, `storage_gb`, ...")
+    used: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    limit: Decimal | None = Field(
+        default=None, gt=0, max_digits=18, decimal_places=4, description="the plan's allowance, if any"
+    )
+    period_end: Day | None = None
+
+
+class ProductUsageReported(CommerceEvent):
+    """The product's own metering: how much of the plan a customer uses. Near the allowance, it is a
+    reason to offer more."""
+
+    type: Literal["ProductUsageReported"] = "ProductUsageReported"
+    schema_version: Literal[1] = 1
+    payload: ProductUsageReportedPayload
 
 
 class SubscriptionCancelledPayload(Payload):

@@ -41,6 +41,9 @@ class TicketOpenedPayload(Payload):
     channel: Channel
     product: Name | None = None
     assignee: Name | None = None
+    tags: list[Ident] = Field(
+        default_factory=list, max_length=50, description="the help desk's tags (e.g. `upgrade`)"
+    )
 
 
 class TicketOpened(SupportEvent):
@@ -56,6 +59,9 @@ class TicketUpdatedPayload(Payload):
     assignee: Name | None = None
     public_reply: bool = Field(
         default=False, description="an agent answered the customer (counts as first response)"
+    )
+    tags: list[Ident] = Field(
+        default_factory=list, max_length=50, description="tags added to the ticket by this update"
     )
 
 

@@ -105,6 +105,9 @@ class ProjectionConfig:
         "pricing",
     )
     upsell_url_markers: tuple[str, ...] = ("/pricing", "/upgrade", "/plans", "/enterprise")
+    # A help-desk tag on a ticket that asks for more, and product usage at this share of the plan's limit.
+    upsell_tags: frozenset[str] = frozenset({"upgrade", "upsell", "expansion", "more-seats"})
+    upsell_usage_share: float = 0.9
     upsell_intent_for: timedelta = timedelta(days=30)
     # `service_hold_lifted` tells sales for this long that they may talk about more again.
     hold_lifted_for: timedelta = timedelta(days=7)

@@ -302,6 +302,14 @@ def _upsell_intent(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> 
     s.upsell_intents = tuple(sorted({*s.upsell_intents, entry}))[-5:]
 
 
+def _usage(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
+    """Metering near the plan's allowance is an upsell intent (commutative: an entry per event)."""
+    p: Any = e.payload
+    _became_customer(s, now, revives=False)  # only customers use the product
+    if p.limit is not None and p.used >= p.limit * Decimal(str(c.upsell_usage_share)):
+        _upsell_intent(s, e, now, c)
+
+
 def _escalated(s: ContactState, e: Event, now: int) -> None:
     s.escalations = tuple(sorted({*s.escalations, (now, str(e.event_id))}))[-5:]
 
@@ -401,6 +409,11 @@ def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
         _became_customer(s, now, revives=False)  # support is for customers: the person uses the product
         if _asks_for_more(p.subject, c):
             _upsell_intent(s, e, now, c)
+    tagged = e.type in ("TicketOpened", "TicketUpdated") and c.upsell_tags.intersection(
+        str(t).lower() for t in p.tags
+    )
+    if tagged:
+        _upsell_intent(s, e, now, c)
     if new_priority is not None and (not priority_by or (now, event_id) >= (priority_at, priority_by)):
         if e.type == "TicketUpdated" and priority and str(new_priority) < priority:
             _escalated(s, e, now)  # P1 < P2: raised
@@ -520,6 +533,7 @@ _HANDLERS: dict[str, Handler] = {
     "SubscriptionStarted": _subscription,
     "SubscriptionRenewed": _subscription,
     "SubscriptionCancelled": _subscription,
+    "ProductUsageReported": _usage,
     "ContactDetailsObserved": _details,
     "InboundEmailReceived": _inbound_email,
     "ErasureRequested": _erasure,

@@ -55,6 +55,9 @@ _LINES: dict[str, Callable[[Any], str]] = {
     "SubscriptionStarted": lambda p: f"Subscribed to {p.plan} ({p.period}) at {_money(p.amount)}",
     "SubscriptionRenewed": lambda p: f"Renewed {p.plan} at {_money(p.amount)} until {p.renews_on}",
     "SubscriptionCancelled": lambda p: f"Cancelled subscription effective {p.effective_on}",
+    "ProductUsageReported": lambda p: (
+        f"Used {p.used} {p.metric} of {p.product}" + (f" (limit {p.limit})" if p.limit is not None else "")
+    ),
     "ContactDetailsObserved": lambda p: (
         "Contact details updated: "
         + ", ".join(name for name in type(p).model_fields if getattr(p, name) is not None)

@@ -107,6 +107,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "renews_on": "2028-01-01",
     },
     "SubscriptionCancelled": {"subscription_id": "sub-1", "effective_on": "2028-01-01", "reason": "budget"},
+    "ProductUsageReported": {"product": "Widgets Pro", "metric": "seats", "used": "46", "limit": "50"},
     "ContactDetailsObserved": {"first_name": "Jane", "job_title": "CTO"},
     "ConsentGiven": {"purpose": "marketing_email", "channel": "web", "wording_version": "2026-01"},
     "ConsentWithdrawn": {"purpose": "marketing_email"},

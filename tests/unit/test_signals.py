@@ -325,6 +325,38 @@ def test_upsell_intent_from_a_ticket_subject_and_from_a_pricing_click() -> None:
     assert upsell.reason == "asked about more (marketing, support)"
 
 
+def test_upsell_intent_from_a_ticket_tag_and_from_usage_near_the_plans_limit() -> None:
+    story = Story()
+    customer(story)
+    story.add(
+        "TicketOpened",
+        {"ticket_id": "T3", "subject": "Login page", "priority": "P4", "channel": "web", "tags": ["Upgrade"]},
+        days=1,
+    )
+    story.add(
+        "ProductUsageReported", {"product": "W", "metric": "seats", "used": "46", "limit": "50"}, days=2
+    )
+    assert story.state is not None
+    upsell = story.state.signals["upsell_opportunity"]
+    assert upsell.evidence == (_eid(1), _eid(2))
+    assert upsell.reason == "asked about more (commerce, support)"
+
+
+def test_usage_far_from_the_limit_and_untagged_tickets_are_no_upsell() -> None:
+    story = Story()
+    customer(story)
+    story.add(
+        "TicketOpened",
+        {"ticket_id": "T4", "subject": "Login page", "priority": "P4", "channel": "web", "tags": ["billing"]},
+        days=1,
+    )
+    story.add(
+        "ProductUsageReported", {"product": "W", "metric": "seats", "used": "20", "limit": "50"}, days=2
+    )
+    story.add("ProductUsageReported", {"product": "W", "metric": "api_calls", "used": "900000"}, days=3)
+    assert "upsell_opportunity" not in story.active
+
+
 def test_a_prospect_asking_about_pricing_is_no_upsell() -> None:
     story = Story()
     story.add("EmailClicked", {"campaign_id": "c", "message_id": "m", "url": "https://ex.com/pricing"})
