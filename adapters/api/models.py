@@ -7,6 +7,7 @@ Decimals travel as strings (exact), instants as ISO 8601 UTC with "Z", dates as 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -253,9 +254,24 @@ AccountContact: type[BaseModel] = _optional_model(
 )
 
 
+class AccountSignal(BaseModel):
+    """A signal about the account as a whole (`account_signals`), e.g. `service_hold_lifted`."""
+
+    signal_id: str
+    kind: str
+    department: str
+    reason: str
+    evidence: list[str]
+    raised_at: datetime
+    expires_at: datetime
+
+
 class AccountAnswer(BaseModel):
     rollup: AccountRollup  # type: ignore[valid-type]
     contacts: list[AccountContact]  # type: ignore[valid-type]
+    signals: list[AccountSignal] = Field(
+        default_factory=list, description="raised account-level signals the role hears (signal_departments)"
+    )
 
 
 ROW_MODELS: dict[str, type[BaseModel]] = {

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from ..auth import Principal
 from ..models import AccountAnswer
-from ..queries.accounts import account_view
+from ..queries.accounts import account_signals, account_view
 from ..state import QueryApi, Refusal
 from .access import errors, json_response, require
 
@@ -21,7 +21,7 @@ def router(api: QueryApi) -> APIRouter:
         response_model=AccountAnswer,
         responses=errors(401, 403, 404, 503),
         tags=["accounts"],
-        summary="An account: its roll-up and its contacts",
+        summary="An account: its roll-up, its contacts and its account-level signals",
     )
     def account(
         account_id: str = Path(..., min_length=1, max_length=200),
@@ -32,10 +32,14 @@ def router(api: QueryApi) -> APIRouter:
         with api.pool.borrow() as store:
             real = api.real_id(store, principal, account_id, "account")
             found = account_view(store, real, contacts)
+            may_hear = found is not None and principal.role.may_read_view("account_signals")
+            departments = principal.role.signal_departments if may_hear else frozenset()
+            signals = account_signals(store, real, departments) if departments else []
         if found is None:
             raise Refusal(404, "not_found", f"no account {account_id!r}")
         api.remember_ids(principal, [found["rollup"], *found["contacts"]])
         people = [shaper.row(c) for c in found["contacts"]]
-        return json_response({"rollup": shaper.row(found["rollup"]), "contacts": people})
+        answer = {"rollup": shaper.row(found["rollup"]), "contacts": people, "signals": signals}
+        return json_response(answer)
 
     return routes
