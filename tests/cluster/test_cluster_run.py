@@ -21,6 +21,7 @@ import random
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,6 @@ WORKER_ENV = {"TOUCHSTREAM_CLICKHOUSE_CLUSTER": "touchstream"}
 #: Columns that say when or where a row was processed, not what it holds: left out of the comparison
 #: with the embedded run (the oracle comparison covers the rest).
 PROCESSING_COLUMNS = frozenset({"updated_at", "version", "log_partition", "log_offset"})
-#: Who is who: in the facts, compared separately (the grouping of events into contacts).
-IDENTITY_COLUMNS = frozenset({"contact_id", "account_id"})
 #: The read models compared with the embedded run: every view of the oracle suite and the tables.
 COMPARED: dict[str, str] = {
     **QUERIES,
@@ -71,17 +70,75 @@ COMPARED: dict[str, str] = {
     # 18.16 on a Distributed table: FINAL with ORDER BY needs the version column in the SELECT.
     "owners": "SELECT event_id, contact_id, log_offset FROM touchpoints FINAL ORDER BY event_id",
 }
-#: Read models keyed or counted by contact: any with a contact or account id among its columns, and these
-#: (which count contacts without naming them). Equal to the embedded run's only when both runs grouped the
-#: events into the same contacts: resolution depends on the order in which one person's identifiers
-#: arrive, and with 12 partitions and 3 workers that order is not the embedded runner's (docs/deploy.md).
-#: Whatever the grouping, they equal the oracle of the run's own decisions (checked first).
-COUNTS_CONTACTS = frozenset({"data_quality"})
-ID_COLUMNS = frozenset({"contact_id", "account_id", "merged_id", "survivor_id"})
+Model = tuple[list[str], list[list[str]]]  # column names, rows as text
+#: Columns naming a contact or an account: ids derive from whatever created the contact (its first strong
+#: identifier, or an anonymous call), which depends on arrival order; compared by their canonical names.
+CONTACT_COLUMNS = frozenset({"contact_id", "original_contact_id", "merged_id", "survivor_id"})
 
 
-def identity_keyed(name: str, columns: list[str]) -> bool:
-    return name in COUNTS_CONTACTS or any(c in ID_COLUMNS or c.endswith("_contact_id") for c in columns)
+def survivor_of(merges: Model) -> Callable[[str], str]:
+    """A contact id followed through the active rows of `contact_merges` to the contact it ends in."""
+    columns, rows = merges
+    merged, survivor = columns.index("merged_id"), columns.index("survivor_id")
+    parent = {row[merged]: row[survivor] for row in rows}
+
+    def root(contact: str) -> str:
+        seen = {contact}
+        while contact in parent and parent[contact] not in seen:
+            contact = parent[contact]
+            seen.add(contact)
+        return contact
+
+    return root
+
+
+def grouping(models: dict[str, Model]) -> set[frozenset[str]]:
+    """The events of each contact (merges followed), as sets of event ids: the identity decisions, whatever
+    the ids; the events tied to no contact form one set."""
+    root = survivor_of(models["contact_merges"])
+    contacts: dict[str, set[str]] = {}
+    for event_id, contact_id in models["owners"][1]:
+        contacts.setdefault(root(contact_id) if contact_id else "", set()).add(event_id)
+    return {frozenset(events) for events in contacts.values()}
+
+
+def canonical(models: dict[str, Model]) -> dict[str, Model]:
+    """Every model with its ids replaced by names that do not depend on arrival order, rows sorted:
+    a contact id (current, original, merged or survivor) becomes `contact:<smallest event id of the
+    contact it ends in>`, an account id `account:<its domain, else its company>`, a signal id
+    `signal:<contact>|<kind>|<raised_at>` (it derives from the contact id)."""
+    root = survivor_of(models["contact_merges"])
+    events: dict[str, list[str]] = {}
+    for event_id, contact_id in models["owners"][1]:
+        if contact_id:
+            events.setdefault(root(contact_id), []).append(event_id)
+    contact_names = {c: "contact:" + min(found) for c, found in events.items()}
+
+    def contact(value: str) -> str:
+        return contact_names.get(root(value), value) if value else value
+
+    columns, rows = models["accounts"]
+    at = {name: columns.index(name) for name in ("account_id", "domain", "company")}
+    account_names = {r[at["account_id"]]: f"account:{r[at['domain']] or r[at['company']]}" for r in rows}
+    columns, rows = models["signals"]
+    at = {name: columns.index(name) for name in ("signal_id", "contact_id", "kind", "raised_at")}
+    signal_names = {
+        r[at["signal_id"]]: f"signal:{contact(r[at['contact_id']])}|{r[at['kind']]}|{r[at['raised_at']]}"
+        for r in rows
+    }
+    renamed: dict[str, Model] = {}
+    for name, (columns, rows) in models.items():
+        rename: dict[int, Callable[[str], str]] = {}
+        for i, column in enumerate(columns):
+            if column in CONTACT_COLUMNS or column.endswith("_contact_id"):
+                rename[i] = contact
+            elif column == "account_id":
+                rename[i] = lambda v: account_names.get(v, v)
+            elif column == "signal_id":
+                rename[i] = lambda v: signal_names.get(v, v)
+        fixed = [[rename[i](v) if i in rename else v for i, v in enumerate(row)] for row in rows]
+        renamed[name] = (columns, sorted(fixed))
+    return renamed
 
 
 def publish(stack: Stack, raw: list[dict[str, Any]], timeout: float = 300.0) -> list[str]:
@@ -106,25 +163,13 @@ def wait_projected(run: FaultRun, at_least: int, timeout: float = 300.0) -> None
     wait_for(f"{at_least} touchpoints in ClickHouse", condition, run.processes, timeout, "worker-1")
 
 
-Model = tuple[list[str], list[list[str]]]  # column names, rows as text
-
-
 def comparable(name: str, columns: list[tuple[str, str]], rows: list[tuple[Any, ...]]) -> Model:
-    dropped = PROCESSING_COLUMNS | (IDENTITY_COLUMNS if name == "touchpoint_facts" else frozenset())
-    keep = [i for i, (column, _) in enumerate(columns) if column not in dropped]
+    keep = [i for i, (column, _) in enumerate(columns) if column not in PROCESSING_COLUMNS]
     return [columns[i][0] for i in keep], [[str(row[i]) for i in keep] for row in rows]
 
 
 def read_models(server: ClickHouseServerStore) -> dict[str, Model]:
     return {name: comparable(name, *server.query_with_columns(q)) for name, q in COMPARED.items()}
-
-
-def grouping(owners: list[list[str]]) -> set[frozenset[str]]:
-    """The events of each contact, as sets of event ids: the identity decisions, whatever the ids."""
-    contacts: dict[str, set[str]] = {}
-    for event_id, contact_id in owners:
-        contacts.setdefault(contact_id, set()).add(event_id)
-    return {frozenset(events) for events in contacts.values()}
 
 
 _EMBEDDED_READ = """
@@ -320,31 +365,31 @@ def test_three_workers_lose_and_double_nothing_through_broker_replica_and_worker
         processes.stop_all()
         local_cluster.up()  # leave the cluster whole for whoever runs next
     embedded = embedded_read_models(raw, tmp_path / "embedded")
-    differ = {
-        name: f"{len(cluster_models[name][1])} rows vs {len(rows)}; first difference (cluster, embedded): "
-        + str(next((c, e) for c, e in itertools.zip_longest(cluster_models[name][1], rows) if c != e))[:600]
-        for name, (_columns, rows) in embedded.items()
-        if cluster_models[name][1] != rows
-    }
-    for name, detail in differ.items():
-        print(f"  differs from the embedded run: {name}: {detail}")
-    same_identity = grouping(cluster_models["owners"][1]) == grouping(embedded["owners"][1])
-    keyed = {name for name, (columns, _) in embedded.items() if identity_keyed(name, columns)}
-    if not same_identity:
-        apart = grouping(cluster_models["owners"][1]) ^ grouping(embedded["owners"][1])
+    apart = grouping(cluster_models) ^ grouping(embedded)
+    if apart:
         print(
             f"  identity decisions differ from the embedded run's for {sum(len(g) for g in apart)} events "
-            f"({len(apart)} groups): {len(keyed)} contact-keyed models are held to the oracle only"
+            f"({len(apart)} groups)"
         )
-    checked = set(COMPARED) - (set() if same_identity else keyed)
-    assert "touchpoint_facts" in checked
-    assert not set(differ) & checked, (
-        f"the cluster's read models differ from the embedded run's: {sorted(set(differ) & checked)}"
-    )
+    differ = differences(canonical(cluster_models), canonical(embedded))
+    for name, detail in differ.items():
+        print(f"  differs from the embedded run: {name}: {detail}")
+    assert not apart, "the cluster grouped the events into other contacts than the embedded run"
+    assert not differ, f"the cluster's read models differ from the embedded run's: {sorted(differ)}"
     print(
-        f"  equal to the embedded run in {len(checked) - len(set(differ) & checked)} of {len(COMPARED)} read "
-        f"models; {time.monotonic() - started:.0f}s"
+        f"  equal to the embedded run in all {len(COMPARED)} read models (ids by canonical names); "
+        f"{time.monotonic() - started:.0f}s"
     )
+
+
+def differences(cluster: dict[str, Model], embedded: dict[str, Model]) -> dict[str, str]:
+    """The models that differ, each with its row counts and first differing row (cluster, embedded)."""
+    return {
+        name: f"{len(cluster[name][1])} rows vs {len(rows)}; first difference (cluster, embedded): "
+        + str(next((c, e) for c, e in itertools.zip_longest(cluster[name][1], rows) if c != e))[:600]
+        for name, (_columns, rows) in embedded.items()
+        if cluster[name][1] != rows
+    }
 
 
 @pytest.mark.timeout(1800)
