@@ -423,6 +423,9 @@ class ContactFacts:
     emails: int = 0
     role: bool = False
     first_names: frozenset[str] = frozenset()  # folded first names observed for it (shared addresses)
+    # An anonymous caller's contact: made by a call from a number no one held yet, with no strong or role
+    # identifier since. It stands for "whoever calls from this number" until the number finds its person.
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -463,6 +466,8 @@ SUSPECT_REASONS = (
     "conflicting_name",
     "forwarded_identifier",
 )
+#: The reason of a merge that folds an anonymous caller's contact into the one person holding its number.
+ANONYMOUS_CALLER = "anonymous_caller"
 
 
 @dataclass(frozen=True)
@@ -566,6 +571,7 @@ def decide(ev: Evidence, known: Known, config: IdentityConfig) -> Plan:
         target, is_new = new_contact_id(anchor), True
     else:
         return _finish(ev, known, config, None, False, Plan(None, False))
+    merges += _anonymous_callers(ev, known, target, {target, *(m.merged for m in merges)})
     suspects += [
         Suspect(target, owner, "shared_address" if key.startswith("email:") else "conflicting_name", key)
         for key, owner in shared.items()
@@ -634,6 +640,21 @@ def _merges(
         else:
             merges.append(Merge(target, other, "shared_strong_identifier", causing))
     return merges, suspects, refused
+
+
+def _anonymous_callers(ev: Evidence, known: Known, target: UUID, mine: set[UUID]) -> list[Merge]:
+    """Anonymous callers' contacts holding a number of this event that no other person holds: they were
+    that person all along, and merge into the target. Had the event arrived before the calls, the calls
+    would have gone to the number's only holder (rule 5); merging now gives the same grouping whatever the
+    arrival order. A number another person holds too settles nothing (a suspect, as before)."""
+    found: dict[UUID, str] = {}
+    for key in ev.phones:
+        others = known.holders.get(key, frozenset()) - mine
+        facts = [known.contacts.get(h) for h in others]
+        if others and all(f is not None and f.anonymous for f in facts):
+            for holder in sorted(others, key=str):
+                found.setdefault(holder, key)
+    return [Merge(target, holder, ANONYMOUS_CALLER, (key,)) for holder, key in found.items()]
 
 
 def _email_cap(
@@ -721,7 +742,9 @@ def _weak_evidence(
         holders = known.holders.get(key, frozenset())
         if target not in holders:
             weak_adds.append(key)
-        people = holders | {target}
+        # An anonymous caller merging into the target is the target: one person, not two.
+        callers = {h for h in holders & gone if (f := known.contacts.get(h)) is not None and f.anonymous}
+        people = (holders - callers) | {target}
         if len(people) >= config.switchboard_holders:
             # An account's number, not a person's: what it suggested so far is disproved.
             if target not in holders and len(people) == config.switchboard_holders:

@@ -1389,3 +1389,102 @@ MIGRATIONS = (
     *MIGRATIONS,
     Migration(14, "account-level signals (an account's service hold lifted)", (_ACCOUNT_SIGNALS,)),
 )
+
+# --- migration 15: an anonymous caller merged into its person reads as that person's own ------------------
+
+# Whether a call reaches its person through an anonymous caller's contact (merged into the person once the
+# number's holder is known, reason `anonymous_caller`: projections/identity.py) or directly depends on the
+# order the partitioned raw log delivers one person's events in. These views make the two alike at query
+# time: a fact of such a merged contact takes the survivor as its `original_contact_id` (it never was a
+# person of its own: no row of its own in contact_identifiers or the timeline) and, having no account, the
+# survivor's; its `caller_is_lead` signal ends with the merge (the caller is a known person now, whose own
+# fold decides); the 360 row neither counts it as a merged contact nor takes its lifecycle stage, health
+# score or caller_is_lead signal. (The person's own fold never saw those calls: its lead score and what
+# follows from it still differ between the two orders.)
+_ANONYMOUS_MAP = (
+    "(SELECT merged_id AS contact_id, survivor_id, toUInt8(reason = 'anonymous_caller') AS anonymous "
+    "FROM contact_merges FINAL WHERE active = 1)"
+)
+
+
+def _repointed_v15(table: str, columns: list[str]) -> str:
+    """`_repointed` where an anonymous caller's merged contact reads as its survivor (see above); `anonymous`
+    is 1 on its rows. 18.16 substitutes a SELECT alias into the USING key: every renamed column is named one
+    level above the join that produced it, under a name of its own."""
+    listed = ", ".join(columns)
+    return f"""
+SELECT contact_id, if(anonymous = 1, contact_id, fact_contact_id) AS original_contact_id, anonymous, {listed}
+FROM (
+    SELECT if(survivor_id = '', fact_contact_id, survivor_id) AS contact_id, fact_contact_id, anonymous,
+        {listed}
+    FROM (
+        SELECT original_contact_id AS fact_contact_id, survivor_id, anonymous, {listed}
+        FROM (SELECT contact_id, contact_id AS original_contact_id, {listed} FROM {table} FINAL) AS l
+        ANY LEFT JOIN {_ANONYMOUS_MAP} AS r USING contact_id
+    )
+)"""
+
+
+_FACT_COLUMNS_V15 = ["fact_account_id" if c == "account_id" else c for c in _FACT_COLUMNS]
+_TOUCHPOINTS_CURRENT_V15 = f"""
+CREATE VIEW IF NOT EXISTS touchpoints_current AS
+SELECT contact_id, original_contact_id, {
+    ", ".join(
+        "if(anonymous = 1 AND fact_account_id = '', survivor_account_id, fact_account_id) AS account_id"
+        if c == "account_id"
+        else c
+        for c in _FACT_COLUMNS
+    )
+}
+FROM (
+    SELECT contact_id, original_contact_id, anonymous, survivor_account_id, {", ".join(_FACT_COLUMNS_V15)}
+    FROM (
+        SELECT contact_id, original_contact_id, anonymous, account_id AS fact_account_id, {
+    ", ".join(c for c in _FACT_COLUMNS if c != "account_id")
+}
+        FROM ({_repointed_v15("touchpoints", _FACT_COLUMNS)})
+    ) AS l
+    ANY LEFT JOIN (SELECT contact_id, account_id AS survivor_account_id FROM customer_360 FINAL) AS r
+    USING contact_id
+)
+"""
+
+_ACTIVE_SIGNALS_V15 = (
+    _ACTIVE_SIGNALS_V6.replace(
+        _repointed("signals", _SIGNAL_COLUMNS), _repointed_v15("signals", _SIGNAL_COLUMNS)
+    )
+    + "    AND NOT (kind = 'caller_is_lead' AND anonymous = 1)\n"
+)
+
+_CUSTOMER_360_CURRENT_V15 = (
+    _CUSTOMER_360_CURRENT.replace(
+        _repointed("customer_360", _PROFILE_COLUMNS), _repointed_v15("customer_360", _PROFILE_COLUMNS)
+    )
+    .replace("min(health_score) AS health_score", "minIf(health_score, anonymous = 0) AS health_score")
+    .replace("count() - 1 AS merged_contacts", "countIf(anonymous = 0) - 1 AS merged_contacts")
+    .replace(
+        "argMax(lifecycle_stage, seen_at) AS lifecycle_stage",
+        "argMaxIf(lifecycle_stage, seen_at, anonymous = 0) AS lifecycle_stage",
+    )
+    .replace(
+        "arraySort(groupUniqArrayArray(active_signals)) AS active_signals",
+        "arraySort(groupUniqArrayArray("
+        "arrayFilter(k -> anonymous = 0 OR k != 'caller_is_lead', active_signals))) AS active_signals",
+    )
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        15,
+        "an anonymous caller merged into its person reads as that person's own",
+        (
+            "DROP TABLE IF EXISTS touchpoints_current",
+            _TOUCHPOINTS_CURRENT_V15,
+            "DROP TABLE IF EXISTS active_signals",
+            _ACTIVE_SIGNALS_V15,
+            "DROP TABLE IF EXISTS customer_360_current",
+            _CUSTOMER_360_CURRENT_V15,
+        ),
+    ),
+)

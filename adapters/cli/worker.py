@@ -33,21 +33,27 @@ def faust_argv(loglevel: str = "warn", loop: str = "uvloop") -> list[str]:
     ]
 
 
-def prepare(migrate: bool = True) -> str:
-    """Apply pending migrations and reload the config tables; returns where (for the log line)."""
-    from ..bootstrap import bootstrap
-    from ..storage.migrate import load_config, migrate_settled
+#: How long a starting worker waits for its read store (a ClickHouse server restarting, a replica being
+#: replaced) before it gives up with the last error: generous, as a supervisor restarting the worker in a
+#: loop would only add noise.
+READ_STORE_WAIT_S = 300.0
 
-    def say(attempt: int, exc: Exception) -> None:
+
+def prepare(migrate: bool = True, timeout_s: float = READ_STORE_WAIT_S) -> str:
+    """Apply pending migrations and reload the config tables, waiting for a read store that is not reachable
+    yet (adapters/storage/migrate.py `prepare_when_ready`); returns where (for the log line)."""
+    from ..bootstrap import bootstrap
+    from ..storage.migrate import prepare_when_ready
+
+    def say(attempt: int, exc: Exception, pause_s: float) -> None:
         typer.echo(
-            f"migration attempt {attempt} failed (another process migrating?), retrying: {exc}", err=True
+            f"preparing the read store: attempt {attempt} failed (server unreachable or another process "
+            f"migrating?), retrying in {pause_s:.1f} s: {exc}",
+            err=True,
         )
 
     runtime = bootstrap()
-    with runtime.read_store() as store:
-        if migrate:
-            migrate_settled(store, on_retry=say)
-        load_config(store)
+    prepare_when_ready(runtime.read_store, apply_migrations=migrate, timeout_s=timeout_s, on_retry=say)
     settings = runtime.settings
     where = "chDB" if settings.embedded else f"{settings.clickhouse_host}:{settings.clickhouse_port}"
     return f"{where}/{settings.clickhouse_database}"

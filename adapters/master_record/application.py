@@ -499,8 +499,11 @@ class MasterRecord(Application[UUID]):
             _touch(touched, snap.contacts[merge.merged], contact)
             self._move_membership(snap.contacts[merge.merged], contact, snap, touched)
             for key in merge.identifiers:
-                snap.claims[key].count_merge(survivor_id=contact.id, merged_id=merge.merged)
-                _touch(touched, snap.claims[key])
+                claim = snap.claims.get(key)
+                if claim is None:  # a phone (an anonymous caller's merge) is no claim and counts nothing
+                    continue
+                claim.count_merge(survivor_id=contact.id, merged_id=merge.merged)
+                _touch(touched, claim)
         for key in plan.claims:
             claim = IdentifierClaim(key=key, owner_id=contact.id, owner_kind="contact", event_id=ev.event_id)
             _touch(touched, claim)
@@ -740,6 +743,7 @@ def _facts(contact: Contact) -> ContactFacts:
         account_id=contact.account_id,
         emails=contact.email_count,
         role=contact.role,
+        anonymous=not contact.identifiers and not contact.role and not contact.erasure_requested,
         # A tombstone's names are gone ("[erased]"): it names no one, so no name can disagree with it and
         # make its address look shared (the returning person stays with the tombstone, docs/privacy.md).
         first_names=frozenset()

@@ -4,8 +4,13 @@ Applied versions are recorded in `schema_migrations` after every statement of th
 each statement is idempotent itself, so a run interrupted in the middle of a migration repeats it whole.
 The same code runs on the ClickHouse server and on chDB. ClickHouse has no lock to take, so two processes
 migrating one database at the same moment (workers started together) can trip over each other's half-done
-step: `migrate_settled` retries, which is safe because every statement is idempotent. Better still,
+step: `prepare_when_ready` retries, which is safe because every statement is idempotent. Better still,
 migrate from one place (the `touchstream db migrate` step of a deploy).
+
+A worker may also start while its ClickHouse server is briefly unreachable (found by the cluster suite: a
+replacement worker started while a replica was killed exited on `CREATE DATABASE`). `prepare_when_ready`
+opens the store, migrates and loads the config tables as one idempotent step, retried with backoff until a
+generous deadline; only then is the start refused, with the last error named.
 """
 
 from __future__ import annotations
@@ -58,26 +63,45 @@ def migrate(
     return applied
 
 
-def migrate_settled(
-    store: AbstractReadStore,
-    attempts: int = 8,
+class ReadStoreNotReady(ReadStoreError):
+    """The read store could not be prepared before the deadline; the message names the last error."""
+
+
+def prepare_when_ready(
+    open_store: Callable[[], AbstractReadStore],
+    *,
+    apply_migrations: bool = True,
+    timeout_s: float = 300.0,
     first_delay_s: float = 0.5,
-    on_retry: Callable[[int, Exception], None] | None = None,
-) -> list[Migration]:
-    """`migrate`, retried with back-off when a statement fails: another process may be applying the same
-    migration (a view it dropped to re-create is missing for a moment). The last failure is raised."""
-    delay = first_delay_s
-    for attempt in range(1, attempts + 1):
+    on_retry: Callable[[int, Exception, float], None] | None = None,
+) -> int:
+    """Open the store (a server store creates its database there), apply pending migrations and reload the
+    config tables, retrying the whole step on any `ReadStoreError` (server refusing connections, another
+    process half-way through a migration) with backoff up to `timeout_s`. Returns the attempts it took;
+    `on_retry(attempt, error, pause_s)` hears of each failed one. Every part is idempotent, so a retry
+    after a half-done attempt completes it."""
+    deadline = time.monotonic() + timeout_s
+    pause = first_delay_s
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            return migrate(store)
+            with open_store() as store:
+                if apply_migrations:
+                    migrate(store)
+                load_config(store)
+            return attempt
         except ReadStoreError as exc:
-            if attempt == attempts:
-                raise
+            if time.monotonic() + pause > deadline:
+                raise ReadStoreNotReady(
+                    exc.engine,
+                    exc.sql_first_line,
+                    f"not ready after {attempt} attempt(s) in {timeout_s:.0f} s; last error: {exc.detail}",
+                ) from exc
             if on_retry is not None:
-                on_retry(attempt, exc)
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
-    raise AssertionError("unreachable")
+                on_retry(attempt, exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 8.0)
 
 
 def load_config(store: AbstractReadStore, config: ProjectionConfig = DEFAULT_CONFIG) -> None:

@@ -214,6 +214,29 @@ def test_an_unknown_phone_alone_creates_an_anonymous_contact_from_the_event() ->
     assert plan.claims == ()
 
 
+def test_an_anonymous_caller_merges_into_the_person_its_number_turns_out_to_be() -> None:
+    caller = ContactFacts(uuid.UUID(int=1), T0, anonymous=True)
+    phone = {"phone:+14155550134": frozenset({caller.contact_id})}
+    ev = evidence_of(event({"email": "jane@acme.com", "phone": "+14155550134"}), CONFIG)
+    plan = decide(ev, known(caller, holders=phone), CONFIG)
+    assert plan.is_new_contact
+    assert [(m.survivor, m.merged, m.reason, m.identifiers) for m in plan.merges] == [
+        (plan.contact_id, caller.contact_id, "anonymous_caller", ("phone:+14155550134",))
+    ]
+    assert plan.suspects == (), "one person, not a pair for the steward"
+
+
+def test_an_anonymous_caller_on_a_number_another_person_holds_merges_nowhere() -> None:
+    caller, ben = ContactFacts(uuid.UUID(int=1), T0, anonymous=True), contact(2)
+    phone = {"phone:+14155550134": frozenset({caller.contact_id, ben.contact_id})}
+    ev = evidence_of(event({"email": "jane@acme.com", "phone": "+14155550134"}), CONFIG)
+    plan = decide(ev, known(caller, ben, holders=phone), CONFIG)
+    assert plan.merges == ()
+    named = contact(3)  # a contact with identifiers is a person, whatever it was made from
+    phone = {"phone:+14155550134": frozenset({named.contact_id})}
+    assert decide(ev, known(named, holders=phone), CONFIG).merges == ()
+
+
 def test_a_role_address_with_a_person_links_nothing() -> None:
     jane = contact(1)
     ev = evidence_of(

@@ -229,6 +229,30 @@ def test_a_phone_one_person_holds_still_finds_them(app: MasterRecord) -> None:
     assert app.resolve(call("+14155550124", 1)).contact_id == a
 
 
+def test_calls_before_the_number_is_known_join_its_person_whatever_the_order(app: MasterRecord) -> None:
+    number = "+14155550125"
+    early = [app.resolve(call(number, day)).contact_id for day in (0, 1)]
+    assert early[0] == early[1] is not None, "an anonymous caller is one contact"
+    ann = who(app, event({"email": "ann@acme.com", "phone": number}, day=2))
+    assert {app.contact(c).id for c in early if c} == {ann}, "the number found its person: the calls are hers"
+    assert app.resolve(call(number, 3)).contact_id == ann
+    assert list(app.suspects()) == []
+    ben = who(app, event({"email": "ben@acme.com", "phone": number}, day=4))
+    assert ben != ann, "a second person on the number merges with no one"
+    assert [s.reason for s in app.suspects()] == ["shared_phone"]
+
+
+def test_an_anonymous_caller_stays_apart_when_the_number_is_two_peoples(app: MasterRecord) -> None:
+    number = "+14155550126"
+    ann = who(app, event({"email": "ann@acme.com", "phone": "+14155550127"}, day=0))
+    caller = app.resolve(call(number, 1)).contact_id
+    ben = who(app, event({"email": "ben@acme.com", "phone": number}, day=2))
+    assert caller is not None
+    assert app.contact(caller).id == ben
+    assert who(app, event({"email": "ann@acme.com", "phone": number}, day=3)) == ann
+    assert app.contact(ann).id != app.contact(ben).id, "a number two people hold links neither"
+
+
 def test_a_steward_decision_is_never_withdrawn(app: MasterRecord) -> None:
     board = "+14155550101"
     who(app, event({"email": "ann@acme.com", "phone": board}, day=0))

@@ -85,9 +85,9 @@ def test_config_tables_reload_without_duplicates(store: ChDBStore) -> None:
 
 def test_a_migration_that_trips_over_another_process_is_retried_until_it_settles() -> None:
     """Two workers started together migrate one database at once: a statement of one can meet the other's
-    half-done step (a view dropped to be re-created). migrate_settled tries again; every statement is
+    half-done step (a view dropped to be re-created). prepare_when_ready tries again; every statement is
     idempotent, so the second pass completes what is left."""
-    from touchstream.adapters.storage.migrate import migrate_settled
+    from touchstream.adapters.storage.migrate import MIGRATIONS_TABLE, prepare_when_ready
     from touchstream.projections.migrations import MIGRATIONS
     from touchstream.streams.ports import ReadStoreError
 
@@ -99,6 +99,12 @@ def test_a_migration_that_trips_over_another_process_is_retried_until_it_settles
             self.statements: list[str] = []
             self.recorded: set[int] = set()
 
+        def __enter__(self) -> Tripping:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
         def execute(self, sql: str, params: object = None) -> None:
             if self.failures_left and sql.lstrip().upper().startswith("CREATE VIEW"):
                 self.failures_left -= 1
@@ -108,13 +114,19 @@ def test_a_migration_that_trips_over_another_process_is_retried_until_it_settles
         def query(self, sql: str, params: object = None) -> list[tuple[int]]:
             return [(v,) for v in sorted(self.recorded)]
 
-        def insert_rows(self, table: str, columns: object, rows: list[tuple[int, str, object]]) -> int:
-            self.recorded.update(int(row[0]) for row in rows)
+        def insert_rows(self, table: str, columns: object, rows: list[tuple[object, ...]]) -> int:
+            if table == MIGRATIONS_TABLE:
+                self.recorded.update(int(str(row[0])) for row in rows)
             return len(rows)
 
     store = Tripping()
     retries: list[int] = []
-    applied = migrate_settled(store, first_delay_s=0, on_retry=lambda n, exc: retries.append(n))  # type: ignore[arg-type]
+    attempts = prepare_when_ready(
+        lambda: store,  # type: ignore[arg-type,return-value]
+        first_delay_s=0,
+        on_retry=lambda n, exc, pause: retries.append(n),
+    )
     assert retries == [1, 2]
+    assert attempts == 3
     assert store.recorded == {m.version for m in MIGRATIONS}
-    assert applied, "the last pass applied what the tripped ones had left"
+    assert any(s.startswith("TRUNCATE TABLE") for s in store.statements), "the config tables were reloaded"
