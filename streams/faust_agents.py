@@ -393,11 +393,12 @@ class Pipeline:
         if not items:
             return 0
         contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}
-        missing = contacts - set(self._states)
+        # Taken before the await: a rebalance meanwhile clears the cache (`reset`).
+        scratch: dict[str, ContactState] = {c: self._states[c] for c in contacts if c in self._states}
+        missing = contacts - scratch.keys()
         loaded = await self._retrying(
             "load projection state", self._with_store(lambda store: load_states(store, missing))
         )
-        scratch: dict[str, ContactState] = {c: self._states[c] for c in contacts - missing}
         scratch.update(loaded)
         batch = project_batch(items, scratch, self.resources.config)
         await self._retrying("write rows to ClickHouse", self._with_store(lambda s: write_batch(s, batch)))
