@@ -37,21 +37,6 @@ class CommerceStories(WorldBase):
             elif colleague.entered:
                 self.activate_service(colleague)
 
-    def close_window(self) -> None:
-        """The product's metering at the close: each paying account's seats in use against its plan's
-        allowance; about a third are near it (an upsell intent for sales)."""
-        super().close_window()
-        for account in self.accounts:
-            people = [p for p in account.persons if p.entered]
-            if not account.is_customer or account.churned or not people:
-                continue
-            used = len(people) * 5 + int(self.r() * 5)
-            limit = used + (1 if self.r() < 0.35 else 5 + int(self.r() * 20))
-            payload = {"product": "Brightlane", "metric": "seats", "used": str(used), "limit": str(limit)}
-            holder = people[0]
-            ids = self.ids_commerce(holder, "stripe")
-            self.emit(holder, "ProductUsageReported", "stripe", "commerce", ids, payload)
-
     def _subscription_event(self, person: Person, type_name: str, sub: Subscription, currency: str) -> None:
         payload = {
             "subscription_id": sub.sub_id,

@@ -119,15 +119,6 @@ class WorldBase(ABC):
                         push(agenda, (wake << 32) | seq)
                     else:
                         buckets[wake // _BUCKET].append((wake << 32) | seq)
-        # Reports made once, at the close of the window: drawn after every story ran, so the events
-        # before them are the same whether or not a world makes any.
-        self.now = end
-        self.close_window()
-        yield from out
-        out.clear()
-
-    def close_window(self) -> None:  # noqa: B027 - a hook: a world with no closing reports keeps it
-        """What the world's systems report at the end of the window (nothing by default)."""
 
     def spawn(self, story: Story, at: int) -> None:
         """Start a story at `at` (its code up to the first yield runs then); past the window it never runs."""
