@@ -21,6 +21,7 @@ beside the fold that dispatches to them and the scores they feed; most are a few
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -396,6 +397,27 @@ def _sales_contact(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> 
     s.warm_recent, s.warm_older = kept, older
 
 
+# Priority changes kept per ticket (the latest by event time): enough to tell every recent raise.
+_PRIORITIES_KEPT = 8
+
+
+def _priority_escalations(
+    s: ContactState, ticket_id: str, seen: tuple[int, str, str], known: tuple[Any, ...]
+) -> None:
+    """A ticket's priority raises (P2 -> P1) are escalations, told from its priorities in event-time order
+    whatever order they arrive in: a late older priority can make a raise of a newer one, or undo one (the
+    ticket's escalations are derived again each time; calls' escalations stay as they are)."""
+    history = s.priorities.get(ticket_id)
+    if history is None:  # a state from before the history was kept: its latest priority stands in
+        history = ((known[7], known[2], known[0]),) if known[2] else ()
+    history = tuple(sorted({*history, seen}))[-_PRIORITIES_KEPT:]
+    s.priorities[ticket_id] = history
+    mine = {event_id for _, event_id, _ in history}
+    raises = {(at, eid) for (_, _, before), (at, eid, after) in itertools.pairwise(history) if after < before}
+    others = (entry for entry in s.escalations if entry[1] not in mine)
+    s.escalations = tuple(sorted({*others, *raises}))[-5:]
+
+
 def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     """A ticket's priority and its open/closed status are each the latest by (event time, event id): an
     update that arrives after a newer one does not overwrite it, a resolution that arrives before the
@@ -414,9 +436,9 @@ def _ticket(s: ContactState, e: Event, now: int, c: ProjectionConfig) -> None:
     )
     if tagged:
         _upsell_intent(s, e, now, c)
+    if new_priority is not None:
+        _priority_escalations(s, p.ticket_id, (now, event_id, str(new_priority)), known)
     if new_priority is not None and (not priority_by or (now, event_id) >= (priority_at, priority_by)):
-        if e.type == "TicketUpdated" and priority and str(new_priority) < priority:
-            _escalated(s, e, now)  # P1 < P2: raised
         priority, priority_by, priority_at = str(new_priority), event_id, now  # the evidence of a hold
     if e.type == "TicketReopened":
         s.reopens += 1

@@ -89,6 +89,9 @@ class ContactState:
     opportunities: dict[str, Opportunity] = field(default_factory=dict)
     tickets: dict[str, Ticket] = field(default_factory=dict)
     reopens: int = 0
+    # ticket id -> its priorities seen (event time, event id, priority), the latest few by time: raises are
+    # escalations, told in event-time order whatever the arrival order.
+    priorities: dict[str, tuple[tuple[int, str, str], ...]] = field(default_factory=dict)
     last_csat: Survey | None = None
     prev_csat: Survey | None = None  # the one before the last: a fall is a churn sign
     last_nps: Survey | None = None
@@ -187,6 +190,7 @@ _DICT_FIELDS = (
     "consent",
     "opportunities",
     "tickets",
+    "priorities",
     "subscriptions",
     "subscription_history",
     "revenue",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 from unit.test_fold import Item, items
-from unit.test_signals import event
+from unit.test_signals import T0, USD, event
 
 from touchstream.events import ResolvedTouchpoint
 from touchstream.projections.config import ProjectionConfig
@@ -144,3 +144,53 @@ def test_a_late_sales_call_cuts_the_warm_touches_before_it_beyond_the_kept_conte
         counts.append((state.warm_count, [t[2] for t in state.warm_recent]))
     assert counts[0][0] == 14
     assert counts == [counts[0]] * 3
+
+
+def _support(type_name: str, payload: dict[str, Any], days: float, n: int) -> ResolvedTouchpoint:
+    return ResolvedTouchpoint(event(type_name, payload, timedelta(days=days), n), "C1", "A1")
+
+
+def _fold_all(touches: list[ResolvedTouchpoint]) -> ContactState:
+    state = None
+    for offset, touch in enumerate(touches):
+        state, _ = fold(state, touch, offset)
+    assert state is not None
+    return state
+
+
+def test_a_priority_raise_is_an_escalation_whatever_arrives_first() -> None:
+    opened = _support(
+        "TicketOpened", {"ticket_id": "T9", "subject": "Down", "priority": "P3", "channel": "web"}, 1, 1
+    )
+    raised = _support("TicketUpdated", {"ticket_id": "T9", "status": "open", "priority": "P1"}, 3, 2)
+    middle = _support("TicketUpdated", {"ticket_id": "T9", "status": "open", "priority": "P1"}, 2, 3)
+    call = _support(
+        "ContactCenterCall",
+        {
+            "call_id": "c9",
+            "intent": "complaint",
+            "disposition": "escalated",
+            "caller_role": "end_user",
+            "duration_seconds": 60,
+        },
+        4,
+        4,
+    )
+    # The raise P3 -> P1 on day 3, and the call: two escalations, a churn risk, in either arrival order.
+    for order in ([opened, raised, call], [raised, call, opened], [call, raised, opened]):
+        state = _fold_all([_support("OrderPlaced", {"order_id": "o", "total": USD}, 0, 0), *order])
+        day = 86_400
+        start = int(T0.timestamp())
+        assert state.escalations == (
+            (start + 3 * day, str(raised.event.event_id)),
+            (start + 4 * day, str(call.event.event_id)),
+        )
+        assert "churn_risk" in state.signals
+    # A late update on day 2 was the raise; day 3's P1 -> P1 is none, whatever arrives when.
+    for order in (
+        [opened, middle, raised, call],
+        [raised, call, opened, middle],
+        [middle, call, raised, opened],
+    ):
+        state = _fold_all([_support("OrderPlaced", {"order_id": "o", "total": USD}, 0, 0), *order])
+        assert [e for _, e in state.escalations] == [str(middle.event.event_id), str(call.event.event_id)]
