@@ -39,6 +39,9 @@ KNOWN_TO_DIFFER: dict[str, str] = {
         "the person's fold saw the call only when it came directly: lead score, lifecycle stage, health"
     ),
     "account_360": "health scores from customer_360_current",
+    "data_quality": (
+        "counts contact records, merged ones included: the anonymous caller's contact exists in one run only"
+    ),
     "attribute_provenance": (
         "a caller-id phone filling an empty phone is recorded on whichever contact's fold saw the call first"
     ),
