@@ -169,7 +169,14 @@ def main() -> None:
                 str(port),
                 folder,
             ],
-            env={**os.environ, "TOUCHSTREAM_MODE": "production"},
+            # Events are sealed on the way in (docs/privacy.md): a key store of the bench's own, so no
+            # server's keys (wrapped under another run's key-encryption key) are met.
+            env={
+                **os.environ,
+                "TOUCHSTREAM_MODE": "production",
+                "TOUCHSTREAM_DATA_DIR": folder,
+                "TOUCHSTREAM_KEY_STORE_URL": f"sqlite:///{folder}/keys.sqlite",
+            },
         )
         try:
             _wait_up(url, child)
