@@ -436,3 +436,18 @@ def test_the_account_signals_pass_announces_an_accounts_lifted_hold_once(
         (account.encode(), "service_hold_lifted", "raised", account)
     ]
     assert query(chdb_path, "SELECT account_id, status FROM account_signals FINAL") == [(account, "raised")]
+
+
+def test_the_worker_keeps_the_log_level_it_is_given(tmp_path: Path, chdb_path: str) -> None:
+    """`faust worker -l warn` must not leave the root logger at DEBUG: Faust's spinner did, so every library's
+    debug message was made and masked on a busy worker's hot path."""
+    import logging
+
+    app, _ = build(tmp_path, chdb_path)
+    worker = app.conf.Worker(app, loglevel="warn", stdout=None, stderr=None)
+    root = logging.getLogger("touchstream-test-root")  # stands in for the root logger Faust configures
+    root.addHandler(logging.NullHandler())
+    root.setLevel(logging.WARNING)
+    worker.on_setup_root_logger(root, logging.WARNING)
+    assert root.level == logging.WARNING
+    assert not root.isEnabledFor(logging.DEBUG)
