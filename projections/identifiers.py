@@ -9,6 +9,7 @@ server. Pure functions: the domain lists (free-mail, disposable) are passed in b
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # --- email providers --------------------------------------------------------------------------------------
 
@@ -36,12 +37,19 @@ def split_email(email: str) -> tuple[str, str]:
     return local, domain
 
 
+#: Distinct addresses and domains remembered by the pure functions below: a pipeline sees the same people
+#: again and again, and these are most of the cost of working out an event's evidence.
+_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def canonical_domain(domain: str) -> str:
     """The provider's one name for a mail domain (googlemail.com -> gmail.com)."""
     domain = domain.lower().rstrip(".")
     return "gmail.com" if domain in _GMAIL else domain
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def canonical_email(email: str) -> str:
     """The mailbox an address delivers to, as one key: gmail dots and `+tags` dropped, `+tags` dropped at
     sub-addressing providers, Yahoo's `-keyword` dropped; every other domain is left as written (a
@@ -59,6 +67,7 @@ def canonical_email(email: str) -> str:
     return f"{local or email.split('@', 1)[0]}@{domain}"
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def looks_like_free_mail(domain: str) -> bool:
     """A regional spelling of a big consumer provider (yahoo.co.in, outlook.de, hotmail.com.ar)."""
     return bool(_FREE_MAIL_FAMILIES.match(canonical_domain(domain)))
@@ -181,6 +190,7 @@ _ROLE_QUALIFIERS = frozenset(
 _SEPARATORS = re.compile(r"[._-]+")
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def is_role_local_part(local: str, extra: frozenset[str] = frozenset()) -> bool:
     """`support`, `servicedesk`, `it-support`, `customer.service`, `no-reply`: a mailbox of a function.
     `jane.support` is not (a token that is not a role word names a person)."""

@@ -274,7 +274,18 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 def _field(model: Any, name: str, default: Any = None) -> Any:
     """A payload field, or `default` for types without it. (Not getattr with a default: a pydantic model
     answers a missing attribute by raising, which costs more than the whole rest of `evidence_of`.)"""
-    return getattr(model, name) if name in type(model).model_fields else default
+    return getattr(model, name) if name in _field_names(type(model)) else default
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(model: type) -> frozenset[str]:
+    # `model_fields` is a descriptor that does work on each read: it was a tenth of `evidence_of`.
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = frozenset(getattr(model, "model_fields", ()))
+    return names
 
 
 def _details(event: Event) -> dict[str, str]:
@@ -351,10 +362,11 @@ def evidence_of(event: Event, config: IdentityConfig) -> Evidence:
         hearsay += person_ids
         details, person_ids = {}, ()  # someone else's details: not observations of the sender
     emails = _unique(e for e in (ids.email, details.get("email")) if e)
-    strong = [email_key(e) for e in emails if not config.is_role_address(e)]
+    roles = {e for e in emails if config.is_role_address(e)}
+    strong = [email_key(e) for e in emails if e not in roles]
     strong += [external_key(s, v) for s, v in sorted(ids.external_ids.items())]
     strong += person_ids
-    role = [role_key(e) for e in emails if config.is_role_address(e)]
+    role = [role_key(e) for e in emails if e in roles]
     phones = _unique(phone_key(p) for p in (ids.phone, details.get("phone")) if p)
     domains = [ids.account_domain] if ids.account_domain else []
     domains += [canonical_domain(split_email(e)[1]) for e in emails]
