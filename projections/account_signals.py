@@ -20,22 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .customer_360 import NEVER
+from .signal_rows import SIGNAL_COLUMNS
 from .signals import SERVICE_HOLD_LIFTED, TARGET, signal_id
 
 ACCOUNT_SIGNALS_TABLE = "account_signals"
-ACCOUNT_SIGNAL_COLUMNS = (
-    "signal_id",
-    "account_id",
-    "kind",
-    "department",
-    "status",
-    "reason",
-    "evidence",
-    "raised_at",
-    "expires_at",
-    "cleared_at",
-    "version",
-)
+# The `signals` row without the contact (migration 14 makes the table so).
+ACCOUNT_SIGNAL_COLUMNS = tuple(c for c in SIGNAL_COLUMNS if c != "contact_id")
 LIFTED_NOW = (
     "SELECT account_id, lifted_at, last_cause, hold_evidence, as_of, lifted_for_seconds "
     "FROM account_holds_lifted CROSS JOIN hold_lift_settings ORDER BY account_id"

@@ -1286,6 +1286,7 @@ VIEWS = (
     "caller_leads",
     "attribute_provenance",
     "account_holds_lifted",
+    "active_account_signals",
 )
 
 # Tables written by the projections, by model: what `touchstream rebuild --model NAME` recomputes.
@@ -1486,5 +1487,32 @@ MIGRATIONS = (
             "DROP TABLE IF EXISTS customer_360_current",
             _CUSTOMER_360_CURRENT_V15,
         ),
+    ),
+)
+
+# --- migration 16: an account's live account-level signals, one shape for the API and the SQL door -------
+
+# The newest version of each account-level signal (argMax by version, as `account_signals` is replaced),
+# kept while raised and not expired: what GET /v1/accounts/{id} answers, and what the SQL door serves.
+_ACTIVE_ACCOUNT_SIGNALS = """
+CREATE VIEW IF NOT EXISTS active_account_signals AS
+SELECT signal_id, account_id, kind, department, reason, evidence, raised_at, expires_at
+FROM (
+    SELECT account_id, signal_id, argMax(kind, version) AS kind, argMax(department, version) AS department,
+        argMax(status, version) AS status, argMax(reason, version) AS reason,
+        argMax(evidence, version) AS evidence, argMax(raised_at, version) AS raised_at,
+        argMax(expires_at, version) AS expires_at
+    FROM account_signals
+    GROUP BY account_id, signal_id
+)
+WHERE status = 'raised' AND expires_at > now()
+"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        16,
+        "an account's raised account-level signals, the newest version of each",
+        (_ACTIVE_ACCOUNT_SIGNALS,),
     ),
 )

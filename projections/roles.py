@@ -154,6 +154,7 @@ VIEW_ENDPOINTS: dict[str, str] = {
     "attribute_provenance": "customers",
     "account_holds_lifted": "pipeline",
     "account_signals": "pipeline",  # the account's lifted holds: ticket and survey details, for sales
+    "active_account_signals": "pipeline",  # the live ones of `account_signals`: read as that table is
     "hold_lift_settings": "signals",
     "sales_funnel": "funnel",
     "campaign_engagement": "campaigns",

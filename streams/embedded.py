@@ -371,8 +371,11 @@ def _fresh_batch(
     open_records: OpenFn = list,
 ) -> list[Item]:
     have = typed if typed is not None else {}
-    opened = iter(open_records([r for r in batch if (r.partition, r.offset) not in have]))
-    batch = [r if (r.partition, r.offset) in have else next(opened) for r in batch]
+    # Records the resolve step did not hand over typed are opened (one call for all), put back in place.
+    untyped = [i for i, r in enumerate(batch) if (r.partition, r.offset) not in have]
+    batch = list(batch)
+    for i, record in zip(untyped, open_records([batch[i] for i in untyped]), strict=True):
+        batch[i] = record
     items, unreadable = parse_resolved_records(batch, typed)
     stats.unreadable += len(unreadable)
     fresh, dropped = fresh_items(items, applied.known([str(item.event.event_id) for item, _, _ in items]))

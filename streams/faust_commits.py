@@ -110,6 +110,9 @@ class OffsetCommits:
 
     async def _read_commits(self) -> None:
         try:
+            # Every assigned partition, not only the unknown ones: Faust's `seek_to_committed` takes no
+            # partitions (aiokafka's does, but is reachable only through the driver's private thread), and
+            # after a rebalance all partitions are unknown at once, so one call starts them all.
             committed = await self.consumer.seek_to_committed()
             missing = [tp for tp, offset in committed.items() if offset is None or offset < 0]
             earliest = await self.consumer.earliest_offsets(*missing) if missing else {}

@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from unit.test_api_fixtures import (
     EXTERNAL_ID,
     auth,
+    check_account_signals,
     load_story,
     open_door_when_ready,
     pick_contact,
@@ -138,6 +139,14 @@ def test_search_timeline_account_and_lists_on_the_server(
     holds = get(client, "/v1/signals", "sales", kind="service_hold", limit=1000)["rows"]
     assert len(holds) == store.query("SELECT count() FROM active_signals WHERE kind = 'service_hold'")[0][0]
     assert get(client, "/v1/data-quality", "analyst")["rows"]
+
+
+@pytest.mark.timeout(240)
+def test_an_account_answer_carries_its_live_account_level_signals_on_the_server(
+    client: TestClient, server: tuple[AbstractReadStore, str, int, str]
+) -> None:
+    store = server[0]
+    check_account_signals(client, store, pick_contact(store, "account_id != ''")["account_id"])
 
 
 def test_read_only_sql_is_refused_twice_on_the_server(

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from unit.test_api_fixtures import EXTERNAL_ID, SECRET, auth, load_story, pick_contact, signer, token
+from unit.test_api_fixtures import (
+    EXTERNAL_ID,
+    SECRET,
+    auth,
+    check_account_signals,
+    load_story,
+    pick_contact,
+    signer,
+    token,
+)
 
 from touchstream.adapters.api.app import LIST_ROUTES, create_api
 from touchstream.adapters.api.auth import TokenSigner
@@ -255,25 +263,7 @@ def test_account_view_rolls_up_its_contacts(client: TestClient, jane: dict[str, 
 def test_an_account_answer_carries_its_account_level_signals_for_roles_that_hear_them(
     client: TestClient, store: AbstractReadStore, jane: dict[str, Any]
 ) -> None:
-    account = jane["account_id"]
-    columns = ["signal_id", "account_id", "kind", "department", "status", "reason", "evidence"]
-    columns += ["raised_at", "expires_at", "cleared_at", "version"]
-    raised, later, never = datetime(2026, 5, 1), datetime(2100, 1, 1), datetime(1970, 1, 1)
-
-    def row(signal: str, status: str, expires: datetime, version: int) -> tuple[Any, ...]:
-        what = (signal, account, "service_hold_lifted", "sales", status, "T1 solved", [signal])
-        return (*what, raised, expires, never, version)
-
-    rows = [row("acc-sig-1", "raised", later, 1), row("acc-sig-2", "raised", later, 1)]
-    rows += [row("acc-sig-2", "cleared", later, 2), row("acc-sig-3", "raised", raised, 1)]
-    store.insert_rows("account_signals", columns, rows)
-    sales = get(client, f"/v1/accounts/{account}", "sales")
-    heard = {s["signal_id"]: s for s in sales["signals"]}
-    assert heard["acc-sig-1"]["evidence"] == ["acc-sig-1"]
-    assert heard["acc-sig-1"]["kind"] == "service_hold_lifted"
-    assert "acc-sig-2" not in heard  # cleared by its newer version
-    assert "acc-sig-3" not in heard  # expired
-    assert get(client, f"/v1/accounts/{account}", "marketing")["signals"] == []
+    check_account_signals(client, store, jane["account_id"])
 
 
 def test_lists_filter_and_shape(client: TestClient, store: AbstractReadStore) -> None:

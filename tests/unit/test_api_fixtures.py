@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from fastapi.testclient import TestClient
 
 from touchstream.adapters.api.auth import TokenSigner
 from touchstream.adapters.api.feed import topic_publisher
@@ -149,3 +150,32 @@ def pick_contact(store: AbstractReadStore, where: str = "1") -> dict[str, Any]:
     )
     assert rows, f"no contact matches {where}"
     return dict(zip([c for c, _ in columns], rows[0], strict=True))
+
+
+def check_account_signals(client: TestClient, store: AbstractReadStore, account: str) -> None:
+    """An account's answer carries its live account-level signals, the newest version of each (a cleared
+    or an expired one is left out), to a role hearing their department, and none to one that does not."""
+    columns = ["signal_id", "account_id", "kind", "department", "status", "reason", "evidence"]
+    columns += ["raised_at", "expires_at", "cleared_at", "version"]
+    raised, later, never = datetime(2026, 5, 1), datetime(2100, 1, 1), datetime(1970, 1, 1)
+
+    def row(signal: str, status: str, expires: datetime, version: int) -> tuple[Any, ...]:
+        what = (signal, account, "service_hold_lifted", "sales", status, "T1 solved", [signal])
+        return (*what, raised, expires, never, version)
+
+    rows = [row("acc-sig-1", "raised", later, 1), row("acc-sig-2", "raised", later, 1)]
+    rows += [row("acc-sig-2", "cleared", later, 2), row("acc-sig-3", "raised", raised, 1)]
+    store.insert_rows("account_signals", columns, rows)
+
+    def signals(role: str) -> list[dict[str, Any]]:
+        answer = client.get(f"/v1/accounts/{account}", headers=auth(role))
+        assert answer.status_code == 200, answer.text
+        found: list[dict[str, Any]] = answer.json()["signals"]
+        return found
+
+    heard = {s["signal_id"]: s for s in signals("sales")}
+    assert heard["acc-sig-1"]["evidence"] == ["acc-sig-1"]
+    assert heard["acc-sig-1"]["kind"] == "service_hold_lifted"
+    assert "acc-sig-2" not in heard  # cleared by its newer version
+    assert "acc-sig-3" not in heard  # expired
+    assert signals("marketing") == []

@@ -9,6 +9,7 @@ import pytest
 
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import MIGRATIONS_TABLE, applied_versions, load_config, migrate
+from touchstream.projections.account_signals import ACCOUNT_SIGNAL_COLUMNS
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS
 from touchstream.projections.merges import MERGE_COLUMNS
@@ -63,6 +64,7 @@ def test_tables_have_exactly_the_columns_the_row_builders_write(store: ChDBStore
         "signals": SIGNAL_COLUMNS,
         "projection_state": STATE_COLUMNS,
         "contact_merges": MERGE_COLUMNS,
+        "account_signals": ACCOUNT_SIGNAL_COLUMNS,
     }
     for table, columns in expected.items():
         got = store.query(

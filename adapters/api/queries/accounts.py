@@ -31,16 +31,11 @@ def account_view(store: AbstractReadStore, account_id: str, contacts: int = 100)
 def account_signals(
     store: AbstractReadStore, account_id: str, departments: frozenset[str]
 ) -> list[dict[str, Any]]:
-    """The account's raised account-level signals (`account_signals`, the newest version of each) that
-    have not expired, of the departments given: what sales hears about the account as a whole."""
+    """The account's raised account-level signals that have not expired (`active_account_signals`, the
+    newest version of each), of the departments given: what sales hears about the account as a whole."""
     columns, rows = store.query_with_columns(
         "SELECT signal_id, kind, department, reason, evidence, raised_at, expires_at "
-        "FROM (SELECT signal_id, argMax(kind, version) AS kind, argMax(department, version) AS department, "
-        "argMax(status, version) AS status, argMax(reason, version) AS reason, "
-        "argMax(evidence, version) AS evidence, argMax(raised_at, version) AS raised_at, "
-        "argMax(expires_at, version) AS expires_at FROM account_signals "
-        "WHERE account_id = %(id)s GROUP BY signal_id) "
-        "WHERE status = 'raised' AND expires_at > now() ORDER BY raised_at DESC, signal_id",
+        "FROM active_account_signals WHERE account_id = %(id)s ORDER BY raised_at DESC, signal_id",
         {"id": account_id},
     )
     return [s for s in as_dicts(columns, rows) if s["department"] in departments]

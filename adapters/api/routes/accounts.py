@@ -32,7 +32,7 @@ def router(api: QueryApi) -> APIRouter:
         with api.pool.borrow() as store:
             real = api.real_id(store, principal, account_id, "account")
             found = account_view(store, real, contacts)
-            may_hear = found is not None and principal.role.may_read_view("account_signals")
+            may_hear = found is not None and principal.role.may_read_view("active_account_signals")
             departments = principal.role.signal_departments if may_hear else frozenset()
             signals = account_signals(store, real, departments) if departments else []
         if found is None:
