@@ -30,12 +30,12 @@ one `act` that raises, merges and withdraws, so both decide alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 
 from ...projections.identity import SUSPECT_REASONS, suspect_id
@@ -59,9 +59,12 @@ from ...projections.master_record import Contact, DuplicateSuspect
 from ...streams.ports import LinkCounts
 from ..config import Settings
 from .application import MasterRecord
+from .bulk_read import events_of_many
 
 REASON = "probable_match"
 ACTOR = "linkage"
+# The scan's suspects written in one write at most this many at a time.
+PENDING_MAX = 500
 # Below this, EM has too few pairs to learn from: the default priors (`Model.default`) score instead.
 MIN_CONTACTS_TO_FIT = 200
 # Keys that name one person (a shared address as used by one name counts as the address itself).
@@ -135,12 +138,16 @@ class ScanSummary:
 
 def contact_ids(master: MasterRecord) -> Iterator[UUID]:
     """Every contact ever registered, oldest first (from the notification log)."""
+    for page in _contact_id_pages(master):
+        yield from page
+
+
+def _contact_id_pages(master: MasterRecord) -> Iterator[list[UUID]]:
     topic = get_topic(Contact.Registered)  # type: ignore[attr-defined]
     start = 1
     while True:
         batch = master.recorder.select_notifications(start, 1000, topics=[topic])
-        for note in batch:
-            yield UUID(str(note.originator_id))
+        yield [UUID(str(note.originator_id)) for note in batch]
         if len(batch) < 1000:
             return
         start = batch[-1].id + 1
@@ -160,8 +167,19 @@ def read_for_linkage(master: MasterRecord, contact_id: UUID) -> Contact:
     observations, identifiers, weak keys, merge, role and erasure are the full read's (`link_record` of
     both is equal: tests/unit/test_linkage.py), its `version` the stored one, and its current values and
     account are not to be used. Reads from version 1 (no snapshot): contacts are short."""
+    return _replayed(master, contact_id, master.recorder.select_events(contact_id))
+
+
+def read_many_for_linkage(master: MasterRecord, contact_ids: Sequence[UUID]) -> list[Contact]:
+    """`read_for_linkage` of each of `contact_ids`, in their order, their events read in a few statements
+    (`bulk_read.events_of_many`) instead of one a contact."""
+    stored = events_of_many(master, contact_ids)
+    return [_replayed(master, contact_id, stored.get(contact_id, ())) for contact_id in contact_ids]
+
+
+def _replayed(master: MasterRecord, contact_id: UUID, stored_events: Iterable[StoredEvent]) -> Contact:
     contact: Contact | None = None
-    for stored in master.recorder.select_events(contact_id):
+    for stored in stored_events:
         if stored.topic in _NOT_COMPARED:
             if contact is not None:
                 contact.version = stored.originator_version
@@ -221,6 +239,11 @@ class Linker:
         self._compared: dict[tuple[str, str], Vector] = {}
         self._stale: set[str] = set()
         self._merged_into: dict[str, str] = {}  # what the index saw merged, to follow without a read
+        # During a scan: the suspects raised and not yet written (saved together, `flush`), and the ids of
+        # every suspect raised (read once from the log: a suspect another process raises meanwhile is
+        # caught by its write's IntegrityError instead).
+        self._pending: list[tuple[DuplicateSuspect, Scored]] | None = None
+        self._raised: set[UUID] | None = None
 
     @classmethod
     def open(cls, master: MasterRecord, settings: Settings | None = None) -> Linker:
@@ -234,10 +257,13 @@ class Linker:
 
     def load(self, progress: Callable[[int], None] | None = None) -> int:
         self.position = (self.master.recorder.max_notification_id() or 0) + 1
-        for n, contact_id in enumerate(contact_ids(self.master), 1):
-            self._index(read_for_linkage(self.master, contact_id))
-            if progress is not None and n % 500 == 0:
-                progress(500)
+        n = 0
+        for page in _contact_id_pages(self.master):  # a page's contacts read in a few statements
+            for contact in read_many_for_linkage(self.master, page):
+                self._index(contact)
+                n += 1
+                if progress is not None and n % 500 == 0:
+                    progress(500)
         return len(self.records)
 
     def follow(self) -> set[str]:
@@ -358,45 +384,120 @@ class Linker:
         raised = DuplicateSuspect(
             contact_id=a, other_id=b, reason=REASON, identifier=evidence, event_id=ACTOR
         )
+        if self._raised is not None:
+            self._raised.add(raised.id)
+        if not merging:
+            self._raise(raised, scored, summary)
+            return
+        survivor = self._raise_merged(raised, summary)
+        if survivor is None:  # another scan raised it first
+            summary.already += 1
+            return
+        summary.merges += 1
+        summary.scored.append(scored)
+        key = str(survivor.id)
+        merged = scored.b if key == scored.a else scored.a
+        self._stale.update((merged, key))
+        # The merged one leaves the index without a read (it is merged: nothing of it is compared); the
+        # survivor is indexed again as the merge saved it, with what it absorbed (its link record is the
+        # linker's read's: tests/unit/test_linkage.py).
+        self._merged_into[merged] = key
+        self.records.pop(merged, None)
+        self.index.remove(merged)
+        self.versions.pop(merged, None)
+        self._index(survivor)
+
+    def _raise(self, raised: DuplicateSuspect, scored: Scored, summary: ScanSummary) -> None:
+        """A suspect for the queue: saved now, or with the scan's next write (`_pending`)."""
+        summary.suspects += 1
+        summary.scored.append(scored)
+        if self._pending is not None:
+            self._pending.append((raised, scored))
+            if len(self._pending) >= PENDING_MAX:
+                self.flush(summary)
+            return
         try:
             self.master.save(raised)
         except IntegrityError:  # another scan raised it first
             summary.already += 1
-            return
-        summary.suspects += 1
-        summary.scored.append(scored)
-        if merging:
-            survivor = self.master.merge_suspect(raised.id, actor=ACTOR)
-            summary.merges += 1
             summary.suspects -= 1
-            merged = scored.b if str(survivor) == scored.a else scored.a
-            self._stale.update((merged, str(survivor)))
-            # The merged one leaves the index without a read (it is merged: nothing of it is compared);
-            # the survivor is read again, with what it absorbed.
-            self._merged_into[merged] = str(survivor)
-            self.records.pop(merged, None)
-            self.index.remove(merged)
-            self.versions.pop(merged, None)
-            self._index(read_for_linkage(self.master, survivor))
+            summary.scored.remove(scored)
+
+    def _raise_merged(self, raised: DuplicateSuspect, summary: ScanSummary) -> Contact | None:
+        """The suspect raised, decided `merged` and its pair merged, in one write with the suspects still
+        pending; the survivor as saved, or None when another process raised this suspect first."""
+        pending = self._pending or []
+        try:
+            survivor = self.master.merge_raised(raised, ACTOR, also=[s for s, _ in pending])
+        except IntegrityError:
+            # Something of the write was written meanwhile: the pending suspects one at a time, then the
+            # suspect and the merge as two writes (the merge retries on the pair's changes).
+            self.flush(summary, spent=True)
+            again = _fresh(raised)
+            try:
+                self.master.save(again)
+            except IntegrityError:
+                return None
+            return self.master.contact(self.master.merge_suspect(again.id, actor=ACTOR), follow=False)
+        pending.clear()
+        return survivor
+
+    def flush(self, summary: ScanSummary, spent: bool = False) -> None:
+        """Save the suspects the scan raised and has not written yet, in one write; if another process
+        wrote one of them meanwhile (or `spent`: a failed write collected their events already), one at a
+        time, each raised again (a suspect already there is counted `already`)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        if not spent:
+            try:
+                self.master.save(*(s for s, _ in pending))
+                return
+            except IntegrityError:
+                pass
+        for raised, scored in pending:
+            try:
+                self.master.save(_fresh(raised))
+            except IntegrityError:
+                summary.already += 1
+                summary.suspects -= 1
+                summary.scored.remove(scored)
 
     def withdraw_disproved(self) -> int:
         """The resolver's open suspects (a shared address, a shared phone, a name at a company) whose pair
         the model scores below `withdraw_below`, or calls a household: withdrawn, with the score, so the
-        steward queue holds what is still in doubt. A steward's decision is never touched."""
-        withdrawn = 0
-        for suspect in list(self.master.suspects("open")):
-            if suspect.reason == REASON:
-                continue
+        steward queue holds what is still in doubt. A steward's decision is never touched. Written
+        `PENDING_MAX` suspects a write; when a steward decided one meanwhile, the rest one at a time."""
+        done = [0]  # withdrawn and written
+        try:
+            self._withdraw_disproved(done, PENDING_MAX)
+        except IntegrityError:  # nothing of that write was written: what is still open, one at a time
+            self._withdraw_disproved(done, 1)
+        return done[0]
+
+    def _withdraw_disproved(self, done: list[int], per_write: int) -> None:
+        changed: list[DuplicateSuspect] = []
+        for suspect in list(self.master.suspects("open", reason=lambda r: r != REASON)):
             a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
             if a == b:  # merged since it was raised (by the scan or a steward): the question is answered
                 suspect.decide("merged", ACTOR, "the pair is one contact now")
-                self.master.save(suspect)
-                continue
-            if a not in self.records or b not in self.records:
-                continue
-            self._withdraw_if_disproved(suspect, self.score(*sorted((a, b))))
-            withdrawn += suspect.status == "withdrawn"
-        return withdrawn
+                changed.append(suspect)
+            elif (
+                a in self.records
+                and b in self.records
+                and self._disprove(suspect, self.score(*sorted((a, b))))
+            ):
+                changed.append(suspect)
+            if len(changed) >= per_write:
+                self._write(changed, done)
+        self._write(changed, done)
+
+    def _write(self, changed: list[DuplicateSuspect], done: list[int]) -> None:
+        if changed:
+            self.master.save(*changed)
+            done[0] += sum(s.status == "withdrawn" for s in changed)
+            changed.clear()
 
     def _survivor(self, contact_id: UUID) -> str:
         key = str(contact_id)
@@ -411,14 +512,22 @@ class Linker:
         return key
 
     def _withdraw_if_disproved(self, suspect: DuplicateSuspect, scored: Scored) -> None:
+        if self._disprove(suspect, scored):
+            self.master.save(suspect)
+
+    def _disprove(self, suspect: DuplicateSuspect, scored: Scored) -> bool:
+        """Withdraw the suspect (unsaved) if the model disproves its pair; whether it did."""
         if scored.probability < self.thresholds.withdraw_below or household(scored.vector):
             agreeing = ",".join(scored.fields)
             suspect.withdraw(
                 f"linkage scores the pair p={scored.probability:.3f} (agreeing: {agreeing})", ACTOR
             )
-            self.master.save(suspect)
+            return True
+        return False
 
     def _exists(self, aggregate_id: UUID) -> bool:
+        if self._raised is not None:  # the scan read every suspect's id once, at its start
+            return aggregate_id in self._raised
         try:
             self.master.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -480,9 +589,7 @@ class Linker:
         under the suspect threshold (or calls a household) are withdrawn with the new score, so what an
         early, untrained model raised does not stay in the queue. Returns how many were withdrawn."""
         withdrawn = 0
-        for suspect in list(self.master.suspects("open")):
-            if suspect.reason != REASON:
-                continue
+        for suspect in list(self.master.suspects("open", reason=lambda r: r == REASON)):
             a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
             if a == b or a not in self.records or b not in self.records:
                 continue
@@ -517,6 +624,29 @@ class Linker:
         return found if isinstance(found, DuplicateSuspect) else None
 
 
+def _fresh(raised: DuplicateSuspect) -> DuplicateSuspect:
+    """An unsaved suspect raised again (a failed write collected the events of the one given)."""
+    return DuplicateSuspect(
+        contact_id=raised.contact_id,
+        other_id=raised.other_id,
+        reason=raised.reason,
+        identifier=raised.identifier,
+        event_id=raised.raised_by,
+    )
+
+
+def _suspect_ids(master: MasterRecord) -> set[UUID]:
+    topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
+    found: set[UUID] = set()
+    start = 1
+    while True:
+        notes = master.recorder.select_notifications(start, 1000, topics=[topic])
+        found.update(UUID(str(note.originator_id)) for note in notes)
+        if len(notes) < 1000:
+            return found
+        start = notes[-1].id + 1
+
+
 def scan(
     master: MasterRecord,
     settings: Settings | None = None,
@@ -528,10 +658,17 @@ def scan(
     linker = Linker(master, thresholds or Thresholds.from_settings(settings))
     summary = ScanSummary(contacts=linker.load(progress))
     summary.em_iterations = linker.fit()
-    for a, b in sorted(linker.index.pairs()):
-        if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
-            summary.pairs += 1
-            linker.act(linker.score(a, b), summary)
+    # The suspects raised are written together (with the next merge, or every `PENDING_MAX`), in the
+    # order raised.
+    linker._pending, linker._raised = [], _suspect_ids(master)
+    try:
+        for a, b in sorted(linker.index.pairs()):
+            if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
+                summary.pairs += 1
+                linker.act(linker.score(a, b), summary)
+        linker.flush(summary)
+    finally:
+        linker._pending = linker._raised = None
     summary.withdrawn = linker.withdraw_disproved()
     summary.seconds = time.perf_counter() - started
     summary.cpu_seconds = time.process_time() - cpu
