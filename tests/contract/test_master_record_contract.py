@@ -16,6 +16,11 @@ from event_examples import identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord, _project
 from touchstream.adapters.master_record.bulk_read import read_many
+from touchstream.adapters.master_record.linkage import (
+    contact_ids,
+    read_for_linkage,
+    read_many_for_linkage,
+)
 
 
 class MasterRecordContract:
@@ -94,6 +99,23 @@ class MasterRecordContract:
         taken = [s.originator_version for s in app.snapshots.get(contact.id)]
         assert taken  # snapshots are taken as the contact grows
         assert max(taken) >= 100
+
+    def test_the_linkers_bulk_read_of_contacts_equals_its_one_by_one_read(self, app: MasterRecord) -> None:
+        for day in range(60):  # past the snapshot interval: both reads replay from version 1 all the same
+            app.resolve(event({"email": "ada@acme-widgets.com", "phone": f"+1415555{day:04d}"}, day=day))
+        for n in range(3):
+            app.resolve(event({"email": f"p{n}@acme-widgets.com"}, day=n))
+        one, two = (app.owner_of(f"email:p{n}@acme-widgets.com") for n in range(2))
+        assert one is not None
+        assert two is not None
+        app.merge(one, two, actor="steward")  # merged and absorbing contacts read too
+        ids = list(contact_ids(app))
+        bulk = read_many_for_linkage(app, [*ids, ids[0]])
+        assert len(bulk) == len(ids) + 1
+        for contact_id, contact in zip([*ids, ids[0]], bulk, strict=True):
+            assert vars(contact) == vars(read_for_linkage(app, contact_id))
+        with pytest.raises(KeyError):
+            read_many_for_linkage(app, [uuid.uuid4()])
 
 
 class SharedStoreContract(MasterRecordContract):
