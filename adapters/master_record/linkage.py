@@ -30,12 +30,12 @@ one `act` that raises, merges and withdraws, so both decide alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from ...projections.identity import SUSPECT_REASONS, suspect_id
@@ -51,7 +51,6 @@ from ...projections.linkage import (
     estimate_u,
     fit_model,
     household,
-    record_of,
     strong_agreement,
 )
 from ...projections.linkage_model import MODEL_ID, LinkageModel
@@ -59,7 +58,14 @@ from ...projections.master_record import Contact, DuplicateSuspect
 from ...streams.ports import LinkCounts
 from ..config import Settings
 from .application import MasterRecord
-from .bulk_read import events_of_many
+from .linkage_read import (
+    contact_id_pages,
+    fresh_suspect,
+    link_record,
+    read_for_linkage,
+    read_many_for_linkage,
+    suspect_ids,
+)
 
 REASON = "probable_match"
 ACTOR = "linkage"
@@ -67,8 +73,6 @@ ACTOR = "linkage"
 PENDING_MAX = 500
 # Below this, EM has too few pairs to learn from: the default priors (`Model.default`) score instead.
 MIN_CONTACTS_TO_FIT = 200
-# Keys that name one person (a shared address as used by one name counts as the address itself).
-_STRONG = ("email:", "pid:", "ext:")
 # The incremental linker fits again when its index holds this many times the contacts of the stored fit.
 REFIT_GROWTH = 2
 # What the index follows on the notification log: the contact events that change what the model compares,
@@ -136,84 +140,6 @@ class ScanSummary:
         return self.contacts / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
-def contact_ids(master: MasterRecord) -> Iterator[UUID]:
-    """Every contact ever registered, oldest first (from the notification log)."""
-    for page in _contact_id_pages(master):
-        yield from page
-
-
-def _contact_id_pages(master: MasterRecord) -> Iterator[list[UUID]]:
-    topic = get_topic(Contact.Registered)  # type: ignore[attr-defined]
-    start = 1
-    while True:
-        batch = master.recorder.select_notifications(start, 1000, topics=[topic])
-        yield [UUID(str(note.originator_id)) for note in batch]
-        if len(batch) < 1000:
-            return
-        start = batch[-1].id + 1
-
-
-# Contact events that change nothing `link_record` reads (which value of an attribute is current, the
-# account, consent): the linker's reads neither decode nor apply them (the profile's largest cost was
-# replaying every event of every contact; these are ~40 % of them, and the largest).
-_NOT_COMPARED = frozenset(
-    get_topic(getattr(Contact, name))
-    for name in ("AttributeChanged", "AccountLinked", "AccountSuggested", "ConsentChanged")
-)
-
-
-def read_for_linkage(master: MasterRecord, contact_id: UUID) -> Contact:
-    """The contact as the model sees it: every stored event replayed but those in `_NOT_COMPARED`, so its
-    observations, identifiers, weak keys, merge, role and erasure are the full read's (`link_record` of
-    both is equal: tests/unit/test_linkage.py), its `version` the stored one, and its current values and
-    account are not to be used. Reads from version 1 (no snapshot): contacts are short."""
-    return _replayed(master, contact_id, master.recorder.select_events(contact_id))
-
-
-def read_many_for_linkage(master: MasterRecord, contact_ids: Sequence[UUID]) -> list[Contact]:
-    """`read_for_linkage` of each of `contact_ids`, in their order, their events read in a few statements
-    (`bulk_read.events_of_many`) instead of one a contact."""
-    stored = events_of_many(master, contact_ids)
-    return [_replayed(master, contact_id, stored.get(contact_id, ())) for contact_id in contact_ids]
-
-
-def _replayed(master: MasterRecord, contact_id: UUID, stored_events: Iterable[StoredEvent]) -> Contact:
-    contact: Contact | None = None
-    for stored in stored_events:
-        if stored.topic in _NOT_COMPARED:
-            if contact is not None:
-                contact.version = stored.originator_version
-            continue
-        event = master.mapper.to_domain_event(stored)
-        if not isinstance(event, Contact.Event):
-            raise TypeError(f"{contact_id} is not a contact ({stored.topic})")
-        contact = event.mutate(contact)
-    if contact is None:
-        raise KeyError(f"no contact {contact_id}")
-    return contact
-
-
-def link_record(contact: Contact) -> LinkRecord | None:
-    """What the model compares of a contact; None for one that is merged, a role mailbox or erased."""
-    if contact.merged_into is not None or contact.role or contact.erasure_requested:
-        return None
-    values = {
-        name: [str(o.get("value", "")) for o in slots.values()]
-        for name, slots in contact.observations.items()
-    }
-    strong: set[str] = set()
-    emails: list[str] = []
-    for key in contact.identifiers:
-        base = key.removeprefix("named:").rsplit("|", 1)[0] if key.startswith("named:") else key
-        if base.startswith(_STRONG):
-            strong.add(base)
-        if base.startswith("email:"):
-            emails.append(base.removeprefix("email:"))
-    values.setdefault("phone", [])
-    values["phone"] += [k.removeprefix("phone:") for k in contact.weak if k.startswith("phone:")]
-    return record_of(str(contact.id), values, emails, strong)
-
-
 class Linker:
     """The index of every active contact and the model; scores a contact against its blocking partners."""
 
@@ -258,7 +184,7 @@ class Linker:
     def load(self, progress: Callable[[int], None] | None = None) -> int:
         self.position = (self.master.recorder.max_notification_id() or 0) + 1
         n = 0
-        for page in _contact_id_pages(self.master):  # a page's contacts read in a few statements
+        for page in contact_id_pages(self.master):  # a page's contacts read in a few statements
             for contact in read_many_for_linkage(self.master, page):
                 self._index(contact)
                 n += 1
@@ -283,8 +209,8 @@ class Linker:
                 self.position = notes[-1].id + 1
             if len(notes) < 1000:
                 break
-        for key in changed:
-            self._index(read_for_linkage(self.master, UUID(key)))
+        for contact in read_many_for_linkage(self.master, [UUID(key) for key in changed]):
+            self._index(contact)
         if refitted:
             self.load_model()
         return set(changed)
@@ -433,7 +359,7 @@ class Linker:
             # Something of the write was written meanwhile: the pending suspects one at a time, then the
             # suspect and the merge as two writes (the merge retries on the pair's changes).
             self.flush(summary, spent=True)
-            again = _fresh(raised)
+            again = fresh_suspect(raised)
             try:
                 self.master.save(again)
             except IntegrityError:
@@ -458,7 +384,7 @@ class Linker:
                 pass
         for raised, scored in pending:
             try:
-                self.master.save(_fresh(raised))
+                self.master.save(fresh_suspect(raised))
             except IntegrityError:
                 summary.already += 1
                 summary.suspects -= 1
@@ -624,29 +550,6 @@ class Linker:
         return found if isinstance(found, DuplicateSuspect) else None
 
 
-def _fresh(raised: DuplicateSuspect) -> DuplicateSuspect:
-    """An unsaved suspect raised again (a failed write collected the events of the one given)."""
-    return DuplicateSuspect(
-        contact_id=raised.contact_id,
-        other_id=raised.other_id,
-        reason=raised.reason,
-        identifier=raised.identifier,
-        event_id=raised.raised_by,
-    )
-
-
-def _suspect_ids(master: MasterRecord) -> set[UUID]:
-    topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
-    found: set[UUID] = set()
-    start = 1
-    while True:
-        notes = master.recorder.select_notifications(start, 1000, topics=[topic])
-        found.update(UUID(str(note.originator_id)) for note in notes)
-        if len(notes) < 1000:
-            return found
-        start = notes[-1].id + 1
-
-
 def scan(
     master: MasterRecord,
     settings: Settings | None = None,
@@ -660,7 +563,7 @@ def scan(
     summary.em_iterations = linker.fit()
     # The suspects raised are written together (with the next merge, or every `PENDING_MAX`), in the
     # order raised.
-    linker._pending, linker._raised = [], _suspect_ids(master)
+    linker._pending, linker._raised = [], suspect_ids(master)
     try:
         for a, b in sorted(linker.index.pairs()):
             if a in linker.records and b in linker.records:  # a merge during the scan retired one of them

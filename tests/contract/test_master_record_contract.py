@@ -16,7 +16,7 @@ from event_examples import identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord, _project
 from touchstream.adapters.master_record.bulk_read import read_many
-from touchstream.adapters.master_record.linkage import (
+from touchstream.adapters.master_record.linkage_read import (
     contact_ids,
     read_for_linkage,
     read_many_for_linkage,

@@ -16,11 +16,9 @@ from touchstream.adapters.master_record.linkage import (
     Linker,
     ScanSummary,
     Thresholds,
-    contact_ids,
-    link_record,
-    read_for_linkage,
     scan,
 )
+from touchstream.adapters.master_record.linkage_read import contact_ids, link_record, read_for_linkage
 from touchstream.adapters.synthetic.generator import GeneratorConfig, write_dataset
 from touchstream.adapters.synthetic.noisy import NoisyConfig, noisy_dataset, write_noisy
 from touchstream.events.parsing import parse_event
