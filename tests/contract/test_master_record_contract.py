@@ -21,6 +21,7 @@ from touchstream.adapters.master_record.linkage_read import (
     read_for_linkage,
     read_many_for_linkage,
 )
+from touchstream.projections.master_record import DuplicateSuspect
 
 
 class MasterRecordContract:
@@ -116,6 +117,23 @@ class MasterRecordContract:
             assert vars(contact) == vars(read_for_linkage(app, contact_id))
         with pytest.raises(KeyError):
             read_many_for_linkage(app, [uuid.uuid4()])
+
+    def test_the_steward_queue_lists_by_status_and_reason(self, app: MasterRecord) -> None:
+        a, b, c = (uuid.uuid4() for _ in range(3))
+        raised = [
+            DuplicateSuspect(contact_id=a, other_id=b, reason="shared_phone", identifier="x", event_id="e1"),
+            DuplicateSuspect(
+                contact_id=a, other_id=c, reason="probable_match", identifier="y", event_id="e2"
+            ),
+            DuplicateSuspect(
+                contact_id=b, other_id=c, reason="probable_match", identifier="z", event_id="e3"
+            ),
+        ]
+        raised[2].decide("dismissed", "steward")
+        app.save(*raised)
+        assert [s.id for s in app.suspects(None)] == [s.id for s in raised]  # in the order raised
+        assert [s.id for s in app.suspects("open", reason=lambda r: r == "probable_match")] == [raised[1].id]
+        assert [s.identifier for s in app.suspects(None, reason=lambda r: r != "probable_match")] == ["x"]
 
 
 class SharedStoreContract(MasterRecordContract):
