@@ -8,7 +8,8 @@ does: the snapshot first, then the events, through the same projector.
 
 It reads the library's own tables with the library's own mapper (`Application.mapper`), so the stored
 form stays the library's. Only the SQLite and PostgreSQL recorders are read this way; any other (the
-in-memory one of the unit tests) answers through `Repository.get`, one id at a time.
+in-memory one of the unit tests) answers through `Repository.get`, one id at a time. `events_of_many` gives
+the stored events themselves, for a read that replays them its own way (the linker's, linkage_read.py).
 """
 
 from __future__ import annotations

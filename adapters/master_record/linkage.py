@@ -1,8 +1,9 @@
 """Probabilistic duplicate suspects over the master record: the bulk scan and the incremental linker.
 
 Reads contacts from `MasterRecord` (every contact ever registered, via the notification log; merged, role
-and erased ones skipped), turns each into a `LinkRecord` (every observed value per field), blocks, fits
-the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each compared pair:
+and erased ones skipped; the reads are in linkage_read.py), turns each into a `LinkRecord` (every observed
+value per field), blocks, fits the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each
+compared pair:
 
 - probability >= the merge threshold and a strong identifier (email, state id, a system's id) held by
   both: merged (a `probable_match` suspect raised and decided `merged` by `linkage`, so the evidence
@@ -416,10 +417,10 @@ class Linker:
             ):
                 changed.append(suspect)
             if len(changed) >= per_write:
-                self._write(changed, done)
-        self._write(changed, done)
+                self._write_decided(changed, done)
+        self._write_decided(changed, done)
 
-    def _write(self, changed: list[DuplicateSuspect], done: list[int]) -> None:
+    def _write_decided(self, changed: list[DuplicateSuspect], done: list[int]) -> None:
         if changed:
             self.master.save(*changed)
             done[0] += sum(s.status == "withdrawn" for s in changed)
