@@ -77,7 +77,12 @@ class Observation:
     def slot(self) -> str:
         """Observations of the same value from the same source (and kind) replace each other: history stays
         bounded by distinct values, not by how often a value is repeated."""
-        return f"{int(self.manual)}|{self.source}|{self.value}"
+        return slot_of(self.manual, self.source, self.value)
+
+
+def slot_of(manual: bool, source: str, value: str) -> str:
+    """`Observation.slot` without building the observation (replaying a contact reads one per event)."""
+    return f"{int(manual)}|{source}|{value}"
 
 
 @dataclass(frozen=True)

@@ -668,19 +668,50 @@ class MasterRecord(Application[UUID]):
 
         return self._retrying(attempt)
 
-    def suspects(self, status: str | None = "open") -> Iterator[DuplicateSuspect]:
-        """The steward queue: duplicate suspects in the order raised (from the notification log)."""
+    def suspects(
+        self, status: str | None = "open", reason: Callable[[str], bool] | None = None
+    ) -> Iterator[DuplicateSuspect]:
+        """The steward queue: duplicate suspects in the order raised (from the notification log), only those
+        raised for a reason `reason` accepts when given (told from the notification itself, before any
+        read). Each page of the log is read in a few statements (`bulk_read.read_many`)."""
         topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
         start = 1
         while True:
             batch = self.recorder.select_notifications(start, 500, topics=[topic])
-            for note in batch:
-                suspect = self._find(DuplicateSuspect, UUID(str(note.originator_id)))
+            wanted = [
+                UUID(str(note.originator_id))
+                for note in batch
+                if reason is None or reason(str(getattr(self.mapper.to_domain_event(note), "reason", "")))
+            ]
+            found = self._find_many(DuplicateSuspect, wanted)
+            for suspect_id_ in wanted:
+                suspect = found.get(suspect_id_)
                 if suspect is not None and (status is None or suspect.status == status):
                     yield suspect
             if len(batch) < 500:
                 return
             start = batch[-1].id + 1
+
+    def _find_many(self, cls: type[A], ids: Sequence[UUID]) -> dict[UUID, A]:
+        """`_find` of each of `ids` (absent ones left out): what a batch holds from it, the rest read at
+        once."""
+        batch = self._batch
+        unread = [i for i in ids if batch is None or (i not in batch.loaded and i not in batch.absent)]
+        read: dict[UUID, Aggregate] = read_many(self, unread, _project) if unread else {}
+        if batch is not None:
+            batch.loaded.update(read)
+            batch.absent.update(set(unread) - read.keys())
+        found: dict[UUID, A] = {}
+        for aggregate_id in ids:
+            aggregate = read.get(aggregate_id)
+            if aggregate is None and batch is not None:
+                aggregate = batch.loaded.get(aggregate_id)
+            if aggregate is None:
+                continue
+            if not isinstance(aggregate, cls):
+                raise TypeError(f"{aggregate_id} is a {type(aggregate).__name__}, not a {cls.__name__}")
+            found[aggregate_id] = aggregate
+        return found
 
     def dismiss(self, suspect: UUID, actor: str, note: str = "") -> None:
         def attempt() -> None:
@@ -707,6 +738,21 @@ class MasterRecord(Application[UUID]):
             return survivor
 
         return self._retrying(attempt)
+
+    def merge_raised(self, suspect: DuplicateSuspect, actor: str, also: Sequence[Aggregate] = ()) -> Contact:
+        """A suspect not yet saved, merged at once: raised, decided `merged` and its pair merged in one write
+        with `also` (other unsaved aggregates), where saving it and then `merge_suspect` takes two. Returns
+        the survivor as saved. No retry: when any of them was written meanwhile (the suspect by another
+        process, or one of the pair), the library's IntegrityError is raised and nothing is written (the
+        aggregates passed in are then spent: their events were collected)."""
+        suspect.decide("merged", actor)
+        touched: Touched = {a.id: a for a in also}
+        touched[suspect.id] = suspect
+        reason = f"steward:{suspect.reason}"
+        survivor = self._manual_merge(suspect.contact_id, suspect.other_id, actor, reason, touched)
+        self.save(*touched.values())
+        found = touched.get(survivor)
+        return found if isinstance(found, Contact) else self.contact(survivor, follow=False)
 
     def tracking_recorder(self) -> TrackingRecorder:
         """Where followers of this application (the relay) record their position, in the same database."""

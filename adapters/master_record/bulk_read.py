@@ -8,7 +8,8 @@ does: the snapshot first, then the events, through the same projector.
 
 It reads the library's own tables with the library's own mapper (`Application.mapper`), so the stored
 form stays the library's. Only the SQLite and PostgreSQL recorders are read this way; any other (the
-in-memory one of the unit tests) answers through `Repository.get`, one id at a time.
+in-memory one of the unit tests) answers through `Repository.get`, one id at a time. `events_of_many` gives
+the stored events themselves, for a read that replays them its own way (the linker's, linkage_read.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,29 @@ def read_many(app: Application[UUID], ids: Collection[UUID], project: Projector)
     found: dict[UUID, Any] = {}
     for start in range(0, len(wanted), CHUNK):
         found.update(_read_chunk(app, wanted[start : start + CHUNK], select, project))
+    return found
+
+
+def events_of_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
+    """Every stored event of each of `ids`, oldest first, snapshots ignored (for a read that replays from
+    version 1); ids with no event are left out. One statement per `CHUNK` ids on SQLite and PostgreSQL,
+    the recorder's `select_events` per id on any other store."""
+    ids = list(dict.fromkeys(ids))
+    select = _selector(app)
+    found: dict[UUID, list[StoredEvent]] = {}
+    if select is None:
+        for aggregate_id in ids:
+            if events := list(app.recorder.select_events(aggregate_id)):
+                found[aggregate_id] = events
+        return found
+    table = _table(app.recorder)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for row in select(table, chunk, [0] * len(chunk)):
+            stored = _stored(row)
+            found.setdefault(stored.originator_id, []).append(stored)  # type: ignore[arg-type]
+    for stored_events in found.values():
+        stored_events.sort(key=lambda e: e.originator_version)
     return found
 
 

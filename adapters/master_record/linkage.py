@@ -1,8 +1,9 @@
 """Probabilistic duplicate suspects over the master record: the bulk scan and the incremental linker.
 
 Reads contacts from `MasterRecord` (every contact ever registered, via the notification log; merged, role
-and erased ones skipped), turns each into a `LinkRecord` (every observed value per field), blocks, fits
-the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each compared pair:
+and erased ones skipped; the reads are in linkage_read.py), turns each into a `LinkRecord` (every observed
+value per field), blocks, fits the Fellegi-Sunter model by EM (projections/linkage.py) and acts on each
+compared pair:
 
 - probability >= the merge threshold and a strong identifier (email, state id, a system's id) held by
   both: merged (a `probable_match` suspect raised and decided `merged` by `linkage`, so the evidence
@@ -30,7 +31,7 @@ one `act` that raises, merges and withdraws, so both decide alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -51,7 +52,6 @@ from ...projections.linkage import (
     estimate_u,
     fit_model,
     household,
-    record_of,
     strong_agreement,
 )
 from ...projections.linkage_model import MODEL_ID, LinkageModel
@@ -59,13 +59,21 @@ from ...projections.master_record import Contact, DuplicateSuspect
 from ...streams.ports import LinkCounts
 from ..config import Settings
 from .application import MasterRecord
+from .linkage_read import (
+    contact_id_pages,
+    fresh_suspect,
+    link_record,
+    read_for_linkage,
+    read_many_for_linkage,
+    suspect_ids,
+)
 
 REASON = "probable_match"
 ACTOR = "linkage"
+# The scan's suspects written in one write at most this many at a time.
+PENDING_MAX = 500
 # Below this, EM has too few pairs to learn from: the default priors (`Model.default`) score instead.
 MIN_CONTACTS_TO_FIT = 200
-# Keys that name one person (a shared address as used by one name counts as the address itself).
-_STRONG = ("email:", "pid:", "ext:")
 # The incremental linker fits again when its index holds this many times the contacts of the stored fit.
 REFIT_GROWTH = 2
 # What the index follows on the notification log: the contact events that change what the model compares,
@@ -133,69 +141,6 @@ class ScanSummary:
         return self.contacts / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
-def contact_ids(master: MasterRecord) -> Iterator[UUID]:
-    """Every contact ever registered, oldest first (from the notification log)."""
-    topic = get_topic(Contact.Registered)  # type: ignore[attr-defined]
-    start = 1
-    while True:
-        batch = master.recorder.select_notifications(start, 1000, topics=[topic])
-        for note in batch:
-            yield UUID(str(note.originator_id))
-        if len(batch) < 1000:
-            return
-        start = batch[-1].id + 1
-
-
-# Contact events that change nothing `link_record` reads (which value of an attribute is current, the
-# account, consent): the linker's reads neither decode nor apply them (the profile's largest cost was
-# replaying every event of every contact; these are ~40 % of them, and the largest).
-_NOT_COMPARED = frozenset(
-    get_topic(getattr(Contact, name))
-    for name in ("AttributeChanged", "AccountLinked", "AccountSuggested", "ConsentChanged")
-)
-
-
-def read_for_linkage(master: MasterRecord, contact_id: UUID) -> Contact:
-    """The contact as the model sees it: every stored event replayed but those in `_NOT_COMPARED`, so its
-    observations, identifiers, weak keys, merge, role and erasure are the full read's (`link_record` of
-    both is equal: tests/unit/test_linkage.py), its `version` the stored one, and its current values and
-    account are not to be used. Reads from version 1 (no snapshot): contacts are short."""
-    contact: Contact | None = None
-    for stored in master.recorder.select_events(contact_id):
-        if stored.topic in _NOT_COMPARED:
-            if contact is not None:
-                contact.version = stored.originator_version
-            continue
-        event = master.mapper.to_domain_event(stored)
-        if not isinstance(event, Contact.Event):
-            raise TypeError(f"{contact_id} is not a contact ({stored.topic})")
-        contact = event.mutate(contact)
-    if contact is None:
-        raise KeyError(f"no contact {contact_id}")
-    return contact
-
-
-def link_record(contact: Contact) -> LinkRecord | None:
-    """What the model compares of a contact; None for one that is merged, a role mailbox or erased."""
-    if contact.merged_into is not None or contact.role or contact.erasure_requested:
-        return None
-    values = {
-        name: [str(o.get("value", "")) for o in slots.values()]
-        for name, slots in contact.observations.items()
-    }
-    strong: set[str] = set()
-    emails: list[str] = []
-    for key in contact.identifiers:
-        base = key.removeprefix("named:").rsplit("|", 1)[0] if key.startswith("named:") else key
-        if base.startswith(_STRONG):
-            strong.add(base)
-        if base.startswith("email:"):
-            emails.append(base.removeprefix("email:"))
-    values.setdefault("phone", [])
-    values["phone"] += [k.removeprefix("phone:") for k in contact.weak if k.startswith("phone:")]
-    return record_of(str(contact.id), values, emails, strong)
-
-
 class Linker:
     """The index of every active contact and the model; scores a contact against its blocking partners."""
 
@@ -221,6 +166,11 @@ class Linker:
         self._compared: dict[tuple[str, str], Vector] = {}
         self._stale: set[str] = set()
         self._merged_into: dict[str, str] = {}  # what the index saw merged, to follow without a read
+        # During a scan: the suspects raised and not yet written (saved together, `flush`), and the ids of
+        # every suspect raised (read once from the log: a suspect another process raises meanwhile is
+        # caught by its write's IntegrityError instead).
+        self._pending: list[tuple[DuplicateSuspect, Scored]] | None = None
+        self._raised: set[UUID] | None = None
 
     @classmethod
     def open(cls, master: MasterRecord, settings: Settings | None = None) -> Linker:
@@ -234,10 +184,13 @@ class Linker:
 
     def load(self, progress: Callable[[int], None] | None = None) -> int:
         self.position = (self.master.recorder.max_notification_id() or 0) + 1
-        for n, contact_id in enumerate(contact_ids(self.master), 1):
-            self._index(read_for_linkage(self.master, contact_id))
-            if progress is not None and n % 500 == 0:
-                progress(500)
+        n = 0
+        for page in contact_id_pages(self.master):  # a page's contacts read in a few statements
+            for contact in read_many_for_linkage(self.master, page):
+                self._index(contact)
+                n += 1
+                if progress is not None and n % 500 == 0:
+                    progress(500)
         return len(self.records)
 
     def follow(self) -> set[str]:
@@ -257,8 +210,8 @@ class Linker:
                 self.position = notes[-1].id + 1
             if len(notes) < 1000:
                 break
-        for key in changed:
-            self._index(read_for_linkage(self.master, UUID(key)))
+        for contact in read_many_for_linkage(self.master, [UUID(key) for key in changed]):
+            self._index(contact)
         if refitted:
             self.load_model()
         return set(changed)
@@ -358,45 +311,120 @@ class Linker:
         raised = DuplicateSuspect(
             contact_id=a, other_id=b, reason=REASON, identifier=evidence, event_id=ACTOR
         )
+        if self._raised is not None:
+            self._raised.add(raised.id)
+        if not merging:
+            self._raise(raised, scored, summary)
+            return
+        survivor = self._raise_merged(raised, summary)
+        if survivor is None:  # another scan raised it first
+            summary.already += 1
+            return
+        summary.merges += 1
+        summary.scored.append(scored)
+        key = str(survivor.id)
+        merged = scored.b if key == scored.a else scored.a
+        self._stale.update((merged, key))
+        # The merged one leaves the index without a read (it is merged: nothing of it is compared); the
+        # survivor is indexed again as the merge saved it, with what it absorbed (its link record is the
+        # linker's read's: tests/unit/test_linkage.py).
+        self._merged_into[merged] = key
+        self.records.pop(merged, None)
+        self.index.remove(merged)
+        self.versions.pop(merged, None)
+        self._index(survivor)
+
+    def _raise(self, raised: DuplicateSuspect, scored: Scored, summary: ScanSummary) -> None:
+        """A suspect for the queue: saved now, or with the scan's next write (`_pending`)."""
+        summary.suspects += 1
+        summary.scored.append(scored)
+        if self._pending is not None:
+            self._pending.append((raised, scored))
+            if len(self._pending) >= PENDING_MAX:
+                self.flush(summary)
+            return
         try:
             self.master.save(raised)
         except IntegrityError:  # another scan raised it first
             summary.already += 1
-            return
-        summary.suspects += 1
-        summary.scored.append(scored)
-        if merging:
-            survivor = self.master.merge_suspect(raised.id, actor=ACTOR)
-            summary.merges += 1
             summary.suspects -= 1
-            merged = scored.b if str(survivor) == scored.a else scored.a
-            self._stale.update((merged, str(survivor)))
-            # The merged one leaves the index without a read (it is merged: nothing of it is compared);
-            # the survivor is read again, with what it absorbed.
-            self._merged_into[merged] = str(survivor)
-            self.records.pop(merged, None)
-            self.index.remove(merged)
-            self.versions.pop(merged, None)
-            self._index(read_for_linkage(self.master, survivor))
+            summary.scored.remove(scored)
+
+    def _raise_merged(self, raised: DuplicateSuspect, summary: ScanSummary) -> Contact | None:
+        """The suspect raised, decided `merged` and its pair merged, in one write with the suspects still
+        pending; the survivor as saved, or None when another process raised this suspect first."""
+        pending = self._pending or []
+        try:
+            survivor = self.master.merge_raised(raised, ACTOR, also=[s for s, _ in pending])
+        except IntegrityError:
+            # Something of the write was written meanwhile: the pending suspects one at a time, then the
+            # suspect and the merge as two writes (the merge retries on the pair's changes).
+            self.flush(summary, spent=True)
+            again = fresh_suspect(raised)
+            try:
+                self.master.save(again)
+            except IntegrityError:
+                return None
+            return self.master.contact(self.master.merge_suspect(again.id, actor=ACTOR), follow=False)
+        pending.clear()
+        return survivor
+
+    def flush(self, summary: ScanSummary, spent: bool = False) -> None:
+        """Save the suspects the scan raised and has not written yet, in one write; if another process
+        wrote one of them meanwhile (or `spent`: a failed write collected their events already), one at a
+        time, each raised again (a suspect already there is counted `already`)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        if not spent:
+            try:
+                self.master.save(*(s for s, _ in pending))
+                return
+            except IntegrityError:
+                pass
+        for raised, scored in pending:
+            try:
+                self.master.save(fresh_suspect(raised))
+            except IntegrityError:
+                summary.already += 1
+                summary.suspects -= 1
+                summary.scored.remove(scored)
 
     def withdraw_disproved(self) -> int:
         """The resolver's open suspects (a shared address, a shared phone, a name at a company) whose pair
         the model scores below `withdraw_below`, or calls a household: withdrawn, with the score, so the
-        steward queue holds what is still in doubt. A steward's decision is never touched."""
-        withdrawn = 0
-        for suspect in list(self.master.suspects("open")):
-            if suspect.reason == REASON:
-                continue
+        steward queue holds what is still in doubt. A steward's decision is never touched. Written
+        `PENDING_MAX` suspects a write; when a steward decided one meanwhile, the rest one at a time."""
+        done = [0]  # withdrawn and written
+        try:
+            self._withdraw_disproved(done, PENDING_MAX)
+        except IntegrityError:  # nothing of that write was written: what is still open, one at a time
+            self._withdraw_disproved(done, 1)
+        return done[0]
+
+    def _withdraw_disproved(self, done: list[int], per_write: int) -> None:
+        changed: list[DuplicateSuspect] = []
+        for suspect in list(self.master.suspects("open", reason=lambda r: r != REASON)):
             a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
             if a == b:  # merged since it was raised (by the scan or a steward): the question is answered
                 suspect.decide("merged", ACTOR, "the pair is one contact now")
-                self.master.save(suspect)
-                continue
-            if a not in self.records or b not in self.records:
-                continue
-            self._withdraw_if_disproved(suspect, self.score(*sorted((a, b))))
-            withdrawn += suspect.status == "withdrawn"
-        return withdrawn
+                changed.append(suspect)
+            elif (
+                a in self.records
+                and b in self.records
+                and self._disprove(suspect, self.score(*sorted((a, b))))
+            ):
+                changed.append(suspect)
+            if len(changed) >= per_write:
+                self._write_decided(changed, done)
+        self._write_decided(changed, done)
+
+    def _write_decided(self, changed: list[DuplicateSuspect], done: list[int]) -> None:
+        if changed:
+            self.master.save(*changed)
+            done[0] += sum(s.status == "withdrawn" for s in changed)
+            changed.clear()
 
     def _survivor(self, contact_id: UUID) -> str:
         key = str(contact_id)
@@ -411,14 +439,22 @@ class Linker:
         return key
 
     def _withdraw_if_disproved(self, suspect: DuplicateSuspect, scored: Scored) -> None:
+        if self._disprove(suspect, scored):
+            self.master.save(suspect)
+
+    def _disprove(self, suspect: DuplicateSuspect, scored: Scored) -> bool:
+        """Withdraw the suspect (unsaved) if the model disproves its pair; whether it did."""
         if scored.probability < self.thresholds.withdraw_below or household(scored.vector):
             agreeing = ",".join(scored.fields)
             suspect.withdraw(
                 f"linkage scores the pair p={scored.probability:.3f} (agreeing: {agreeing})", ACTOR
             )
-            self.master.save(suspect)
+            return True
+        return False
 
     def _exists(self, aggregate_id: UUID) -> bool:
+        if self._raised is not None:  # the scan read every suspect's id once, at its start
+            return aggregate_id in self._raised
         try:
             self.master.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -480,9 +516,7 @@ class Linker:
         under the suspect threshold (or calls a household) are withdrawn with the new score, so what an
         early, untrained model raised does not stay in the queue. Returns how many were withdrawn."""
         withdrawn = 0
-        for suspect in list(self.master.suspects("open")):
-            if suspect.reason != REASON:
-                continue
+        for suspect in list(self.master.suspects("open", reason=lambda r: r == REASON)):
             a, b = self._survivor(suspect.contact_id), self._survivor(suspect.other_id)
             if a == b or a not in self.records or b not in self.records:
                 continue
@@ -528,10 +562,17 @@ def scan(
     linker = Linker(master, thresholds or Thresholds.from_settings(settings))
     summary = ScanSummary(contacts=linker.load(progress))
     summary.em_iterations = linker.fit()
-    for a, b in sorted(linker.index.pairs()):
-        if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
-            summary.pairs += 1
-            linker.act(linker.score(a, b), summary)
+    # The suspects raised are written together (with the next merge, or every `PENDING_MAX`), in the
+    # order raised.
+    linker._pending, linker._raised = [], suspect_ids(master)
+    try:
+        for a, b in sorted(linker.index.pairs()):
+            if a in linker.records and b in linker.records:  # a merge during the scan retired one of them
+                summary.pairs += 1
+                linker.act(linker.score(a, b), summary)
+        linker.flush(summary)
+    finally:
+        linker._pending = linker._raised = None
     summary.withdrawn = linker.withdraw_disproved()
     summary.seconds = time.perf_counter() - started
     summary.cpu_seconds = time.process_time() - cpu

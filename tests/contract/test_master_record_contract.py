@@ -16,6 +16,12 @@ from event_examples import identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord, _project
 from touchstream.adapters.master_record.bulk_read import read_many
+from touchstream.adapters.master_record.linkage_read import (
+    contact_ids,
+    read_for_linkage,
+    read_many_for_linkage,
+)
+from touchstream.projections.master_record import DuplicateSuspect
 
 
 class MasterRecordContract:
@@ -94,6 +100,40 @@ class MasterRecordContract:
         taken = [s.originator_version for s in app.snapshots.get(contact.id)]
         assert taken  # snapshots are taken as the contact grows
         assert max(taken) >= 100
+
+    def test_the_linkers_bulk_read_of_contacts_equals_its_one_by_one_read(self, app: MasterRecord) -> None:
+        for day in range(60):  # past the snapshot interval: both reads replay from version 1 all the same
+            app.resolve(event({"email": "ada@acme-widgets.com", "phone": f"+1415555{day:04d}"}, day=day))
+        for n in range(3):
+            app.resolve(event({"email": f"p{n}@acme-widgets.com"}, day=n))
+        one, two = (app.owner_of(f"email:p{n}@acme-widgets.com") for n in range(2))
+        assert one is not None
+        assert two is not None
+        app.merge(one, two, actor="steward")  # merged and absorbing contacts read too
+        ids = list(contact_ids(app))
+        bulk = read_many_for_linkage(app, [*ids, ids[0]])
+        assert len(bulk) == len(ids) + 1
+        for contact_id, contact in zip([*ids, ids[0]], bulk, strict=True):
+            assert vars(contact) == vars(read_for_linkage(app, contact_id))
+        with pytest.raises(KeyError):
+            read_many_for_linkage(app, [uuid.uuid4()])
+
+    def test_the_steward_queue_lists_by_status_and_reason(self, app: MasterRecord) -> None:
+        a, b, c = (uuid.uuid4() for _ in range(3))
+        raised = [
+            DuplicateSuspect(contact_id=a, other_id=b, reason="shared_phone", identifier="x", event_id="e1"),
+            DuplicateSuspect(
+                contact_id=a, other_id=c, reason="probable_match", identifier="y", event_id="e2"
+            ),
+            DuplicateSuspect(
+                contact_id=b, other_id=c, reason="probable_match", identifier="z", event_id="e3"
+            ),
+        ]
+        raised[2].decide("dismissed", "steward")
+        app.save(*raised)
+        assert [s.id for s in app.suspects(None)] == [s.id for s in raised]  # in the order raised
+        assert [s.id for s in app.suspects("open", reason=lambda r: r == "probable_match")] == [raised[1].id]
+        assert [s.identifier for s in app.suspects(None, reason=lambda r: r != "probable_match")] == ["x"]
 
 
 class SharedStoreContract(MasterRecordContract):

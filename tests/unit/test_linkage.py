@@ -6,6 +6,7 @@ import hashlib
 import random
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -13,12 +14,11 @@ from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.adapters.master_record.linkage import (
     REASON,
     Linker,
+    ScanSummary,
     Thresholds,
-    contact_ids,
-    link_record,
-    read_for_linkage,
     scan,
 )
+from touchstream.adapters.master_record.linkage_read import contact_ids, link_record, read_for_linkage
 from touchstream.adapters.synthetic.generator import GeneratorConfig, write_dataset
 from touchstream.adapters.synthetic.noisy import NoisyConfig, noisy_dataset, write_noisy
 from touchstream.events.parsing import parse_event
@@ -27,11 +27,13 @@ from touchstream.projections.linkage import (
     BlockIndex,
     Comparator,
     Model,
+    Scored,
     estimate,
     household,
     record_of,
     split_address,
 )
+from touchstream.projections.master_record import DuplicateSuspect
 
 
 def _draw(rng: random.Random, weights: list[float]) -> int:
@@ -310,8 +312,12 @@ def test_the_incremental_index_is_bounded() -> None:
 
 def test_the_linkers_read_of_a_contact_gives_the_full_reads_link_record_and_version() -> None:
     master, _ = _resolved(people=150, seed=8)
-    summary, _ = scan(master, thresholds=Thresholds(suspect=0.5, merge=0.99))
+    summary, linker = scan(master, thresholds=Thresholds(suspect=0.5, merge=0.99))
     assert summary.merges > 0
+    # The scan indexes each merge's survivor as the merge saved it, not as read again: the same record.
+    for key, record in linker.records.items():
+        read = read_for_linkage(master, UUID(key))
+        assert (record, linker.versions[key]) == (link_record(read), read.version)
     merged = next(s for s in master.suspects("merged") if s.reason == REASON)
     loser = next(
         c for c in (merged.contact_id, merged.other_id) if master.contact(c, follow=False).merged_into
@@ -321,3 +327,69 @@ def test_the_linkers_read_of_a_contact_gives_the_full_reads_link_record_and_vers
         full, quick = master.contact(contact_id, follow=False), read_for_linkage(master, contact_id)
         assert link_record(quick) == link_record(full)
         assert quick.version == full.version
+
+
+def _three_people() -> tuple[MasterRecord, Linker, list[UUID]]:
+    master = MasterRecord.from_url("memory://")
+    people: list[UUID] = []
+    for n, name in enumerate(("Jane", "Jnae", "Janet"), 1):
+        details = {"first_name": name, "last_name": "Doe", "date_of_birth": "1980-04-12"}
+        found = master.resolve(_observed(f"00000000-0000-4000-8000-00000000003{n}", str(n), **details))
+        assert found.contact_id is not None
+        people.append(found.contact_id)
+    linker = Linker(master)
+    linker.load()
+    return master, linker, people
+
+
+def _suspect(a: UUID, b: UUID, evidence: str) -> DuplicateSuspect:
+    return DuplicateSuspect(contact_id=a, other_id=b, reason=REASON, identifier=evidence, event_id="linkage")
+
+
+def _scored(a: UUID, b: UUID) -> Scored:
+    return Scored(str(a), str(b), 0.9, (3, 3, 2, None, None, None, None, None, None))
+
+
+def test_the_scans_suspects_written_together_and_one_another_process_wrote_first_is_counted() -> None:
+    master, linker, (jane, jnae, janet) = _three_people()
+    linker._pending = []
+    summary = ScanSummary()
+    first, second = _scored(jane, jnae), _scored(jane, janet)
+    linker._raise(_suspect(jane, jnae, "p=0.900 mine"), first, summary)
+    linker._raise(_suspect(jane, janet, "p=0.900 mine"), second, summary)
+    assert not list(master.suspects(None))  # pending: not written yet
+    master.save(_suspect(jane, jnae, "p=0.800 theirs"))  # another scan raised the first meanwhile
+    linker.flush(summary)
+    assert (summary.suspects, summary.already, summary.scored) == (1, 1, [second])
+    by_pair = {frozenset((s.contact_id, s.other_id)): s.identifier for s in master.suspects(None)}
+    assert by_pair == {frozenset((jane, jnae)): "p=0.800 theirs", frozenset((jane, janet)): "p=0.900 mine"}
+
+
+def test_a_merge_writes_the_pending_suspects_with_it_and_falls_back_when_its_suspect_exists() -> None:
+    master, linker, (jane, jnae, janet) = _three_people()
+    linker._pending = []
+    summary = ScanSummary()
+    linker._raise(_suspect(jane, janet, "p=0.900 queued"), _scored(jane, janet), summary)
+    survivor = linker._raise_merged(_suspect(jane, jnae, "p=0.999 strong"), summary)
+    assert survivor is not None
+    assert survivor.id == master.contact(jnae).id == master.contact(jane).id
+    assert vars(survivor) == vars(master.contact(survivor.id, follow=False))  # as saved
+    assert linker._pending == []
+    assert {s.identifier: s.status for s in master.suspects(None)} == {
+        "p=0.900 queued": "open",
+        "p=0.999 strong": "merged",
+    }
+    # Another process raised this pair's suspect first: nothing of the failed write stays, the pending
+    # suspect is written alone, and the merge is not made.
+    master2, linker2, (a, b, c) = _three_people()
+    linker2._pending = []
+    summary2 = ScanSummary()
+    linker2._raise(_suspect(a, c, "p=0.900 queued"), _scored(a, c), summary2)
+    master2.save(_suspect(a, b, "p=0.700 theirs"))
+    assert linker2._raise_merged(_suspect(a, b, "p=0.999 strong"), summary2) is None
+    assert master2.contact(a).id != master2.contact(b).id
+    assert {s.identifier: s.status for s in master2.suspects(None)} == {
+        "p=0.700 theirs": "open",
+        "p=0.900 queued": "open",
+    }
+    assert list(master2.suspects(None, reason=lambda r: r != REASON)) == []
