@@ -76,8 +76,9 @@ PENDING_MAX = 500
 MIN_CONTACTS_TO_FIT = 200
 # The incremental linker fits again when its index holds this many times the contacts of the stored fit.
 REFIT_GROWTH = 2
+_SUSPECT_RAISED = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
 # What the index follows on the notification log: the contact events that change what the model compares,
-# and a new fit (another process's, or a scan's).
+# a new fit (another process's, or a scan's), and each suspect raised (by the resolver, a steward, a scan).
 _FOLLOWED = (
     *(
         get_topic(getattr(Contact, name))
@@ -94,6 +95,7 @@ _FOLLOWED = (
         )
     ),
     get_topic(LinkageModel.Fitted),  # type: ignore[attr-defined]
+    _SUSPECT_RAISED,
 )
 
 
@@ -178,6 +180,9 @@ class Linker:
         `link` (from the notification log)."""
         linker = cls(master, Thresholds.from_settings(settings))
         linker.load_model()
+        # Every suspect's id, from the log `follow` reads from its start: a pair scored as events arrive
+        # is looked up only when it has a suspect (the lookups of absent ones were most of the linking).
+        linker._raised = set()
         return linker
 
     # --- the index ---------------------------------------------------------------------------------------
@@ -202,7 +207,10 @@ class Linker:
         while True:
             notes = self.master.recorder.select_notifications(self.position, 1000, topics=_FOLLOWED)
             for note in notes:
-                if note.originator_id == MODEL_ID:
+                if note.topic == _SUSPECT_RAISED:
+                    if self._raised is not None:
+                        self._raised.add(UUID(str(note.originator_id)))
+                elif note.originator_id == MODEL_ID:
                     refitted = True
                 else:
                     changed[str(note.originator_id)] = None
@@ -453,7 +461,7 @@ class Linker:
         return False
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        if self._raised is not None:  # the scan read every suspect's id once, at its start
+        if self._raised is not None:  # every suspect's id: read once by a scan, followed by `link`
             return aggregate_id in self._raised
         try:
             self.master.repository.get(aggregate_id)
@@ -544,6 +552,9 @@ class Linker:
         return withdrawn
 
     def _suspect(self, aggregate_id: UUID) -> DuplicateSuspect | None:
+        if self._raised is not None and aggregate_id not in self._raised:
+            # None as of this batch's `follow`; another worker's raised since waits for the pair's next score.
+            return None
         try:
             found: object = self.master.repository.get(aggregate_id)
         except AggregateNotFoundError:

@@ -236,6 +236,30 @@ def test_a_likely_duplicate_sharing_a_strong_identifier_merges_and_a_household_d
     assert not list(master.suspects("open"))
 
 
+def test_the_incremental_linker_withdraws_a_resolver_suspect_it_disproves() -> None:
+    """As events arrive (no scan): the resolver's shared-address suspect on a household is withdrawn by the
+    linker, which knows it exists from the notification log it follows."""
+    master = MasterRecord.from_url("memory://")
+    details = {"first_name": "Jane", "last_name": "Doe", "date_of_birth": "1980-04-12", "address": ADDRESS}
+    shared = "doefamily@gmail.com"
+    jane = master.resolve(_observed("00000000-0000-4000-8000-000000000021", "1", shared, **details))
+    john = master.resolve(
+        _observed(
+            "00000000-0000-4000-8000-000000000022",
+            "2",
+            shared,
+            **{**details, "first_name": "John", "date_of_birth": "1978-09-30"},
+        )
+    )
+    assert jane.contact_id != john.contact_id
+    (raised,) = list(master.suspects("open"))
+    assert raised.reason == "shared_address"
+    counts = Linker.open(master).link([str(jane.contact_id), str(john.contact_id)])
+    assert counts.withdrawn == 1
+    assert [s.reason for s in master.suspects("withdrawn")] == ["shared_address"]
+    assert not list(master.suspects("open"))
+
+
 def test_stewards_scan_from_the_command_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
