@@ -205,6 +205,8 @@ class MasterRecord(Application[UUID]):
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
         self._batch: _Batch | None = None
+        # The aggregates the last batch wrote, as saved: the linker indexes these without reading them back.
+        self.recently_saved: dict[UUID, Aggregate] = {}
         self.store_url: str | None = None  # set by `from_url`; erasure rewrites the store there
 
     @classmethod
@@ -371,6 +373,7 @@ class MasterRecord(Application[UUID]):
         if self._batch is not None:
             raise RuntimeError("batches do not nest")
         self._batch = batch = _Batch()
+        self.recently_saved = {}
         try:
             yield
             if batch.touched:
@@ -379,6 +382,7 @@ class MasterRecord(Application[UUID]):
                 except IntegrityError as exc:
                     self.conflicts += 1
                     raise BatchConflict(str(exc)) from exc
+                self.recently_saved = batch.touched
         finally:
             self._batch = None
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import pytest
 
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.adapters.master_record.linkage import (
@@ -304,6 +305,39 @@ def _resolved(people: int, seed: int) -> tuple[MasterRecord, list[str]]:
         assert contact is not None
         ids.append(str(contact))
     return master, ids
+
+
+def test_the_linker_indexes_the_last_batchs_contacts_as_saved_as_it_would_read_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Contacts the last resolved batch saved are indexed from the batch, not read back; the index is the
+    one a linker that reads every contact builds."""
+    from touchstream.adapters.master_record import linkage
+    from touchstream.streams.resolve import ResolveStage
+
+    master = MasterRecord.from_url("memory://")
+    events = [parse_event(raw) for raw in noisy_dataset(NoisyConfig(people=60, seed=7)).events]
+    stage = ResolveStage(master)
+    resolved = stage.process_batch([(e, 0, n) for n, e in enumerate(events[:-40])])
+    resolved += stage.process_batch([(e, 0, n) for n, e in enumerate(events[-40:], len(events) - 40)])
+    assert master.recently_saved  # the second batch's contacts
+    asked: list[UUID] = []
+    real_read = linkage.read_many_for_linkage
+
+    def counted(master_: MasterRecord, ids: list[UUID]) -> list[Any]:
+        asked.extend(ids)
+        return real_read(master_, ids)
+
+    monkeypatch.setattr(linkage, "read_many_for_linkage", counted)
+    from_batch = Linker(master)
+    from_batch.follow()
+    assert not set(asked) & set(master.recently_saved)  # taken from the batch, not read back
+    assert asked  # the first batch's contacts were read
+    master.recently_saved = {}
+    read = Linker(master)
+    read.follow()
+    assert from_batch.records == read.records
+    assert from_batch.versions == read.versions
 
 
 def test_the_incremental_linker_stores_its_fit_and_a_restarted_one_scores_with_it() -> None:
