@@ -271,6 +271,13 @@ def main() -> None:
                 "bulk scan", summary.per_second, "contacts/s", TARGETS["records_per_s"], "issue #15 target"
             ),
             figure(
+                "bulk scan, records (the issue's unit)",
+                len(data.events) / summary.seconds,
+                "records/s",
+                TARGETS["records_per_s"],
+                "issue #15 target",
+            ),
+            figure(
                 "bulk scan per CPU second",
                 summary.per_cpu_second,
                 "contacts/s",
