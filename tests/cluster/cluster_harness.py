@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 from dedicated_servers import unavailable
+from kafka.errors import KafkaError
 from pipeline_harness import Stack, delete_topics
 from psycopg import sql
 
@@ -79,12 +81,31 @@ def local_cluster_endpoints() -> LocalCluster:
     return LocalCluster(brokers, ("127.0.0.1", 29001 + SHIFT), ("127.0.0.1", 25432 + SHIFT, "postgres"))
 
 
+#: How long a test waits for the cluster's controller to take topic requests again: right after the fault
+#: test, the broker it killed and restarted may still be catching up (seen: a request timed out at 30 s).
+CONTROLLER_WAIT_S = 240.0
+
+
+def create_topics_when_ready(bootstrap: str, prefix: str, wait_s: float = CONTROLLER_WAIT_S) -> None:
+    """`create_topics`, tried again while the cluster does not answer (it is idempotent: a second try
+    creates what the first did not and leaves the rest)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            topics.create_topics(bootstrap, prefix=prefix)
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+
+
 @contextlib.contextmanager
 def cluster_stack(cluster: LocalCluster, folder: Path, tag: str = "c") -> Iterator[Stack]:
     """Fresh topics (RF 3), a ClickHouse database migrated ON CLUSTER and a PostgreSQL database on the
     primary; all dropped afterwards. The test's own client has the cluster's session settings."""
     name = f"t_{tag}_" + uuid.uuid4().hex[:10]
-    topics.create_topics(cluster.bootstrap, prefix=name + "_")
+    create_topics_when_ready(cluster.bootstrap, prefix=name + "_")
     host, port, user = cluster.postgres
     with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
