@@ -81,6 +81,7 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
         masterdata_codec=codec_for(MASTERDATA, settings),
         eraser=eraser,
         linker=linker if settings.linkage_incremental else None,
+        raw_log=lambda: runtime.log(RAW),
     )
 
 

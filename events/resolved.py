@@ -23,15 +23,21 @@ class ResolvedTouchpoint:
     # Where the raw event sat (partition, offset in touchpoints.raw): provenance for audits and replays.
     raw_partition: int | None = None
     raw_offset: int | None = None
+    # Handed again to the person an anonymous caller's contact merged into (its first record named that
+    # contact): the read models let it replace the first attribution (docs/identity.md, rule 5).
+    reattributed: bool = False
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "contact_id": self.contact_id,
             "account_id": self.account_id,
             "raw_partition": self.raw_partition,
             "raw_offset": self.raw_offset,
             "event": self.event.model_dump(mode="json"),
         }
+        if self.reattributed:  # only then: every other record keeps its bytes
+            wire["reattributed"] = True
+        return wire
 
     def to_json(self) -> bytes:
         return pydantic_core.to_json(self.to_wire())
@@ -63,4 +69,5 @@ def parse_resolved(raw: bytes | str | dict[str, Any]) -> ResolvedTouchpoint:
         account_id=account,
         raw_partition=positions[0],
         raw_offset=positions[1],
+        reattributed=data.get("reattributed") is True,
     )

@@ -862,3 +862,6 @@ class Resolution:
     # holds) and its account: what a cache may remember.
     contact_keys: tuple[str, ...] = ()
     account_keys: tuple[str, ...] = ()
+    # Raw log positions (partition, offset) of the calls an anonymous caller's contact merged by this
+    # event had kept: the resolve stage hands them to the survivor again (streams/resolve.py).
+    reattribute: tuple[tuple[int, int], ...] = ()

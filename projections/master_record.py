@@ -52,6 +52,11 @@ class ContactMerged(Exception):
         self.survivor_id = survivor_id
 
 
+#: Raw log positions an anonymous caller's contact keeps (its calls, re-attributed when it is merged into
+#: its person); calls beyond these stay with the merged contact (docs/identity.md, rule 5).
+MAX_KEPT_CALLS = 500
+
+
 class Contact(Aggregate):
     """A person: identifiers, attributes with provenance, an account link, consent, merged-into."""
 
@@ -75,6 +80,10 @@ class Contact(Aggregate):
         self.absorbed: dict[str, dict[str, Any]] = {}
         self.consent: dict[str, dict[str, Any]] = {}
         self.erasure_requested = False
+        # An anonymous caller's calls (raw log positions) and those a survivor took over, by merging event
+        # (read through `_kept` and `_taken`: a contact snapshotted before they existed has neither).
+        self.kept_calls: list[list[int]] = []
+        self.calls_taken: dict[str, list[list[int]]] = {}
 
     # --- identifiers ---------------------------------------------------------------------------------------
 
@@ -186,6 +195,42 @@ class Contact(Aggregate):
     @event("ErasureRequested")
     def _erasure_requested(self, at: datetime, event_id: str) -> None:
         self.erasure_requested = True
+
+    # --- an anonymous caller's calls ---------------------------------------------------------------------
+
+    def keep_call(self, partition: int, offset: int, event_id: str) -> None:
+        """Remember where an event resolved to this anonymous caller's contact sits in the raw log. A write
+        to the contact, so the master record's optimistic concurrency orders it against a merge: a call
+        kept before the merge is taken by the survivor (`take_calls`); a later one finds the contact
+        merged and follows the survivor."""
+        self._check_active()
+        position, kept = [partition, offset], self._kept()
+        if position not in kept and len(kept) < MAX_KEPT_CALLS:
+            self._call_kept(partition=partition, offset=offset, event_id=event_id)
+
+    @event("CallKept")
+    def _call_kept(self, partition: int, offset: int, event_id: str) -> None:
+        self.kept_calls = [*self._kept(), [partition, offset]]
+
+    def take_calls(self, merged: Contact, event_id: str) -> None:
+        """The survivor of an anonymous caller's merge records the calls it takes over, under the event
+        that made the merge: resolving that event again (a retried batch) answers the same positions."""
+        if merged._kept():
+            self._calls_taken(merged_id=merged.id, positions=merged._kept(), event_id=event_id)
+
+    @event("CallsTaken")
+    def _calls_taken(self, merged_id: UUID, positions: list[list[int]], event_id: str) -> None:
+        taken = self._taken()
+        self.calls_taken = {**taken, event_id: [*taken.get(event_id, []), *positions]}
+
+    def calls_taken_by(self, event_id: str) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted((int(p), int(o)) for p, o in self._taken().get(event_id, [])))
+
+    def _kept(self) -> list[list[int]]:
+        return list(getattr(self, "kept_calls", []))
+
+    def _taken(self) -> dict[str, list[list[int]]]:
+        return dict(getattr(self, "calls_taken", {}))
 
     # --- merges --------------------------------------------------------------------------------------------
 

@@ -1516,3 +1516,50 @@ MIGRATIONS = (
         (_ACTIVE_ACCOUNT_SIGNALS,),
     ),
 )
+
+# --- migration 17: an anonymous caller's calls belong to its person, whatever the order ------------------
+
+# Since the resolve step hands an anonymous caller's calls to the person its contact merges into (the facts
+# re-attributed: streams/resolve.py), the person's own fold has seen every call, as when the calls reached
+# the person directly. The merged caller's contact is then a leftover of the arrival order: its 360 row,
+# its signals, its attribute sources and its missing fields are left out of the views (its facts already
+# read as the person's).
+_ANONYMOUS_MERGED = (
+    "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller')"
+)
+
+_CUSTOMER_360_CURRENT_V17 = _CUSTOMER_360_CURRENT_V15.replace(
+    "GROUP BY contact_id", "WHERE anonymous = 0\nGROUP BY contact_id"
+)
+
+_ACTIVE_SIGNALS_V17 = _ACTIVE_SIGNALS_V15.replace(
+    "AND NOT (kind = 'caller_is_lead' AND anonymous = 1)", "AND anonymous = 0"
+)
+
+_ATTRIBUTE_PROVENANCE_V17 = _ATTRIBUTE_PROVENANCE.replace(
+    " != '' AND erased = 0", f" != '' AND erased = 0 AND original_contact_id NOT IN {_ANONYMOUS_MERGED}"
+)
+
+_DATA_QUALITY_V17 = _DATA_QUALITY.replace(
+    "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')",
+    "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')\n"
+    f"        AND contact_id NOT IN {_ANONYMOUS_MERGED}",
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        17,
+        "an anonymous caller merged into its person: its calls are the person's, its own rows left out",
+        (
+            "DROP TABLE IF EXISTS customer_360_current",
+            _CUSTOMER_360_CURRENT_V17,
+            "DROP TABLE IF EXISTS active_signals",
+            _ACTIVE_SIGNALS_V17,
+            "DROP TABLE IF EXISTS attribute_provenance",
+            _ATTRIBUTE_PROVENANCE_V17,
+            "DROP TABLE IF EXISTS data_quality",
+            _DATA_QUALITY_V17,
+        ),
+    ),
+)

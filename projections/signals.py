@@ -55,6 +55,10 @@ class Desire:
     reason: str
     evidence: tuple[str, ...]
     expires_at: int
+    # When the rule began to hold, in event time, where the evidence says (else the signal is raised at the
+    # newest event time seen): a call seen late — another key's events first, or an anonymous caller's call
+    # handed to its person — is raised at the same instant whatever the order.
+    since: int | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ def _caller_is_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | 
     stated = [f"{name}: {value}" for name, value in (("company", s.stated_company), ("role", s.stated_role))]
     said = [item for item in stated if not item.endswith(": ")]
     reason = "a non-customer called with buying intent" + (f" ({', '.join(said)})" if said else "")
-    return Desire(reason, (call[1],), expires)
+    return Desire(reason, (call[1],), expires, since=call[0])
 
 
 def key_role(s: ContactState, c: ProjectionConfig) -> str:
@@ -331,7 +335,7 @@ def reconcile(
                 kind,
                 want.reason,
                 want.evidence,
-                now,
+                now if want.since is None else want.since,
                 want.expires_at,
             )
             state.signals[kind] = new

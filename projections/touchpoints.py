@@ -16,6 +16,10 @@ from ..events import Event, Money, ResolvedTouchpoint
 from .summary import summarize
 
 TOUCHPOINTS_TABLE = "touchpoints"
+#: Added to the `log_offset` (the row version) of a re-attributed fact (an anonymous caller's call handed to
+#: the person its contact merged into, `ResolvedTouchpoint.reattributed`): it replaces the first attribution
+#: whatever the two partitions' offsets, and no log reaches this many records.
+REATTRIBUTED_OFFSET = 1 << 48
 
 TOUCHPOINT_COLUMNS = (
     "event_id",
@@ -180,5 +184,5 @@ def touchpoint_row(resolved: ResolvedTouchpoint, partition: int, offset: int) ->
         summarize(event),
         event.payload.model_dump_json(),
         partition,
-        offset,
+        offset + REATTRIBUTED_OFFSET if resolved.reattributed else offset,
     )

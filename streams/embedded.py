@@ -60,6 +60,7 @@ from .project import (
     STATE_TABLE,
     AppliedEvents,
     ProjectedBatch,
+    applied_key,
     write_batch,
 )
 from .sealed_log import OpenFn, ReadFn, stored_reader
@@ -75,7 +76,7 @@ from .steps import (
     parse_resolved_records,
     resolve_batch,
 )
-from .validate import Validator
+from .validate import Validator, events_at
 
 if TYPE_CHECKING:
     from .resolve import Resolver as MasterRecordPort, ResolveStage
@@ -154,6 +155,7 @@ class ResolveStats:
     dead_lettered: int = 0
     cache_hits: int = 0
     merges: int = 0
+    reattributed: int = 0  # an anonymous caller's calls handed to the person its contact merged into
     relayed: int = 0
     linked_suspects: int = 0  # probable-match suspects the linking step raised
     linked_merges: int = 0  # and the pairs it merged
@@ -322,8 +324,9 @@ def resolve_until_caught_up(
         positions.update((p, chunk[-1].offset + 1) for p, chunk in chunks.items())
         raw.commit(group, [(p, positions[p]) for p in sorted(chunks)])
         stats.records += len(batch)
-        stats.resolved += len(resolved_batch.out)
-        stats.dead_lettered += len(batch) - len(resolved_batch.out)
+        stats.resolved += resolved_batch.valid
+        stats.reattributed += resolved_batch.reattributed
+        stats.dead_lettered += len(batch) - resolved_batch.valid
         if progress is not None:
             progress(len(batch))
     if relay is not None:
@@ -378,7 +381,7 @@ def _fresh_batch(
         batch[i] = record
     items, unreadable = parse_resolved_records(batch, typed)
     stats.unreadable += len(unreadable)
-    fresh, dropped = fresh_items(items, applied.known([str(item.event.event_id) for item, _, _ in items]))
+    fresh, dropped = fresh_items(items, applied.known([applied_key(item) for item, _, _ in items]))
     stats.duplicates += dropped
     return fresh
 
@@ -461,7 +464,7 @@ def project_until_caught_up(
         items = _fresh_batch(batch, applied, stats, typed, open_records)
         projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
-        applied.add(str(item.event.event_id) for item, _, _ in items)
+        applied.add(applied_key(item) for item, _, _ in items)
         states.update(projected.final_states)
         if erase is not None and (requests := erasure_requests(items)):
             erase(requests)  # after the tombstones are written, before the commit: a retry erases again
@@ -604,7 +607,7 @@ class EmbeddedPipeline:
         self.config = config
         self.regions = regions
         self.batch_size = batch_size
-        self.stage = ResolveStage(master_record)
+        self.stage = ResolveStage(master_record, raw_events=events_at(raw, regions=regions))
         self.relay = relay
         self.linker = linker
         self.states: MutableMapping[str, ContactState] = StateCache.of_megabytes(state_cache_mb)

@@ -54,7 +54,7 @@ from .ports import (
     LogRecord,
     MessageRefused,
 )
-from .project import AppliedEvents, project_batch, write_batch
+from .project import AppliedEvents, applied_key, project_batch, write_batch
 from .resolve import IdentityCache, Resolver, ResolveStage
 from .sealed_log import Codec, opened_records
 from .state_cache import DEFAULT_CACHE_MB, StateCache
@@ -70,7 +70,7 @@ from .steps import (
     parse_resolved_records,
     resolve_batch,
 )
-from .validate import Validator
+from .validate import Validator, events_at
 
 log = logging.getLogger("touchstream.worker")
 
@@ -181,6 +181,9 @@ class Resources:
     # The linking step (streams/linking.py), built from the master record the resolve stage uses, on its
     # thread; None: no incremental linking.
     linker: Callable[[Resolver], ContactLinker] | None = None
+    # `touchpoints.raw` as this worker reads it (opened), to hand an anonymous caller's calls to the person
+    # its contact merges into (streams/resolve.py); None: they stay with the merged contact.
+    raw_log: Callable[[], AbstractEventLog] | None = None
 
 
 class Pipeline:
@@ -297,7 +300,9 @@ class Pipeline:
 
     def _stage_now(self) -> ResolveStage:
         if self._stage is None:
-            self._stage = ResolveStage(self.resources.master_record())
+            raw = self.resources.raw_log
+            again = events_at(raw(), regions=self.resources.regions) if raw is not None else None
+            self._stage = ResolveStage(self.resources.master_record(), raw_events=again)
         return self._stage
 
     async def _opened(
@@ -384,7 +389,7 @@ class Pipeline:
             log.error("skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc)
         # A batch the ingest agent resolved again after a crash sits at new offsets: drop the event ids
         # ClickHouse already holds (touchpoints is written last, so "there" means "fully applied").
-        ids = [str(item.event.event_id) for item, _, _ in items]
+        ids = [applied_key(item) for item, _, _ in items]
         known = await self._retrying(
             "check applied events", self._with_store(lambda store: AppliedEvents(store).known(ids))
         )

@@ -26,7 +26,12 @@ from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
 from ..projections.fold import fold
 from ..projections.signal_rows import SIGNAL_COLUMNS, SIGNALS_TABLE
 from ..projections.state import ContactState
-from ..projections.touchpoints import TOUCHPOINT_COLUMNS, TOUCHPOINTS_TABLE, touchpoint_row
+from ..projections.touchpoints import (
+    REATTRIBUTED_OFFSET,
+    TOUCHPOINT_COLUMNS,
+    TOUCHPOINTS_TABLE,
+    touchpoint_row,
+)
 from .ports import AbstractReadStore
 
 STATE_TABLE = "projection_state"
@@ -180,6 +185,17 @@ def write_batch(
             store.insert_rows(table + suffix, columns, rows)
 
 
+_AGAIN = "#reattributed"
+
+
+def applied_key(resolved: ResolvedTouchpoint) -> str:
+    """What `AppliedEvents` knows a resolved record by: its event id, and for a re-attributed call (handed
+    again to the person an anonymous caller's contact merged into) a key of its own, so it passes the
+    guard its first attribution already went through."""
+    event_id = str(resolved.event.event_id)
+    return event_id + _AGAIN if resolved.reattributed else event_id
+
+
 class AppliedEvents:
     """Which event ids the read store already holds: the projection's guard against a record appended
     twice at different offsets (a re-resolved batch, a producer's retry).
@@ -195,16 +211,23 @@ class AppliedEvents:
         self.in_store = tables is None or TOUCHPOINTS_TABLE in tables
         self.seen: set[str] = set()
 
-    def known(self, event_ids: Sequence[str]) -> set[str]:
+    def known(self, keys: Sequence[str]) -> set[str]:
+        """Which of these `applied_key`s are applied: an event id whose fact is there, or a re-attributed
+        event's key whose re-attributed fact is."""
         if not self.in_store:
-            return {i for i in event_ids if i in self.seen}
-        if not event_ids:
-            return set()
-        rows = self.store.query(
-            f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s",
-            {"ids": tuple(sorted(set(event_ids)))},
-        )
-        return {row[0] for row in rows}
+            return {i for i in keys if i in self.seen}
+        first = sorted({k for k in keys if not k.endswith(_AGAIN)})
+        again = sorted({k.removesuffix(_AGAIN) for k in keys if k.endswith(_AGAIN)})
+        found: set[str] = set()
+        later = f" AND log_offset >= {REATTRIBUTED_OFFSET}"
+        for ids, condition, suffix in ((first, "", ""), (again, later, _AGAIN)):
+            if ids:
+                rows = self.store.query(
+                    f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s{condition}",
+                    {"ids": tuple(ids)},
+                )
+                found.update(row[0] + suffix for row in rows)
+        return found
 
     def add(self, event_ids: Iterable[str]) -> None:
         if not self.in_store:

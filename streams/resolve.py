@@ -40,7 +40,13 @@ class Resolver(Protocol):
 
     identity: IdentityConfig
 
-    def resolve(self, event: Event, evidence: Evidence | None = None) -> Resolution: ...
+    def resolve(
+        self, event: Event, evidence: Evidence | None = None, raw: tuple[int, int] | None = None
+    ) -> Resolution: ...
+
+
+#: The valid events at some raw log positions, with their positions (those no longer readable are left out).
+RawEvents = Callable[[Sequence[tuple[int, int]]], list[tuple[Event, int, int]]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class Resolved:
     touchpoint: ResolvedTouchpoint
     resolution: Resolution
     cached: bool
+    # The calls of an anonymous caller's contact this event merged into its person, handed to the person
+    # (same key): appended after the touchpoint.
+    reattributed: tuple[ResolvedTouchpoint, ...] = ()
 
 
 class IdentityCache:
@@ -106,8 +115,13 @@ class IdentityCache:
 
 
 class ResolveStage:
-    def __init__(self, resolver: Resolver, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(
+        self, resolver: Resolver, cache_size: int = DEFAULT_CACHE_SIZE, raw_events: RawEvents | None = None
+    ) -> None:
         self.resolver = resolver
+        # Where an anonymous caller's calls are read again when its contact merges into its person (None:
+        # they stay with the merged contact, as before re-attribution existed).
+        self.raw_events = raw_events
         self.cache = IdentityCache(cache_size)
         self.hits = 0
         self.misses = 0
@@ -124,18 +138,21 @@ class ResolveStage:
         resolution = self._from_cache(ev)
         cached = resolution is not None
         if resolution is None:
-            resolution = self.resolver.resolve(event, ev)
+            raw = None if raw_partition is None or raw_offset is None else (raw_partition, raw_offset)
+            resolution = self.resolver.resolve(event, ev, raw)
             self._remember(ev, resolution)
-        touchpoint = ResolvedTouchpoint(
-            event,
-            contact_id=str(resolution.contact_id) if resolution.contact_id else None,
-            account_id=str(resolution.account_id) if resolution.account_id else None,
-            raw_partition=raw_partition,
-            raw_offset=raw_offset,
-        )
+        contact_id = str(resolution.contact_id) if resolution.contact_id else None
+        account_id = str(resolution.account_id) if resolution.account_id else None
+        touchpoint = ResolvedTouchpoint(event, contact_id, account_id, raw_partition, raw_offset)
         owner = resolution.contact_id or resolution.account_id
         key = str(owner).encode() if owner else event.identifiers.strongest().encode()
-        return Resolved(key, touchpoint, resolution, cached)
+        again: tuple[ResolvedTouchpoint, ...] = ()
+        if resolution.reattribute and self.raw_events is not None:
+            again = tuple(
+                ResolvedTouchpoint(call, contact_id, account_id, partition, offset, reattributed=True)
+                for call, partition, offset in self.raw_events(resolution.reattribute)
+            )
+        return Resolved(key, touchpoint, resolution, cached, again)
 
     def process_batch(self, items: Sequence[tuple[Event, int | None, int | None]]) -> list[Resolved]:
         """`process` for each (event, raw partition, raw offset) in order, as one unit of work when the

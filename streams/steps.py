@@ -29,7 +29,7 @@ from ..projections.dead_letters import dead_letter_row
 from ..projections.merges import CONTACT_MERGES_TABLE, MergeMap
 from ..projections.state import ContactState
 from .ports import AbstractReadStore, LogRecord
-from .project import STATE_TABLE, ProjectedBatch, parse_state, project_batch
+from .project import STATE_TABLE, ProjectedBatch, applied_key, parse_state, project_batch
 from .resolve import ResolveStage
 from .validate import DeadLetter
 
@@ -49,6 +49,8 @@ class ResolvedBatch:
     touchpoints: list[ResolvedTouchpoint] = field(default_factory=list)  # the same, typed, in order
     unresolved: int = 0  # touchpoints that name no contact and no account the master record knows
     merges: int = 0
+    valid: int = 0  # the valid events resolved (`out` also holds the re-attributed calls)
+    reattributed: int = 0  # an anonymous caller's calls handed to the person it merged into
 
 
 def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]]) -> ResolvedBatch:
@@ -63,8 +65,11 @@ def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]])
         batch.merges += len(result.resolution.merges)
         touchpoint = result.touchpoint
         batch.unresolved += touchpoint.contact_id is None and touchpoint.account_id is None
-        batch.out.append((result.key, touchpoint.to_json()))
-        batch.touchpoints.append(touchpoint)
+        batch.valid += 1
+        for record in (touchpoint, *result.reattributed):
+            batch.out.append((result.key, record.to_json()))
+            batch.touchpoints.append(record)
+        batch.reattributed += len(result.reattributed)
     return batch
 
 
@@ -97,10 +102,10 @@ def fresh_items(items: Sequence[Item], known: set[str]) -> tuple[list[Item], int
     seen = set(known)
     fresh: list[Item] = []
     for item in items:
-        event_id = str(item[0].event.event_id)
-        if event_id in seen:
+        key = applied_key(item[0])
+        if key in seen:
             continue
-        seen.add(event_id)
+        seen.add(key)
         fresh.append(item)
     return fresh, len(items) - len(fresh)
 

@@ -193,3 +193,30 @@ def dead_letters(dlq: AbstractEventLog) -> Iterator[DeadLetter]:
 
 def replayed_ids(replayed: AbstractEventLog) -> set[str]:
     return {record.key.decode() for record in read_all(replayed) if record.key is not None}
+
+
+# --- reading events again --------------------------------------------------------------------------------
+
+
+def events_at(
+    log: AbstractEventLog, *, regions: PhoneRegions | None = None
+) -> Callable[[Sequence[tuple[int, int]]], list[tuple[Event, int, int]]]:
+    """How the resolve stage reads an anonymous caller's calls again (`ResolveStage.raw_events`): the
+    valid events at the given raw positions of `log` (a log that opens what it reads), parsed as the
+    validator parses them. A record no longer there or no longer valid (e.g. its key shredded) is left
+    out: it was never handed to anyone but the merged contact."""
+
+    def read(positions: Sequence[tuple[int, int]]) -> list[tuple[Event, int, int]]:
+        now = datetime.now(UTC)
+        found: list[tuple[Event, int, int]] = []
+        for partition, offset in sorted(set(positions)):
+            for record in log.read(partition, offset, 1):
+                if record.offset != offset:
+                    continue
+                try:
+                    found.append((parse_event(record.value, regions=regions, now=now), partition, offset))
+                except EventParseError:
+                    continue
+        return found
+
+    return read

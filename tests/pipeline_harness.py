@@ -75,6 +75,13 @@ from touchstream.streams import topology
 from touchstream.streams.ports import ReadStoreError
 
 KCAT_FORMAT = ("-f", "%p\t%o\t%k\t%s\n")
+#: The touches the 360 rows of people count: every event once, once projected. An anonymous caller's contact
+#: merged into its person counts its calls too, which its person's row holds since they were handed over
+#: (docs/identity.md, rule 5); it is left out, as the views leave it out.
+PEOPLES_TOUCHES = (
+    "(SELECT sum(touches) FROM customer_360 FINAL WHERE contact_id NOT IN "
+    "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller'))"
+)
 WORKER_GROUP = "touchstream-worker"  # streams/faust_app.py's DEFAULT_WORKER_ID, after the prefix
 #: The topics the worker consumes (its consumer group's lag is measured on these).
 CONSUMED = (topology.RAW, topology.RESOLVED, topology.MASTERDATA, topology.DLQ)
@@ -621,7 +628,7 @@ class FaultRun:
             found = server.query(
                 "SELECT (SELECT count() FROM touchpoints FINAL),"
                 " (SELECT uniqExact(event_id) FROM touchpoints),"
-                " (SELECT sum(touches) FROM customer_360 FINAL),"
+                f" {PEOPLES_TOUCHES},"
                 " (SELECT count() FROM dead_letters FINAL)"
             )[0]
             return tuple(found) == (total, total, total, len(BAD_RECORDS)), found

@@ -33,6 +33,7 @@ from eventsourcing.utils import get_topic
 
 from ...events import Event
 from ...projections.identity import (
+    ANONYMOUS_CALLER,
     SUSPECT_REASONS,
     AccountFacts,
     ContactFacts,
@@ -425,12 +426,15 @@ class MasterRecord(Application[UUID]):
 
     # --- resolving ---------------------------------------------------------------------------------------
 
-    def resolve(self, event: Event, evidence: Evidence | None = None) -> Resolution:
+    def resolve(
+        self, event: Event, evidence: Evidence | None = None, raw: tuple[int, int] | None = None
+    ) -> Resolution:
         """The contact and account an event is about, creating, attaching, merging and suspecting as the
         rules say; safe to call from many processes at once, and again for the same event. `evidence` is
-        `evidence_of(event, self.identity)` when the caller has it already."""
+        `evidence_of(event, self.identity)` when the caller has it already; `raw` is where the event sits
+        in the raw log (partition, offset), kept by an anonymous caller's contact (`Contact.keep_call`)."""
         ev = evidence if evidence is not None else evidence_of(event, self.identity)
-        return self._retrying(lambda: self._resolve_once(ev))
+        return self._retrying(lambda: self._resolve_once(ev, raw))
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         for tries in range(MAX_ATTEMPTS):
@@ -443,12 +447,14 @@ class MasterRecord(Application[UUID]):
                 time.sleep(random.uniform(0, 0.002 * (tries + 1)))
         raise RuntimeError(f"gave up after {MAX_ATTEMPTS} conflicting attempts")
 
-    def _resolve_once(self, ev: Evidence) -> Resolution:
+    def _resolve_once(self, ev: Evidence, raw: tuple[int, int] | None = None) -> Resolution:
         snap = self._read(ev)
         plan = decide_plan(ev, snap.known, self.identity)
-        return self._carry_out(ev, plan, snap)
+        return self._carry_out(ev, plan, snap, raw)
 
-    def _carry_out(self, ev: Evidence, plan: Plan, snap: _Snapshot) -> Resolution:
+    def _carry_out(
+        self, ev: Evidence, plan: Plan, snap: _Snapshot, raw: tuple[int, int] | None = None
+    ) -> Resolution:
         touched: Touched = {}
         contact: Contact | None = None
         if plan.contact_id is not None:
@@ -467,9 +473,15 @@ class MasterRecord(Application[UUID]):
             self._carry_out_contact(ev, plan, snap, contact, touched)
         account = self._carry_out_account(ev, plan, snap, contact, touched)
         changed = self._observe(ev, contact, bool(plan.merges)) if contact is not None else []
+        anonymous = contact is not None and _facts(contact).anonymous
+        if anonymous and raw is not None:
+            assert contact is not None
+            contact.keep_call(raw[0], raw[1], ev.event_id)
         if any(a.pending_events for a in touched.values()):  # a known person changes nothing: no write
             self._save(*touched.values())
         contact_keys, account_keys = settled_keys(ev, snap.known, plan)
+        if anonymous:
+            contact_keys = ()  # each call of an anonymous caller is kept: none may be answered by a cache
         if contact is not None and account is not None and account.id != contact.account_id:
             account_keys = ()  # the event names another account than the contact's: nothing to cache
         return Resolution(
@@ -484,6 +496,7 @@ class MasterRecord(Application[UUID]):
             suggested_account_id=contact.suggested_account_id if contact else None,
             contact_keys=contact_keys,
             account_keys=account_keys,
+            reattribute=contact.calls_taken_by(ev.event_id) if contact else (),
         )
 
     def _tombstone(self, contact: Contact) -> Resolution:
@@ -501,6 +514,8 @@ class MasterRecord(Application[UUID]):
                 snap.contacts[merge.merged], contact, merge.reason, list(merge.identifiers), ev.event_id
             )
             _touch(touched, snap.contacts[merge.merged], contact)
+            if merge.reason == ANONYMOUS_CALLER:
+                contact.take_calls(snap.contacts[merge.merged], ev.event_id)
             self._move_membership(snap.contacts[merge.merged], contact, snap, touched)
             for key in merge.identifiers:
                 claim = snap.claims.get(key)

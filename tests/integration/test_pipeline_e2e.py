@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 import pytest
 from pipeline_harness import (
+    PEOPLES_TOUCHES,
     Processes,
     Record,
     Stack,
@@ -128,7 +129,7 @@ def _run(stack: Stack, processes: Processes) -> Run:
     def everything_projected() -> tuple[bool, Any]:
         rows = server.query(
             "SELECT (SELECT count() FROM touchpoints FINAL), (SELECT count() FROM dead_letters FINAL),"
-            " (SELECT sum(touches) FROM customer_360 FINAL)"
+            f" {PEOPLES_TOUCHES}"
         )[0]
         return tuple(rows) == (len(raw), len(BAD_RECORDS), len(raw)), rows
 

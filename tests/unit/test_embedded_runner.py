@@ -180,6 +180,65 @@ def _most_touches(store: ChDBStore) -> int:
     return int(store.query("SELECT max(touches) FROM customer_360 FINAL")[0][0])
 
 
+def caller_story() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Two calls from a number, and a person's email carrying it (later in event time)."""
+    number = "+14155550177"
+
+    def at(day: int) -> dict[str, str]:
+        return {"occurred_at": f"2026-03-{day:02d}T10:00:00Z", "recorded_at": f"2026-03-{day:02d}T10:00:05Z"}
+
+    calls = [
+        wire_event(
+            "ContactCenterCall",
+            1,
+            event_id=str(uuid.UUID(int=100 + day)),
+            source="genesys",
+            identifiers={"phone": number},
+            **at(day),
+        )
+        for day in (1, 2)
+    ]
+    person = wire_event(
+        "EmailOpened",
+        1,
+        event_id=str(uuid.UUID(int=200)),
+        identifiers={"email": "ann@acme-widgets.com", "phone": number},
+        **at(3),
+    )
+    return calls, [person]
+
+
+def test_an_anonymous_callers_calls_are_its_persons_as_if_the_person_came_first(tmp_path: Path) -> None:
+    views = {
+        "person": "SELECT * EXCEPT (updated_at) FROM customer_360_current",
+        "facts": "SELECT event_id, contact_id, account_id FROM touchpoints FINAL ORDER BY event_id",
+        "signals": "SELECT signal_id, kind, raised_at FROM active_signals ORDER BY signal_id",
+    }
+    calls, person = caller_story()
+    answers = []
+    for calls_first in (False, True):
+        folder = tmp_path / f"calls-first-{calls_first}"
+        with ChDBStore(str(folder / "chdb")) as store:
+            prepare_read_store(store)
+            reattributed = 0
+            for part in (calls, person) if calls_first else (person, calls):  # resolved in this order
+                publish(folder, part)
+                with pipeline(folder, store) as run:
+                    reattributed += run.run_until_caught_up().resolve.reattributed
+            assert reattributed == (2 if calls_first else 0)
+            answers.append({name: store.query(sql) for name, sql in views.items()})
+            # A fresh process resolving the whole raw log again hands the calls again: nothing counts twice.
+            with pipeline(folder, store) as again:
+                again.raw.commit(RESOLVE_GROUP, [(p, 0) for p in range(again.raw.partitions)])
+                assert again.run_until_caught_up().project.duplicates == 3 + reattributed
+            assert {name: store.query(sql) for name, sql in views.items()} == answers[-1]
+    person_first, calls_first_answers = answers
+    ((*_, touches),) = [row[:5] for row in person_first["person"]]
+    assert touches == 3, "one person, three touches"
+    assert len({contact for _, contact, _ in calls_first_answers["facts"]}) == 1, "every fact is the person's"
+    assert calls_first_answers == person_first
+
+
 @pytest.mark.parametrize("projected_in_between", [False, True])
 def test_a_crash_between_the_resolved_append_and_the_raw_commit_counts_nothing_twice(
     tmp_path: Path, projected_in_between: bool

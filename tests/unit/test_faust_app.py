@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from touchstream.adapters import worker_app
 from touchstream.adapters.config import load_settings
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.adapters.master_record.linkage import REASON, Linker
 from touchstream.adapters.storage.chdb_store import ChDBStore
@@ -28,7 +29,7 @@ from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
-from touchstream.streams.ports import ContactLinker
+from touchstream.streams.ports import AbstractEventLog, ContactLinker
 from touchstream.streams.resolve import Resolver
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -83,6 +84,7 @@ def build(
     fail_inserts: int = 0,
     master: MasterRecord | None = None,
     linker: Callable[[Resolver], ContactLinker] | None = None,
+    raw_log: Callable[[], AbstractEventLog] | None = None,
 ) -> tuple[faust.App, RecordingOutbox]:
     outbox = RecordingOutbox()
     failures = [fail_inserts]
@@ -101,6 +103,7 @@ def build(
         outbox=outbox,
         raw_topic="touchpoints.raw",
         linker=linker,
+        raw_log=raw_log,
     )
     app = create_app(settings, resources)
     app.finalize()
@@ -186,6 +189,49 @@ def test_ingest_resolves_valid_events_keyed_by_contact_and_dead_letters_the_rest
     assert dead[0][1]["source"]["offset"] == 3
     # Dead letters go out before the resolved touchpoints of the same batch.
     assert outbox.sent[0][0] == topology.DLQ
+
+
+def test_ingest_hands_an_anonymous_callers_calls_to_the_person_its_number_turns_out_to_be(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    number = "+14155550188"
+    calls = [
+        wire_event(
+            "ContactCenterCall",
+            1,
+            event_id=str(uuid.uuid4()),
+            occurred_at=(NOW - timedelta(days=2, minutes=-m)).isoformat().replace("+00:00", "Z"),
+            source="genesys",
+            identifiers={"phone": number},
+        )
+        for m in range(2)
+    ]
+    person = {
+        **email_opened("ann@acme-widgets.com"),
+        "identifiers": {"email": "ann@acme-widgets.com", "phone": number},
+    }
+    records = [(b"phone", orjson.dumps(e)) for e in (*calls, person)]
+    path = tmp_path / "raw.sqlite"
+    with SQLiteEventLog(path, partitions=1) as raw:
+        raw.append(records)  # what the worker reads again: the same records at offsets 0, 1 and 2
+    app, outbox = build(tmp_path, chdb_path, raw_log=lambda: SQLiteEventLog(path, partitions=1))
+
+    async def test() -> None:
+        await feed(app, "touchstream.ingest", records, lambda: len(outbox.on(topology.RESOLVED)) == 5)
+
+    run(test)
+    resolved = [message for _, message in outbox.on(topology.RESOLVED)]
+    ann = resolved[2]["contact_id"]
+    assert resolved[0]["contact_id"] != ann, "the calls first made an anonymous caller's contact"
+    assert [(m["raw_offset"], m.get("reattributed", False)) for m in resolved] == [
+        (0, False),
+        (1, False),
+        (2, False),
+        (0, True),
+        (1, True),
+    ]
+    assert {m["contact_id"] for m in resolved[2:]} == {ann}
+    assert [m["event"]["event_id"] for m in resolved[3:]] == [c["event_id"] for c in calls]
 
 
 def details_observed(ext: str, first_name: str) -> dict[str, Any]:

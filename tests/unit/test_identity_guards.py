@@ -242,6 +242,29 @@ def test_calls_before_the_number_is_known_join_its_person_whatever_the_order(app
     assert [s.reason for s in app.suspects()] == ["shared_phone"]
 
 
+def test_a_merged_anonymous_caller_hands_the_raw_positions_of_its_calls_to_its_person(
+    app: MasterRecord,
+) -> None:
+    number = "+14155550128"
+    calls = [app.resolve(call(number, day), raw=(3, 10 + day)) for day in (0, 1)]
+    assert calls[0].contact_id == calls[1].contact_id is not None
+    assert all(c.contact_keys == () for c in calls), "no cache may answer a call that must be kept"
+    app.resolve(call(number, 1), raw=(3, 11))  # the same call again (a retried batch): kept once
+    merging = event({"email": "ann@acme.com", "phone": number}, day=2)
+    first = app.resolve(merging, raw=(5, 1))
+    assert [m.reason for m in first.merges] == ["anonymous_caller"]
+    assert first.reattribute == ((3, 10), (3, 11))
+    again = app.resolve(merging, raw=(5, 1))
+    assert (again.merges, again.reattribute) == ((), first.reattribute), "a retried batch hands them again"
+    later = app.resolve(call(number, 3), raw=(3, 12))
+    assert (later.contact_id, later.reattribute) == (first.contact_id, ()), (
+        "a later call reaches her directly"
+    )
+    ben = app.resolve(event({"email": "ben@acme.com", "phone": "+14155550129"}, day=4), raw=(1, 1))
+    assert ben.reattribute == (), "a person's events are not kept"
+    assert ben.contact_keys, "and a cache may answer them"
+
+
 def test_an_anonymous_caller_stays_apart_when_the_number_is_two_peoples(app: MasterRecord) -> None:
     number = "+14155550126"
     ann = who(app, event({"email": "ann@acme.com", "phone": "+14155550127"}, day=0))

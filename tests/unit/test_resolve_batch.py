@@ -108,11 +108,11 @@ def test_a_failed_batch_writes_nothing_and_forgets_what_it_learned() -> None:
     real = app.resolve
     calls = []
 
-    def failing(event: Event, evidence: Any = None) -> Any:
+    def failing(event: Event, evidence: Any = None, raw: Any = None) -> Any:
         calls.append(event)
         if len(calls) == 2:
             raise Boom
-        return real(event, evidence)
+        return real(event, evidence, raw)
 
     app.resolve = failing  # type: ignore[method-assign]
     try:
