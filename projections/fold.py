@@ -115,7 +115,7 @@ def fold(
     _after(s, event, now, config)
     # Evaluated at the newest event time seen, not this event's: a late event re-derives what it affects.
     s.health = health_score(s, s.last_seen, config)
-    changes = tuple(reconcile(s, s.last_seen, event_id, config))
+    changes = tuple(reconcile(s, s.last_seen, config))
     profile = profile_row(s, s.version) if with_profile else None
     messages = [change_message(s, s.version)] if with_profile else []
     messages += [signal_message(s, change) for change in changes if change.changed_status]

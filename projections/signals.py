@@ -295,9 +295,11 @@ def _day(at: int) -> str:
     return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
-def signal_id(contact_id: str, kind: str, raised_by: str) -> str:
-    """Deterministic, so a replay or a rebuild raises the same signal under the same id."""
-    return str(uuid.uuid5(NAMESPACE, f"{contact_id}|{kind}|{raised_by}"))
+def signal_id(contact_id: str, kind: str, raised_at: str) -> str:
+    """Deterministic, so a replay or a rebuild raises the same signal under the same id; named by when it
+    was raised, not by the event being folded then, so a late event (another key's, or an anonymous
+    caller's call handed to its person) changes no id."""
+    return str(uuid.uuid5(NAMESPACE, f"{contact_id}|{kind}|{raised_at}"))
 
 
 def desired(state: ContactState, now: int, config: ProjectionConfig) -> dict[str, Desire]:
@@ -315,9 +317,7 @@ def desired(state: ContactState, now: int, config: ProjectionConfig) -> dict[str
     return verdicts
 
 
-def reconcile(
-    state: ContactState, now: int, event_id: str, config: ProjectionConfig
-) -> Iterator[SignalChange]:
+def reconcile(state: ContactState, now: int, config: ProjectionConfig) -> Iterator[SignalChange]:
     """Bring `state.signals` in line with the rules after an event at `now`; yield what changed."""
     before = dict(state.signals)
     wanted = desired(state, now, config)
@@ -330,12 +330,13 @@ def reconcile(
         if want is None:
             continue
         if old is None:
+            raised = now if want.since is None else want.since
             new = ActiveSignal(
-                signal_id(state.contact_id, kind, event_id),
+                signal_id(state.contact_id, kind, str(raised)),
                 kind,
                 want.reason,
                 want.evidence,
-                now if want.since is None else want.since,
+                raised,
                 want.expires_at,
             )
             state.signals[kind] = new
