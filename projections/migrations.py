@@ -1524,6 +1524,8 @@ MIGRATIONS = (
 # the person directly. The merged caller's contact is then a leftover of the arrival order: its 360 row,
 # its signals, its attribute sources and its missing fields are left out of the views (its facts already
 # read as the person's).
+# `GLOBAL NOT IN`: on a cluster both tables are Distributed, and each host checks an ON CLUSTER view
+# without the client's `distributed_product_mode`.
 _ANONYMOUS_MERGED = (
     "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller')"
 )
@@ -1537,13 +1539,14 @@ _ACTIVE_SIGNALS_V17 = _ACTIVE_SIGNALS_V15.replace(
 )
 
 _ATTRIBUTE_PROVENANCE_V17 = _ATTRIBUTE_PROVENANCE.replace(
-    " != '' AND erased = 0", f" != '' AND erased = 0 AND original_contact_id NOT IN {_ANONYMOUS_MERGED}"
+    " != '' AND erased = 0",
+    f" != '' AND erased = 0 AND original_contact_id GLOBAL NOT IN {_ANONYMOUS_MERGED}",
 )
 
 _DATA_QUALITY_V17 = _DATA_QUALITY.replace(
     "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')",
     "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')\n"
-    f"        AND contact_id NOT IN {_ANONYMOUS_MERGED}",
+    f"        AND contact_id GLOBAL NOT IN {_ANONYMOUS_MERGED}",
 )
 
 MIGRATIONS = (

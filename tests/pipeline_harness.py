@@ -79,7 +79,7 @@ KCAT_FORMAT = ("-f", "%p\t%o\t%k\t%s\n")
 #: merged into its person counts its calls too, which its person's row holds since they were handed over
 #: (docs/identity.md, rule 5); it is left out, as the views leave it out.
 PEOPLES_TOUCHES = (
-    "(SELECT sum(touches) FROM customer_360 FINAL WHERE contact_id NOT IN "
+    "(SELECT sum(touches) FROM customer_360 FINAL WHERE contact_id GLOBAL NOT IN "
     "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller'))"
 )
 WORKER_GROUP = "touchstream-worker"  # streams/faust_app.py's DEFAULT_WORKER_ID, after the prefix

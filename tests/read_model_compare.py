@@ -21,12 +21,7 @@ COMPARED: dict[str, str] = {
     "customer_360_current": "SELECT * FROM customer_360_current ORDER BY contact_id",
     "signals": "SELECT * FROM signals FINAL ORDER BY contact_id, signal_id",
     "contact_merges": "SELECT * FROM contact_merges FINAL WHERE active = 1 ORDER BY merged_id",
-    # The two logs of ARRIVAL_LOGS without an anonymous caller's rows: equal in any order.
-    "signals_of_people": (
-        "SELECT * FROM signals FINAL WHERE contact_id NOT IN "
-        "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller') "
-        "ORDER BY contact_id, signal_id"
-    ),
+    # `contact_merges` without an anonymous caller's merges (ARRIVAL_LOGS): the merges of people.
     "merges_of_people": (
         "SELECT * FROM contact_merges FINAL WHERE active = 1 AND reason != 'anonymous_caller' "
         "ORDER BY merged_id"
@@ -36,15 +31,16 @@ COMPARED: dict[str, str] = {
 }
 Model = tuple[list[str], list[list[str]]]  # column names, rows as text
 
-#: Tables that log what was decided as events arrived, and so depend on the arrival order in one case: a
-#: call from a number no one held yet makes an anonymous caller's contact, merged into its person once an
-#: event ties the number to them (docs/identity.md, rule 5). Its calls are then handed to the person (every
-#: view reads as if they had reached the person directly), but the logs keep that the contact existed: its
-#: `anonymous_caller` merge, and a signal it raised meanwhile (a caller nobody knew asked to buy: published
-#: then, withdrawn from the views since). Printed, not failed, by the order tests; the same logs without
-#: those rows (`signals_of_people`, `merges_of_people`) and every other model must be equal.
+#: Tables that log what was decided as events arrived, and so depend on the order they arrived in:
+#: - `signals` holds every signal raised, cleared or updated, on what was known at the time: a call seen
+#:   before the lead it came after raises a `caller_is_lead` that the lead then clears, and an anonymous
+#:   caller's contact raises its own before its person is known. What is in force at the end (the
+#:   `active_signals` view, `customer_360_current.active_signals`) is compared, and must be equal.
+#: - `contact_merges` holds an anonymous caller's merge into its person, made only where the calls came
+#:   first (docs/identity.md, rule 5); the merges of people (`merges_of_people`) must be equal.
+#: Printed, not failed, by the order tests; every other model must be equal.
 ARRIVAL_LOGS: dict[str, str] = {
-    "signals": "the signals raised: an anonymous caller's own, raised before its person was known",
+    "signals": "every signal raised, on what was known when: the ones a later event cleared differ",
     "contact_merges": "the merges made: an anonymous caller's into its person, where the calls came first",
 }
 #: Columns naming a contact or an account: ids derive from whatever created the contact (its first strong
