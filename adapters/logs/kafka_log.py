@@ -9,6 +9,7 @@ function the embedded log uses, so a key lands on the same partition number in b
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,6 +21,21 @@ from kafka.structs import OffsetAndMetadata
 
 from ...streams.ports import AbstractEventLog, LogRecord, LogUnavailable
 from .sqlite_log import partition_for
+
+
+def refused_everywhere(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """Whether every `host:port` of `bootstrap` refuses a TCP connection (a slow or unresolvable address
+    counts as maybe there: Kafka's client decides)."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port)), timeout=timeout_s):
+                return False
+        except ConnectionRefusedError:
+            continue
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 class KafkaEventLog(AbstractEventLog):
@@ -50,6 +66,10 @@ class KafkaEventLog(AbstractEventLog):
 
     # --- clients, made on first use -------------------------------------------------------------------
     def _common(self) -> dict[str, Any]:
+        # kafka-python retries a refused bootstrap until its timeout: when nothing listens at any of the
+        # addresses, say so at once (a CLI command against a stopped broker answered after 15 s).
+        if refused_everywhere(self.bootstrap):
+            raise LogUnavailable(f"Kafka at {self.bootstrap} refuses connections: no broker is listening")
         # Without bootstrap_timeout_ms an unreachable broker takes kafka-python's default 30 s to fail.
         return {
             "bootstrap_servers": self.bootstrap,
