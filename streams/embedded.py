@@ -63,7 +63,7 @@ from .project import (
     applied_key,
     write_batch,
 )
-from .sealed_log import OpenFn, ReadFn, stored_reader
+from .sealed_log import OpenFn, ReadFn, append_objects, stored_reader
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
@@ -315,8 +315,8 @@ def resolve_until_caught_up(
         stats.linked_merges += linked.merges
         stats.merges += resolved_batch.merges
         stats.unresolved += resolved_batch.unresolved
-        if resolved_batch.out:
-            placed = resolved.append(list(resolved_batch.out))
+        if resolved_batch.wires:
+            placed = append_objects(resolved, resolved_batch.wires)
             if typed is not None:  # the project step of this process takes them as they are, unparsed
                 typed.update(zip(placed, resolved_batch.touchpoints, strict=True))
         if relay is not None:

@@ -56,7 +56,7 @@ from .ports import (
 )
 from .project import AppliedEvents, applied_key, project_batch, write_batch
 from .resolve import IdentityCache, Resolver, ResolveStage
-from .sealed_log import Codec, opened_records
+from .sealed_log import Codec, JsonRecord, opened_records, stored_bytes
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     MERGE_TYPES,
@@ -322,6 +322,14 @@ class Pipeline:
             return records
         return await self._retrying(what, lambda: self._on(self._identity_pool, codec.seal, records))
 
+    async def _stored(
+        self, what: str, codec: Codec | None, records: Sequence[JsonRecord]
+    ) -> Sequence[tuple[bytes | None, bytes]]:
+        """Records built as JSON objects, serialised and sealed (`sealed_log.stored_bytes`)."""
+        if codec is None or not records:
+            return stored_bytes(None, records)
+        return await self._retrying(what, lambda: self._on(self._identity_pool, stored_bytes, codec, records))
+
     async def _erase(self, requests: list[ErasureRequest]) -> None:
         """The batch's erasures (streams/erasure.py), on the master record's thread, after the tombstones
         were written; retried like every other effect (each step is idempotent)."""
@@ -371,7 +379,9 @@ class Pipeline:
                 self.metrics.linked += link_batch(self._linker, resolved).suspects
 
             await self._retrying("link contacts", lambda: self._on(self._identity_pool, link))
-        sealed = await self._sealed("seal resolved touchpoints", self.resources.resolved_codec, resolved.out)
+        sealed = await self._stored(
+            "seal resolved touchpoints", self.resources.resolved_codec, resolved.wires
+        )
         out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in sealed]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)

@@ -20,6 +20,9 @@ import orjson
 
 from .ports import AbstractEventLog, LogRecord
 
+#: A record whose value is still a JSON object (key, object): what a step built, not yet serialised.
+JsonRecord = tuple[bytes | None, dict[str, Any]]
+
 
 class Codec(Protocol):
     def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]: ...
@@ -79,15 +82,23 @@ class ResolvedCodec:
     def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
         parsed = [_loads(value) for _, value in records]
         todo = [i for i, p in enumerate(parsed) if p is not None and isinstance(p.get("event"), dict)]
-        events = [parsed[i]["event"] for i in todo]  # type: ignore[index]
-        fresh = [j for j, e in enumerate(events) if "sealed" not in e]
-        sealed = self.sealer.seal_dicts([events[j] for j in fresh])
-        for j, event in zip(fresh, sealed, strict=True):
-            events[j] = event
         out = list(records)
-        for i, event in zip(todo, events, strict=True):
-            out[i] = (records[i][0], orjson.dumps({**parsed[i], "event": event}))  # type: ignore[dict-item]
+        sealed = self.seal_objects([(records[i][0], parsed[i]) for i in todo])  # type: ignore[misc]
+        for i, record in zip(todo, sealed, strict=True):
+            out[i] = record
         return out
+
+    def seal_objects(self, records: Sequence[JsonRecord]) -> list[tuple[bytes | None, bytes]]:
+        """`seal` for records still held as JSON objects (each with its `event`): no parse of what the
+        caller has just built."""
+        events = [record["event"] for _, record in records]
+        fresh = [j for j, e in enumerate(events) if "sealed" not in e]
+        for j, event in zip(fresh, self.sealer.seal_dicts([events[j] for j in fresh]), strict=True):
+            events[j] = event
+        return [
+            (key, orjson.dumps({**record, "event": event}))
+            for (key, record), event in zip(records, events, strict=True)
+        ]
 
     def open(self, values: Sequence[bytes]) -> list[bytes]:
         out = list(values)
@@ -223,6 +234,23 @@ class SealedLog(AbstractEventLog):
     def __getattr__(self, name: str) -> Any:
         # Backend extras (a Kafka log's bootstrap, a file log's path) stay reachable for tools and tests.
         return getattr(self.inner, name)
+
+
+def stored_bytes(codec: Codec | None, records: Sequence[JsonRecord]) -> list[tuple[bytes | None, bytes]]:
+    """Records built as JSON objects, as they are stored: sealed from the objects themselves where the
+    codec can (`seal_objects`: serialised once, never parsed back), else serialised and sealed."""
+    seal_objects = getattr(codec, "seal_objects", None)
+    if seal_objects is not None:
+        return list(seal_objects(records))
+    dumped: list[tuple[bytes | None, bytes]] = [(key, orjson.dumps(value)) for key, value in records]
+    return codec.seal(dumped) if codec is not None else dumped
+
+
+def append_objects(log: AbstractEventLog, records: Sequence[JsonRecord]) -> list[tuple[int, int]]:
+    """`log.append` for records built as JSON objects (`stored_bytes`)."""
+    if isinstance(log, SealedLog):
+        return log.inner.append(stored_bytes(log.codec, records))
+    return log.append(stored_bytes(None, records))
 
 
 ReadFn = Callable[[int, int, int], list[LogRecord]]

@@ -45,11 +45,12 @@ MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
 class ResolvedBatch:
     """What `resolve_batch` made of the valid events of one batch."""
 
-    out: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) for touchpoints.resolved
+    # (key, record) for touchpoints.resolved, the record still a JSON object (`sealed_log.stored_bytes`).
+    wires: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
     touchpoints: list[ResolvedTouchpoint] = field(default_factory=list)  # the same, typed, in order
     unresolved: int = 0  # touchpoints that name no contact and no account the master record knows
     merges: int = 0
-    valid: int = 0  # the valid events resolved (`out` also holds the re-attributed calls)
+    valid: int = 0  # the valid events resolved (`wires` also holds the re-attributed calls)
     reattributed: int = 0  # an anonymous caller's calls handed to the person it merged into
 
 
@@ -67,7 +68,7 @@ def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]])
         batch.unresolved += touchpoint.contact_id is None and touchpoint.account_id is None
         batch.valid += 1
         for record in (touchpoint, *result.reattributed):
-            batch.out.append((result.key, record.to_json()))
+            batch.wires.append((result.key, record.to_wire()))
             batch.touchpoints.append(record)
         batch.reattributed += len(result.reattributed)
     return batch
