@@ -76,7 +76,8 @@ def run(
                         projected = pipeline.project_until_caught_up(progress=advance)
                     typer.echo(
                         f"{resolved.records} raw records: {resolved.resolved} resolved to "
-                        f"{RESOLVED}, {resolved.dead_lettered} dead letters, {resolved.merges} merges; "
+                        f"{RESOLVED}, {resolved.dead_lettered} dead letters, {resolved.merges} merges "
+                        f"({resolved.reattributed} anonymous callers' calls handed to their person); "
                         f"linking {resolved.linked_suspects} probable-match suspects, "
                         f"{resolved.linked_merges} merges ({resolved.link_seconds:.1f} s); "
                         f"{projected.records} projected ({projected.duplicates} duplicates skipped), "
