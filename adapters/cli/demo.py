@@ -301,7 +301,8 @@ def run(
         with progress_bar("resolve", pipeline.raw.lag(RESOLVE_GROUP)) as advance:
             resolved = pipeline.resolve_until_caught_up(progress=advance)
         console.print(
-            f"resolved {resolved.records} raw events: {resolved.resolved} to touchpoints.resolved, "
+            f"resolved {resolved.records} raw events: {resolved.resolved} to touchpoints.resolved "
+            f"(and {resolved.reattributed} anonymous callers' calls handed to their person), "
             f"{resolved.dead_lettered} dead letters to touchpoints.dlq; {resolved.merges} merges, "
             f"{resolved.cache_hits} answered from the identity cache"
         )

@@ -38,8 +38,15 @@ def test_demo_runs_end_to_end_on_the_embedded_default(tmp_path: Path) -> None:
     events = (tmp_path / "events.jsonl").read_text().splitlines()
     out = " ".join(done.stdout.split())  # rich wraps long lines at the terminal width
     # Every raw event went the whole way: published, validated and resolved, projected.
-    assert f"resolved {len(events)} raw events: {len(events)} to touchpoints.resolved, 0 dead letters" in out
-    assert f"projected {len(events)} resolved records: {len(events)} touchpoints, 0 dead letters" in out
+    handed = re.search(
+        rf"resolved {len(events)} raw events: {len(events)} to touchpoints.resolved "
+        r"\(and (\d+) anonymous callers' calls handed to their person\), 0 dead letters",
+        out,
+    )
+    assert handed, out
+    records = len(events) + int(handed.group(1))  # a handed-over call is a second record of its event
+    assert f"projected {records} resolved records: {records} touchpoints, 0 dead letters" in out
+    assert f"{len(events)} rows queryable in chDB" in out
     # The master record's contacts against the generator's truth: nobody fused with somebody else.
     persons = accounts = 0
     for line in (tmp_path / "truth.jsonl").read_text().splitlines():

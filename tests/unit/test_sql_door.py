@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
+from sqlglot.tokenizer_core import Token, TokenType
 
 from touchstream.adapters.api.sql_door import (
     ALLOWED_FUNCTIONS,
@@ -158,6 +159,7 @@ _TRICKY = st.text(alphabet="ab1'\\\";#-/*` \n(),.$", max_size=40)
 
 @settings(max_examples=300, deadline=None)
 @given(tail=_TRICKY)
+@example(tail="$$$$")  # a `$$…$$` string, rebuilt as '' (found by the search, kept)
 def test_the_rebuilt_statement_reads_back_as_the_same_tokens(tail: str) -> None:
     """Whatever the door accepts, its rebuilt text tokenizes to the very tokens it checked: re-quoting
     never turns a string into code, nor code into a string or a comment."""
@@ -167,7 +169,13 @@ def test_the_rebuilt_statement_reads_back_as_the_same_tokens(tail: str) -> None:
         return
     again, retokens = canonical(text)
     assert again == text
-    assert [(t.token_type, t.text) for t in retokens] == [(t.token_type, t.text) for t in tokens]
+    assert [_kind(t) for t in retokens] == [_kind(t) for t in tokens]
+
+
+def _kind(token: Token) -> tuple[TokenType, str]:
+    """A token's type and text; a `$$…$$` string is rebuilt as a plain quoted one (still a string)."""
+    kind = TokenType.STRING if token.token_type == TokenType.HEREDOC_STRING else token.token_type
+    return kind, token.text
 
 
 _VISIBLE = st.characters(
