@@ -36,9 +36,7 @@ typecheck: venv
 
 # import-linter (contracts in pyproject.toml) reads the same kind of tree, with a root __init__.py.
 importlint: venv
-	rm -rf build/imports && mkdir -p build/imports/touchstream && touch build/imports/touchstream/__init__.py
-	for d in events projections streams adapters; do ln -s ../../../$$d build/imports/touchstream/$$d; done
-	cd build/imports && PYTHONPATH=. ../../$(BIN)/lint-imports --config ../../pyproject.toml
+	$(BIN)/lint-imports
 
 services-up:
 	deploy/local/services up
