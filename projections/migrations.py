@@ -1526,7 +1526,7 @@ MIGRATIONS = (
 # read as the person's).
 # `GLOBAL NOT IN`: on a cluster both tables are Distributed, and each host checks an ON CLUSTER view
 # without the client's `distributed_product_mode`.
-_ANONYMOUS_MERGED = (
+ANONYMOUS_MERGED = (
     "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller')"
 )
 
@@ -1540,13 +1540,13 @@ _ACTIVE_SIGNALS_V17 = _ACTIVE_SIGNALS_V15.replace(
 
 _ATTRIBUTE_PROVENANCE_V17 = _ATTRIBUTE_PROVENANCE.replace(
     " != '' AND erased = 0",
-    f" != '' AND erased = 0 AND original_contact_id GLOBAL NOT IN {_ANONYMOUS_MERGED}",
+    f" != '' AND erased = 0 AND original_contact_id GLOBAL NOT IN {ANONYMOUS_MERGED}",
 )
 
 _DATA_QUALITY_V17 = _DATA_QUALITY.replace(
     "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')",
     "WHERE erased = 0 AND (email = '' OR first_name = '' OR last_name = '')\n"
-    f"        AND contact_id GLOBAL NOT IN {_ANONYMOUS_MERGED}",
+    f"        AND contact_id GLOBAL NOT IN {ANONYMOUS_MERGED}",
 )
 
 MIGRATIONS = (

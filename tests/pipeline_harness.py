@@ -71,6 +71,7 @@ from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import Event, parse_event
 from touchstream.projections.merges import CONTACT_MERGES_TABLE
+from touchstream.projections.migrations import ANONYMOUS_MERGED
 from touchstream.streams import topology
 from touchstream.streams.ports import ReadStoreError
 
@@ -79,8 +80,7 @@ KCAT_FORMAT = ("-f", "%p\t%o\t%k\t%s\n")
 #: merged into its person counts its calls too, which its person's row holds since they were handed over
 #: (docs/identity.md, rule 5); it is left out, as the views leave it out.
 PEOPLES_TOUCHES = (
-    "(SELECT sum(touches) FROM customer_360 FINAL WHERE contact_id GLOBAL NOT IN "
-    "(SELECT merged_id FROM contact_merges FINAL WHERE active = 1 AND reason = 'anonymous_caller'))"
+    f"(SELECT sum(touches) FROM customer_360 FINAL WHERE contact_id GLOBAL NOT IN {ANONYMOUS_MERGED})"
 )
 WORKER_GROUP = "touchstream-worker"  # streams/faust_app.py's DEFAULT_WORKER_ID, after the prefix
 #: The topics the worker consumes (its consumer group's lag is measured on these).
