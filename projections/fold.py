@@ -31,8 +31,9 @@ from typing import Any
 from ..events import Event, Money, ResolvedTouchpoint
 from .config import DEFAULT_CONFIG, ProjectionConfig
 from .customer_360 import change_message, profile_row
+from .signal_changes import reconcile
 from .signal_rows import signal_message, signal_row
-from .signals import SignalChange, reconcile
+from .signals import SignalChange
 from .state import LEAD, MQL, OPPORTUNITY, SQL, ContactState
 
 PERSON_DETAILS = ("first_name", "last_name", "job_title", "company", "email", "phone")

@@ -1,19 +1,14 @@
 """Signals: what one department must know about a contact because of what another department saw.
 
 Each rule looks at the contact's state right after an event and says whether its signal should be active
-now, with a reason, the evidence (event ids) and an expiry. `reconcile` compares that with the signals
-already active and yields the changes: raised, updated (same signal, new reason/evidence/expiry) or
-cleared. There are no timers: a signal past its expiry is inactive for readers (`expires_at`), and the next
-event of the contact writes its `cleared` row.
-
-Consent: while `marketing_email` is withdrawn no marketing signal is active; while `sales_contact` is
-withdrawn no sales-outreach signal is.
+now, with a reason, the evidence (event ids), an expiry and when it began to hold. `signal_changes`
+compares that with the signals already active and yields the changes.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,9 +50,9 @@ class Desire:
     reason: str
     evidence: tuple[str, ...]
     expires_at: int
-    # When the rule began to hold, in event time, where the evidence says (else the signal is raised at the
-    # newest event time seen): a call seen late — another key's events first, or an anonymous caller's call
-    # handed to its person — is raised at the same instant whatever the order.
+    # When the rule began to hold, in event time, as its evidence says (else the signal is raised at the
+    # newest event time seen): a signal whose evidence arrives late (another key's events first, or an
+    # anonymous caller's call handed to its person) is raised at the same instant whatever the order.
     since: int | None = None
 
 
@@ -72,26 +67,26 @@ class SignalChange:
 Rule = Callable[[ContactState, int, ProjectionConfig], Desire | None]
 
 
-def _consents(state: ContactState, purpose: str) -> bool:
-    given = state.consent.get(purpose)
-    return given is None or bool(given[0])
-
-
 def _service_hold(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
     reasons: list[str] = []
     evidence: list[str] = []
     expires = 0
-    for ticket_id, (priority, is_open, event_id, resolved_at, *_) in sorted(s.tickets.items()):
+    began: list[int] = []  # each cause holds from its ticket's opening (or its priority raised), its survey
+    for ticket_id, (priority, is_open, event_id, resolved_at, opened_at, _, _, priority_at) in sorted(
+        s.tickets.items()
+    ):
         if priority not in c.hold_priorities:
             continue
         if is_open:
             reasons.append(f"open {priority} ticket {ticket_id}")
-            evidence.append(event_id)
             expires = OPEN_ENDED
         elif resolved_at + c.hold_cool_down.total_seconds() > now:
             reasons.append(f"{priority} ticket {ticket_id} resolved, cooling down")
-            evidence.append(event_id)
             expires = max(expires, resolved_at + int(c.hold_cool_down.total_seconds()))
+        else:
+            continue
+        evidence.append(event_id)
+        began.append(max(opened_at, _hold_priority_since(s.priorities.get(ticket_id, ()), priority_at, c)))
     hold = int(c.survey_hold.total_seconds())
     for name, survey, limit in (
         ("CSAT", s.last_csat, c.hold_csat_at_most),
@@ -101,9 +96,28 @@ def _service_hold(s: ContactState, now: int, c: ProjectionConfig) -> Desire | No
             reasons.append(f"{name} {survey[0]}")
             evidence.append(survey[2])
             expires = max(expires, survey[1] + hold)
+            began.append(survey[1])
     if not reasons:
         return None
-    return Desire("; ".join(reasons), tuple(evidence), expires)
+    return Desire("; ".join(reasons), tuple(evidence), expires, since=_known(min(began)))
+
+
+def _hold_priority_since(
+    history: tuple[tuple[int, str, str], ...], latest_at: int, c: ProjectionConfig
+) -> int:
+    """Since when a ticket's priority has been one that holds, by its priorities in event-time order (a P2
+    raised to P1 holds from the P2); the latest priority's time where the history is not kept."""
+    since = latest_at
+    for at, _, priority in reversed(history):
+        if priority not in c.hold_priorities:
+            break
+        since = at
+    return since
+
+
+def _known(at: int) -> int | None:
+    """An event time, or None where the evidence did not say (0): the signal is then raised at `now`."""
+    return at or None
 
 
 def _renewal_due(s: ContactState, now: int, c: ProjectionConfig) -> int:
@@ -126,10 +140,13 @@ def _upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
     reason = f"asked about more ({', '.join(departments)})"
     evidence = tuple(event_id for _, event_id, _ in asked)
     expires = max(at for at, _, _ in asked) + window
+    # From the first ask still in the window, or the promoter's, but not before the customer became one or
+    # before the last hold ended: the signal waited for those.
+    since = min(at for at, _, _ in asked)
     if promoter is not None:
-        both = f"{reason}; {promoter.reason}"
-        return Desire(both, evidence + promoter.evidence, max(expires, promoter.expires_at))
-    return Desire(reason, evidence, expires)
+        reason, evidence = f"{reason}; {promoter.reason}", evidence + promoter.evidence
+        expires, since = max(expires, promoter.expires_at), min(since, promoter.since or since)
+    return Desire(reason, evidence, expires, since=max(since, s.customer_since, _hold_ended(s, now, c)))
 
 
 def _promoter_upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -143,7 +160,9 @@ def _promoter_upsell(s: ContactState, now: int, c: ProjectionConfig) -> Desire |
     if promoter_until <= now or not renewal or not engaged or open_issue:
         return None
     reason = f"NPS promoter ({nps[0]}), renewal due {_day(renewal)}"
-    return Desire(reason, (nps[2],), min(promoter_until, renewal))
+    window = int(c.renewal_within.total_seconds())
+    since = max(nps[1], renewal - window)  # the promoter's survey, the renewal come within the window
+    return Desire(reason, (nps[2],), min(promoter_until, renewal), since=since)
 
 
 def _warm_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -166,10 +185,16 @@ def _warm_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
         if remaining < c.warm_lead_score:
             expires = at + window
             break
+    since, reached = now, 0.0
+    for at, _, points in touches:  # the touch that brought the points in the window up to the bar
+        reached += points
+        if reached >= c.warm_lead_score:
+            since = at
+            break
     evidence = tuple(event_id for _, event_id, _ in touches)
     days = c.warm_lead_window.days
     reason = f"{total:g} engagement points in {days} days >= {c.warm_lead_score:g} ({len(touches)} touches)"
-    return Desire(reason, evidence, expires)
+    return Desire(reason, evidence, expires, since=since)
 
 
 def _caller_is_lead(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -204,24 +229,28 @@ def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None
     reasons: list[str] = []
     evidence: list[str] = []
     expires = 0
+    began: list[int] = []
     window = int(c.churn_risk_for.total_seconds())
     call = s.last_cancel_call
     if call is not None and call[0] + window > now:
         reasons.append("called about cancelling")
         evidence.append(call[1])
         expires = call[0] + window
+        began.append(call[0])
     role = key_role(s, c)
     nps = s.last_nps
     if role and nps is not None and nps[0] <= c.churn_nps_at_most and nps[1] <= now < nps[1] + window:
         reasons.append(f"detractor NPS {nps[0]} from a {role}")
         evidence.append(nps[2])
         expires = max(expires, nps[1] + window)
+        began.append(nps[1])
     last, prev = s.last_csat, s.prev_csat
     falling = last is not None and prev is not None and prev[0] - last[0] >= c.csat_drop_at_least
     if role and falling and last is not None and prev is not None and last[1] <= now < last[1] + window:
         reasons.append(f"CSAT fell {prev[0]} -> {last[0]} from a {role}")
         evidence += [prev[2], last[2]]
         expires = max(expires, last[1] + window)
+        began.append(last[1])
     escalation_window = int(c.escalation_window.total_seconds())
     recent = [(at, e) for at, e in s.escalations if at <= now < at + escalation_window]
     if len(recent) >= c.churn_escalations:
@@ -229,13 +258,17 @@ def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None
         evidence += [e for _, e in recent]
         # Holds while the count stands: until the oldest that still makes up the count leaves the window.
         expires = max(expires, recent[-c.churn_escalations][0] + escalation_window)
+        began.append(sorted(at for at, _ in recent)[c.churn_escalations - 1])  # the count reached
     if s.health < c.churn_health_below:
         reasons.append(f"health score {s.health} < {c.churn_health_below}")
-        evidence += [e for e in (s.last_csat and s.last_csat[2], s.last_nps and s.last_nps[2]) if e]
+        surveys = [survey for survey in (s.last_csat, s.last_nps) if survey is not None]
+        evidence += [survey[2] for survey in surveys]
         expires = OPEN_ENDED
+        # The score falls with time as well as with events: from the latest survey it counts, else now.
+        began.append(max((survey[1] for survey in surveys), default=now))
     if not reasons:
         return None
-    return Desire("; ".join(reasons), tuple(dict.fromkeys(evidence)), expires)
+    return Desire("; ".join(reasons), tuple(dict.fromkeys(evidence)), expires, since=_known(min(began)))
 
 
 def _hold_lifted(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -244,6 +277,28 @@ def _hold_lifted(s: ContactState, now: int, c: ProjectionConfig) -> Desire | Non
     the order the events came in; evidence: what ended it, then the cause."""
     if _service_hold(s, now, c) is not None:
         return None
+    past = [entry for entry in _hold_endings(s, c) if entry[0] <= now]
+    if not past:
+        return None
+    lifted_at, evidence = max(past)
+    expires = lifted_at + int(c.hold_lifted_for.total_seconds())
+    if expires <= now:
+        return None
+    return Desire(
+        "service hold lifted: sales may talk about more again",
+        tuple(dict.fromkeys(evidence)),
+        expires,
+        since=lifted_at,
+    )
+
+
+def _hold_ended(s: ContactState, now: int, c: ProjectionConfig) -> int:
+    """When the contact's last hold cause ended, by `now` (0: none did)."""
+    return max((at for at, _ in _hold_endings(s, c) if at <= now), default=0)
+
+
+def _hold_endings(s: ContactState, c: ProjectionConfig) -> list[tuple[int, tuple[str, ...]]]:
+    """When each hold cause ends or ended, with what ended it, then the cause."""
     ended: list[tuple[int, tuple[str, ...]]] = []
     cool_down = int(c.hold_cool_down.total_seconds())
     for priority, is_open, priority_by, resolved_at, _, _, status_by, _ in s.tickets.values():
@@ -258,16 +313,7 @@ def _hold_lifted(s: ContactState, now: int, c: ProjectionConfig) -> Desire | Non
             ended.append((survey[1] + hold, (survey[2],)))
         elif survey is not None and previous is not None and previous[0] <= limit < survey[0]:
             ended.append((survey[1], (survey[2], previous[2])))  # recovered: a good survey after a bad one
-    past = [entry for entry in ended if entry[0] <= now]
-    if not past:
-        return None
-    lifted_at, evidence = max(past)
-    expires = lifted_at + int(c.hold_lifted_for.total_seconds())
-    if expires <= now:
-        return None
-    return Desire(
-        "service hold lifted: sales may talk about more again", tuple(dict.fromkeys(evidence)), expires
-    )
+    return ended
 
 
 def _nurture(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
@@ -277,7 +323,7 @@ def _nurture(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None:
     expires = lost[0] + int(c.nurture_for.total_seconds())
     if expires <= now:
         return None
-    return Desire("lost or disqualified: back to nurturing", (lost[1],), expires)
+    return Desire("lost or disqualified: back to nurturing", (lost[1],), expires, since=lost[0])
 
 
 RULES: dict[str, Rule] = {
@@ -300,49 +346,3 @@ def signal_id(contact_id: str, kind: str, raised_at: str) -> str:
     was raised, not by the event being folded then, so a late event (another key's, or an anonymous
     caller's call handed to its person) changes no id."""
     return str(uuid.uuid5(NAMESPACE, f"{contact_id}|{kind}|{raised_at}"))
-
-
-def desired(state: ContactState, now: int, config: ProjectionConfig) -> dict[str, Desire]:
-    if state.erased:
-        return {}
-    silent: set[str] = set()
-    if not _consents(state, "marketing_email"):
-        silent |= MARKETING_SIGNALS
-    if not _consents(state, "sales_contact"):
-        silent |= OUTREACH_SIGNALS
-    verdicts: dict[str, Desire] = {}
-    for kind, rule in RULES.items():
-        if kind not in silent and (verdict := rule(state, now, config)) is not None:
-            verdicts[kind] = verdict
-    return verdicts
-
-
-def reconcile(state: ContactState, now: int, config: ProjectionConfig) -> Iterator[SignalChange]:
-    """Bring `state.signals` in line with the rules after an event at `now`; yield what changed."""
-    before = dict(state.signals)
-    wanted = desired(state, now, config)
-    state.signals = {}
-    for kind in sorted(set(before) | set(wanted)):
-        old, want = before.get(kind), wanted.get(kind)
-        if old is not None and (want is None or old.expires_at <= now):
-            yield SignalChange(old, "cleared", now, True)
-            old = None
-        if want is None:
-            continue
-        if old is None:
-            raised = now if want.since is None else want.since
-            new = ActiveSignal(
-                signal_id(state.contact_id, kind, str(raised)),
-                kind,
-                want.reason,
-                want.evidence,
-                raised,
-                want.expires_at,
-            )
-            state.signals[kind] = new
-            yield SignalChange(new, "raised", 0, True)
-            continue
-        kept = ActiveSignal(old.signal_id, kind, want.reason, want.evidence, old.raised_at, want.expires_at)
-        state.signals[kind] = kept
-        if kept != old:
-            yield SignalChange(kept, "raised", 0, False)

@@ -42,11 +42,11 @@ WAIT_S = 150.0
 # (merged, survivor, notification id): two merges, then the second undone, as the master record numbers them.
 MERGES = (("P0000002", "P0000001", 1), ("P0000004", "P0000003", 2))
 UNMERGES = (("P0000004", "P0000003", 3),)
-# Every signal a reader of the signals table sees as raised: what it says, not which event first raised it
-# (its id and `raised_at` name that event, which depends on arrival; docs/projections.md).
+# Every signal a reader of the signals table sees as raised, with its id and `raised_at`: the instant its
+# rule began to hold, in event time, whatever the order (docs/projections.md).
 SIGNALS = (
-    "SELECT contact_id, account_id, kind, department, reason, evidence, expires_at "
-    "FROM signals FINAL WHERE status = 'raised' ORDER BY contact_id, kind"
+    "SELECT signal_id, contact_id, account_id, kind, department, reason, evidence, raised_at, expires_at "
+    "FROM signals FINAL WHERE status = 'raised' ORDER BY contact_id, kind, signal_id"
 )
 # No account's hold ended within `hold_lifted_for` of this history's newest event (the view is compared all
 # the same; tests/unit/test_service_holds.py fills it).

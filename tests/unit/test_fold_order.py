@@ -24,7 +24,8 @@ LEAD_SCORE = CUSTOMER_360_COLUMNS.index("lead_score")
 
 def read_models(sequence: list[Item]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
     """Fold `sequence` as it arrives (offsets are arrival positions); each contact's 360 row and active
-    signals (kind -> reason, evidence, expiry: what a reader sees, not when it was first raised)."""
+    signals (kind -> reason, evidence, expiry, when it was raised and so its id: the instant its rule began
+    to hold, in event time, whatever order told it)."""
     states: dict[str, ContactState] = {}
     for offset, (resolved, _, _) in enumerate(sequence):
         contact = str(resolved.contact_id)
@@ -32,7 +33,10 @@ def read_models(sequence: list[Item]) -> dict[str, tuple[list[Any], dict[str, An
     return {
         contact: (
             list(profile_row(s, s.version)),
-            {kind: (sig.reason, sig.evidence, sig.expires_at) for kind, sig in s.signals.items()},
+            {
+                kind: (sig.reason, sig.evidence, sig.expires_at, sig.raised_at, sig.signal_id)
+                for kind, sig in s.signals.items()
+            },
         )
         for contact, s in states.items()
     }

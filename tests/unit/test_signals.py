@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from touchstream.events import Event, ResolvedTouchpoint, parse_event
+from touchstream.projections.config import DEFAULT_CONFIG
 from touchstream.projections.fold import FoldOutputs, fold
 from touchstream.projections.state import ContactState
 
@@ -293,8 +294,12 @@ def test_a_support_call_about_a_bigger_plan_is_an_upsell_for_sales_held_while_a_
     assert story.state is not None
     lifted = story.state.signals["service_hold_lifted"]
     assert lifted.evidence == (_eid(3), _eid(1))  # the resolution that lifted it, and the hold's evidence
-    assert lifted.raised_at == int((T0 + timedelta(days=7)).timestamp())  # seen at the next event
+    # Seen at the next event, raised when the hold lifted (resolved, then cooled down): in event time, as
+    # it would be had the next event come first; the upsell that waited for it too.
+    lifted_at = int((T0 + timedelta(days=3) + DEFAULT_CONFIG.hold_cool_down).timestamp())
+    assert lifted.raised_at == lifted_at
     upsell = story.state.signals["upsell_opportunity"]
+    assert upsell.raised_at == lifted_at
     assert upsell.evidence == (_eid(2),)
     assert upsell.reason == "asked about more (contact_center)"
     sales = [(m["kind"], m["status"]) for m in story.messages("signals.sales")]
