@@ -42,7 +42,7 @@ from pipeline_harness import (
     worker_argv,
     worker_resolution,
 )
-from read_model_compare import COMPARED, Model, comparable, grouping
+from read_model_compare import ARRIVAL_LOGS, COMPARED, Model, canonical, comparable, differences, grouping
 from unit.test_read_models_oracle import BAD_RECORDS, QUERIES, Dataset
 
 from touchstream.adapters.bootstrap import codec_for, open_embedded_pipeline
@@ -201,13 +201,11 @@ def test_the_embedded_runner_into_chdb_gives_the_same_answers(run: Run) -> None:
         # partition compared one position lower.
         again: dict[int, list[int]] = {}
         handed: set[str] = set()  # their events
-        takers: set[str] = set()  # the people they were handed to
         for (partition, offset, key, _sealed), value in zip(records, opened, strict=True):
             item = orjson.loads(value)
             if item.get("reattributed"):
                 again.setdefault(partition, []).append(offset)
                 handed.add(item["event"]["event_id"])
-                takers.add(item["contact_id"])
             elif item["event"]["event_id"] not in seen:  # a worker retry may have sent one twice
                 seen.add(item["event"]["event_id"])
                 log.append([(key.encode(), orjson.dumps(item["event"]))])
@@ -235,7 +233,6 @@ def test_the_embedded_runner_into_chdb_gives_the_same_answers(run: Run) -> None:
             names = [name for name, _type in server_columns]
             server_rows = _placed(names, server_rows, handed, again)
             chdb_rows = _placed(names, chdb_rows, handed, {})
-            server_rows, chdb_rows = (_raised_whenever(names, r, takers) for r in (server_rows, chdb_rows))
             server_kept, server_erased = _split_erased(server_rows, gone)
             chdb_kept, chdb_erased = _split_erased(chdb_rows, gone)
             assert server_kept == chdb_kept, view
@@ -260,24 +257,6 @@ def _placed(
             fixed[offset] -= bisect.bisect_left(sorted(left_out.get(row[partition], [])), row[offset])
         out.append(tuple(fixed))
     return out
-
-
-def _raised_whenever(
-    columns: list[str], rows: list[tuple[Any, ...]], contacts: set[str]
-) -> list[tuple[Any, ...]]:
-    """`rows` with the id and the time of these contacts' signals left out. The worker folds a handed-over
-    call after the person's later events, the shortcut where its first record sits: a signal it helps
-    raise is raised at the newest event time the fold had seen (projections/signals.py), and named by it."""
-    if "signal_id" not in columns or "raised_at" not in columns or "contact_id" not in columns:
-        return rows
-    contact, blank = columns.index("contact_id"), {columns.index("signal_id"), columns.index("raised_at")}
-    return sorted(
-        (
-            tuple(None if i in blank else v for i, v in enumerate(r)) if r[contact] in contacts else r
-            for r in rows
-        ),
-        key=repr,
-    )
 
 
 def _split_erased(rows: list[tuple[Any, ...]], erased: set[str]) -> tuple[list[Any], list[Any]]:
@@ -323,42 +302,20 @@ def test_the_embedded_pipeline_with_its_own_master_record_gives_the_same_tables(
         # The same people: every event on the same person as the worker's (merges followed). Which merges
         # made them may differ: an anonymous caller's contact exists, and then merges into its person, only
         # when the call came first (projections/identity.py, `_anonymous_callers`).
-        assert grouping(_identity_models(store)) == grouping(_identity_models(run.server))
-        letters = "SELECT count() FROM dead_letters FINAL"
-        assert store.query(letters) == run.server.query(letters)
-        differ = [
-            view
-            for view, query in QUERIES.items()
-            if view not in BY_CONTACT
-            and store.query_with_columns(query) != run.server.query_with_columns(query)
-        ]
-        assert differ == [], differ
-        for view in ("timeline", "touchpoints_current"):  # every event once, whoever it landed on
-            assert len(store.query(QUERIES[view])) == len(run.server.query(QUERIES[view])), view
+        # Without settings (no key store) the pipeline has no erasure step: the read store's part of it.
+        erased = [r[0] for r in store.query("SELECT contact_id FROM customer_360 FINAL WHERE erased = 1")]
+        assert erased, "the generated history holds erasure requests"
+        store.forget_contacts(erased)
+        found, expected = _models(store), _models(run.server)
+        assert grouping(found) == grouping(expected)
+        # Every read model alike once ids are named canonically: a contact's id derives from whatever
+        # created it, which the worker's twelve partitions may meet in another order than the log's
+        # (tests/read_model_compare.py). Only the logs of decisions made on arrival may differ.
+        differ = differences(canonical(found), canonical(expected))
+        for name, detail in differ.items():
+            print(f"{name} differs from the worker's: {detail}")
+        assert set(differ) <= set(ARRIVAL_LOGS), {n: d for n, d in differ.items() if n not in ARRIVAL_LOGS}
 
 
-def _identity_models(store: AbstractReadStore) -> dict[str, Model]:
-    return {n: comparable(n, *store.query_with_columns(COMPARED[n])) for n in ("contact_merges", "owners")}
-
-
-# Which contact a weakly identified event (a call from a shared number) lands on depends on what the master
-# record knew when it came: the worker reads twelve partitions side by side, the embedded runner in append
-# order, so per-contact rows may differ while every departmental answer agrees. (Order independence of
-# identity is open work: see the identity and 360 issues.)
-# Views rolled up from those contacts (accounts' people and provenance, data quality counted by contact)
-# inherit the same difference.
-BY_CONTACT = frozenset(
-    {
-        "customer_360_current",
-        "timeline",
-        "touchpoints_current",
-        "contact_identifiers",
-        "attribute_provenance",
-        "accounts",
-        "account_360",
-        "data_quality",
-        # A contact's signals follow the tickets it holds: an upsell raised at the call, or only when the
-        # hold of a ticket that landed on the same contact lifts (seen once in CI-like runs).
-        "active_signals",
-    }
-)
+def _models(store: AbstractReadStore) -> dict[str, Model]:
+    return {name: comparable(name, *store.query_with_columns(sql)) for name, sql in COMPARED.items()}
