@@ -29,6 +29,8 @@ MAX_FUTURE_SKEW = timedelta(days=1)
 
 # How many fields a reader does not know it keeps aside in one payload before calling it junk.
 MAX_EXTRA_FIELDS = 32
+# Each payload model's field names, looked up once: `model_fields` is a descriptor that costs on every event.
+_FIELDS: dict[type, frozenset[str]] = {}
 
 
 def _is_none(value: object) -> bool:
@@ -56,7 +58,7 @@ class Payload(FrozenModel):
     @model_validator(mode="before")
     @classmethod
     def _keep_unknown_fields_aside(cls, data: Any) -> Any:
-        known = cls.model_fields
+        known = _FIELDS.get(cls) or _FIELDS.setdefault(cls, frozenset(cls.model_fields))
         if not isinstance(data, dict) or all(k in known for k in data):
             return data
         unknown = {k: v for k, v in data.items() if k not in known}

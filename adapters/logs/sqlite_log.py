@@ -7,6 +7,7 @@ partition number in both.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +23,13 @@ def partition_for(key: bytes | None, partitions: int) -> int:
     """Kafka's default partitioner for keyed records (murmur2, positive, modulo the partition count)."""
     if key is None:
         return 0
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return _hash(key) % partitions
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hash(key: bytes) -> int:
+    # kafka-python's murmur2 is pure Python; the same keys (a person's, an account's) come again and again.
+    return int(murmur2(key) & 0x7FFFFFFF)
 
 
 _SCHEMA = """
