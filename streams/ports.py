@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -224,6 +225,13 @@ class AbstractReadStore(abc.ABC):
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    @contextlib.contextmanager
+    def mutations_in_background(self) -> Iterator[None]:
+        """Within it an ``ALTER TABLE ... DELETE/UPDATE`` returns once queued, and the caller waits with
+        ``wait_for_mutations``: here that is the engine's only way (18.16). Engines that wait for each
+        mutation by default (chDB) override this, so that several run side by side."""
+        yield
 
     def forget_contacts(self, contact_ids: Collection[str], *, drop_parts: bool = True) -> ForgetReport:
         """Remove what the read models still hold about erased contacts, after the fold wrote their

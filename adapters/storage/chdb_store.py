@@ -22,6 +22,7 @@ shared-path sessions, the parts an erasure replaced and that must leave the disk
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import re
@@ -30,7 +31,7 @@ import struct
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -375,6 +376,14 @@ class ChDBStore(AbstractReadStore):
                 raise ReadStoreError(self.engine, sql, exc) from exc
             written += len(chunk)
         return written
+
+    @contextlib.contextmanager
+    def mutations_in_background(self) -> Iterator[None]:
+        self.execute("SET mutations_sync = 0")
+        try:
+            yield
+        finally:
+            self.execute("SET mutations_sync = 1")
 
     def drop_inactive_parts(self, tables: Sequence[str], timeout: float = 60.0) -> int:
         """Remove the parts mutations replaced now, so a byte search of the data path finds no old value.
