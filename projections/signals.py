@@ -237,15 +237,16 @@ def _churn_risk(s: ContactState, now: int, c: ProjectionConfig) -> Desire | None
         evidence.append(call[1])
         expires = call[0] + window
         began.append(call[0])
-    role = key_role(s, c)
-    nps = s.last_nps
-    if role and nps is not None and nps[0] <= c.churn_nps_at_most and nps[1] <= now < nps[1] + window:
+    nps, last, prev = s.last_nps, s.last_csat, s.prev_csat
+    detractor = nps is not None and nps[0] <= c.churn_nps_at_most and nps[1] <= now < nps[1] + window
+    falling = last is not None and prev is not None and prev[0] - last[0] >= c.csat_drop_at_least
+    # Only a detractor or a falling CSAT asks who the person is (the job title's words, on every event).
+    role = key_role(s, c) if detractor or falling else ""
+    if role and detractor and nps is not None:
         reasons.append(f"detractor NPS {nps[0]} from a {role}")
         evidence.append(nps[2])
         expires = max(expires, nps[1] + window)
         began.append(nps[1])
-    last, prev = s.last_csat, s.prev_csat
-    falling = last is not None and prev is not None and prev[0] - last[0] >= c.csat_drop_at_least
     if role and falling and last is not None and prev is not None and last[1] <= now < last[1] + window:
         reasons.append(f"CSAT fell {prev[0]} -> {last[0]} from a {role}")
         evidence += [prev[2], last[2]]
