@@ -110,8 +110,9 @@ class Eraser:
         on_contacts: Callable[[Collection[UUID]], None] | None = None,
         defer_part_drop: bool = False,
     ) -> None:
-        """`defer_part_drop`: leave the data parts the erasures replaced until `flush()` (the embedded
-        runner drops them once at the end of its run: chDB waits ~1 s per drop)."""
+        """`defer_part_drop`: leave the erasures' mutations running and the data parts they replace until
+        `flush()` (the embedded runner waits and drops once at the end of its run: chDB waits ~1 s per
+        drop, and a mutation ~150 ms per data part of its table)."""
         self.master_record = master_record
         self.store = store
         self.keys = keys
@@ -149,10 +150,13 @@ class Eraser:
         return outcomes
 
     def flush(self) -> int:
-        """Drop, once, the data parts the deferred erasures replaced (chDB; `defer_part_drop`)."""
+        """Wait, once, for the deferred erasures' mutations (queued by then: the engine keeps them through
+        a restart) and drop the data parts they replaced (chDB; `defer_part_drop`)."""
         if not self.tables_to_drop:
             return 0
         tables, self.tables_to_drop = sorted(self.tables_to_drop), set()
+        for table in tables:
+            self.store.wait_for_mutations(table, timeout=300.0)
         return self.store.drop_inactive_parts(tables)
 
     def _erase_one(self, request: ErasureRequest) -> tuple[ErasureOutcome, ErasureScope]:

@@ -273,8 +273,10 @@ def forget_contacts(
     store: AbstractReadStore, contact_ids: Collection[str], *, drop_parts: bool = True
 ) -> ForgetReport:
     """See the module docstring; `AbstractReadStore.forget_contacts` is the entry point. With
-    `drop_parts=False` the replaced parts are left for the caller to drop once for many erasures
-    (`AbstractReadStore.drop_inactive_parts` over the report's changed tables)."""
+    `drop_parts=False` the mutations are left running and the replaced parts on disk, for the caller to
+    wait for and drop once for many erasures (`AbstractReadStore.wait_for_mutations`, then
+    `drop_inactive_parts`, over the report's changed tables): a queued mutation is kept by the engine
+    and finished after a restart, and each touches only the parts that existed when it was queued."""
     asked = sorted(set(contact_ids))
     erased = _erased_contacts(store, asked) if asked else set()
     ids = [c for c in asked if c in erased]
@@ -282,7 +284,7 @@ def forget_contacts(
     if not ids:
         return ForgetReport((), not_erased, (), 0)
     # The mutations touch other tables, or other rows, than each other and the reads between them: they
-    # run side by side, and are waited for below (on chDB, one by one took ~2.7x as long).
+    # run side by side, and are waited for below or by the caller (on chDB one by one took ~2.7x as long).
     with store.mutations_in_background():
         customer_360 = _delete_versions(store, "customer_360", "erased = 0", ids)
         state = _delete_versions(store, "projection_state", "visitParamExtractBool(state, 'erased') = 0", ids)
@@ -298,7 +300,9 @@ def forget_contacts(
         *_UNTOUCHED,
     )
     changed = [t.table for t in tables if t.rows]
+    if not drop_parts:
+        return ForgetReport(tuple(ids), not_erased, tables, 0)
     for table in changed:
         store.wait_for_mutations(table, timeout=300.0)
-    inactive = store.drop_inactive_parts(changed) if changed and drop_parts else 0
+    inactive = store.drop_inactive_parts(changed) if changed else 0
     return ForgetReport(tuple(ids), not_erased, tables, inactive)
