@@ -31,6 +31,7 @@ from ..projections.state import ContactState
 from .ports import AbstractReadStore, LogRecord
 from .project import STATE_TABLE, ProjectedBatch, applied_key, parse_state, project_batch
 from .resolve import ResolveStage
+from .sealed_log import JsonRecord
 from .validate import DeadLetter
 
 Item = tuple[ResolvedTouchpoint, int, int]  # (touchpoint, partition, offset)
@@ -46,7 +47,7 @@ class ResolvedBatch:
     """What `resolve_batch` made of the valid events of one batch."""
 
     # (key, record) for touchpoints.resolved, the record still a JSON object (`sealed_log.stored_bytes`).
-    wires: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
+    wires: list[JsonRecord] = field(default_factory=list)
     touchpoints: list[ResolvedTouchpoint] = field(default_factory=list)  # the same, typed, in order
     unresolved: int = 0  # touchpoints that name no contact and no account the master record knows
     merges: int = 0
