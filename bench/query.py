@@ -151,7 +151,7 @@ def old_document(store: AbstractReadStore, contact_id: str) -> None:
     """The 360 document before the per-contact ranges: deals, tickets and signals through the views, which
     read `touchpoints FINAL` / `signals FINAL` whole (the SQL of the shipped `profile_document`)."""
     survivor, ids = q.merge_group(store, contact_id)
-    store.query(q.ONE_CONTACT_360, {"ids": tuple(ids)})
+    store.query("SELECT * FROM customer_360_current WHERE contact_id = %(id)s", {"id": survivor})
     store.query(
         "SELECT argMax(department_touches, version), argMax(active_subscriptions, version) "
         "FROM customer_360 FINAL WHERE contact_id = %(id)s",

@@ -15,7 +15,7 @@ importable from here too.
 from __future__ import annotations
 
 from .accounts import ACCOUNT_CONTACT_COLUMNS, account_view
-from .customers import ONE_CONTACT_360, profile_document
+from .customers import ONE_GROUP_360, profile_document
 from .lists import JSON_TYPES, LISTS, ViewSpec, list_view
 from .search import (
     CANDIDATES,
@@ -27,7 +27,17 @@ from .search import (
     detect_kind,
     find_customers,
 )
-from .shared import FIRST_DAY, LAST_DAY, NEVER, as_dicts, jsonable, merge_group, survivors
+from .shared import (
+    FIRST_DAY,
+    LAST_DAY,
+    NEVER,
+    MergeGroup,
+    as_dicts,
+    jsonable,
+    merge_group,
+    merge_group_of,
+    survivors,
+)
 from .timeline import decode_cursor, encode_cursor, timeline
 
 __all__ = [
@@ -39,9 +49,10 @@ __all__ = [
     "LISTS",
     "MIN_NAME_SCORE",
     "NEVER",
-    "ONE_CONTACT_360",
+    "ONE_GROUP_360",
     "SEARCH_KINDS",
     "Match",
+    "MergeGroup",
     "OwnerOf",
     "SearchKind",
     "ViewSpec",
@@ -54,6 +65,7 @@ __all__ = [
     "jsonable",
     "list_view",
     "merge_group",
+    "merge_group_of",
     "profile_document",
     "survivors",
     "timeline",

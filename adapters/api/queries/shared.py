@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,15 +38,30 @@ def as_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[d
 def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
     """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact.
     One round trip: the active merges naming the contact, or naming its survivor as survivor."""
+    group = merge_group_of(store, contact_id)
+    return group.survivor, group.ids
+
+
+@dataclass(frozen=True)
+class MergeGroup:
+    survivor: str
+    ids: list[str]  # the survivor and every contact merged into it, sorted
+    anonymous: frozenset[str]  # those merged as anonymous callers: their own 360 rows are left out
+
+
+def merge_group_of(store: AbstractReadStore, contact_id: str) -> MergeGroup:
+    """`merge_group`, also naming the anonymous callers among the merged (one round trip)."""
     rows = store.query(
-        "SELECT merged_id, survivor_id FROM contact_merges FINAL WHERE active = 1 AND ("
-        "merged_id = %(id)s OR survivor_id = %(id)s OR survivor_id IN ("
+        "SELECT merged_id, survivor_id, reason = 'anonymous_caller' FROM contact_merges FINAL "
+        "WHERE active = 1 AND (merged_id = %(id)s OR survivor_id = %(id)s OR survivor_id IN ("
         "SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1))",
         {"id": contact_id},
     )
-    survivor = next((str(s) for m, s in rows if str(m) == contact_id), contact_id)
-    merged = {str(m) for m, s in rows if str(s) == survivor}
-    return survivor, sorted({survivor, *merged})
+    survivor = next((str(s) for m, s, _ in rows if str(m) == contact_id), contact_id)
+    merged = {str(m): bool(a) for m, s, a in rows if str(s) == survivor}
+    return MergeGroup(
+        survivor, sorted({survivor, *merged}), frozenset(m for m, anonymous in merged.items() if anonymous)
+    )
 
 
 def survivors(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str, str]:
