@@ -222,9 +222,10 @@ class AppliedEvents:
         later = f" AND log_offset >= {REATTRIBUTED_OFFSET}"
         for ids, condition, suffix in ((first, "", ""), (again, later, _AGAIN)):
             if ids:
-                rows = self.store.query(
+                rows = self.store.query_chunked(
                     f"SELECT DISTINCT event_id FROM {self.table} WHERE event_id IN %(ids)s{condition}",
-                    {"ids": tuple(ids)},
+                    "ids",
+                    ids,
                 )
                 found.update(row[0] + suffix for row in rows)
         return found

@@ -116,10 +116,11 @@ def load_states(store: AbstractReadStore, contact_ids: set[str], suffix: str = "
     """The newest saved state of each contact, from `projection_state<suffix>`."""
     if not contact_ids:
         return {}
-    rows = store.query(
+    rows = store.query_chunked(
         f"SELECT contact_id, argMax(state, version) FROM {STATE_TABLE}{suffix} "
         "WHERE contact_id IN %(ids)s GROUP BY contact_id",
-        {"ids": tuple(sorted(contact_ids))},
+        "ids",
+        sorted(contact_ids),
     )
     return {str(contact_id): parse_state(text) for contact_id, text in rows}
 
