@@ -36,7 +36,14 @@ def run(
         typer.Option("--follow", help="keep running and pick up new records as they arrive (Ctrl-C stops)"),
     ] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="seconds between polls with --follow")] = 1.0,
-    batch_size: Annotated[int, typer.Option(min=1, help="records per batch")] = 5_000,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="records per batch at most: larger batches read each contact's master record and fold "
+            "state fewer times (24k events: 19.5 s at 5,000, 16.7 s at 20,000) and hold more in memory",
+        ),
+    ] = 20_000,
     cache_mb: Annotated[
         float | None,
         typer.Option(
