@@ -86,9 +86,11 @@ def production_resources(runtime: Runtime, outbox: FaustOutbox) -> Resources:
 
 
 def build_app(runtime: Runtime | None = None) -> faust.App:
+    from .gc_pace import pace_garbage_collector
     from .log_privacy import mask_every_record
 
     mask_every_record()  # the worker is started by `faust -A`, not through the CLI's main
+    pace_garbage_collector()
     runtime = runtime or bootstrap()
     return create_app(worker_settings(runtime.settings), lambda outbox: production_resources(runtime, outbox))
 

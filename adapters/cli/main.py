@@ -128,11 +128,13 @@ def generate(
 
 
 def main() -> None:
+    from ..gc_pace import pace_garbage_collector
     from ..log_privacy import mask_every_record
     from .errors import quiet_client_logs
 
     mask_every_record()  # logs never print personal values (docs/privacy.md)
     quiet_client_logs()
+    pace_garbage_collector()
     try:
         app()
     except Exception as exc:  # typer already turned usage errors into exit status 2
