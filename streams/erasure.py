@@ -138,12 +138,13 @@ class Eraser:
         rows = sum(t.rows for t in report.tables)
         # The log line names the requests and the counts, never a personal value.
         log.info(
-            "erasure of %d request(s) %s: %d key(s) destroyed, %d value(s) replaced, %d row(s) forgotten",
+            "erasure of %d request(s) %s: %d key(s) destroyed, %d value(s) replaced, %d row(s) forgotten%s",
             len(outcomes),
             ", ".join(o.request.event_id for o in outcomes),
             sum(o.keys_destroyed for o in outcomes),
             sum(o.values_replaced for o in outcomes),
             rows,
+            " (the read store's deletions queued: done when the run ends)" if self.defer_part_drop else "",
         )
         for outcome in outcomes:
             outcome.rows_forgotten = rows
