@@ -92,7 +92,8 @@ class FaustOutbox:
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         # Straight to the app's producer: `Topic.send` wraps each record in a FutureMessage and a channel
-        # hop that cost ~2/3 of the worker's send time and give nothing here (no callbacks, raw bytes).
+        # hop that give nothing here (no callbacks, raw bytes); sending was 9% of the worker's busy time
+        # in a profile (py-spy --gil), under 5% this way.
         producer = await self.app.maybe_start_producer()
         names = {base: topology.topic_name(base, self.prefix) for base in {r[0] for r in records}}
         pending = [

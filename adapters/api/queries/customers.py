@@ -61,11 +61,12 @@ def profile_document(store: AbstractReadStore, contact_id: str) -> dict[str, Any
     survivor, ids = group.survivor, group.ids
     own = tuple(i for i in ids if i not in group.anonymous)
     columns, rows = store.query_with_columns(ONE_GROUP_360, {"ids": own, "survivor": survivor})
-    if not rows or not rows[0][-1]:  # no row of the group's: an unknown contact
+    found = as_dicts(columns, rows)[0] if rows else {}
+    if not found.pop("group_rows", 0):  # no row of the group's: an unknown contact
         return None
-    doc = {"contact_id": survivor, **as_dicts(columns[:-2], [rows[0][:-2]])[0]}
+    per_department = _parse_json(found.pop("survivor_department_touches"), {})
+    doc = {"contact_id": survivor, **found}
     doc["warm_context"] = _parse_json(doc.get("warm_context"), [])
-    per_department = _parse_json(rows[0][-2], {})
     doc["department_touches"] = {
         d: {"first_at": v[0] + "Z", "last_at": v[1] + "Z", "touches": v[2]} for d, v in per_department.items()
     }

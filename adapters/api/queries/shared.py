@@ -35,22 +35,18 @@ def as_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[d
     return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
 
-def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
-    """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact.
-    One round trip: the active merges naming the contact, or naming its survivor as survivor."""
-    group = merge_group_of(store, contact_id)
-    return group.survivor, group.ids
-
-
 @dataclass(frozen=True)
 class MergeGroup:
+    """One contact's merge group as the views re-point it (`contact_merges`, active rows)."""
+
     survivor: str
     ids: list[str]  # the survivor and every contact merged into it, sorted
     anonymous: frozenset[str]  # those merged as anonymous callers: their own 360 rows are left out
 
 
 def merge_group_of(store: AbstractReadStore, contact_id: str) -> MergeGroup:
-    """`merge_group`, also naming the anonymous callers among the merged (one round trip)."""
+    """The merge group `contact_id` belongs to, in one round trip: the active merges naming the contact,
+    or naming its survivor as survivor."""
     rows = store.query(
         "SELECT merged_id, survivor_id, reason = 'anonymous_caller' FROM contact_merges FINAL "
         "WHERE active = 1 AND (merged_id = %(id)s OR survivor_id = %(id)s OR survivor_id IN ("
@@ -62,6 +58,12 @@ def merge_group_of(store: AbstractReadStore, contact_id: str) -> MergeGroup:
     return MergeGroup(
         survivor, sorted({survivor, *merged}), frozenset(m for m, anonymous in merged.items() if anonymous)
     )
+
+
+def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
+    """(survivor, every contact id whose rows belong to it): the view's re-pointing, for one contact."""
+    group = merge_group_of(store, contact_id)
+    return group.survivor, group.ids
 
 
 def survivors(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str, str]:
