@@ -194,12 +194,9 @@ class AbstractReadStore(abc.ABC):
         """`query` once per `in_chunk` of `values`, bound as ``%(name)s`` (a tuple), rows concatenated: an
         ``IN`` list as long as a batch. Each value's rows must not depend on the others (a filter or a
         ``GROUP BY`` on the listed key)."""
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(values), self.in_chunk):
-            rows.extend(
-                self.query(sql, {**(params or {}), name: tuple(values[start : start + self.in_chunk])})
-            )
-        return rows
+        step = self.in_chunk
+        chunks = (tuple(values[start : start + step]) for start in range(0, len(values), step))
+        return [row for chunk in chunks for row in self.query(sql, {**(params or {}), name: chunk})]
 
     @abc.abstractmethod
     def query_with_columns(
