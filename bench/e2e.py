@@ -1,10 +1,15 @@
 """End to end: published to Kafka -> queryable in ClickHouse, through a real Faust worker, beside two
 ceilings measured in the same run on the same events; then freshness at a fixed offered rate.
 
-    python bench/e2e.py [--events 20000] [--rate 100] [--seconds 15]
+    python bench/e2e.py [--events 20000] [--rate 100] [--seconds 15] [--workers 1,2]
 
 Needs the local servers (`deploy/local/services up`): Kafka, the ClickHouse server, PostgreSQL (the
 master record). Uses its own topic prefix and databases and removes them afterwards.
+
+The throughput run is made once per `--workers` count (default 1 and 2: worker processes in one consumer
+group; the raw and resolved topics have 12 partitions each), in fresh topics and databases; with more
+than one worker the clock starts once the group has rebalanced over all of them. Freshness is measured
+with the first count only.
 
 Figures:
 - throughput: N events appended to `touchpoints.raw` at once; time until all N are rows of `touchpoints`
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +59,10 @@ CH_PORT = int(os.environ.get("TOUCHSTREAM_CLICKHOUSE_PORT", "19000"))
 PG_PORT = int(os.environ.get("TOUCHSTREAM_POSTGRES_PORT", "15432"))
 
 
-def dataset(events: int, seed: int, days: int = 60) -> list[tuple[bytes, bytes]]:
+Rows = list[tuple[bytes, bytes]]
+
+
+def dataset(events: int, seed: int, days: int = 60) -> Rows:
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days + 2)
     config = GeneratorConfig.for_events(events, days=days, seed=seed)
     config = GeneratorConfig(config.customers, config.accounts, days, seed, start=start)
@@ -145,23 +154,19 @@ def freshness(
     return latencies
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--rate", type=int, default=100, help="offered events/s for the freshness figure")
-    parser.add_argument("--seconds", type=int, default=15, help="how long to offer them")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+@dataclass
+class Measured:
+    e2e_s: float
+    consume_s: float
+    insert_s: float
+    latencies: list[float]
 
+
+def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: Rows) -> Measured:
+    """One run with `workers_count` worker processes, in its own topics and databases (removed after)."""
     name = "bench_e2e_" + uuid.uuid4().hex[:8]
     prefix = name + "_"
-    bulk = dataset(args.events, args.seed)
-    fresh = dataset(args.rate * args.seconds, args.seed + 1000)[: args.rate * args.seconds]
     n = len(bulk)
-    print(f"{n} events for throughput, {len(fresh)} offered at {args.rate}/s for freshness", flush=True)
-
     topics.create_topics(BOOTSTRAP, prefix=prefix)
     admin = psycopg.connect(
         host="127.0.0.1", port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
@@ -178,14 +183,17 @@ def main() -> None:
         "TOUCHSTREAM_MASTER_RECORD_URL": f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}",
         "TOUCHSTREAM_DATA_DIR": str(folder),
     }
-    log = (folder / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "touchstream.adapters.cli.worker", "-l", "warn"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "touchstream.adapters.cli.worker", "-l", "warn"],
+            env=env,
+            stdout=(folder / f"worker-{i}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for i in range(workers_count)
+    ]
+    worker = workers[0]
     store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
     raw = KafkaEventLog(BOOTSTRAP, prefix + topology.RAW)
     try:
@@ -194,22 +202,30 @@ def main() -> None:
         raw.append(warm)
         time.sleep(2)
         wait_for_rows(store, 1, worker, timeout=120)
+        warm_rows = 1
+        if len(workers) > 1:  # the group has rebalanced over every worker before the clock starts
+            time.sleep(10)
+            raw.append(dataset(50, args.seed + 3000)[:1])
+            warm_rows = 2
+            wait_for_rows(store, warm_rows, worker, timeout=120)
 
         raw.append(bulk)  # published: acknowledged by Kafka (acks=all) before the clock starts
         started = time.perf_counter()
-        wait_for_rows(store, n + 1, worker, timeout=600)
+        wait_for_rows(store, n + warm_rows, worker, timeout=600)
         e2e_s = time.perf_counter() - started
-        consume_s = asyncio.run(bare_consumer(prefix + topology.RAW, n + 1))
+        consume_s = asyncio.run(bare_consumer(prefix + topology.RAW, n + warm_rows))
         insert_s = bare_insert(bulk, name + "_ceiling")
-        latencies = freshness(raw, store, fresh, args.rate)
+        latencies = freshness(raw, store, fresh, args.rate) if fresh else []
     finally:
         raw.close()
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+        for one in workers:
+            if one.poll() is None:
+                one.send_signal(signal.SIGTERM)
+        for one in workers:
             try:
-                worker.wait(timeout=20)
+                one.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+                os.killpg(one.pid, signal.SIGKILL)
         store.execute(f"DROP DATABASE IF EXISTS {name}")
         store.close()
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -219,26 +235,54 @@ def main() -> None:
         kafka_admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         kafka_admin.delete_topics([t for t in kafka_admin.list_topics() if t.startswith(prefix)])
         kafka_admin.close()
+    return Measured(e2e_s, consume_s, insert_s, latencies)
 
-    e2e, consume, insert = n / e2e_s, n / consume_s, n / insert_s
-    print(f"end to end (published -> queryable)  {e2e:>10,.0f} events/s  ({e2e_s:.2f} s)")
-    print(f"ceiling: bare consumer of the topic  {consume:>10,.0f} events/s  ({consume_s:.2f} s)")
-    print(f"ceiling: bare ClickHouse insert      {insert:>10,.0f} events/s  ({insert_s:.2f} s)")
-    print(f"end to end / bare consumer  {e2e / consume:.3f}; end to end / bare insert  {e2e / insert:.3f}")
-    figures: list[dict[str, Any]] = [
-        figure("end_to_end", e2e, "events/s", consume, "bare_consumer"),
-        figure("end_to_end", e2e, "events/s", insert, "bare_clickhouse_insert"),
-    ]
-    if latencies:
-        p50 = statistics.median(latencies)
-        p99 = sorted(latencies)[max(0, int(len(latencies) * 0.99) - 1)]
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=100, help="offered events/s for the freshness figure")
+    parser.add_argument("--seconds", type=int, default=15, help="how long to offer them")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="worker processes in the consumer group, one run per count (comma-separated; default 1,2)",
+    )
+    args = parser.parse_args()
+    counts = [int(c) for c in str(args.workers).split(",") if c.strip()]
+
+    bulk = dataset(args.events, args.seed)
+    fresh = dataset(args.rate * args.seconds, args.seed + 1000)[: args.rate * args.seconds]
+    n = len(bulk)
+    print(f"{n} events for throughput, {len(fresh)} offered at {args.rate}/s for freshness", flush=True)
+
+    figures: list[dict[str, Any]] = []
+    for i, count in enumerate(counts):
+        got = measure(args, count, bulk, fresh if i == 0 else [])  # freshness with the first count only
+        e2e, consume, insert = n / got.e2e_s, n / got.consume_s, n / got.insert_s
+        label = "end_to_end" if count == 1 else f"end_to_end, {count} workers"
+        print(f"{label} (published -> queryable)  {e2e:>10,.0f} events/s  ({got.e2e_s:.2f} s)")
+        print(f"ceiling: bare consumer of the topic  {consume:>10,.0f} events/s  ({got.consume_s:.2f} s)")
+        print(f"ceiling: bare ClickHouse insert      {insert:>10,.0f} events/s  ({got.insert_s:.2f} s)")
         print(
-            f"freshness at {args.rate} events/s offered: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms"
+            f"end to end / bare consumer  {e2e / consume:.3f}; end to end / bare insert  {e2e / insert:.3f}"
         )
         figures += [
-            figure("freshness_p50", p50, "s", p99, "freshness_p99"),
+            figure(label, e2e, "events/s", consume, "bare_consumer"),
+            figure(label, e2e, "events/s", insert, "bare_clickhouse_insert"),
         ]
-    emit("e2e", figures, events=n, rate=args.rate, seconds=args.seconds)
+        if got.latencies:
+            p50 = statistics.median(got.latencies)
+            p99 = sorted(got.latencies)[max(0, int(len(got.latencies) * 0.99) - 1)]
+            print(
+                f"freshness at {args.rate} events/s offered ({count} worker(s)): "
+                f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms"
+            )
+            figures.append(figure("freshness_p50", p50, "s", p99, "freshness_p99"))
+    emit("e2e", figures, events=n, rate=args.rate, seconds=args.seconds, workers=counts)
 
 
 if __name__ == "__main__":
