@@ -160,14 +160,10 @@ def _chunks(items: list[str], size: int = _IDS_PER_QUERY) -> Iterator[tuple[str,
 
 
 def _erased_contacts(store: AbstractReadStore, ids: list[str]) -> set[str]:
-    erased: set[str] = set()
-    for chunk in _chunks(ids):
-        rows = store.query(
-            "SELECT DISTINCT contact_id FROM customer_360 WHERE contact_id IN %(ids)s AND erased = 1",
-            {"ids": chunk},
-        )
-        erased.update(str(r[0]) for r in rows)
-    return erased
+    rows = store.query_chunked(
+        "SELECT DISTINCT contact_id FROM customer_360 WHERE contact_id IN %(ids)s AND erased = 1", "ids", ids
+    )
+    return {str(r[0]) for r in rows}
 
 
 def _delete_versions(store: AbstractReadStore, table: str, condition: str, ids: list[str]) -> int:

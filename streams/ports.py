@@ -184,19 +184,19 @@ class AbstractReadStore(abc.ABC):
         """Run one ``SELECT`` and return its rows."""
         return self.query_with_columns(sql, params)[1]
 
-    #: Values per ``IN`` list of `query_chunked`. ClickHouse refuses a query longer than
-    #: ``max_query_size`` (256 KiB by default, on 18.16 as in chDB): ~6,500 quoted uuids.
+    #: Values per ``IN`` list of `query_chunked`: ``max_query_size`` (256 KiB) holds ~6,500 quoted uuids.
     in_chunk: int = 2_000
 
     def query_chunked(
         self, sql: str, name: str, values: Sequence[Any], params: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        """`query` once per `in_chunk` of `values`, bound as ``%(name)s`` (a tuple), rows concatenated: an
-        ``IN`` list as long as a batch. Each value's rows must not depend on the others (a filter or a
-        ``GROUP BY`` on the listed key)."""
-        step = self.in_chunk
-        chunks = (tuple(values[start : start + step]) for start in range(0, len(values), step))
-        return [row for chunk in chunks for row in self.query(sql, {**(params or {}), name: chunk})]
+        """`query` once per `in_chunk` of `values`, bound as ``%(name)s`` (a tuple), rows concatenated. Each
+        value's rows must not depend on the others (a filter or a ``GROUP BY`` on the listed key)."""
+        return [
+            row
+            for chunk in batched(values, self.in_chunk)
+            for row in self.query(sql, {**(params or {}), name: tuple(chunk)})
+        ]
 
     @abc.abstractmethod
     def query_with_columns(
