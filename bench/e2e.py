@@ -75,12 +75,12 @@ def count(store: ClickHouseServerStore) -> int:
 
 
 def wait_for_rows(
-    store: ClickHouseServerStore, n: int, worker: subprocess.Popen[bytes], timeout: float
+    store: ClickHouseServerStore, n: int, workers: list[subprocess.Popen[bytes]], timeout: float
 ) -> None:
     deadline = time.monotonic() + timeout
     while count(store) < n:
-        if worker.poll() is not None:
-            raise SystemExit(f"the worker exited {worker.returncode}")
+        if exited := [w.returncode for w in workers if w.poll() is not None]:
+            raise SystemExit(f"a worker exited {exited[0]}")
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out: {count(store)} of {n} rows after {timeout}s")
         time.sleep(0.05)
@@ -193,7 +193,6 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: Row
         )
         for i in range(workers_count)
     ]
-    worker = workers[0]
     store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
     raw = KafkaEventLog(BOOTSTRAP, prefix + topology.RAW)
     try:
@@ -201,17 +200,17 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: Row
         warm = dataset(50, args.seed + 2000)[:1]
         raw.append(warm)
         time.sleep(2)
-        wait_for_rows(store, 1, worker, timeout=120)
+        wait_for_rows(store, 1, workers, timeout=120)
         warm_rows = 1
         if len(workers) > 1:  # the group has rebalanced over every worker before the clock starts
             time.sleep(10)
             raw.append(dataset(50, args.seed + 3000)[:1])
             warm_rows = 2
-            wait_for_rows(store, warm_rows, worker, timeout=120)
+            wait_for_rows(store, warm_rows, workers, timeout=120)
 
         raw.append(bulk)  # published: acknowledged by Kafka (acks=all) before the clock starts
         started = time.perf_counter()
-        wait_for_rows(store, n + warm_rows, worker, timeout=600)
+        wait_for_rows(store, n + warm_rows, workers, timeout=600)
         e2e_s = time.perf_counter() - started
         consume_s = asyncio.run(bare_consumer(prefix + topology.RAW, n + warm_rows))
         insert_s = bare_insert(bulk, name + "_ceiling")
