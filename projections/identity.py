@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -182,12 +183,16 @@ def name_key(first: str, last: str, company: str) -> str | None:
     return f"name:{person}|{firm}" if person and firm else None
 
 
+# Each batch asks again for the ids of the identifiers it meets (~4% of a run went to uuid5); a bounded
+# cache of ~64k keys costs a few MB.
+@lru_cache(maxsize=1 << 16)
 def claim_id(key: str) -> UUID:
     """The claim aggregate of an identifier: the same key gives the same id in every process, so two
     workers claiming it race on one aggregate's version and exactly one wins."""
     return uuid.uuid5(NAMESPACE, "claim:" + key)
 
 
+@lru_cache(maxsize=1 << 16)
 def weak_index_id(key: str) -> UUID:
     return uuid.uuid5(NAMESPACE, "weak:" + key)
 

@@ -244,6 +244,27 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"cannot insert a value of type {type(value).__name__}")
 
 
+_FAST = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _not_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, (list, tuple)) and any(_not_finite(v) for v in value)
+
+
+def _json_line(row: Sequence[Any], float_columns: Sequence[int]) -> bytes:
+    """One row as a JSONCompactEachRow line. orjson writes strings, numbers, UUIDs, lists and null itself
+    and hands instants and decimals to `_json_value`; only a row with a NaN or an infinity in one of its
+    float columns (orjson would write null) goes through `_json_value` value by value ("nan", "inf")."""
+    if any(_not_finite(row[i]) for i in float_columns):
+        return orjson.dumps([_json_value(v) for v in row])
+    try:
+        return orjson.dumps(row, default=_json_value, option=_FAST)
+    except TypeError:  # e.g. a mapping whose keys are not strings: `_json_value` turns them into strings
+        return orjson.dumps([_json_value(v) for v in row])
+
+
 class ChDBStore(AbstractReadStore):
     """A :class:`AbstractReadStore` on chDB, in this process.
 
@@ -354,6 +375,7 @@ class ChDBStore(AbstractReadStore):
         if missing:
             raise ReadStoreError(self.engine, sql, f"no such column(s) in {table}: {', '.join(missing)}")
         not_null = [i for i, n in enumerate(names) if not _nullable(types[n])]
+        float_columns = [i for i, n in enumerate(names) if "Float" in types[n]]
         written = 0
         for chunk in batched(rows, self.batch_size):
             try:
@@ -364,7 +386,7 @@ class ChDBStore(AbstractReadStore):
                     for i in not_null:
                         if row[i] is None:
                             raise ValueError(f"None for non-Nullable column {names[i]} ({types[names[i]]})")
-                    lines.append(orjson.dumps([_json_value(v) for v in row]))
+                    lines.append(_json_line(row, float_columns))
                 payload = b"\n".join(lines) + b"\n"
             except (TypeError, ValueError, orjson.JSONEncodeError) as exc:
                 raise ReadStoreError(self.engine, sql, f"cannot encode a row: {exc}") from exc

@@ -289,6 +289,33 @@ class ReadStoreContract:
         assert store.query("SELECT id FROM maybe WHERE s IS NULL") == [(1,)]
         assert store.query("SELECT count() FROM maybe WHERE n IS NOT NULL") == [(3,)]
 
+    def test_float_specials_round_trip(self) -> None:
+        """NaN and the infinities stay themselves (a JSON writer would turn them into null), beside a null
+        of a Nullable column and a string that reads "null"."""
+        store = self.store
+        store.execute(
+            "CREATE TABLE measured (id UInt8, x Float64, xs Array(Float64), maybe Nullable(Float64), "
+            "label String) ENGINE = MergeTree ORDER BY id"
+        )
+        inf = float("inf")
+        rows = [
+            (1, 1.5, [0.25, -2.0], None, "null"),
+            (2, float("nan"), [], 3.0, ""),
+            (3, inf, [inf, float("nan")], -inf, "x"),
+            (4, -inf, [1.0], float("nan"), "null and more"),
+        ]
+        store.insert_rows("measured", ["id", "x", "xs", "maybe", "label"], rows)
+        got = store.query(
+            "SELECT id, toString(x), arrayMap(v -> toString(v), xs), toString(maybe), label "
+            "FROM measured ORDER BY id"
+        )
+        assert got == [
+            (1, "1.5", ["0.25", "-2"], None, "null"),
+            (2, "nan", [], "3", ""),
+            (3, "inf", ["inf", "nan"], "-inf", "x"),
+            (4, "-inf", ["1"], "nan", "null and more"),
+        ]
+
     def test_array_of_strings_round_trip(self) -> None:
         store = self.store
         store.execute("CREATE TABLE tagged (id UInt8, tags Array(String)) ENGINE = MergeTree ORDER BY id")
