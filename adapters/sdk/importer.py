@@ -239,12 +239,14 @@ class _Run:
         self.report = ImportReport()
         self.limits = Limits()
         self.errors_bytes = 0
+        self.log_end: list[int] = []  # the destination's end offsets after the last chunk done
 
     def go(self, progress: Callable[[int], None]) -> ImportReport:
         checkpoint = self._load_checkpoint()
         done_line = int(checkpoint.get("line", 0))
         self.report.resumed_from_line = done_line
         self.errors_bytes = int(checkpoint.get("errors_bytes", 0))
+        self.log_end = list(checkpoint.get("log_end") or [])
         self._open_error_report()
         # Ids written since a dead run's in-flight watermarks are on the log already: never resend them.
         in_flight = checkpoint.get("in_flight")
@@ -289,6 +291,7 @@ class _Run:
             self.publisher.send(event)
         self.publisher.flush()  # raises PublishError: the checkpoint still says "in flight"
         self._write_errors(errors)
+        self.log_end = [log.end_offset(p) for p in range(log.partitions)]
         self._save_checkpoint(rows[-1].line, None)
         self.report.lines += len(rows)
         self.report.published += len(events)
@@ -337,7 +340,22 @@ class _Run:
                 f"{path} belongs to another import ({checkpoint.get('file', {}).get('name')} into "
                 f"{checkpoint.get('target')}); pass --restart to start over, or another --checkpoint"
             )
+        self._refuse_a_reset_log(checkpoint.get("log_end") or [])
         return checkpoint
+
+    def _refuse_a_reset_log(self, recorded: list[int]) -> None:
+        """A log's end never moves back. Below what the checkpoint saw, the destination was emptied or made
+        again (a new data directory, a recreated topic): resuming would skip lines it does not hold."""
+        log = self.publisher.log
+        for partition, then in enumerate(recorded[: log.partitions]):
+            now = log.end_offset(partition)
+            if now < then:
+                raise ImportRefused(
+                    f"{self.options.target} holds fewer records than when {self.options.checkpoint_path} "
+                    f"was written (partition {partition}: {now}, then {then}): the log was emptied or "
+                    "made again, so the lines the checkpoint counts as done are not on it; pass --restart "
+                    "to import the whole file"
+                )
 
     def _save_checkpoint(self, line: int, in_flight: dict[str, Any] | None) -> None:
         body = {
@@ -347,6 +365,7 @@ class _Run:
             "line": line,
             "errors_bytes": self.errors_bytes,
             "in_flight": in_flight,
+            "log_end": self.log_end,
         }
         path = self.options.checkpoint_path
         temporary = path.with_name(path.name + ".tmp")

@@ -178,6 +178,22 @@ def test_a_checkpoint_of_another_file_or_destination_is_refused(
     assert _import(path, log, _options(tmp_path, restart=True)).published == 197
 
 
+def test_a_checkpoint_is_refused_when_its_destination_was_emptied(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """The same command after the data directory was deleted: the checkpoint names the same destination,
+    but the lines it counts as done are not on the new log. Resuming would publish nothing."""
+    path = tmp_path / "export.jsonl"
+    bad = write_jsonl(path, events[:300])
+    _import(path, SQLiteEventLog(tmp_path / "raw.sqlite", partitions=12), _options(tmp_path))
+    fresh = SQLiteEventLog(tmp_path / "made-again.sqlite", partitions=12)
+    with pytest.raises(ImportRefused, match="fewer records than when .* pass --restart"):
+        _import(path, fresh, _options(tmp_path))
+    assert ids_on(fresh) == []
+    assert _import(path, fresh, _options(tmp_path, restart=True)).published == 300 - len(bad)
+    assert _import(path, fresh, _options(tmp_path)).resumed_from_line == 300  # resumes on the new log
+
+
 MAPPING = """
 type_column = "Kind"
 schema_version = 1
