@@ -187,7 +187,7 @@ def test_a_checkpoint_is_refused_when_its_destination_was_emptied(
     bad = write_jsonl(path, events[:300])
     _import(path, SQLiteEventLog(tmp_path / "raw.sqlite", partitions=12), _options(tmp_path))
     fresh = SQLiteEventLog(tmp_path / "made-again.sqlite", partitions=12)
-    with pytest.raises(ImportRefused, match="fewer records than when .* pass --restart"):
+    with pytest.raises(ImportRefused, match=r"fewer records than when .* pass --restart"):
         _import(path, fresh, _options(tmp_path))
     assert ids_on(fresh) == []
     assert _import(path, fresh, _options(tmp_path, restart=True)).published == 300 - len(bad)
