@@ -59,7 +59,7 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_LINKAGE_INCREMENTAL": "on (default) or off: link each resolved batch's new or changed "
     "contacts as events arrive (docs/identity.md)",
     "TOUCHSTREAM_WORKER_ID": "the Faust app id, hence the consumer group (default touchstream-worker)",
-    "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 500)",
+    "TOUCHSTREAM_WORKER_BATCH": "records per take_events batch (default 5000)",
     "TOUCHSTREAM_WORKER_BATCH_WITHIN": "seconds to wait for a batch to fill (default 0.5)",
     "TOUCHSTREAM_WORKER_DATADIR": "Faust's data folder (default $TOUCHSTREAM_DATA_DIR/faust)",
     "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
@@ -92,7 +92,7 @@ class Settings:
     default_region: str
     master_record_url: str = ""  # empty: the mode's default (see `bootstrap.Runtime.master_record_url`)
     worker_id: str = "touchstream-worker"
-    worker_batch: int = 500
+    worker_batch: int = 5_000
     worker_batch_within_s: float = 0.5
     worker_datadir: Path | None = None
     worker_metrics_every_s: float = 60.0
@@ -195,7 +195,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_region=get("TOUCHSTREAM_DEFAULT_REGION", "US"),
         master_record_url=get("TOUCHSTREAM_MASTER_RECORD_URL"),
         worker_id=get("TOUCHSTREAM_WORKER_ID", "touchstream-worker"),
-        worker_batch=int(_number(env, "TOUCHSTREAM_WORKER_BATCH", "500", int)),
+        worker_batch=int(_number(env, "TOUCHSTREAM_WORKER_BATCH", "5000", int)),
         worker_batch_within_s=_number(env, "TOUCHSTREAM_WORKER_BATCH_WITHIN", "0.5", float),
         worker_datadir=Path(worker_datadir) if worker_datadir else None,
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),

@@ -68,6 +68,7 @@ from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
     account_signals,
+    arrival_order,
     dead_letter_rows,
     fold_batch,
     fresh_items,
@@ -305,7 +306,9 @@ def resolve_until_caught_up(
     positions = {p: raw.committed(group, p) for p in range(raw.partitions)}
     per_partition = max(1, batch_size // raw.partitions)
     while chunks := _next_round(raw, positions, per_partition):
-        batch = _interleaved(chunks)
+        # (Kafka consumers see partitions interleaved too; resolving one partition to its end before the
+        # next would, on a backfill, meet a caller's phone long before the contact who owns it.)
+        batch = arrival_order([record for chunk in chunks.values() for record in chunk])
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
         resolved_batch = resolve_batch(stage, valid)
         linking_started = time.perf_counter()
@@ -340,20 +343,6 @@ def _next_round(
 ) -> dict[int, list[LogRecord]]:
     chunks = {p: raw.read(p, positions[p], limit) for p in range(raw.partitions)}
     return {p: chunk for p, chunk in chunks.items() if chunk}
-
-
-def _interleaved(chunks: Mapping[int, list[LogRecord]]) -> list[LogRecord]:
-    """One round's records from every partition in about the order they arrived: by append time, and
-    within one append by relative position in each partition's chunk. (Kafka consumers see partitions
-    interleaved too; resolving one partition to its end before the next would, on a backfill, meet a
-    caller's phone long before the contact who owns it.) Each partition's own order is kept."""
-    ranked = [
-        (int(record.timestamp * 1000), index / len(chunk), record.partition, record)
-        for chunk in chunks.values()
-        for index, record in enumerate(chunk)
-    ]
-    ranked.sort(key=lambda item: item[:3])
-    return [item[3] for item in ranked]
 
 
 def _relay_all(relay: Relay) -> int:

@@ -61,6 +61,7 @@ from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     MERGE_TYPES,
     account_signals,
+    arrival_order,
     dead_letter_rows,
     fresh_items,
     load_merge_map,
@@ -357,7 +358,8 @@ class Pipeline:
     async def ingest(self, records: Sequence[LogRecord]) -> int:
         """Returns how many touchpoints went to `touchpoints.resolved`."""
         self.metrics.records["ingest"] += len(records)
-        records = await self._opened("open raw records", self.resources.raw_codec, records)
+        # In the embedded runner's order (steps.arrival_order), not the order Faust took the partitions in.
+        records = await self._opened("open raw records", self.resources.raw_codec, arrival_order(records))
         valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
         dead = await self._sealed(
             "seal dead letters", self.resources.dlq_codec, self._dlq.take()

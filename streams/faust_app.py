@@ -51,7 +51,7 @@ class WorkerSettings:
     data_dir: Path
     topic_prefix: str = ""
     worker_id: str = DEFAULT_WORKER_ID  # the Faust app id, hence the consumer group
-    batch_size: int = 500  # take_events(n, within=...)
+    batch_size: int = 5_000  # take_events(n, within=...)
     batch_within_s: float = 0.5
     faust_datadir: Path | None = None
     metrics_every_s: float = 60.0

@@ -55,6 +55,24 @@ class ResolvedBatch:
     reattributed: int = 0  # an anonymous caller's calls handed to the person it merged into
 
 
+def arrival_order(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """A batch's records from every partition in about the order they were appended: by append time, and
+    within one millisecond by relative position in each partition's share of the batch. Each partition's
+    own order is kept. Resolution makes merges as events arrive (a personal address seen before the event
+    tying it to its person becomes a contact of its own first), so the embedded runner and the worker put
+    every batch in this order, whatever order their partitions were read in and however large it is."""
+    shares: dict[int, list[LogRecord]] = {}
+    for record in records:
+        shares.setdefault(record.partition, []).append(record)
+    ranked = [
+        (int((record.timestamp or 0) * 1000), index / len(share), record.partition, record)
+        for share in shares.values()
+        for index, record in enumerate(share)
+    ]
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked]
+
+
 def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]]) -> ResolvedBatch:
     """Resolve each event in log order, the batch as one unit of work in the master record (one read of
     each aggregate, one transaction). Resolution is idempotent (ids derive from the event), so a batch

@@ -99,7 +99,7 @@ def worker(
     - `TOUCHSTREAM_CLICKHOUSE_HOST` / `_PORT` / `_DATABASE` (127.0.0.1, 19000, touchstream).
     - `TOUCHSTREAM_MASTER_RECORD_URL` (postgresql://USER@HOST:PORT/DB; default `TOUCHSTREAM_POSTGRES_DSN`).
     - `TOUCHSTREAM_WORKER_ID` (touchstream-worker: the Faust app id and consumer group),
-      `TOUCHSTREAM_WORKER_BATCH` (500 records) and `TOUCHSTREAM_WORKER_BATCH_WITHIN` (0.5 s) per batch,
+      `TOUCHSTREAM_WORKER_BATCH` (5,000 records) and `TOUCHSTREAM_WORKER_BATCH_WITHIN` (0.5 s) per batch,
       `TOUCHSTREAM_WORKER_DATADIR` (Faust's folder; default `$TOUCHSTREAM_DATA_DIR/faust`).
     - `TOUCHSTREAM_WEBHOOK_URL` + `TOUCHSTREAM_WEBHOOK_SECRET` — forward ContactAttributeChanged, signed.
 

@@ -29,7 +29,7 @@ from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
-from touchstream.streams.ports import AbstractEventLog, ContactLinker
+from touchstream.streams.ports import AbstractEventLog, ContactLinker, LogRecord
 from touchstream.streams.resolve import Resolver
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -232,6 +232,28 @@ def test_ingest_hands_an_anonymous_callers_calls_to_the_person_its_number_turns_
     ]
     assert {m["contact_id"] for m in resolved[2:]} == {ann}
     assert [m["event"]["event_id"] for m in resolved[3:]] == [c["event_id"] for c in calls]
+
+
+def test_ingest_resolves_a_batch_in_the_order_its_records_were_appended(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    """Faust hands a batch over partition by partition; the worker resolves it as the embedded run does,
+    in append order across partitions (`steps.arrival_order`), since merges made on arrival depend on it."""
+    app, outbox = build(tmp_path, chdb_path)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    emails = [f"p{i}@acme-widgets.com" for i in range(6)]
+    appended = [  # one record a millisecond, alternating between two partitions
+        LogRecord(i % 2, i // 2, f"email:{e}".encode(), orjson.dumps(email_opened(e, i)), 1_000 + i / 1000)
+        for i, e in enumerate(emails)
+    ]
+    partition_by_partition = sorted(appended, key=lambda r: (r.partition, r.offset))
+
+    async def test() -> None:
+        assert await pipeline.ingest(partition_by_partition) == len(emails)
+
+    run(test)
+    resolved = [m["event"]["identifiers"]["email"] for _, m in outbox.on(topology.RESOLVED)]
+    assert resolved == emails
 
 
 def details_observed(ext: str, first_name: str) -> dict[str, Any]:
