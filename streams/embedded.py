@@ -305,9 +305,10 @@ def resolve_until_caught_up(
     hits = stage.hits
     positions = {p: raw.committed(group, p) for p in range(raw.partitions)}
     per_partition = max(1, batch_size // raw.partitions)
-    while chunks := _next_round(raw, positions, per_partition):
-        # (Kafka consumers see partitions interleaved too; resolving one partition to its end before the
-        # next would, on a backfill, meet a caller's phone long before the contact who owns it.)
+    while read := _next_round(raw, positions, per_partition):
+        # In append order across partitions, not one partition after another (on a backfill that would meet
+        # a caller's phone long before the contact who owns it), and never ahead of a record left unread.
+        chunks = _appended_before_the_unread(read, per_partition)
         batch = arrival_order([record for chunk in chunks.values() for record in chunk])
         valid = validator.validate(batch)  # raises if the DLQ refused: nothing of the round commits
         resolved_batch = resolve_batch(stage, valid)
@@ -343,6 +344,26 @@ def _next_round(
 ) -> dict[int, list[LogRecord]]:
     chunks = {p: raw.read(p, positions[p], limit) for p in range(raw.partitions)}
     return {p: chunk for p, chunk in chunks.items() if chunk}
+
+
+def _appended_before_the_unread(chunks: dict[int, list[LogRecord]], limit: int) -> dict[int, list[LogRecord]]:
+    """A round's records that no record left unread can precede. A partition whose chunk came back full
+    may hold more records, appended before some read from the other partitions; so the round keeps, in
+    each partition, the records stamped no later than the last one of every full chunk, and the next
+    round reads the rest again. Resolution then follows the log's append order whatever the batch size
+    (the embedded log stamps each record apart: adapters/logs/sqlite_log.py)."""
+    full = [chunk[-1].timestamp for chunk in chunks.values() if len(chunk) >= limit]
+    if not full:
+        return chunks
+    cutoff = min(full)
+    kept: dict[int, list[LogRecord]] = {}
+    for partition, chunk in chunks.items():
+        end = 0
+        while end < len(chunk) and chunk[end].timestamp <= cutoff:
+            end += 1
+        if end:
+            kept[partition] = chunk[:end]
+    return kept or chunks  # timestamps that go back within a partition: take the round as read
 
 
 def _relay_all(relay: Relay) -> int:

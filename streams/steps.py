@@ -56,18 +56,23 @@ class ResolvedBatch:
 
 
 def arrival_order(records: Sequence[LogRecord]) -> list[LogRecord]:
-    """A batch's records from every partition in about the order they were appended: by append time, and
-    within one millisecond by relative position in each partition's share of the batch. Each partition's
-    own order is kept. Resolution makes merges as events arrive (a personal address seen before the event
-    tying it to its person becomes a contact of its own first), so the embedded runner and the worker put
-    every batch in this order, whatever order their partitions were read in and however large it is."""
-    shares: dict[int, list[LogRecord]] = {}
+    """A batch's records from every partition in the order they were appended: by timestamp, and records of
+    one partition that share a timestamp (Kafka's are milliseconds) by their place among those, so one
+    append's records interleave across partitions as they were sent. Each partition's own order is kept.
+    Resolution makes merges as events arrive (a personal address seen before the event tying it to its
+    person becomes a contact of its own first), so the embedded run and the worker put every batch in this
+    order, whatever order their partitions were read in. (A timestamp lower than one before it in its
+    partition, from a producer's clock, counts as that earlier one.)"""
+    ties: dict[tuple[int, float], list[LogRecord]] = {}
+    latest: dict[int, float] = {}
     for record in records:
-        shares.setdefault(record.partition, []).append(record)
+        at = max(record.timestamp or 0.0, latest.get(record.partition, 0.0))
+        latest[record.partition] = at
+        ties.setdefault((record.partition, at), []).append(record)
     ranked = [
-        (int((record.timestamp or 0) * 1000), index / len(share), record.partition, record)
-        for share in shares.values()
-        for index, record in enumerate(share)
+        (at, index / len(tied), partition, record)
+        for (partition, at), tied in ties.items()
+        for index, record in enumerate(tied)
     ]
     ranked.sort(key=lambda item: item[:3])
     return [item[3] for item in ranked]

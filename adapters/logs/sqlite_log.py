@@ -32,6 +32,9 @@ def _hash(key: bytes) -> int:
     return int(murmur2(key) & 0x7FFFFFFF)
 
 
+# A record's timestamp after the one before it: a microsecond, several float steps at today's epoch.
+_TICK = 1e-6
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
@@ -64,19 +67,29 @@ class SQLiteEventLog(AbstractEventLog):
         return self._partitions
 
     def append(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
-        now = time.time()
         placed: list[tuple[int, int]] = []
         with self._transaction():
+            stamp = self._first_stamp()
             next_offset = {p: self._end_offset(p) for p in range(self._partitions)}
             rows = []
             for key, value in records:
                 partition = partition_for(key, self._partitions)
                 offset = next_offset[partition]
                 next_offset[partition] = offset + 1
-                rows.append((partition, offset, key, value, now))
+                rows.append((partition, offset, key, value, stamp))
                 placed.append((partition, offset))
+                stamp += _TICK
             self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+            if rows:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_stamp', ?)", (repr(rows[-1][4]),))
         return placed
+
+    def _first_stamp(self) -> float:
+        """Every record gets its own timestamp, a microsecond after the one appended before it in any
+        partition (in this or another process: appends take turns), so the timestamps tell the order the
+        whole log was appended in (steps.arrival_order), not only each partition's."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'last_stamp'").fetchone()
+        return max(time.time(), float(row[0]) + _TICK) if row else time.time()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
