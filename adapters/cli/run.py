@@ -41,7 +41,7 @@ def run(
         typer.Option(
             min=1,
             help="records per batch at most: larger batches read each contact's master record and fold "
-            "state fewer times (31k events: 49.7 s at 5,000, 40.8 s at 20,000) and hold more in memory; "
+            "state fewer times (31k events: 46.4 s at 5,000, 41.6 s at 20,000) and hold more in memory; "
             "the records are resolved in the order they were appended to the log whatever the size",
         ),
     ] = 20_000,
