@@ -18,7 +18,7 @@ import bisect
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,10 @@ from touchstream.streams.ports import AbstractReadStore
 pytestmark = [pytest.mark.integration]
 
 DAYS = 45
-# Events must not lie in the future of the gateway's clock: the window ends yesterday.
-START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS + 2)
+# A fixed story: a start that moved with today's date generated another history each day, and on
+# 2026-12-06 one without an erasure the embedded run carries out (the same code passed the day before).
+# It lies in the past, so no event is in the future of the gateway's clock.
+START = datetime(2026, 10, 19, tzinfo=UTC)
 CONFIG = GeneratorConfig(customers=150, accounts=20, days=DAYS, seed=11, start=START)
 WAIT_S = 120.0
 
