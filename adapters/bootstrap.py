@@ -80,7 +80,7 @@ class Runtime:
             port=self.settings.clickhouse_port,
             database=self.settings.clickhouse_database,
             create_database=True,
-            cluster=bool(self.settings.clickhouse_cluster),
+            cluster=self.settings.clickhouse_cluster,
         )
 
     def master_record_url(self) -> str:

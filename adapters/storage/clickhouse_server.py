@@ -6,6 +6,7 @@ the SQL subset in ``docs/clickhouse.md`` so the same statements also run on chDB
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,14 @@ __all__ = ["CLUSTER_SETTINGS", "ClickHouseServerStore"]
 #: gets to them, so an acknowledged batch is durable and offsets may be committed; and a view's JOIN or IN
 #: over a Distributed table runs once and ships its result to the shards, instead of being refused.
 CLUSTER_SETTINGS: dict[str, Any] = {"insert_distributed_sync": 1, "distributed_product_mode": "global"}
+
+#: A mutation (`ALTER TABLE t DELETE|UPDATE ...`, streams/forgetting.py) of one table, by its plain name.
+_MUTATION = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(?P<table>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<action>(DELETE|UPDATE)\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+#: The per-node table behind each Distributed table (adapters/storage/cluster_ddl.py names it so too).
+_LOCAL = "_local"
 
 
 class ClickHouseServerStore(AbstractReadStore):
@@ -46,7 +55,7 @@ class ClickHouseServerStore(AbstractReadStore):
         password: str = "",
         create_database: bool = False,
         settings: Mapping[str, Any] | None = None,
-        cluster: bool = False,
+        cluster: str = "",
         connect_timeout: float = 10.0,
         send_receive_timeout: float = 300.0,
         batch_size: int = 10_000,
@@ -76,6 +85,7 @@ class ClickHouseServerStore(AbstractReadStore):
         self._client: Any = Client(database=database, **options)
         self._options = options
         self._closed = False
+        self.cluster = check_identifier(cluster) if cluster else ""
 
     def on_node(self, host: str, port: int) -> ClickHouseServerStore:
         """The same database, user and settings on another server of a cluster (`db migrate --cluster`
@@ -89,6 +99,11 @@ class ClickHouseServerStore(AbstractReadStore):
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._check_open(sql)
+        if self.cluster and (mutation := _MUTATION.match(sql)):
+            # A Distributed table cannot be mutated: each shard's table is, from here on every node. A
+            # replicated table's mutation runs on every replica of its shard, now or when it is back.
+            table, action = mutation["table"], mutation["action"]
+            sql = f"ALTER TABLE {self.database}.{table}{_LOCAL} ON CLUSTER {self.cluster} {action}"
         try:
             self._client.execute(sql, dict(params) if params is not None else None)
         except Exception as exc:
@@ -120,6 +135,34 @@ class ClickHouseServerStore(AbstractReadStore):
             except Exception as exc:
                 raise ReadStoreError(self.engine, sql, exc) from exc
         return written
+
+    def wait_for_mutations(self, table: str, timeout: float = 30.0) -> None:
+        """On a cluster, the mutations of `table`'s per-node table on every node; else the server's own."""
+        if not self.cluster:
+            return super().wait_for_mutations(table, timeout)
+        name = check_identifier(table)  # the current database's: a cluster's tables are all in it
+        for node in self._nodes():
+            with node:
+                node.wait_for_mutations(name + _LOCAL, timeout)
+
+    def inactive_parts(self, tables: Sequence[str]) -> int:
+        """On a cluster, the replaced parts of the tables' per-node tables, summed over every node."""
+        if not self.cluster:
+            return super().inactive_parts(tables)
+        local = [check_identifier(t) + _LOCAL for t in tables]
+        total = 0
+        for node in self._nodes():
+            with node:
+                total += node.inactive_parts(local)
+        return total
+
+    def _nodes(self) -> list[ClickHouseServerStore]:
+        """A store on each node of the cluster (not cluster-aware themselves: they see the local tables)."""
+        rows = self.query(
+            "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s",
+            {"cluster": self.cluster},
+        )
+        return [self.on_node(str(host), int(port)) for host, port in rows]
 
     def close(self) -> None:
         if not self._closed:

@@ -222,7 +222,9 @@ pid_alive() {
     [[ -f "$PID_FILE" ]] || return 1
     pid="$(cat "$PID_FILE" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null
+    kill -0 "$pid" 2>/dev/null || return 1
+    # pids get reused (a stale file once named a thread of the Kafka broker): it must be our server.
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'clickhouse-server'
 }
 
 healthy() {

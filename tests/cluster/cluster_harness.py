@@ -109,7 +109,7 @@ def cluster_stack(cluster: LocalCluster, folder: Path, tag: str = "c") -> Iterat
     host, port, user = cluster.postgres
     with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    server = ClickHouseServerStore(*cluster.clickhouse, name, create_database=True, cluster=True)
+    server = ClickHouseServerStore(*cluster.clickhouse, name, create_database=True, cluster=CLUSTER)
     migrate_cluster(server, CLUSTER)
     load_config(server)
     try:
