@@ -65,7 +65,13 @@ CUSTOMER_360_COLUMNS = (
     "health_score",
     "active_signals",
     "erased",
+    "ticket_status",
+    "ticket_priority",
+    "opportunity_entries",
 )
+
+#: Joins the parts of a `ticket_status` / `ticket_priority` entry (unit separator: not in ticket ids).
+TICKET_PART_SEPARATOR = "\x1f"
 
 
 def at(seconds: int) -> datetime:
@@ -80,6 +86,33 @@ def _json(value: Any) -> str:
 def worst_open_priority(s: ContactState) -> str:
     open_priorities = {t[0] for t in s.tickets.values() if t[1]}
     return next((p for p in _PRIORITY_ORDER if p in open_priorities), "")
+
+
+def ticket_entries(s: ContactState) -> tuple[list[str], list[str]]:
+    """Each ticket's status and priority, with the (event time, event id) that set them, as strings that
+    sort by that key within a ticket: a merge group's 360 row takes each ticket's latest across the group
+    (migration 18), so a ticket opened under one contact and resolved under another is not open."""
+    sep = TICKET_PART_SEPARATOR
+    status, priority = [], []
+    for ticket_id, t in sorted(s.tickets.items()):
+        status.append(f"{ticket_id}{sep}{t[5]:010d}{sep}{t[6]}{sep}{t[1]}")
+        if t[2]:  # a priority was set by an event
+            priority.append(f"{ticket_id}{sep}{t[7]:010d}{sep}{t[2]}{sep}{t[0]}")
+    return status, priority
+
+
+#: Sorts above every open entry of the same opportunity (digits): closed anywhere in a group is closed.
+_CLOSED = "~closed"
+
+
+def opportunity_entries(s: ContactState) -> list[str]:
+    """Each open opportunity's amount with the event time that set it, and each closed (won or lost) one:
+    a merge group's 360 row (migration 18) counts an opportunity open when no record of the group closed
+    it, at its latest amount, so a deal opened under one contact and won under another is not open."""
+    sep = TICKET_PART_SEPARATOR
+    entries = [f"{oid}{sep}{o[4]:010d}{sep}{Decimal(o[1]):f}" for oid, o in sorted(s.opportunities.items())]
+    entries.extend(f"{oid}{sep}{_CLOSED}" for oid in sorted(s.closed_opportunities))
+    return entries
 
 
 def _last_at(s: ContactState, *departments: str) -> datetime:
@@ -155,6 +188,8 @@ def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
         s.health,
         sorted(s.signals),
         1 if s.erased else 0,
+        *ticket_entries(s),
+        opportunity_entries(s),
     )
 
 

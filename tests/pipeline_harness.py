@@ -482,7 +482,9 @@ def assert_360_equals_oracle(server: ClickHouseServerStore, data: Dataset) -> No
     got = {row["contact_id"]: row for row in as_dicts(server, "customer_360_current")}
     assert set(got) == set(expected)
     for contact_id, want in expected.items():
-        assert {name: got[contact_id][name] for name in want} == want, contact_id
+        found = {name: got[contact_id][name] for name in want}
+        apart = {name: (found[name], want[name]) for name in want if found[name] != want[name]}
+        assert not apart, f"{contact_id}: (found, expected) {apart}"
 
 
 # --- the consumer group ----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Applied versions are recorded in `schema_migrations` after every statement of the migration succeeded;
 each statement is idempotent itself, so a run interrupted in the middle of a migration repeats it whole.
+ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: an `ALTER TABLE t ADD COLUMN c ...` (one column a
+statement) is skipped when `c` is already there.
 The same code runs on the ClickHouse server and on chDB. ClickHouse has no lock to take, so two processes
 migrating one database at the same moment (workers started together) can trip over each other's half-done
 step: `prepare_when_ready` retries, which is safe because every statement is idempotent. Better still,
@@ -15,6 +17,7 @@ generous deadline; only then is the start refused, with the last error named.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +38,26 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
 """
 
 
+_ADD_COLUMN = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(?P<table>[A-Za-z_][\w.]*)(\s+ON\s+CLUSTER\s+\w+)?\s+ADD\s+COLUMN\s+(?P<column>\w+)\s+"
+    r"[^,]*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def added_column(statement: str) -> tuple[str, str] | None:
+    """(table, column) when `statement` adds one column (its idempotent form here), else None."""
+    m = _ADD_COLUMN.match(statement)
+    return (m["table"], m["column"]) if m else None
+
+
+def _column_exists(store: AbstractReadStore, table: str, column: str) -> bool:
+    database, _, name = table.rpartition(".")
+    where_db = "database = %(database)s" if database else "database = currentDatabase()"
+    sql = f"SELECT count() FROM system.columns WHERE {where_db} AND table = %(table)s AND name = %(column)s"
+    return bool(store.query(sql, {"database": database, "table": name, "column": column})[0][0])
+
+
 def applied_versions(store: AbstractReadStore) -> set[int]:
     store.execute(_MIGRATIONS_DDL)
     return {int(row[0]) for row in store.query(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
@@ -52,6 +75,8 @@ def migrate(
         if migration.version in done:
             continue
         for statement in migration.statements:
+            if (added := added_column(statement)) and _column_exists(store, *added):
+                continue  # added by a run interrupted before it recorded the version
             store.execute(statement)
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         store.insert_rows(

@@ -55,6 +55,22 @@ def test_a_migration_interrupted_half_way_is_applied_again(store: ChDBStore) -> 
     assert migrate(store, [*MIGRATIONS, fixed]) == [fixed]
 
 
+def test_a_column_added_before_an_interruption_is_not_added_twice(store: ChDBStore) -> None:
+    """18.16 has no ADD COLUMN IF NOT EXISTS: migrate skips a column that is already there."""
+    migrate(store)
+    add = "ALTER TABLE customer_360 ADD COLUMN scratch Array(String)"
+    broken = Migration(99, "second statement fails", (add, "SELEC oops"))
+    with pytest.raises(Exception, match="SELEC"):
+        migrate(store, [*MIGRATIONS, broken])
+    fixed = Migration(99, "fixed", (add, "SELECT 1"))
+    assert migrate(store, [*MIGRATIONS, fixed]) == [fixed]
+    assert store.query(
+        "SELECT count() FROM system.columns WHERE table = 'customer_360' AND name = 'scratch'"
+    ) == [(1,)]
+    with pytest.raises(Exception, match="scratch"):  # without the skip, the second ADD is refused
+        store.execute(add)
+
+
 def test_tables_have_exactly_the_columns_the_row_builders_write(store: ChDBStore) -> None:
     migrate(store)
     expected = {
