@@ -70,8 +70,8 @@ CUSTOMER_360_COLUMNS = (
     "opportunity_entries",
 )
 
-#: Joins the parts of a `ticket_status` / `ticket_priority` entry (unit separator: not in ticket ids).
-TICKET_PART_SEPARATOR = "\x1f"
+#: Joins the parts of a ticket or deal entry below (the unit separator: not in ticket or deal ids).
+ENTRY_PART_SEPARATOR = "\x1f"
 
 
 def at(seconds: int) -> datetime:
@@ -92,7 +92,7 @@ def ticket_entries(s: ContactState) -> tuple[list[str], list[str]]:
     """Each ticket's status and priority, with the (event time, event id) that set them, as strings that
     sort by that key within a ticket: a merge group's 360 row takes each ticket's latest across the group
     (migration 18), so a ticket opened under one contact and resolved under another is not open."""
-    sep = TICKET_PART_SEPARATOR
+    sep = ENTRY_PART_SEPARATOR
     status, priority = [], []
     for ticket_id, t in sorted(s.tickets.items()):
         status.append(f"{ticket_id}{sep}{t[5]:010d}{sep}{t[6]}{sep}{t[1]}")
@@ -109,7 +109,7 @@ def opportunity_entries(s: ContactState) -> list[str]:
     """Each open opportunity's amount with the event time that set it, and each closed (won or lost) one:
     a merge group's 360 row (migration 18) counts an opportunity open when no record of the group closed
     it, at its latest amount, so a deal opened under one contact and won under another is not open."""
-    sep = TICKET_PART_SEPARATOR
+    sep = ENTRY_PART_SEPARATOR
     entries = [f"{oid}{sep}{o[4]:010d}{sep}{Decimal(o[1]):f}" for oid, o in sorted(s.opportunities.items())]
     entries.extend(f"{oid}{sep}{_CLOSED}" for oid in sorted(s.closed_opportunities))
     return entries

@@ -1577,24 +1577,24 @@ MIGRATIONS = (
 # Rows written before this migration have no entries: their own counts are added as before, until they are
 # projected again.
 _ENTRY_COLUMNS = ["ticket_status", "ticket_priority", "opportunity_entries"]
-_TICKET_ID = "splitByChar('\\x1f', {})[1]"
+_ENTRY_ID = "splitByChar('\\x1f', {})[1]"
 _OPEN_TICKETS_V18 = f"""sumIf(open_tickets, empty(ticket_status))
         + length(arrayFilter((x, n) -> n = 1 AND endsWith(x, '\\x1f1'),
             arrayReverseSort(groupArrayArray(ticket_status)) AS latest_ticket_status,
-            arrayEnumerateUniq(arrayMap(y -> {_TICKET_ID.format("y")}, latest_ticket_status)))
+            arrayEnumerateUniq(arrayMap(y -> {_ENTRY_ID.format("y")}, latest_ticket_status)))
         AS open_ticket_status) AS open_tickets"""
 _WORST_OPEN_PRIORITY_V18 = f"""arrayReduce('min', arrayFilter(p -> p != '', arrayConcat(
         [ifNull(minIf(worst_open_priority, empty(ticket_status)), '')],
         arrayMap(x -> splitByChar('\\x1f', x)[4], arrayFilter((x, n) -> n = 1
-            AND has(arrayMap(y -> {_TICKET_ID.format("y")}, open_ticket_status), {_TICKET_ID.format("x")}),
+            AND has(arrayMap(y -> {_ENTRY_ID.format("y")}, open_ticket_status), {_ENTRY_ID.format("x")}),
             arrayReverseSort(groupArrayArray(ticket_priority)) AS latest_ticket_priority,
-            arrayEnumerateUniq(arrayMap(y -> {_TICKET_ID.format("y")}, latest_ticket_priority))))
+            arrayEnumerateUniq(arrayMap(y -> {_ENTRY_ID.format("y")}, latest_ticket_priority))))
     ))) AS worst_open_priority"""
 
 _OPEN_OPPORTUNITIES_V18 = f"""sumIf(open_opportunities, empty(opportunity_entries))
         + length(arrayFilter((x, n) -> n = 1 AND NOT endsWith(x, '~closed'),
             arrayReverseSort(groupArrayArray(opportunity_entries)) AS latest_opportunity_entries,
-            arrayEnumerateUniq(arrayMap(y -> {_TICKET_ID.format("y")}, latest_opportunity_entries)))
+            arrayEnumerateUniq(arrayMap(y -> {_ENTRY_ID.format("y")}, latest_opportunity_entries)))
         AS open_opportunity_entries) AS open_opportunities"""
 _OPEN_PIPELINE_V18 = """sumIf(open_pipeline, empty(opportunity_entries))
         + arrayReduce('sum',
