@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dedicated_servers import unavailable
@@ -92,6 +93,19 @@ def pg_url(postgres_endpoint: tuple[str, int, str], unique_name: str) -> Iterato
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(unique_name))
             )
+
+
+@pytest.fixture
+def server_store(clickhouse_endpoint: tuple[str, int], unique_name: str) -> Iterator[Any]:
+    """A ClickHouse server store on a fresh database of its own, dropped afterwards."""
+    from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
+
+    host, port = clickhouse_endpoint
+    with ClickHouseServerStore(host, port, unique_name, create_database=True) as store:
+        try:
+            yield store
+        finally:
+            store.execute(f"DROP DATABASE IF EXISTS {unique_name}")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ tables are intact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -30,16 +29,6 @@ from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.streams.embedded import run_until_caught_up, stand_in_resolver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def server_store(clickhouse_endpoint: tuple[str, int], unique_name: str) -> Iterator[ClickHouseServerStore]:
-    host, port = clickhouse_endpoint
-    with ClickHouseServerStore(host, port, unique_name, create_database=True) as store:
-        try:
-            yield store
-        finally:
-            store.execute(f"DROP DATABASE IF EXISTS {unique_name}")
 
 
 def _tables(store: ClickHouseServerStore) -> list[str]:

@@ -6,7 +6,6 @@ and won under the other."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -109,19 +108,9 @@ def test_a_ticket_resolved_under_the_other_merged_contact_is_closed_on_chdb(tmp_
         assert own == [(1, 1), (1, 1)]
 
 
-@pytest.fixture
-def server(clickhouse_endpoint: tuple[str, int], unique_name: str) -> Iterator[ClickHouseServerStore]:
-    host, port = clickhouse_endpoint
-    with ClickHouseServerStore(host, port, unique_name, create_database=True) as store:
-        try:
-            yield store
-        finally:
-            store.execute(f"DROP DATABASE IF EXISTS {unique_name}")
-
-
 @pytest.mark.integration
 def test_a_ticket_resolved_under_the_other_merged_contact_is_closed_on_the_server(
-    tmp_path: Path, server: ClickHouseServerStore
+    tmp_path: Path, server_store: ClickHouseServerStore
 ) -> None:
-    run_story(tmp_path, server)
-    assert_one_open_ticket_and_deal(server)
+    run_story(tmp_path, server_store)
+    assert_one_open_ticket_and_deal(server_store)
