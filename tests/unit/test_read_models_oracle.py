@@ -591,6 +591,9 @@ def oracle_360(data: Dataset) -> dict[str, dict[str, Any]]:
     """A few plainly countable columns of each contact's 360 row."""
     out: dict[str, dict[str, Any]] = {}
     ticket_state: dict[str, dict[str, list[Any]]] = defaultdict(dict)  # person -> ticket -> [open, priority]
+    # person -> deal -> (event time, amount) of its latest amount; person -> deals won or lost (final)
+    deals: dict[str, dict[str, tuple[datetime, Decimal]]] = defaultdict(dict)
+    closed_deals: dict[str, set[str]] = defaultdict(set)
     for e in data.events:
         person = data.person(e)
         at = naive(e.occurred_at)
@@ -621,6 +624,12 @@ def oracle_360(data: Dataset) -> dict[str, dict[str, Any]]:
             c["last_csat"] = field(e, "score")
         if e.type == "NpsSubmitted":
             c["last_nps"] = field(e, "score")
+        if e.type in ("OpportunityCreated", "OpportunityStageChanged"):
+            known = deals[person].setdefault(field(e, "opportunity_id"), (datetime.min, ZERO))
+            if field(e, "amount") is not None and at >= known[0]:
+                deals[person][field(e, "opportunity_id")] = (at, field(e, "amount").amount)
+        if e.type in ("OpportunityWon", "OpportunityLost"):
+            closed_deals[person].add(field(e, "opportunity_id"))
         if e.type in TICKET_TYPES:
             t = ticket_state[person].setdefault(field(e, "ticket_id"), [True, ""])
             if field(e, "priority"):
@@ -635,6 +644,10 @@ def oracle_360(data: Dataset) -> dict[str, dict[str, Any]]:
         still_open = [priority for is_open, priority in ticket_state[person].values() if is_open]
         c["open_tickets"] = len(still_open)
         c["worst_open_priority"] = min(still_open, default="")
+        closed = closed_deals[person]
+        open_deals = [amount for deal, (_, amount) in deals[person].items() if deal not in closed]
+        c["open_opportunities"] = len(open_deals)
+        c["open_pipeline"] = sum(open_deals, ZERO)
         c["active_subscriptions"] = len(c.pop("subs"))
         c.setdefault("last_csat", None)
         c.setdefault("last_nps", None)
