@@ -28,6 +28,7 @@ from unit.test_api_fixtures import (
 )
 
 from touchstream.adapters.api.app import LIST_ROUTES, create_api
+from touchstream.adapters.api.queries import ONE_GROUP_360, ONE_ROW_360
 from touchstream.adapters.api.sql_door import SqlRefused, check, open_door_store
 from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.config import load_settings
@@ -200,3 +201,23 @@ def test_schemathesis_finds_no_5xx_on_the_server(client: TestClient) -> None:
             case.call_and_validate(headers=headers, excluded_checks=excluded)
 
         check()
+
+
+@pytest.mark.timeout(240)
+def test_a_contact_alone_reads_its_row_as_the_group_aggregates_would_on_the_server(
+    server: tuple[AbstractReadStore, str, int, str],
+) -> None:
+    """`ONE_ROW_360` on 18.16 answers what `ONE_GROUP_360` over that one row answers (also on chDB:
+    tests/unit/test_profile_document_ranges.py)."""
+    store = server[0]
+    contacts = [
+        str(r[0]) for r in store.query("SELECT contact_id FROM customer_360 FINAL ORDER BY 1 LIMIT 40")
+    ]
+    assert contacts
+    for contact in contacts:
+        one_columns, one = store.query_with_columns(ONE_ROW_360, {"id": contact})
+        group_columns, group = store.query_with_columns(
+            ONE_GROUP_360, {"ids": (contact,), "survivor": contact}
+        )
+        assert [n for n, _ in one_columns] == [n for n, _ in group_columns]
+        assert one == group, contact

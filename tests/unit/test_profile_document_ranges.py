@@ -139,6 +139,26 @@ def test_the_profile_is_the_views_row_of_its_survivor(merged_store: AbstractRead
     assert q.profile_document(store, "no-such-contact") is None
 
 
+def test_a_contact_alone_reads_its_row_as_the_group_aggregates_would(merged_store: AbstractReadStore) -> None:
+    """The one-row read (`ONE_ROW_360`, most documents) answers exactly what the view's aggregates over a
+    group of that one row answer: the same columns, in order, and the same values."""
+    store = merged_store
+    merged = {str(r[0]) for r in store.query("SELECT merged_id FROM contact_merges FINAL WHERE active = 1")}
+    merged |= {
+        str(r[0]) for r in store.query("SELECT survivor_id FROM contact_merges FINAL WHERE active = 1")
+    }
+    alone = [str(r[0]) for r in store.query("SELECT contact_id FROM customer_360 FINAL ORDER BY 1")]
+    alone = [c for c in alone if c not in merged]
+    assert len(alone) > 10
+    for contact in alone:
+        one_columns, one = store.query_with_columns(q.ONE_ROW_360, {"id": contact})
+        group_columns, group = store.query_with_columns(
+            q.ONE_GROUP_360, {"ids": (contact,), "survivor": contact}
+        )
+        assert [n for n, _ in one_columns] == [n for n, _ in group_columns]
+        assert one == group, contact
+
+
 def test_a_merged_contact_reads_its_survivors_deals_and_tickets(store: AbstractReadStore) -> None:
     with_work = store.query(
         "SELECT contact_id, count() AS n FROM contact_items GROUP BY contact_id ORDER BY n DESC, contact_id "

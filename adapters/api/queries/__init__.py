@@ -15,7 +15,7 @@ importable from here too.
 from __future__ import annotations
 
 from .accounts import ACCOUNT_CONTACT_COLUMNS, account_view
-from .customers import ONE_GROUP_360, profile_document
+from .customers import ONE_GROUP_360, ONE_ROW_360, profile_document
 from .lists import JSON_TYPES, LISTS, ViewSpec, list_view
 from .search import (
     CANDIDATES,
@@ -50,6 +50,7 @@ __all__ = [
     "MIN_NAME_SCORE",
     "NEVER",
     "ONE_GROUP_360",
+    "ONE_ROW_360",
     "SEARCH_KINDS",
     "Match",
     "MergeGroup",
