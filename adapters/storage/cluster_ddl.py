@@ -123,14 +123,17 @@ def cluster_statements(
     database: str,
     relations: Iterable[str] = (),
     everywhere: set[str] | None = None,
+    shard_keys: dict[str, str] | None = None,
 ) -> list[str]:
     """The cluster form of one migration statement: the statements to run, in order, on any one node.
 
     `relations` are the tables and views of the migrations, whose names a view's SELECT gets qualified
     with `database`; `everywhere` collects the tables kept whole on every node (a later DROP or ALTER of
-    one has no local table to follow).
+    one has no local table to follow); `shard_keys` collects each sharded table's sharding key, which a
+    later column change needs to create its Distributed table again.
     """
     everywhere = set(REPLICATED_EVERYWHERE) if everywhere is None else everywhere
+    shard_keys = {} if shard_keys is None else shard_keys
     check_identifier(cluster)
     check_identifier(database)
     on = f"ON CLUSTER {cluster}"
@@ -153,7 +156,7 @@ def cluster_statements(
             ]
         local = f"{name}{LOCAL_SUFFIX}"
         path = f"/clickhouse/tables/{{shard}}/{database}.{name}"
-        key = _sharding_key(rest, name)
+        key = shard_keys[name] = _sharding_key(rest, name)
         return [
             f"CREATE TABLE {ine}{database}.{local} {on} {m['body']}\n"
             f"ENGINE = {_replicated_engine(engine, args, path)}\n{rest}",
@@ -175,10 +178,22 @@ def cluster_statements(
         name, action = m["name"], m["action"].strip()
         if name in everywhere:
             return [f"ALTER TABLE {database}.{name} {on} {action}"]
-        altered = [f"ALTER TABLE {database}.{name}{LOCAL_SUFFIX} {on} {action}"]
+        local = f"{name}{LOCAL_SUFFIX}"
+        altered = [f"ALTER TABLE {database}.{local} {on} {action}"]
         if _COLUMN_ACTION.match(action):
-            # The Distributed table's columns must follow its local table's.
-            altered.append(f"ALTER TABLE {database}.{name} {on} {action}")
+            # The Distributed table's columns must follow its local table's. It holds no data, so it is
+            # made again: an ALTER of it ON CLUSTER is refused where the shards are replicated ("Table ...
+            # isn't replicated, but shard #1 is replicated according to its cluster definition").
+            if name not in shard_keys:
+                raise ClusterDDLError(
+                    f"ALTER TABLE {name} … COLUMN: no CREATE TABLE {name} before it in the migrations, so "
+                    "its Distributed table's sharding key is unknown; create the table in a migration first"
+                )
+            altered += [
+                f"DROP TABLE IF EXISTS {database}.{name} {on}",
+                f"CREATE TABLE IF NOT EXISTS {database}.{name} {on} AS {database}.{local}\n"
+                f"ENGINE = Distributed({cluster}, {database}, {local}, {shard_keys[name]})",
+            ]
         return altered
     raise ClusterDDLError(
         f"no cluster form for the migration statement {_first_line(statement)!r}: add a rule for it in "
@@ -198,11 +213,14 @@ def cluster_migrations(migrations: Sequence[Migration], cluster: str, database: 
     for migration in migrations:
         relations.update(n for s in migration.statements if (n := _created(s)))
     everywhere = set(REPLICATED_EVERYWHERE)
+    shard_keys: dict[str, str] = {}
     result = []
     for migration in sorted(migrations, key=lambda m: m.version):
         statements: list[str] = []
         for statement in migration.statements:
-            statements.extend(cluster_statements(statement, cluster, database, relations, everywhere))
+            statements.extend(
+                cluster_statements(statement, cluster, database, relations, everywhere, shard_keys)
+            )
         result.append(Migration(migration.version, migration.name, tuple(statements)))
     return result
 

@@ -99,10 +99,16 @@ def test_drop_and_alter_follow_the_local_table() -> None:
     assert cluster_statements("DROP VIEW IF EXISTS v", "c1", "db") == [
         "DROP TABLE IF EXISTS db.v ON CLUSTER c1"
     ]
-    assert cluster_statements("ALTER TABLE signals ADD COLUMN x String", "c1", "db") == [
+    keys = {"signals": "cityHash64(contact_id, signal_id)"}
+    assert cluster_statements("ALTER TABLE signals ADD COLUMN x String", "c1", "db", shard_keys=keys) == [
         "ALTER TABLE db.signals_local ON CLUSTER c1 ADD COLUMN x String",
-        "ALTER TABLE db.signals ON CLUSTER c1 ADD COLUMN x String",
+        # 18.16 refuses an ALTER of a Distributed table ON CLUSTER when its shards are replicated.
+        "DROP TABLE IF EXISTS db.signals ON CLUSTER c1",
+        "CREATE TABLE IF NOT EXISTS db.signals ON CLUSTER c1 AS db.signals_local\n"
+        "ENGINE = Distributed(c1, db, signals_local, cityHash64(contact_id, signal_id))",
     ]
+    with pytest.raises(ClusterDDLError, match="no CREATE TABLE signals before it"):
+        cluster_statements("ALTER TABLE signals ADD COLUMN x String", "c1", "db")
     assert cluster_statements("ALTER TABLE signals DELETE WHERE 1", "c1", "db") == [
         "ALTER TABLE db.signals_local ON CLUSTER c1 DELETE WHERE 1"
     ]
