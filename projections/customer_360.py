@@ -129,6 +129,11 @@ def _attribute(s: ContactState, name: str) -> str:
     return value[0] if value else ""
 
 
+def _attribute_sources(s: ContactState) -> str:
+    """Where and when each attribute was last observed (docs/queries.md: attribute_provenance)."""
+    return _json({name: {"source": v[1], "at": at(v[2]).isoformat()} for name, v in s.attributes.items()})
+
+
 def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
     pipeline = sum((Decimal(o[1]) for o in s.opportunities.values()), Decimal("0.00"))
     revenue = sum((Decimal(v) for v in s.revenue.values()), Decimal("0.00"))
@@ -150,13 +155,7 @@ def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
         _attribute(s, "phone"),
         _attribute(s, "company"),
         _attribute(s, "job_title"),
-        # Where and when each attribute was last observed (docs/queries.md: attribute_provenance).
-        _json(
-            {
-                name: {"source": value[1], "at": at(value[2]).isoformat()}
-                for name, value in s.attributes.items()
-            }
-        ),
+        _attribute_sources(s),
         s.lifecycle,
         _consents(s, "marketing_email"),
         _consents(s, "sales_contact"),
