@@ -696,7 +696,7 @@ FAULT_CONFIG = GeneratorConfig(customers=80, accounts=12, days=FAULT_DAYS, seed=
 
 @functools.cache
 def fault_events() -> tuple[list[dict[str, Any]], list[Event]]:
-    """About 1,100 generated events, the same for every scenario and every day; among them an erasure
+    """About 900 generated events, the same for every scenario and every day; among them an erasure
     request, so each scenario also forgets a contact on its way."""
     raw, _truth = generate_with_truth(FAULT_CONFIG)
     assert any(e["type"] == "ErasureRequested" for e in raw), "the fault history must hold an erasure"
