@@ -1,12 +1,13 @@
 """Rebuild read models from offset 0 of the log into shadow tables, then swap them in.
 
 Live processing continues meanwhile: the rebuild reads with its own consumer group, writes `<table>__rebuild`
-(created `AS <table>`: same columns and engine), catches up until it has read everything, swaps with one
-`RENAME TABLE a TO a__old, a__rebuild TO a, ...` (atomic enough on 18.16, and chDB), drops the old tables,
-and finally reads once more into the live tables: anything the live runner wrote to an old table between
-the rebuild's last read and the swap is written again (every table is idempotent, and the fold is
-deterministic, so the live runner's rows and the rebuild's are the same rows). Views read tables by name,
-so they see the new tables at once.
+(created `AS <table>`: same columns, and the engine clause the migrations give the table today, so a rebuilt
+table also takes a storage setting added since it was created), catches up until it has read everything, swaps
+with one `RENAME TABLE a TO a__old, a__rebuild TO a, ...` (atomic enough on 18.16, and chDB), drops the old
+tables, and finally reads once more into the live tables: anything the live runner wrote to an old table
+between the rebuild's last read and the swap is written again (every table is idempotent, and the fold is
+deterministic, so the live runner's rows and the rebuild's are the same rows). Views read tables by name, so
+they see the new tables at once.
 
 The embedded default rebuilds from `touchpoints.resolved` (and `touchpoints.dlq` for `dead_letters`): pass
 that log and no `resolve`. With `resolve` (identity known up front), `log` is a raw log read by the
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
-from ..projections.migrations import MODELS
+from ..projections.migrations import MODELS, engine_of
 from ..projections.state import ContactState
 from .embedded import Resolver, RunStats, project_until_caught_up, run_until_caught_up
 from .ports import AbstractEventLog, AbstractReadStore, check_identifier
@@ -61,7 +62,8 @@ def rebuild(
     for table in tables:
         check_identifier(table)
         store.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
-        store.execute(f"CREATE TABLE {table}{SHADOW} AS {table}")
+        engine = engine_of(table)
+        store.execute(f"CREATE TABLE {table}{SHADOW} AS {table}" + (f" {engine}" if engine else ""))
     group = f"touchstream-rebuild-{uuid.uuid4().hex[:12]}"
     states: dict[str, ContactState] = {}
     applied: dict[str, AppliedEvents] = {}
