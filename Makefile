@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
+# Some machines (this project's CI among them) set PYTHONDONTWRITEBYTECODE: then every process the suite
+# starts (the CLI, workers, the relay) compiles the whole code base again, ~1-2.5 s each. The virtualenv and
+# the code folders may keep bytecode (__pycache__ is ignored by git).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: demo test test-cluster lint typecheck importlint pytest services-up services-down venv
 
 # uv (from PyPI, into the virtualenv itself) installs the ~150 packages in seconds and shows what it does;

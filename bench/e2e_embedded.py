@@ -52,6 +52,16 @@ def ceiling(path: Path, folder: Path) -> float:
         return time.perf_counter() - started
 
 
+def generate(cli: list[str], env: dict[str, str], folder: Path, events: int, seed: int) -> Path:
+    """`touchstream generate` of about `events` events (the default story: ~60 a customer) into `folder`."""
+    path = folder / "events.jsonl"
+    customers = max(50, events // 60)
+    command = [*cli, "generate", "--customers", str(customers), "--accounts", str(max(5, customers // 10))]
+    command += ["--seed", str(seed), "-o", str(path), "--truth", str(folder / "truth.jsonl")]
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,27 +74,7 @@ def main() -> None:
         folder = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
         env["TOUCHSTREAM_DATA_DIR"] = str(folder / "data")
-        events = folder / "events.jsonl"
-        customers = max(50, args.events // 60)  # the generator's default story: ~60 events per customer
-        subprocess.run(
-            [
-                *cli,
-                "generate",
-                "--customers",
-                str(customers),
-                "--accounts",
-                str(max(5, customers // 10)),
-                "--seed",
-                str(args.seed),
-                "-o",
-                str(events),
-                "--truth",
-                str(folder / "truth.jsonl"),
-            ],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        events = generate(cli, env, folder, args.events, args.seed)
         n = sum(1 for _ in events.open("rb"))
         size = events.stat().st_size
         import_s = _timed([*cli, "import", str(events)], env)
