@@ -40,6 +40,7 @@ from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
+from touchstream.projections.customer_360 import PROFILE_FIELDS
 from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
@@ -60,6 +61,58 @@ SELECT
     0, number % 4, number % 3, toFloat64(number % 100), toUInt8(number % 101), 0
 FROM numbers(ROW_COUNT)
 """
+
+
+_FILLED = """contact_id, account_id, version, updated_at, first_seen, last_seen, touches,
+    first_name, last_name, email, phone, company, job_title, attribute_sources, lifecycle_stage,
+    marketing_consent, sales_consent, first_source, first_department, department_touches, warm_touches,
+    warm_context, open_opportunities, open_tickets, worst_open_priority, reopens, won_deals,
+    active_subscriptions, lead_score, health_score, erased"""
+
+
+def _json_value(field: str) -> str:
+    """SQL (18.16 and chDB) giving `field` of a customer_360 row as the projection's `profile` holds it."""
+    quoted = "concat('\"', {}, '\"')"
+    if field in ("first_seen", "last_seen") or field.endswith("_at"):
+        text = quoted.format(f"replaceOne(toString({field}), ' ', 'T'), 'Z'")
+        return f"if({field} = toDateTime(0), 'null', {text})"
+    if field in ("last_csat", "last_nps"):
+        return f"if(isNull({field}), 'null', toString({field}))"
+    if field == "active_signals":
+        return f"concat('[', arrayStringConcat(arrayMap(x -> {quoted.format('x')}, {field}), ','), ']')"
+    if field in _NUMBERS:
+        return f"toString({field})"
+    if field in ("open_pipeline", "lifetime_revenue"):  # decimals, as text
+        return quoted.format(f"toString(toFloat64({field}))")  # as the driver: no trailing zeros
+    return quoted.format(field)
+
+
+_NUMBERS = frozenset(
+    [
+        "touches",
+        "marketing_consent",
+        "sales_consent",
+        "warm_touches",
+        "open_opportunities",
+        "open_tickets",
+        "reopens",
+        "won_deals",
+        "active_subscriptions",
+        "lead_score",
+        "health_score",
+        "erased",
+    ]
+)
+_PROFILE_SQL = ", ',', ".join("'\"" + field + "\":', " + _json_value(field) for field in PROFILE_FIELDS)
+
+# Each row's `profile` (migration 19; what the 360 document reads of a contact never merged), built from its
+# columns as the projection builds it, in a second version of the row (OPTIMIZE ... FINAL keeps that one).
+FILL_PROFILE = (
+    f"INSERT INTO customer_360 ({_FILLED}, profile)\n"
+    f"SELECT {_FILLED.replace('version,', 'version + 1,')},\n"
+    f"    concat('{{', {_PROFILE_SQL}, '}}')\n"
+    "FROM customer_360"
+)
 
 
 # Facts: TOUCHES per contact (contact = number % N, k = number div N): a form, a deal created and moved on
@@ -179,6 +232,8 @@ def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
         store.execute(f"TRUNCATE TABLE {table}")
     started = time.perf_counter()
     store.execute(FILL.replace("ROW_COUNT", str(int(n))))  # no %(n)s: the SQL has a literal %
+    store.execute(FILL_PROFILE)
+    store.execute("OPTIMIZE TABLE customer_360 FINAL")
     store.execute(FILL_FACTS.replace("FACT_COUNT", str(int(n * touches))).replace("ROW_COUNT", str(int(n))))
     store.execute(FILL_SIGNALS.replace("ROW_COUNT", str(int(n))))
     for statement in BACKFILL:

@@ -6,7 +6,7 @@ applied, so the newest state wins however often a batch is retried. Instants of 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +68,53 @@ CUSTOMER_360_COLUMNS = (
     "ticket_status",
     "ticket_priority",
     "opportunity_entries",
+    "profile",
 )
+
+#: What a contact's own row shows in its 360 document, in the order the API's one-row read (`ONE_ROW_360`)
+#: selects them, as JSON in the row's `profile` column (migration 19): the document reads that one column
+#: instead of these ~40 (each costs a file and a block to read; on chDB also planning).
+PROFILE_FIELDS = (
+    "account_id",
+    "first_seen",
+    "last_seen",
+    "touches",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "job_title",
+    "lifecycle_stage",
+    "marketing_consent",
+    "sales_consent",
+    "first_source",
+    "first_department",
+    "last_marketing_at",
+    "last_sales_at",
+    "last_support_at",
+    "last_sales_contact_at",
+    "warm_touches",
+    "warm_context",
+    "open_opportunities",
+    "open_pipeline",
+    "open_tickets",
+    "worst_open_priority",
+    "reopens",
+    "last_csat",
+    "last_csat_at",
+    "last_nps",
+    "last_nps_at",
+    "lifetime_revenue",
+    "won_deals",
+    "active_subscriptions",
+    "lead_score",
+    "health_score",
+    "active_signals",
+    "erased",
+    "department_touches",
+)
+_CENTS = Decimal("0.01")  # the scale of the row's Decimal(18, 2) columns
 
 #: Joins the parts of a ticket or deal entry below (the unit separator: not in ticket or deal ids).
 ENTRY_PART_SEPARATOR = "\x1f"
@@ -77,6 +123,22 @@ ENTRY_PART_SEPARATOR = "\x1f"
 def at(seconds: int) -> datetime:
     """Unix seconds as the naive-UTC datetime both engines store (0 is "never")."""
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None) if seconds else NEVER
+
+
+def jsonable(value: Any) -> Any:
+    """A read-store value as JSON: instants as ISO 8601 UTC ("Z"; "never" is null), decimals as exact
+    strings, dates as ISO dates, NaN as null."""
+    if isinstance(value, datetime):
+        return None if value == NEVER else value.isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
 
 
 def _json(value: Any) -> str:
@@ -135,8 +197,31 @@ def _attribute_sources(s: ContactState) -> str:
 
 
 def profile_row(s: ContactState, version: int) -> tuple[Any, ...]:
-    pipeline = sum((Decimal(o[1]) for o in s.opportunities.values()), Decimal("0.00"))
-    revenue = sum((Decimal(v) for v in s.revenue.values()), Decimal("0.00"))
+    """The contact's `customer_360` row (CUSTOMER_360_COLUMNS), its `profile` last."""
+    values = _row_values(s, version)
+    return (*values, profile_json(values))
+
+
+_PROFILE_AT = tuple(CUSTOMER_360_COLUMNS.index(name) for name in PROFILE_FIELDS)
+
+
+def profile_json(values: tuple[Any, ...]) -> str:
+    """The row's `profile`: PROFILE_FIELDS of its other values as the read store gives them back, as JSON
+    (`jsonable`: what the API's one-row read answers; tests/unit/test_profile_document_ranges.py)."""
+    fields = {
+        name: jsonable(_read_back(values[i])) for name, i in zip(PROFILE_FIELDS, _PROFILE_AT, strict=True)
+    }
+    return orjson.dumps(fields).decode()
+
+
+def _read_back(value: Any) -> Any:
+    """A Decimal(18, 2) as both engines give it back: its cents over 100, so no trailing zero (124.5, 0)."""
+    return Decimal(int(value * 100)) / 100 if isinstance(value, Decimal) else value
+
+
+def _row_values(s: ContactState, version: int) -> tuple[Any, ...]:
+    pipeline = sum((Decimal(o[1]) for o in s.opportunities.values()), Decimal("0.00")).quantize(_CENTS)
+    revenue = sum((Decimal(v) for v in s.revenue.values()), Decimal("0.00")).quantize(_CENTS)
     open_tickets = sum(1 for t in s.tickets.values() if t[1])
     warm = [
         {"event_id": e, "type": t, "at": at(w).isoformat(), "campaign_id": c} for e, t, w, c in s.warm_recent

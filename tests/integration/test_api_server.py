@@ -28,7 +28,7 @@ from unit.test_api_fixtures import (
 )
 
 from touchstream.adapters.api.app import LIST_ROUTES, create_api
-from touchstream.adapters.api.queries import ONE_GROUP_360, ONE_ROW_360
+from touchstream.adapters.api.queries import ONE_GROUP_360, ONE_ROW_360, as_dicts, own_row
 from touchstream.adapters.api.sql_door import SqlRefused, check, open_door_store
 from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.config import load_settings
@@ -221,3 +221,5 @@ def test_a_contact_alone_reads_its_row_as_the_group_aggregates_would_on_the_serv
         )
         assert [n for n, _ in one_columns] == [n for n, _ in group_columns]
         assert one == group, contact
+        # The row's `profile` column (what the document reads) holds those values, in that order.
+        assert list(own_row(store, contact).items()) == list(as_dicts(one_columns, one)[0].items()), contact

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 from unit.test_fold import Item, items
@@ -20,6 +21,7 @@ from touchstream.projections.fold import fold
 from touchstream.projections.state import ContactState
 
 LEAD_SCORE = CUSTOMER_360_COLUMNS.index("lead_score")
+PROFILE = CUSTOMER_360_COLUMNS.index("profile")
 
 
 def read_models(sequence: list[Item]) -> dict[str, tuple[list[Any], dict[str, Any]]]:
@@ -53,6 +55,10 @@ def assert_same(got: dict[str, Any], expected: dict[str, Any]) -> None:
         # Rounded to 6 decimals at each step, along different paths: equal to a few millionths.
         assert got_row[LEAD_SCORE] == pytest.approx(row[LEAD_SCORE], abs=1e-5), contact
         got_row[LEAD_SCORE] = row[LEAD_SCORE]
+        # The row's `profile` JSON carries the same lead score.
+        got_row[PROFILE], row[PROFILE] = orjson.loads(got_row[PROFILE]), orjson.loads(row[PROFILE])
+        assert got_row[PROFILE]["lead_score"] == pytest.approx(row[PROFILE]["lead_score"], abs=1e-5), contact
+        got_row[PROFILE]["lead_score"] = row[PROFILE]["lead_score"]
         assert dict(zip(CUSTOMER_360_COLUMNS, got_row, strict=True)) == dict(
             zip(CUSTOMER_360_COLUMNS, row, strict=True)
         ), contact

@@ -157,6 +157,28 @@ def test_a_contact_alone_reads_its_row_as_the_group_aggregates_would(merged_stor
         )
         assert [n for n, _ in one_columns] == [n for n, _ in group_columns]
         assert one == group, contact
+        # The row's `profile` column (what the document reads) holds those values, in that order.
+        assert list(q.own_row(store, contact).items()) == list(q.as_dicts(one_columns, one)[0].items()), (
+            contact
+        )
+    assert store.query("SELECT count() FROM customer_360 WHERE profile = ''") == [(0,)]
+
+
+def test_a_row_written_before_the_profile_column_is_read_column_by_column(
+    merged_store: AbstractReadStore,
+) -> None:
+    merged = {str(r[0]) for r in merged_store.query("SELECT merged_id FROM contact_merges FINAL")}
+    contacts = [str(r[0]) for r in merged_store.query("SELECT contact_id FROM customer_360 FINAL ORDER BY 1")]
+    contact = next(c for c in contacts if c not in merged)
+    before = q.profile_document(merged_store, contact)
+    merged_store.execute(
+        "INSERT INTO customer_360 SELECT * REPLACE ('' AS profile, version + 1 AS version) "
+        "FROM customer_360 FINAL WHERE contact_id = %(id)s",
+        {"id": contact},
+    )
+    latest = "SELECT profile FROM customer_360 FINAL WHERE contact_id = %(id)s"
+    assert merged_store.query(latest, {"id": contact}) == [("",)]
+    assert q.profile_document(merged_store, contact) == before
 
 
 def test_a_merged_contact_reads_its_survivors_deals_and_tickets(store: AbstractReadStore) -> None:

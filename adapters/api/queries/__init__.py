@@ -15,7 +15,7 @@ importable from here too.
 from __future__ import annotations
 
 from .accounts import ACCOUNT_CONTACT_COLUMNS, account_view
-from .customers import ONE_GROUP_360, ONE_ROW_360, profile_document
+from .customers import ONE_GROUP_360, ONE_ROW_360, own_row, profile_document
 from .lists import JSON_TYPES, LISTS, ViewSpec, list_view
 from .search import (
     CANDIDATES,
@@ -67,6 +67,7 @@ __all__ = [
     "list_view",
     "merge_group",
     "merge_group_of",
+    "own_row",
     "profile_document",
     "survivors",
     "timeline",

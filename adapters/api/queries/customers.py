@@ -62,6 +62,21 @@ WHERE contact_id = %(id)s
 """
 
 
+_PROFILE = "SELECT profile FROM customer_360 FINAL WHERE contact_id = %(id)s"
+
+
+def own_row(store: AbstractReadStore, contact_id: str) -> dict[str, Any]:
+    """`ONE_ROW_360`'s answer for one contact as a dict ({} for none): the row's `profile` column (migration
+    19; the projection wrote it from the same values), or its columns for a row written before."""
+    rows = store.query(_PROFILE, {"id": contact_id})
+    if rows and rows[0][0]:
+        fields = orjson.loads(rows[0][0])
+        touches = fields.pop("department_touches")
+        return {**fields, "merged_contacts": 0, "survivor_department_touches": touches, "group_rows": 1}
+    columns, rows = store.query_with_columns(ONE_ROW_360, {"id": contact_id})
+    return as_dicts(columns, rows)[0] if rows else {}
+
+
 def _parse_json(text: Any, default: Any) -> Any:
     try:
         return orjson.loads(text) if text else default
@@ -76,10 +91,10 @@ def profile_document(store: AbstractReadStore, contact_id: str) -> dict[str, Any
     survivor, ids = group.survivor, group.ids
     own = tuple(i for i in ids if i not in group.anonymous)
     if len(own) == 1:
-        columns, rows = store.query_with_columns(ONE_ROW_360, {"id": own[0]})
+        found = own_row(store, own[0])
     else:
         columns, rows = store.query_with_columns(ONE_GROUP_360, {"ids": own, "survivor": survivor})
-    found = as_dicts(columns, rows)[0] if rows else {}
+        found = as_dicts(columns, rows)[0] if rows else {}
     if not found.pop("group_rows", 0):  # no row of the group's: an unknown contact
         return None
     per_department = _parse_json(found.pop("survivor_department_touches"), {})

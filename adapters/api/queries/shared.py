@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
+from ....projections.customer_360 import NEVER as NEVER, jsonable as jsonable  # re-exported
 from ....streams.ports import AbstractReadStore, Column
 
-NEVER = datetime(1970, 1, 1)
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2105, 12, 31)
-
-
-def jsonable(value: Any) -> Any:
-    """A read-store value as JSON: instants as ISO 8601 UTC ("Z"; "never" is null), decimals as exact
-    strings, dates as ISO dates, NaN as null."""
-    if isinstance(value, datetime):
-        return None if value == NEVER else value.isoformat() + "Z"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, float) and value != value:  # NaN
-        return None
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def as_dicts(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
