@@ -22,6 +22,7 @@ from pathlib import Path
 from _report import emit, figure
 
 TARGET, STRETCH = 10_000, 25_000
+CLI = [sys.executable, "-m", "touchstream.adapters.cli.main"]
 
 
 def _timed(command: list[str], env: dict[str, str]) -> float:
@@ -52,33 +53,40 @@ def ceiling(path: Path, folder: Path) -> float:
         return time.perf_counter() - started
 
 
-def generate(cli: list[str], env: dict[str, str], folder: Path, events: int, seed: int) -> Path:
+def generate(env: dict[str, str], folder: Path, events: int, seed: int) -> Path:
     """`touchstream generate` of about `events` events (the default story: ~60 a customer) into `folder`."""
     path = folder / "events.jsonl"
     customers = max(50, events // 60)
-    command = [*cli, "generate", "--customers", str(customers), "--accounts", str(max(5, customers // 10))]
+    command = [*CLI, "generate", "--customers", str(customers), "--accounts", str(max(5, customers // 10))]
     command += ["--seed", str(seed), "-o", str(path), "--truth", str(folder / "truth.jsonl")]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def arguments(doc: str) -> argparse.Namespace:
+    """--events and --seed, with `doc` as the help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    cli = [sys.executable, "-m", "touchstream.adapters.cli.main"]
+    return parser.parse_args()
+
+
+def embedded_env(folder: Path) -> dict[str, str]:
+    """This process's environment for the CLI, with the embedded default's data folder in `folder`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
+    return env | {"TOUCHSTREAM_DATA_DIR": str(folder / "data")}
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
     with tempfile.TemporaryDirectory(prefix="bench-e2e-embedded-") as tmp:
         folder = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
-        env["TOUCHSTREAM_DATA_DIR"] = str(folder / "data")
-        events = generate(cli, env, folder, args.events, args.seed)
+        env = embedded_env(folder)
+        events = generate(env, folder, args.events, args.seed)
         n = sum(1 for _ in events.open("rb"))
         size = events.stat().st_size
-        import_s = _timed([*cli, "import", str(events)], env)
-        run_s = _timed([*cli, "run"], env)
+        import_s = _timed([*CLI, "import", str(events)], env)
+        run_s = _timed([*CLI, "run"], env)
         ceiling_s = ceiling(events, folder)
     whole = n / (import_s + run_s)
     top = n / ceiling_s

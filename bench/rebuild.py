@@ -13,38 +13,28 @@ it is printed with the gap.
 
 from __future__ import annotations
 
-import argparse
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from _report import emit, figure
-from e2e_embedded import ceiling, generate
+from e2e_embedded import CLI, arguments, ceiling, embedded_env, generate
 
 TARGET = 30_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    cli = [sys.executable, "-m", "touchstream.adapters.cli.main"]
+    args = arguments(__doc__ or "")
     with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
         folder = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHSTREAM_")}
-        env["TOUCHSTREAM_DATA_DIR"] = str(folder / "data")
-        events = generate(cli, env, folder, args.events, args.seed)
+        env = embedded_env(folder)
+        events = generate(env, folder, args.events, args.seed)
         n = sum(1 for _ in events.open("rb"))
         for step in (["import", str(events)], ["run"]):
-            subprocess.run([*cli, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([*CLI, *step], env=env, check=True, stdout=subprocess.DEVNULL)
         started = time.perf_counter()
-        subprocess.run([*cli, "rebuild"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*CLI, "rebuild"], env=env, check=True, stdout=subprocess.DEVNULL)
         rebuild_s = time.perf_counter() - started
         ceiling_s = ceiling(events, folder)
     rate, top = n / rebuild_s, n / ceiling_s

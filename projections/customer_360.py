@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from .migrations import VIEW_PROFILE_COLUMNS
 from .state import ContactState
 
 CUSTOMER_360_TABLE = "customer_360"
@@ -73,47 +74,9 @@ CUSTOMER_360_COLUMNS = (
 
 #: What a contact's own row shows in its 360 document, in the order the API's one-row read (`ONE_ROW_360`)
 #: selects them, as JSON in the row's `profile` column (migration 19): the document reads that one column
-#: instead of these ~40 (each costs a file and a block to read; on chDB also planning).
-PROFILE_FIELDS = (
-    "account_id",
-    "first_seen",
-    "last_seen",
-    "touches",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "job_title",
-    "lifecycle_stage",
-    "marketing_consent",
-    "sales_consent",
-    "first_source",
-    "first_department",
-    "last_marketing_at",
-    "last_sales_at",
-    "last_support_at",
-    "last_sales_contact_at",
-    "warm_touches",
-    "warm_context",
-    "open_opportunities",
-    "open_pipeline",
-    "open_tickets",
-    "worst_open_priority",
-    "reopens",
-    "last_csat",
-    "last_csat_at",
-    "last_nps",
-    "last_nps_at",
-    "lifetime_revenue",
-    "won_deals",
-    "active_subscriptions",
-    "lead_score",
-    "health_score",
-    "active_signals",
-    "erased",
-    "department_touches",
-)
+#: instead of these ~40 (each costs a file and a block to read; on chDB also planning). They are the 360
+#: view's per-contact columns and the contact's department touches.
+PROFILE_FIELDS = (*VIEW_PROFILE_COLUMNS, "department_touches")
 _CENTS = Decimal("0.01")  # the scale of the row's Decimal(18, 2) columns
 
 #: Joins the parts of a ticket or deal entry below (the unit separator: not in ticket or deal ids).

@@ -319,6 +319,10 @@ _PROFILE_COLUMNS = [
     "erased",
 ]
 
+#: The view's per-contact columns as they stand (projections/customer_360.py's PROFILE_FIELDS reads them):
+#: a later migration that changes them gives this name its new list.
+VIEW_PROFILE_COLUMNS = tuple(_PROFILE_COLUMNS)
+
 _SIGNAL_COLUMNS = [
     "signal_id",
     "account_id",
