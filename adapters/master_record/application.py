@@ -65,6 +65,7 @@ from ...streams.resolve import ResolveConflict
 from ..config import Settings
 from .bulk_read import read_many
 from .identity_config import identity_config
+from .link_cache import entry_of, link_cache_for
 
 MAX_ATTEMPTS = 40
 
@@ -202,6 +203,7 @@ class MasterRecord(Application[UUID]):
         the maintained domain lists. Nothing is read from the environment here."""
         with _schema_lock(env or {}):
             super().__init__(dict(env) if env is not None else None)
+            self.link_cache = link_cache_for(self)  # the linker's entries, kept by `save`
         self.identity = identity or identity_config(settings)
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
@@ -409,11 +411,14 @@ class MasterRecord(Application[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """The library's save, then a snapshot of each aggregate whose new events crossed a multiple of
-        its interval (`SNAPSHOT_EVERY`), taken from the aggregate as saved."""
+        its interval (`SNAPSHOT_EVERY`), taken from the aggregate as saved, and the linker's entry of each
+        contact saved (link_cache.py)."""
         due = [a for a in objs if isinstance(a, Aggregate) and _snapshot_due(a, self.SNAPSHOT_EVERY)]
+        changed = [a for a in objs if isinstance(a, Contact) and a.pending_events]
         recordings = super().save(*objs, **kwargs)
         if due and self.snapshots is not None:
             self.snapshots.put([type(a).Snapshot.take(a) for a in due])
+        self.link_cache.put([entry_of(c) for c in changed])
         return recordings
 
     def _save(self, *aggregates: Aggregate) -> None:

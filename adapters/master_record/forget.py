@@ -8,6 +8,9 @@ library's JSON transcoding (no compressor or cipher is configured by `applicatio
 names no one (`CLEAR_FIELDS`: event ids, attribute names, sources, codes) — identifier keys, anchors,
 attribute values, names and company names go.
 
+The linker's kept entries of these contacts (link_cache.py) are deleted, not rewritten: they are made
+again from the rewritten events when next read.
+
 SQLite: rewritten with `secure_delete` on, and the write-ahead log checkpointed and truncated, so the old
 bytes leave the files. PostgreSQL: the old row versions are dead tuples until VACUUM, which runs after the
 rewrite (plain VACUUM frees them for reuse; only VACUUM FULL rewrites the files, an operator's decision).
@@ -23,6 +26,8 @@ from uuid import UUID
 
 import orjson
 import psycopg
+
+from .link_cache import TABLE as LINK_TABLE
 
 __all__ = ["CLEAR_FIELDS", "ERASED", "forget_contact_values", "scrub"]
 
@@ -151,7 +156,11 @@ def _forget_sqlite(conn: sqlite3.Connection, ids: list[UUID]) -> int:
     ]
     replaced = 0
     with conn:  # one transaction
-        for table in tables:
+        for chunk in _chunks([i.hex for i in ids]) if LINK_TABLE in tables else ():
+            conn.execute(
+                f"DELETE FROM {LINK_TABLE} WHERE originator_id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+        for table in (t for t in tables if t != LINK_TABLE):
             for chunk in _chunks([i.hex for i in ids]):
                 marks = ", ".join("?" * len(chunk))
                 rows = conn.execute(
@@ -179,9 +188,13 @@ def _forget_postgres(conn: psycopg.Connection[Any], ids: list[UUID]) -> int:
             "GROUP BY table_name HAVING count(*) = 3"
         ).fetchall()
     ]
-    replaced = 0
+    replaced = deleted = 0
     with conn.transaction():
-        for table in tables:
+        for chunk in _chunks(ids) if LINK_TABLE in tables else ():
+            deleted += conn.execute(
+                f"DELETE FROM {LINK_TABLE} WHERE originator_id = ANY(%s)", (chunk,)
+            ).rowcount
+        for table in (t for t in tables if t != LINK_TABLE):
             for chunk in _chunks(ids):
                 rows = conn.execute(
                     f"SELECT originator_id, originator_version, state FROM {table} "
@@ -195,7 +208,8 @@ def _forget_postgres(conn: psycopg.Connection[Any], ids: list[UUID]) -> int:
                         updates,
                     )
                 replaced += count
-    if replaced and not conn.info.transaction_status:  # idle: VACUUM cannot run inside a transaction
+    # Only when idle: VACUUM cannot run inside a transaction.
+    if (replaced or deleted) and not conn.info.transaction_status:
         autocommit = conn.autocommit
         conn.autocommit = True
         try:

@@ -59,12 +59,12 @@ from ...projections.master_record import Contact, DuplicateSuspect
 from ...streams.ports import LinkCounts
 from ..config import Settings
 from .application import MasterRecord
+from .link_cache import LinkEntry, entry_of
 from .linkage_read import (
     contact_id_pages,
+    entries_for_linkage,
     fresh_suspect,
-    link_record,
     read_for_linkage,
-    read_many_for_linkage,
     suspect_ids,
 )
 
@@ -190,9 +190,9 @@ class Linker:
     def load(self, progress: Callable[[int], None] | None = None) -> int:
         self.position = (self.master.recorder.max_notification_id() or 0) + 1
         n = 0
-        for page in contact_id_pages(self.master):  # a page's contacts read in a few statements
-            for contact in read_many_for_linkage(self.master, page):
-                self._index(contact)
+        for page in contact_id_pages(self.master):  # a page's entries read in a few statements
+            for entry in entries_for_linkage(self.master, page):
+                self._index(entry)
                 n += 1
                 if progress is not None and n % 500 == 0:
                     progress(500)
@@ -219,31 +219,31 @@ class Linker:
                 self.position = notes[-1].id + 1
             if len(notes) < 1000:
                 break
-        for contact in self._changed_contacts(changed):
-            self._index(contact)
+        for entry in self._changed_entries(changed):
+            self._index(entry)
         if refitted:
             self.load_model()
         return set(changed)
 
-    def _changed_contacts(self, changed: dict[str, int]) -> list[Contact]:
-        """The changed contacts in the order the log named them: as this process's last batch saved them
-        when that is as new as the log says (the same link record as a read: tests/unit/test_linkage.py),
-        the others read in a few statements."""
+    def _changed_entries(self, changed: dict[str, int]) -> list[LinkEntry]:
+        """The changed contacts' entries in the order the log named them: of the contacts this process's
+        last batch saved when that is as new as the log says (the same link record as a read:
+        tests/unit/test_linkage.py), the others read in a few statements (`entries_for_linkage`)."""
         saved = self.master.recently_saved
-        kept: dict[str, Contact] = {}
+        kept: dict[str, LinkEntry] = {}
         for key, version in changed.items():
             contact = saved.get(UUID(key))
             if isinstance(contact, Contact) and contact.version >= version:
-                kept[key] = contact
+                kept[key] = entry_of(contact)
         unread = [UUID(key) for key in changed if key not in kept]
-        read = {str(c.id): c for c in read_many_for_linkage(self.master, unread)}
+        read = {str(e.contact_id): e for e in entries_for_linkage(self.master, unread)}
         return [kept.get(key) or read[key] for key in changed]
 
-    def _index(self, contact: Contact) -> LinkRecord | None:
-        record = link_record(contact)
-        key = str(contact.id)
-        if contact.merged_into is not None:
-            self._merged_into[key] = str(contact.merged_into)
+    def _index(self, entry: LinkEntry) -> LinkRecord | None:
+        record = entry.record
+        key = str(entry.contact_id)
+        if entry.merged_into is not None:
+            self._merged_into[key] = str(entry.merged_into)
         else:
             self._merged_into.pop(key, None)  # unmerged
         self.records.pop(key, None)
@@ -252,7 +252,7 @@ class Linker:
             self.versions.pop(key, None)
             return None
         self.records[key] = record
-        self.versions[key] = contact.version
+        self.versions[key] = entry.version
         self.index.add(record)
         while len(self.records) > self.thresholds.max_indexed:
             self._evict(next(iter(self.records)))
@@ -355,7 +355,7 @@ class Linker:
         self.records.pop(merged, None)
         self.index.remove(merged)
         self.versions.pop(merged, None)
-        self._index(survivor)
+        self._index(entry_of(survivor))
 
     def _raise(self, raised: DuplicateSuspect, scored: Scored, summary: ScanSummary) -> None:
         """A suspect for the queue: saved now, or with the scan's next write (`_pending`)."""
@@ -487,7 +487,7 @@ class Linker:
     def update(self, contact_id: UUID, summary: ScanSummary | None = None) -> ScanSummary:
         """A new or changed contact: re-index it and score it against its blocking partners."""
         summary = summary or ScanSummary()
-        record = self._index(read_for_linkage(self.master, contact_id))
+        record = self._index(entry_of(read_for_linkage(self.master, contact_id)))
         if record is not None:
             self._score_one(record.id, summary)
         return summary

@@ -9,23 +9,21 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from ...projections.linkage import LinkRecord, record_of
 from ...projections.master_record import Contact, DuplicateSuspect
 from .application import MasterRecord
 from .bulk_read import events_of_many
+from .link_cache import LinkEntry, entry_of, link_record
 
 __all__ = [
     "contact_id_pages",
     "contact_ids",
+    "entries_for_linkage",
     "fresh_suspect",
     "link_record",
     "read_for_linkage",
     "read_many_for_linkage",
     "suspect_ids",
 ]
-
-# Keys that name one person (a shared address as used by one name counts as the address itself).
-_STRONG = ("email:", "pid:", "ext:")
 
 
 def contact_ids(master: MasterRecord) -> Iterator[UUID]:
@@ -70,6 +68,17 @@ def read_many_for_linkage(master: MasterRecord, contact_ids: Sequence[UUID]) -> 
     return [_replayed(master, contact_id, stored.get(contact_id, ())) for contact_id in contact_ids]
 
 
+def entries_for_linkage(master: MasterRecord, contact_ids: Sequence[UUID]) -> list[LinkEntry]:
+    """What the linker indexes of each of `contact_ids`, in their order: the kept entry when it is as new
+    as the contact (link_cache.py), else the contact replayed (`read_many_for_linkage`), its entry written
+    back for the next reader."""
+    kept = master.link_cache.fresh(contact_ids)
+    replayed = [entry_of(c) for c in read_many_for_linkage(master, [i for i in contact_ids if i not in kept])]
+    master.link_cache.put(replayed)
+    kept.update((e.contact_id, e) for e in replayed)
+    return [kept[i] for i in contact_ids]
+
+
 def _replayed(master: MasterRecord, contact_id: UUID, stored_events: Iterable[StoredEvent]) -> Contact:
     contact: Contact | None = None
     for stored in stored_events:
@@ -84,27 +93,6 @@ def _replayed(master: MasterRecord, contact_id: UUID, stored_events: Iterable[St
     if contact is None:
         raise KeyError(f"no contact {contact_id}")
     return contact
-
-
-def link_record(contact: Contact) -> LinkRecord | None:
-    """What the model compares of a contact; None for one that is merged, a role mailbox or erased."""
-    if contact.merged_into is not None or contact.role or contact.erasure_requested:
-        return None
-    values = {
-        name: [str(o.get("value", "")) for o in slots.values()]
-        for name, slots in contact.observations.items()
-    }
-    strong: set[str] = set()
-    emails: list[str] = []
-    for key in contact.identifiers:
-        base = key.removeprefix("named:").rsplit("|", 1)[0] if key.startswith("named:") else key
-        if base.startswith(_STRONG):
-            strong.add(base)
-        if base.startswith("email:"):
-            emails.append(base.removeprefix("email:"))
-    values.setdefault("phone", [])
-    values["phone"] += [k.removeprefix("phone:") for k in contact.weak if k.startswith("phone:")]
-    return record_of(str(contact.id), values, emails, strong)
 
 
 def fresh_suspect(raised: DuplicateSuspect) -> DuplicateSuspect:

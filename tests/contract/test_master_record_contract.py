@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from event_examples import identity_event as event
 
+from touchstream.adapters.master_record import link_cache
 from touchstream.adapters.master_record.application import MasterRecord, _project
 from touchstream.adapters.master_record.bulk_read import read_many
+from touchstream.adapters.master_record.link_cache import entry_of
 from touchstream.adapters.master_record.linkage_read import (
     contact_ids,
+    entries_for_linkage,
     read_for_linkage,
     read_many_for_linkage,
 )
@@ -117,6 +121,38 @@ class MasterRecordContract:
             assert vars(contact) == vars(read_for_linkage(app, contact_id))
         with pytest.raises(KeyError):
             read_many_for_linkage(app, [uuid.uuid4()])
+
+    def test_the_linkers_kept_entries_are_its_replayed_ones(
+        self, app: MasterRecord, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for n in range(4):
+            app.resolve(event({"email": f"p{n}@acme-widgets.com", "phone": f"+1415555010{n}"}, day=n))
+        one, two, three = (app.owner_of(f"email:p{n}@acme-widgets.com") for n in (0, 1, 3))
+        assert one is not None
+        assert two is not None
+        assert three is not None
+        app.merge(one, two, actor="steward")
+        ids = list(contact_ids(app))
+        kept = app.link_cache.fresh(ids)
+        assert set(kept) == set(ids)  # every save kept its contacts' entries
+        assert [kept[i] for i in ids] == [entry_of(read_for_linkage(app, i)) for i in ids]
+        assert sum(kept[i].merged_into is not None for i in ids) == 1
+
+        # A change saved without its entry (a crash between the two writes): the old entry is not used.
+        with monkeypatch.context() as patched:
+            patched.setattr(app.link_cache, "put", lambda entries: None)
+            app.resolve(event({"email": "p3@acme-widgets.com", "phone": "+14155550199"}, day=9))
+        assert three not in app.link_cache.fresh([three])
+        [entry] = entries_for_linkage(app, [three])
+        assert entry == entry_of(read_for_linkage(app, three))
+        assert entry.record is not None
+        assert "+14155550199" in entry.record.phone
+        assert app.link_cache.fresh([three]) == {three: entry}  # written back for the next reader
+
+        app.link_cache.put([replace(entry, version=entry.version - 1)])  # an older entry does not win
+        assert app.link_cache.fresh([three]) == {three: entry}
+        monkeypatch.setattr(link_cache, "ENTRY_FORMAT", link_cache.ENTRY_FORMAT + 1)
+        assert app.link_cache.fresh(ids) == {}  # rows of another format are as good as absent
 
     def test_the_steward_queue_lists_by_status_and_reason(self, app: MasterRecord) -> None:
         a, b, c = (uuid.uuid4() for _ in range(3))

@@ -78,6 +78,9 @@ def test_values_go_and_the_aggregates_stay(app: MasterRecord, tmp_path: Path) ->
         assert conn.execute(
             "SELECT count(*) FROM stored_snapshots WHERE originator_id = ?", (contact.hex,)
         ).fetchone()[0]
+        # The linker's kept entry holds values too: the searches below cover it.
+        kept = conn.execute("SELECT state FROM link_records WHERE originator_id = ?", (contact.hex,))
+        assert EMAIL.encode() in kept.fetchone()[0]
     before = app.repository.get(contact)
     text, raw = table_text(path), file_bytes(tmp_path)
     assert [v for v in PERSONAL if v.lower() not in text or v.lower().encode() not in raw] == []
@@ -93,6 +96,7 @@ def test_values_go_and_the_aggregates_stay(app: MasterRecord, tmp_path: Path) ->
     assert [v for v in PERSONAL if v.lower() in text] == []
     assert [v for v in PERSONAL if v.lower().encode() in raw] == []
     assert OTHER_EMAIL in text  # only the subject's aggregates were touched
+    assert contact not in app.link_cache.fresh([contact])  # its kept entry is gone: made again when read
     assert forget_contact_values(f"sqlite:///{path}", aggregates) == 0  # a second pass finds nothing
 
 

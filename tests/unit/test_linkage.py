@@ -322,13 +322,13 @@ def test_the_linker_indexes_the_last_batchs_contacts_as_saved_as_it_would_read_t
     resolved += stage.process_batch([(e, 0, n) for n, e in enumerate(events[-40:], len(events) - 40)])
     assert master.recently_saved  # the second batch's contacts
     asked: list[UUID] = []
-    real_read = linkage.read_many_for_linkage
+    real_read = linkage.entries_for_linkage
 
     def counted(master_: MasterRecord, ids: list[UUID]) -> list[Any]:
         asked.extend(ids)
         return real_read(master_, ids)
 
-    monkeypatch.setattr(linkage, "read_many_for_linkage", counted)
+    monkeypatch.setattr(linkage, "entries_for_linkage", counted)
     from_batch = Linker(master)
     from_batch.follow()
     assert not set(asked) & set(master.recently_saved)  # taken from the batch, not read back

@@ -1,0 +1,232 @@
+"""The linker's view of every contact, kept beside the master record: a bulk scan or a restarted linker reads
+one row a contact instead of replaying each contact's events (the replay was half of a scan).
+
+A row is (contact id, the contact's version it was made from, the entry as JSON: its link record, or none
+for a merged, role or erased contact, and the survivor it was merged into). `MasterRecord.save` writes the
+rows of the contacts it saved, after the library's save; the linker writes back the rows it had to replay.
+A row is used only when its version is the contact's newest stored version and its format is
+`ENTRY_FORMAT`; any other row is as good as absent, and the contact is replayed. So a crash between the
+two writes, a writer that is not ours, or an older build's rows cost a replay, never a wrong record.
+
+`ENTRY_FORMAT` names what `link_record` makes of a contact: change what it folds, splits or keeps and the
+number must change with it (tests/unit/test_link_cache.py pins a digest of its output for that reason).
+
+Forgetting: the table has the event tables' three columns (`originator_id`, `originator_version`,
+`state`), so forget.py finds it and rewrites it with them; an erased contact's row holds no value anyway.
+SQLite rows are written with `secure_delete` on, so the bytes of a replaced row do not stay in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import Application
+
+from ...projections.linkage import FIELD_NAMES, LinkRecord, record_of
+from ...projections.master_record import Contact
+
+__all__ = ["ENTRY_FORMAT", "TABLE", "LinkCache", "LinkEntry", "entry_of", "link_cache_for", "link_record"]
+
+ENTRY_FORMAT = 1
+TABLE = "link_records"
+CHUNK = 500
+# Keys that name one person (a shared address as used by one name counts as the address itself).
+_STRONG = ("email:", "pid:", "ext:")
+
+
+def link_record(contact: Contact) -> LinkRecord | None:
+    """What the model compares of a contact; None for one that is merged, a role mailbox or erased."""
+    if contact.merged_into is not None or contact.role or contact.erasure_requested:
+        return None
+    values = {
+        name: [str(o.get("value", "")) for o in slots.values()]
+        for name, slots in contact.observations.items()
+    }
+    strong: set[str] = set()
+    emails: list[str] = []
+    for key in contact.identifiers:
+        base = key.removeprefix("named:").rsplit("|", 1)[0] if key.startswith("named:") else key
+        if base.startswith(_STRONG):
+            strong.add(base)
+        if base.startswith("email:"):
+            emails.append(base.removeprefix("email:"))
+    values.setdefault("phone", [])
+    values["phone"] += [k.removeprefix("phone:") for k in contact.weak if k.startswith("phone:")]
+    return record_of(str(contact.id), values, emails, strong)
+
+
+@dataclass(frozen=True)
+class LinkEntry:
+    """A contact as the linker indexes it, at one version."""
+
+    contact_id: UUID
+    version: int
+    merged_into: UUID | None
+    record: LinkRecord | None
+
+
+def entry_of(contact: Contact) -> LinkEntry:
+    return LinkEntry(contact.id, contact.version, contact.merged_into, link_record(contact))
+
+
+def encode(entry: LinkEntry) -> bytes:
+    record = entry.record
+    fields = None
+    if record is not None:
+        fields = [list(getattr(record, name)) for name in FIELD_NAMES] + [sorted(record.strong)]
+    merged = None if entry.merged_into is None else entry.merged_into.hex
+    return orjson.dumps({"format": ENTRY_FORMAT, "merged_into": merged, "record": fields})
+
+
+def decode(contact_id: UUID, version: int, state: bytes) -> LinkEntry | None:
+    """The entry a row holds; None when it was written in another format."""
+    body = orjson.loads(state)
+    if body.get("format") != ENTRY_FORMAT:
+        return None
+    fields = body["record"]
+    record = None
+    if fields is not None:
+        values = {name: tuple(v) for name, v in zip(FIELD_NAMES, fields, strict=False)}
+        record = LinkRecord(id=str(contact_id), **values, strong=frozenset(fields[-1]))
+    merged = body["merged_into"]
+    return LinkEntry(contact_id, version, None if merged is None else UUID(merged), record)
+
+
+class LinkCache(Protocol):
+    def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
+        """The entries of `ids` whose row is as new as the contact's newest stored event."""
+
+    def put(self, entries: Iterable[LinkEntry]) -> None:
+        """Write these entries; a row already newer than an entry is kept."""
+
+
+class MemoryLinkCache:
+    """For the in-memory master record (tests, benches): rows in a dict, versions from the recorder."""
+
+    def __init__(self, app: Application[UUID]) -> None:
+        self.app = app
+        self.rows: dict[UUID, tuple[int, bytes]] = {}
+
+    def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
+        current: list[tuple[UUID, int, bytes]] = []
+        for contact_id in ids:
+            row = self.rows.get(contact_id)
+            if row is None:
+                continue
+            newest = self.app.recorder.select_events(contact_id, desc=True, limit=1)
+            if newest and newest[0].originator_version == row[0]:
+                current.append((contact_id, *row))
+        return _entries(current)
+
+    def put(self, entries: Iterable[LinkEntry]) -> None:
+        for entry in entries:
+            held = self.rows.get(entry.contact_id)
+            if held is None or held[0] <= entry.version:
+                self.rows[entry.contact_id] = (entry.version, encode(entry))
+
+
+class SQLiteLinkCache:
+    def __init__(self, datastore: Any, events_table: str) -> None:
+        self.datastore = datastore
+        self.events = events_table
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (originator_id TEXT PRIMARY KEY, "
+                "originator_version INTEGER NOT NULL, state BLOB NOT NULL)"
+            )
+
+    def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
+        found: dict[UUID, LinkEntry] = {}
+        for start in range(0, len(ids), CHUNK):
+            keys = [i.hex for i in ids[start : start + CHUNK]]
+            statement = (
+                f"SELECT c.originator_id, c.originator_version, c.state FROM {TABLE} c "
+                f"WHERE c.originator_id IN ({','.join('?' * len(keys))}) AND c.originator_version = "
+                f"(SELECT MAX(e.originator_version) FROM {self.events} e "
+                "WHERE e.originator_id = c.originator_id)"
+            )
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, keys)
+                rows = cursor.fetchall()
+            found.update(_entries((UUID(str(r[0])), r[1], r[2]) for r in rows))
+        return found
+
+    def put(self, entries: Iterable[LinkEntry]) -> None:
+        rows = [(e.contact_id.hex, e.version, encode(e)) for e in entries]
+        if not rows:
+            return
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")  # a replaced row's bytes are zeroed in the file
+            cursor.executemany(
+                f"INSERT INTO {TABLE} (originator_id, originator_version, state) VALUES (?, ?, ?) "
+                "ON CONFLICT (originator_id) DO UPDATE SET originator_version = excluded.originator_version, "
+                f"state = excluded.state WHERE excluded.originator_version >= {TABLE}.originator_version",
+                rows,
+            )
+
+
+class PostgresLinkCache:
+    def __init__(self, datastore: Any, events_table: str) -> None:
+        self.datastore = datastore
+        self.table = f'"{datastore.schema}".{TABLE}'
+        self.events = f'"{datastore.schema}".{events_table}'
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} (originator_id uuid PRIMARY KEY, "
+                "originator_version bigint NOT NULL, state bytea NOT NULL)"
+            )
+
+    def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
+        found: dict[UUID, LinkEntry] = {}
+        for start in range(0, len(ids), CHUNK):
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT c.originator_id, c.originator_version, c.state FROM {self.table} c "
+                    "WHERE c.originator_id = ANY(%s) AND c.originator_version = "
+                    f"(SELECT MAX(e.originator_version) FROM {self.events} e "
+                    "WHERE e.originator_id = c.originator_id)",
+                    (list(ids[start : start + CHUNK]),),
+                )
+                rows = cursor.fetchall()
+            found.update(
+                _entries((r["originator_id"], r["originator_version"], bytes(r["state"])) for r in rows)
+            )
+        return found
+
+    def put(self, entries: Iterable[LinkEntry]) -> None:
+        rows = [(e.contact_id, e.version, encode(e)) for e in entries]
+        if not rows:
+            return
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.table} AS c (originator_id, originator_version, state) "
+                "VALUES (%s, %s, %s) ON CONFLICT (originator_id) DO UPDATE SET "
+                "originator_version = excluded.originator_version, state = excluded.state "
+                "WHERE excluded.originator_version >= c.originator_version",
+                rows,
+            )
+
+
+def _entries(rows: Iterable[tuple[UUID, int, bytes]]) -> dict[UUID, LinkEntry]:
+    """The entries of these rows, those of another format left out."""
+    found: dict[UUID, LinkEntry] = {}
+    for contact_id, version, state in rows:
+        if (entry := decode(contact_id, version, state)) is not None:
+            found[contact_id] = entry
+    return found
+
+
+def link_cache_for(app: Application[UUID]) -> LinkCache:
+    """The cache beside the app's store: a table in its SQLite or PostgreSQL database, else a dict."""
+    datastore = getattr(app.recorder, "datastore", None)
+    module = type(app.recorder).__module__
+    events = str(getattr(app.recorder, "events_table_name", ""))
+    if module == "eventsourcing.sqlite" and datastore is not None:
+        return SQLiteLinkCache(datastore, events)
+    if module == "eventsourcing.postgres" and datastore is not None:
+        return PostgresLinkCache(datastore, events)
+    return MemoryLinkCache(app)
