@@ -181,6 +181,31 @@ def test_a_row_written_before_the_profile_column_is_read_column_by_column(
     assert q.profile_document(merged_store, contact) == before
 
 
+def test_a_contact_never_merged_is_answered_from_its_profile_column(
+    merged_store: AbstractReadStore,
+) -> None:
+    grouped = merged_store.query("SELECT merged_id, survivor_id FROM contact_merges FINAL WHERE active = 1")
+    merged = {str(c) for pair in grouped for c in pair}
+    contacts = [str(r[0]) for r in merged_store.query("SELECT contact_id FROM customer_360 FINAL ORDER BY 1")]
+    contact = next(c for c in reversed(contacts) if c not in merged)
+    latest = "SELECT profile FROM customer_360 FINAL WHERE contact_id = %(id)s"
+    [(profile,)] = merged_store.query(latest, {"id": contact})
+    edited = {**orjson.loads(profile), "job_title": "Read from the profile column"}
+    again = (
+        "INSERT INTO customer_360 SELECT * REPLACE (%(profile)s AS profile, version + 1 AS version) "
+        "FROM customer_360 FINAL WHERE contact_id = %(id)s"
+    )
+    merged_store.execute(again, {"id": contact, "profile": orjson.dumps(edited).decode()})
+    try:
+        # Only the profile says so: the row's columns still hold the projection's value.
+        assert q.own_row(merged_store, contact)["job_title"] == "Read from the profile column"
+        columns, rows = merged_store.query_with_columns(q.ONE_ROW_360, {"id": contact})
+        assert q.as_dicts(columns, rows)[0]["job_title"] == orjson.loads(profile)["job_title"]
+    finally:
+        merged_store.execute(again, {"id": contact, "profile": profile})
+    assert q.own_row(merged_store, contact)["job_title"] == orjson.loads(profile)["job_title"]
+
+
 def test_a_merged_contact_reads_its_survivors_deals_and_tickets(store: AbstractReadStore) -> None:
     with_work = store.query(
         "SELECT contact_id, count() AS n FROM contact_items GROUP BY contact_id ORDER BY n DESC, contact_id "
