@@ -18,7 +18,7 @@ SQLite rows are written with `secure_delete` on, so the bytes of a replaced row 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -129,82 +129,79 @@ class MemoryLinkCache:
                 self.rows[entry.contact_id] = (entry.version, encode(entry))
 
 
-class SQLiteLinkCache:
-    def __init__(self, datastore: Any, events_table: str) -> None:
-        self.datastore = datastore
-        self.events = events_table
+@dataclass(frozen=True)
+class _Dialect:
+    """What differs between SQLite and PostgreSQL for the one table."""
+
+    id_type: str  # of originator_id, as the library's own tables store it
+    int_type: str
+    bytes_type: str
+    mark: str  # the driver's placeholder
+    key: Callable[[UUID], Any]  # a contact id as a parameter
+    row: Callable[[Any], tuple[UUID, int, bytes]]  # a fetched row
+    many: Callable[[list[Any]], tuple[str, list[Any]]]  # "IN (...)" or "= ANY(...)" for ids, and params
+    before_write: str | None = None
+
+
+_SQLITE = _Dialect(
+    "TEXT",
+    "INTEGER",
+    "BLOB",
+    "?",
+    key=lambda i: i.hex,
+    row=lambda r: (UUID(str(r[0])), r[1], r[2]),
+    many=lambda keys: (f"IN ({','.join('?' * len(keys))})", keys),
+    before_write="PRAGMA secure_delete = ON",  # a replaced row's bytes are zeroed in the file
+)
+_POSTGRES = _Dialect(
+    "uuid",
+    "bigint",
+    "bytea",
+    "%s",
+    key=lambda i: i,
+    row=lambda r: (r["originator_id"], r["originator_version"], bytes(r["state"])),
+    many=lambda keys: ("= ANY(%s)", [keys]),
+)
+
+
+class TableLinkCache:
+    """The rows in a table of the master record's own SQLite or PostgreSQL database."""
+
+    def __init__(self, datastore: Any, table: str, events_table: str, dialect: _Dialect) -> None:
+        self.datastore, self.table, self.events, self.dialect = datastore, table, events_table, dialect
         with datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (originator_id TEXT PRIMARY KEY, "
-                "originator_version INTEGER NOT NULL, state BLOB NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {table} (originator_id {dialect.id_type} PRIMARY KEY, "
+                f"originator_version {dialect.int_type} NOT NULL, state {dialect.bytes_type} NOT NULL)"
             )
 
     def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
         found: dict[UUID, LinkEntry] = {}
         for start in range(0, len(ids), CHUNK):
-            keys = [i.hex for i in ids[start : start + CHUNK]]
-            statement = (
-                f"SELECT c.originator_id, c.originator_version, c.state FROM {TABLE} c "
-                f"WHERE c.originator_id IN ({','.join('?' * len(keys))}) AND c.originator_version = "
-                f"(SELECT MAX(e.originator_version) FROM {self.events} e "
-                "WHERE e.originator_id = c.originator_id)"
-            )
-            with self.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, keys)
-                rows = cursor.fetchall()
-            found.update(_entries((UUID(str(r[0])), r[1], r[2]) for r in rows))
-        return found
-
-    def put(self, entries: Iterable[LinkEntry]) -> None:
-        rows = [(e.contact_id.hex, e.version, encode(e)) for e in entries]
-        if not rows:
-            return
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute("PRAGMA secure_delete = ON")  # a replaced row's bytes are zeroed in the file
-            cursor.executemany(
-                f"INSERT INTO {TABLE} (originator_id, originator_version, state) VALUES (?, ?, ?) "
-                "ON CONFLICT (originator_id) DO UPDATE SET originator_version = excluded.originator_version, "
-                f"state = excluded.state WHERE excluded.originator_version >= {TABLE}.originator_version",
-                rows,
-            )
-
-
-class PostgresLinkCache:
-    def __init__(self, datastore: Any, events_table: str) -> None:
-        self.datastore = datastore
-        self.table = f'"{datastore.schema}".{TABLE}'
-        self.events = f'"{datastore.schema}".{events_table}'
-        with datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} (originator_id uuid PRIMARY KEY, "
-                "originator_version bigint NOT NULL, state bytea NOT NULL)"
-            )
-
-    def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
-        found: dict[UUID, LinkEntry] = {}
-        for start in range(0, len(ids), CHUNK):
+            match, params = self.dialect.many([self.dialect.key(i) for i in ids[start : start + CHUNK]])
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(
                     f"SELECT c.originator_id, c.originator_version, c.state FROM {self.table} c "
-                    "WHERE c.originator_id = ANY(%s) AND c.originator_version = "
+                    f"WHERE c.originator_id {match} AND c.originator_version = "
                     f"(SELECT MAX(e.originator_version) FROM {self.events} e "
                     "WHERE e.originator_id = c.originator_id)",
-                    (list(ids[start : start + CHUNK]),),
+                    params,
                 )
                 rows = cursor.fetchall()
-            found.update(
-                _entries((r["originator_id"], r["originator_version"], bytes(r["state"])) for r in rows)
-            )
+            found.update(_entries(self.dialect.row(r) for r in rows))
         return found
 
     def put(self, entries: Iterable[LinkEntry]) -> None:
-        rows = [(e.contact_id, e.version, encode(e)) for e in entries]
+        rows = [(self.dialect.key(e.contact_id), e.version, encode(e)) for e in entries]
         if not rows:
             return
+        mark = self.dialect.mark
         with self.datastore.transaction(commit=True) as cursor:
+            if self.dialect.before_write:
+                cursor.execute(self.dialect.before_write)
             cursor.executemany(
                 f"INSERT INTO {self.table} AS c (originator_id, originator_version, state) "
-                "VALUES (%s, %s, %s) ON CONFLICT (originator_id) DO UPDATE SET "
+                f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT (originator_id) DO UPDATE SET "
                 "originator_version = excluded.originator_version, state = excluded.state "
                 "WHERE excluded.originator_version >= c.originator_version",
                 rows,
@@ -226,7 +223,8 @@ def link_cache_for(app: Application[UUID]) -> LinkCache:
     module = type(app.recorder).__module__
     events = str(getattr(app.recorder, "events_table_name", ""))
     if module == "eventsourcing.sqlite" and datastore is not None:
-        return SQLiteLinkCache(datastore, events)
+        return TableLinkCache(datastore, TABLE, events, _SQLITE)
     if module == "eventsourcing.postgres" and datastore is not None:
-        return PostgresLinkCache(datastore, events)
+        schema = f'"{datastore.schema}"'
+        return TableLinkCache(datastore, f"{schema}.{TABLE}", f"{schema}.{events}", _POSTGRES)
     return MemoryLinkCache(app)
