@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 from eventsourcing.utils import get_topic
@@ -415,7 +415,13 @@ class MasterRecord(Application[UUID]):
         contact saved (link_cache.py)."""
         due = [a for a in objs if isinstance(a, Aggregate) and _snapshot_due(a, self.SNAPSHOT_EVERY)]
         changed = [a for a in objs if isinstance(a, Contact) and a.pending_events]
-        recordings = super().save(*objs, **kwargs)
+        processing = _collected(objs, kwargs)
+        if processing is None:
+            recordings = super().save(*objs, **kwargs)
+        else:  # the library's `save` from its collect step on (its deprecated `notify` does nothing)
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
+            self._notify(recordings)
         if due and self.snapshots is not None:
             self.snapshots.put([type(a).Snapshot.take(a) for a in due])
         self.link_cache.put([entry_of(c) for c in changed])
@@ -781,6 +787,21 @@ class MasterRecord(Application[UUID]):
     def tracking_recorder(self) -> TrackingRecorder:
         """Where followers of this application (the relay) record their position, in the same database."""
         return self.factory.tracking_recorder()
+
+
+def _collected(objs: Sequence[Any], kwargs: dict[str, Any]) -> ProcessingEvent[UUID] | None:
+    """What the library's `ProcessingEvent.collect_events` gathers from aggregates, without its two
+    runtime-protocol `isinstance` checks per object (~40 µs each on Python 3.11: an eighth of resolving
+    touchpoints of new people, which saves ~3 aggregates each). None unless every object is an `Aggregate`,
+    whose `collect_events` is the one the library would call; anything else goes through the library."""
+    if not all(isinstance(o, Aggregate) for o in objs):
+        return None
+    processing: ProcessingEvent[UUID] = ProcessingEvent()
+    for aggregate in objs:
+        processing.events.extend(aggregate.collect_events())
+        processing.aggregates[aggregate.id] = aggregate
+    processing.saved_kwargs.update(kwargs)
+    return processing
 
 
 def _snapshot_due(aggregate: Aggregate, every: Mapping[type[Any], int]) -> bool:

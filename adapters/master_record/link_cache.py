@@ -9,11 +9,12 @@ A row is used only when its version is the contact's newest stored version and i
 two writes, a writer that is not ours, or an older build's rows cost a replay, never a wrong record.
 
 `ENTRY_FORMAT` names what `link_record` makes of a contact: change what it folds, splits or keeps and the
-number must change with it (tests/unit/test_link_cache.py pins a digest of its output for that reason).
+number must change with it (tests/unit/test_link_cache.py pins its output for one contact for that reason).
 
-Forgetting: the table has the event tables' three columns (`originator_id`, `originator_version`,
-`state`), so forget.py finds it and rewrites it with them; an erased contact's row holds no value anyway.
-SQLite rows are written with `secure_delete` on, so the bytes of a replaced row do not stay in the file.
+Forgetting: a row holds the contact's values, so forget.py deletes the rows of the contacts it forgets
+(the table has the event tables' three columns, `originator_id`, `originator_version` and `state`, so it
+is found with them). SQLite rows are written with `secure_delete` on, so the bytes of a replaced row do
+not stay in the file.
 """
 
 from __future__ import annotations
