@@ -47,6 +47,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from ..events import Event, EventParseError, PhoneRegions, ResolvedTouchpoint, parse_event
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
@@ -63,7 +65,7 @@ from .project import (
     applied_key,
     write_batch,
 )
-from .sealed_log import OpenFn, ReadFn, append_objects, stored_reader
+from .sealed_log import ObjectRecord, OpenFn, ReadFn, append_objects, stored_reader
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
@@ -261,20 +263,29 @@ def _account_signals(store: AbstractReadStore, publish: Publisher | None) -> Non
 
 class LogProducer:
     """The relay's producer (kafka-python's send / flush / future.get) over an embedded log: `flush`
-    appends what was sent in one transaction and raises if the log refused it."""
+    appends what was sent in one transaction and raises if the log refused it. Records sent as JSON
+    objects (`send_objects`) are sealed from the objects, never parsed back."""
 
     def __init__(self, log: AbstractEventLog) -> None:
         self.log = log
-        self._pending: list[tuple[bytes | None, bytes]] = []
+        self._pending: list[tuple[bytes | None, bytes | dict[str, Any]]] = []
 
     def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> _Acked:
         self._pending.append((key, value))
         return _Acked()
 
+    def send_objects(self, topic: str, records: Sequence[ObjectRecord]) -> list[_Acked]:
+        self._pending.extend((key, value) for key, value, _ in records)
+        return [_Acked() for _ in records]
+
     def flush(self, timeout: float | None = None) -> None:
         pending, self._pending = self._pending, []
-        if pending:
-            self.log.append(pending)
+        objects = [(key, value) for key, value in pending if isinstance(value, dict)]
+        if len(objects) == len(pending):
+            if objects:
+                append_objects(self.log, objects)
+            return
+        self.log.append([(key, orjson.dumps(v) if isinstance(v, dict) else v) for key, v in pending])
 
 
 class _Acked:

@@ -22,6 +22,8 @@ from .ports import AbstractEventLog, LogRecord
 
 #: A record whose value is still a JSON object (key, object): what a step built, not yet serialised.
 JsonRecord = tuple[bytes | None, dict[str, Any]]
+#: A message for a producer, still a JSON object: (key, object, headers).
+ObjectRecord = tuple[bytes, dict[str, Any], list[tuple[str, bytes]]]
 
 
 class Codec(Protocol):
@@ -164,14 +166,23 @@ class MasterdataCodec:
     def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
         parsed = [_loads(value) for _, value in records]
         todo = [i for i, m in enumerate(parsed) if m is not None and "data" in m and "sealed_data" not in m]
-        envelopes = [
-            aggregate_envelope(str(m["aggregate_id"]), str(m["event_id"]), m["data"])  # type: ignore[index]
-            for m in (parsed[i] for i in todo)
-        ]
         out = list(records)
-        for i, sealed in zip(todo, self.sealer.seal_dicts(envelopes), strict=True):
-            message = {k: v for k, v in parsed[i].items() if k != "data"}  # type: ignore[union-attr]
-            out[i] = (records[i][0], orjson.dumps({**message, "sealed_data": sealed}))
+        sealed = self.seal_objects([(records[i][0], parsed[i]) for i in todo])  # type: ignore[misc]
+        for i, record in zip(todo, sealed, strict=True):
+            out[i] = record
+        return out
+
+    def seal_objects(self, records: Sequence[JsonRecord]) -> list[tuple[bytes | None, bytes]]:
+        """`seal` for messages still held as JSON objects (each with its `data`): no parse of what the
+        relay has just built."""
+        envelopes = [
+            aggregate_envelope(str(message["aggregate_id"]), str(message["event_id"]), message["data"])
+            for _, message in records
+        ]
+        out: list[tuple[bytes | None, bytes]] = []
+        for (key, message), sealed in zip(records, self.sealer.seal_dicts(envelopes), strict=True):
+            clear = {k: v for k, v in message.items() if k != "data"}
+            out.append((key, orjson.dumps({**clear, "sealed_data": sealed})))
         return out
 
     def open(self, values: Sequence[bytes]) -> list[bytes]:
@@ -283,6 +294,15 @@ class SealingProducer:
     def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]) -> Any:
         ((sealed_key, sealed_value),) = self.codec.seal([(key, value)])
         return self.inner.send(topic, value=sealed_value, key=sealed_key or key, headers=headers)
+
+    def send_objects(self, topic: str, records: Sequence[ObjectRecord]) -> list[Any]:
+        """Records still held as JSON objects, sealed together (one key-store call for the batch's
+        subjects) and sent in order; their futures."""
+        stored = stored_bytes(self.codec, [(key, value) for key, value, _ in records])
+        return [
+            self.inner.send(topic, value=value, key=sealed_key or key, headers=headers)
+            for (key, _, headers), (sealed_key, value) in zip(records, stored, strict=True)
+        ]
 
     def flush(self, timeout: float | None = None) -> None:
         self.inner.flush(timeout=timeout)
