@@ -128,6 +128,7 @@ def bare_insert(records: list[tuple[bytes, bytes]], database: str) -> float:
 
 
 FRESHNESS_TARGET_S = 2.0  # issue #12: p99 at a steady 2,000 events/s
+FRESHNESS_TARGET_RATE = 2_000
 
 
 def freshness(
@@ -300,10 +301,16 @@ def main() -> None:
                 continue
             p50 = statistics.median(latencies)
             p99 = sorted(latencies)[max(0, int(len(latencies) * 0.99) - 1)]
-            gap = "reached" if p99 < FRESHNESS_TARGET_S else f"{p99 / FRESHNESS_TARGET_S:.1f}x the target"
+            if p99 >= FRESHNESS_TARGET_S:
+                gap = f"{p99 / FRESHNESS_TARGET_S:.1f}x the target"
+            elif rate >= FRESHNESS_TARGET_RATE:
+                gap = "reached"
+            else:  # under the target's load: within the bound, which says nothing of the target itself
+                gap = f"within it at this lower rate; the target is at {FRESHNESS_TARGET_RATE:,}/s"
             print(
                 f"freshness at {rate:,} events/s offered ({count} worker(s)): p50 {p50 * 1000:,.0f} ms, "
-                f"p99 {p99 * 1000:,.0f} ms (target p99 < {FRESHNESS_TARGET_S:.0f} s at 2,000/s: {gap})"
+                f"p99 {p99 * 1000:,.0f} ms (target p99 < {FRESHNESS_TARGET_S:.0f} s "
+                f"at {FRESHNESS_TARGET_RATE:,}/s: {gap})"
             )
             target = f"issue #12 target (p99 < {FRESHNESS_TARGET_S:.0f} s at 2,000 events/s)"
             figures += [
