@@ -92,8 +92,11 @@ class Runtime:
             return f"sqlite:///{self.settings.data_dir / 'master-record.sqlite'}"
         return self.settings.postgres_dsn
 
-    def embedded_pipeline(self, store: AbstractReadStore, batch_size: int = 5_000) -> EmbeddedPipeline:
-        """The embedded pipeline of this data folder, everything taken from the settings."""
+    def embedded_pipeline(
+        self, store: AbstractReadStore | None, batch_size: int = 5_000, linking: bool = True
+    ) -> EmbeddedPipeline:
+        """The embedded pipeline of this data folder, everything taken from the settings (without a
+        store and linker: one step only, `open_embedded_pipeline`)."""
         return open_embedded_pipeline(
             self.embedded_dir,
             store,
@@ -101,6 +104,7 @@ class Runtime:
             prefix=self.settings.topic_prefix,
             settings=self.settings,
             batch_size=batch_size,
+            linking=linking,
         )
 
     def open_master_record(self) -> MasterRecordApp:
@@ -129,18 +133,20 @@ class Runtime:
 
 def open_embedded_pipeline(
     log_dir: Path,
-    store: AbstractReadStore,
+    store: AbstractReadStore | None,
     master_record_url: str,
     *,
     prefix: str = "",
     config: ProjectionConfig = DEFAULT_CONFIG,
     settings: Settings | None = None,
     batch_size: int = 5_000,
+    linking: bool = True,
 ) -> EmbeddedPipeline:
     """The embedded pipeline over the logs in `log_dir` (`<prefix><topic>.sqlite`, as
     `adapters/logs/topics.py` names them), the master record at `master_record_url` and its relay to the
     embedded `masterdata.events`; closing it closes what this opened (not the store). `settings` give the
-    identity rules' configuration and the phone regions (defaults without)."""
+    identity rules' configuration and the phone regions (defaults without). Without a `store` it only
+    resolves; `linking=False` leaves the linker out (a pipeline that only projects)."""
     from ..streams.embedded import RELAY_NAME, LogProducer
     from ..streams.topology import DLQ, MASTERDATA, RAW, RESOLVED
     from .logs.topics import open_log
@@ -157,7 +163,7 @@ def open_embedded_pipeline(
         dlq, masterdata = sealed(dlq, DLQ, settings), sealed(masterdata, MASTERDATA, settings)
     relay = MasterDataRelay(app, LogProducer(masterdata), name=RELAY_NAME, batch_size=batch_size)
     linker = None
-    if settings is None or settings.linkage_incremental:
+    if linking and (settings is None or settings.linkage_incremental):
         from .master_record.linkage import Linker
 
         linker = Linker.open(app, settings)
@@ -173,7 +179,11 @@ def open_embedded_pipeline(
         regions=phone_regions(settings),
         batch_size=batch_size,
         close=[*logs, app],
-        eraser=eraser_for(settings, app, store, defer_part_drop=True) if settings is not None else None,
+        eraser=(
+            eraser_for(settings, app, store, defer_part_drop=True)
+            if settings is not None and store is not None
+            else None
+        ),
         stored_dlq=stored_dlq,
         **({"state_cache_mb": settings.state_cache_mb} if settings is not None else {}),
         linker=linker,
@@ -205,12 +215,12 @@ def decoded_secret(text: str, what: str) -> bytes:
 
 def _secret_file(settings: Settings, file_name: str, first_line: str) -> str:
     """The data folder's secret file (made with `first_line` on first use, 0600), stripped."""
-    from .private_files import write_private
+    from .private_files import create_private
 
     path = settings.data_dir / file_name
     if not path.exists():
         private_dir(settings.data_dir)
-        write_private(path, first_line + "\n")
+        create_private(path, first_line + "\n")  # two processes starting at once get one secret
     return path.read_text(encoding="utf-8").strip()
 
 

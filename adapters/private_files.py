@@ -47,6 +47,25 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+def create_private(path: Path, text: str) -> bool:
+    """Write `path` with `text`, 0600, unless it exists; complete from the first moment it exists (a
+    hard link of a finished temporary file). Of processes racing to make the same secret, one wins and
+    every other reads its value. Returns whether this call made it."""
+    private_dir(path.parent)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, FILE_MODE)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
 def readable_by_others(path: Path) -> bool:
     """Whether group or others may read `path` (a secret so exposed is refused at start-up)."""
     return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))

@@ -408,7 +408,12 @@ def _fresh_batch(
 
 
 def in_append_order(
-    log: AbstractEventLog, group: str, batch_size: int, read: ReadFn | None = None
+    log: AbstractEventLog,
+    group: str,
+    batch_size: int,
+    read: ReadFn | None = None,
+    more: Callable[[], bool] | None = None,
+    wait: float = 0.05,
 ) -> Iterator[tuple[list[LogRecord], dict[int, int]]]:
     """The log from the group's positions to its end, in batches, merged across partitions in the order
     the records were appended (each partition's own order kept), with the next position of every partition
@@ -418,7 +423,12 @@ def in_append_order(
     resolved again after a crash is appended after its first copies, and the first copies were resolved
     when the earlier records around them were (a copy resolved later may name the survivor of a merge, or
     the known owner of a phone that first made an anonymous contact). `read` replaces `log.read` (e.g. the
-    stored bytes of a sealed log, opened later only where needed)."""
+    stored bytes of a sealed log, opened later only where needed).
+
+    With `more`, the end of the log is not the end: while `more()` says records are still coming, the
+    reader waits `wait` seconds and reads on, and once it says no more, it reads to the end once again.
+    The order stays the append order: a record appended later is stamped after every record before it
+    (adapters/logs/sqlite_log.py), so it never belongs before one already handed out."""
     read = read or log.read
     next_read = {p: log.committed(group, p) for p in range(log.partitions)}
     chunk = max(1, batch_size // log.partitions)
@@ -435,20 +445,30 @@ def in_append_order(
 
     for partition in range(log.partitions):
         refill(partition)
-    while heads:
-        batch: list[LogRecord] = []
-        positions: dict[int, int] = {}
-        while heads and len(batch) < batch_size:
-            _, partition, _ = heapq.heappop(heads)
-            record = buffers[partition].popleft()
-            batch.append(record)
-            positions[partition] = record.offset + 1
-            if buffers[partition]:
-                head = buffers[partition][0]
-                heapq.heappush(heads, (head.timestamp, partition, head.offset))
-            else:
-                refill(partition)
-        yield batch, positions
+    while True:
+        while heads:
+            batch: list[LogRecord] = []
+            positions: dict[int, int] = {}
+            while heads and len(batch) < batch_size:
+                _, partition, _ = heapq.heappop(heads)
+                record = buffers[partition].popleft()
+                batch.append(record)
+                positions[partition] = record.offset + 1
+                if buffers[partition]:
+                    head = buffers[partition][0]
+                    heapq.heappush(heads, (head.timestamp, partition, head.offset))
+                else:
+                    refill(partition)
+            yield batch, positions
+        if more is None:
+            return
+        coming = more()  # asked before reading: what was appended before a "no more" is read below
+        if coming:
+            time.sleep(wait)
+        for partition in range(log.partitions):
+            refill(partition)  # every buffer is empty here
+        if not heads and not coming:
+            return
 
 
 def project_until_caught_up(
@@ -469,33 +489,50 @@ def project_until_caught_up(
     merge_map: MergeMap | None = None,
     typed: TypedTouchpoints | None = None,
     erase: Callable[[list[ErasureRequest]], object] | None = None,
+    more: Callable[[], bool] | None = None,
 ) -> RunStats:
     """Step 2: every resolved partition from the group's position to its end, folded and written (facts
     last), then committed; the DLQ into `dead_letters` and masterdata merges into `contact_merges`.
 
     `suffix` and `tables` serve the rebuild (shadow tables, some models only); pass the same `states`
     and `applied` to every pass of one reader.
+
+    `more`: the resolve step is still appending (in another process, `adapters/parallel_run.py`) while
+    `more()` is true, and this step follows it (`in_append_order`). Erasures then wait for the end: the
+    one-process run resolves every record before it erases anyone, and so does this one. The position
+    stops moving at the first batch with an erasure request until they are carried out, so a crash before
+    that projects those batches again and erases then.
     """
     load = tables is None or STATE_TABLE in tables
     stats = RunStats()
     states = {} if states is None else states
     applied = applied or AppliedEvents(store, suffix, tables)
     read, open_records = stored_reader(resolved)
-    for batch, positions in in_append_order(resolved, group, batch_size, read):
+    deferred: list[ErasureRequest] = []
+    reached: dict[int, int] = {}
+    for batch, positions in in_append_order(resolved, group, batch_size, read, more):
         items = _fresh_batch(batch, applied, stats, typed, open_records)
         projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(applied_key(item) for item, _, _ in items)
         states.update(projected.final_states)
         if erase is not None and (requests := erasure_requests(items)):
-            erase(requests)  # after the tombstones are written, before the commit: a retry erases again
+            if more is not None:
+                deferred += requests
+            else:
+                erase(requests)  # after the tombstones are written, before the commit: a retry erases again
         if publish is not None and projected.messages:
             publish(projected.messages)
-        resolved.commit(group, sorted(positions.items()))
+        reached.update(positions)
+        if not deferred:
+            resolved.commit(group, sorted(positions.items()))
         stats.records += len(batch)
         _tally(stats, projected)
         if progress is not None:
             progress(len(batch))
+    if deferred and erase is not None:
+        erase(deferred)
+        resolved.commit(group, sorted(reached.items()))
     if dlq is not None and (tables is None or DEAD_LETTERS_TABLE in tables):
         stats.dead_lettered += project_dead_letters(dlq, store, group=group, suffix=suffix)
     if masterdata is not None and tables is None:
@@ -605,7 +642,7 @@ class EmbeddedPipeline:
         masterdata: AbstractEventLog,
         master_record: MasterRecordPort,
         relay: Relay,
-        store: AbstractReadStore,
+        store: AbstractReadStore | None,
         config: ProjectionConfig = DEFAULT_CONFIG,
         regions: PhoneRegions | None = None,
         batch_size: int = 5_000,
@@ -618,7 +655,8 @@ class EmbeddedPipeline:
         """`stored_dlq` is the DLQ as stored, for the `dead_letters` rows, when `dlq` opens what it reads
         (sealed logs, docs/privacy.md): the rows keep each original sealed, as the Faust worker's do.
         `state_cache_mb` bounds the fold's states kept in memory (`streams/state_cache.py`); `linker`
-        links each resolved batch's changed contacts (none: no incremental linking)."""
+        links each resolved batch's changed contacts (none: no incremental linking). Without a `store`
+        the pipeline only resolves (the project step runs in another process: adapters/parallel_run.py)."""
         from .resolve import ResolveStage
 
         self.raw, self.resolved, self.dlq, self.masterdata = raw, resolved, dlq, masterdata
@@ -654,8 +692,15 @@ class EmbeddedPipeline:
         )
 
     def project_until_caught_up(
-        self, progress: Callable[[int], None] | None = None, publish: Publisher | None = None
+        self,
+        progress: Callable[[int], None] | None = None,
+        publish: Publisher | None = None,
+        more: Callable[[], bool] | None = None,
     ) -> RunStats:
+        """Step 2 to the end of the resolved log; with `more`, following a resolve step that runs in
+        another process until `more()` says it has finished (`project_until_caught_up`)."""
+        if self.store is None:
+            raise RuntimeError("this pipeline was opened without a read store: it only resolves")
         stats = project_until_caught_up(
             self.resolved,
             self.store,
@@ -669,6 +714,7 @@ class EmbeddedPipeline:
             merge_map=self._merge_map(),
             typed=self.typed,
             erase=self.eraser.erase if self.eraser is not None else None,
+            more=more,
         )
         if self.eraser is not None:
             self.eraser.flush()  # the parts the run's erasures replaced leave the disk, once

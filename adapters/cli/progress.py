@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,14 @@ class _RateColumn(ProgressColumn):
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """Yields `advance(n)`; shows done/total, the rate and the time remaining."""
+    with progress_bars((description, total)) as (advance,):
+        yield advance
+
+
+@contextmanager
+def progress_bars(*tasks: tuple[str, int | None]) -> Iterator[list[Callable[[int], None]]]:
+    """One bar per (description, total), shown together (work that runs side by side); yields their
+    `advance(n)` functions in the same order."""
     with Progress(
         TextColumn("[bold]{task.description:<10}"),
         BarColumn(),
@@ -34,5 +43,5 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+        ids = [bar.add_task(description, total=total) for description, total in tasks]
+        yield [functools.partial(bar.advance, task) for task in ids]

@@ -1,0 +1,108 @@
+"""`touchstream run` in two processes (adapters/parallel_run.py) answers as the one-process run does: the
+same history, run each way from the command line, gives the same read models, merges, dead letters and
+erasures. The history holds erasure requests (which wait until everything is resolved), merges, an
+anonymous caller handed to its person and dead letters; small batches make the project step follow the
+resolve step over many appends."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from cli_process import settings_env, touchstream
+
+from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.sdk.publisher import Publisher
+from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
+from touchstream.streams.topology import RAW
+
+pytestmark = [pytest.mark.timeout(600)]
+
+# A history whose generated story holds two erasure requests (the generator's erasures depend on dates).
+CONFIG = GeneratorConfig(
+    customers=120, accounts=15, days=45, seed=3, start=datetime(2026, 10, 19, tzinfo=UTC)
+)
+TESTS = Path(__file__).resolve().parents[1]
+
+# One chDB data folder per process: each run's read models are read by a process of their own.
+DUMP = """
+import json, sys
+from read_model_compare import COMPARED, canonical, comparable
+from touchstream.adapters.bootstrap import bootstrap
+with bootstrap().read_store() as store:
+    models = {name: comparable(name, *store.query_with_columns(sql)) for name, sql in COMPARED.items()}
+    erased = store.query("SELECT count() FROM customer_360 FINAL WHERE erased = 1")[0][0]
+print(json.dumps({"models": canonical(models), "erased": erased}))
+"""
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("published") / "data"
+    events = list(generate(CONFIG))
+    assert sum(e["type"] == "ErasureRequested" for e in events) == 2
+    broken = {**events[5], "event_id": "not-a-uuid"}
+    for part in (events[:1000], [broken], events[1000:]):
+        if part == [broken]:  # a record the validator dead-letters, between the others
+            with open_log(RAW, embedded_dir=folder / "log") as raw:
+                raw.append([(None, orjson.dumps(broken))])
+            continue
+        with Publisher.for_embedded(folder / "log", batch_size=500) as publisher:
+            for event in part:
+                publisher.send(event)
+    return folder
+
+
+def _run(published: Path, folder: Path, processes: int) -> dict[str, object]:
+    shutil.copytree(published, folder)
+    env = settings_env(TOUCHSTREAM_DATA_DIR=str(folder))
+    ran = touchstream(env, folder, "run", "--processes", str(processes), "--batch-size", "300")
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    dumped = subprocess.run(
+        [sys.executable, "-c", DUMP],
+        env={**env, "PYTHONPATH": str(TESTS)},
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert dumped.returncode == 0, dumped.stderr
+    summary = ran.stdout.strip().splitlines()[-1]
+    return {"summary": summary, **json.loads(dumped.stdout)}
+
+
+def test_two_processes_answer_as_one(published: Path, tmp_path: Path) -> None:
+    one = _run(published, tmp_path / "one", processes=1)
+    two = _run(published, tmp_path / "two", processes=2)
+    assert one["erased"] == two["erased"] == 2
+    models_one, models_two = one["models"], two["models"]
+    assert isinstance(models_one, dict)
+    assert isinstance(models_two, dict)
+    assert models_one["dead_letters"][1], "the broken record is a dead letter"
+    assert models_one["contact_merges"][1], "the story makes merges"
+    differ = sorted(name for name in models_one if models_one[name] != models_two[name])
+    assert not differ, f"read models differ between one and two processes: {differ}"
+    # The resolve step's figures are the same; the project step's count of profile writes may differ
+    # (the second process projects smaller batches while it follows).
+    assert (
+        str(one["summary"]).split(" contact profiles")[0].rsplit(",", 1)[0]
+        == str(two["summary"]).split(" contact profiles")[0].rsplit(",", 1)[0]
+    )
+
+
+def test_a_failing_project_step_fails_the_run_with_its_reason(published: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    shutil.copytree(published, folder)
+    (folder / "chdb").write_text("not a folder")  # the child cannot open its read store
+    env = settings_env(TOUCHSTREAM_DATA_DIR=str(folder))
+    ran = touchstream(env, folder, "run", "--processes", "2", "--batch-size", "300")
+    assert ran.returncode != 0
+    assert "FileExistsError" in ran.stderr
+    assert "the project step's process failed" in ran.stderr
