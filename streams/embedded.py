@@ -447,19 +447,7 @@ def in_append_order(
         refill(partition)
     while True:
         while heads:
-            batch: list[LogRecord] = []
-            positions: dict[int, int] = {}
-            while heads and len(batch) < batch_size:
-                _, partition, _ = heapq.heappop(heads)
-                record = buffers[partition].popleft()
-                batch.append(record)
-                positions[partition] = record.offset + 1
-                if buffers[partition]:
-                    head = buffers[partition][0]
-                    heapq.heappush(heads, (head.timestamp, partition, head.offset))
-                else:
-                    refill(partition)
-            yield batch, positions
+            yield _next_batch(heads, buffers, batch_size, refill)
         if more is None:
             return
         coming = more()  # asked before reading: what was appended before a "no more" is read below
@@ -469,6 +457,28 @@ def in_append_order(
             refill(partition)  # every buffer is empty here
         if not heads and not coming:
             return
+
+
+def _next_batch(
+    heads: list[tuple[float, int, int]],
+    buffers: dict[int, deque[LogRecord]],
+    batch_size: int,
+    refill: Callable[[int], None],
+) -> tuple[list[LogRecord], dict[int, int]]:
+    """Up to `batch_size` records off the partitions' heads, oldest stamp first (`in_append_order`)."""
+    batch: list[LogRecord] = []
+    positions: dict[int, int] = {}
+    while heads and len(batch) < batch_size:
+        _, partition, _ = heapq.heappop(heads)
+        record = buffers[partition].popleft()
+        batch.append(record)
+        positions[partition] = record.offset + 1
+        if buffers[partition]:
+            head = buffers[partition][0]
+            heapq.heappush(heads, (head.timestamp, partition, head.offset))
+        else:
+            refill(partition)
+    return batch, positions
 
 
 def project_until_caught_up(
@@ -497,12 +507,9 @@ def project_until_caught_up(
     `suffix` and `tables` serve the rebuild (shadow tables, some models only); pass the same `states`
     and `applied` to every pass of one reader.
 
-    `more`: the resolve step is still appending (in another process, `adapters/parallel_run.py`) while
-    `more()` is true, and this step follows it (`in_append_order`). Erasures then wait for the end: the
-    one-process run resolves every record before it erases anyone, and so does this one. The position
-    stops moving at the first batch with an erasure request until they are carried out, so a crash before
-    that projects those batches again and erases then.
-    """
+    `more`: follow a resolve step still appending in another process (`adapters/parallel_run.py`).
+    Erasures wait for its end, as when every record is resolved first; the position stays before the
+    first erasure request until then, so a crash projects from there again and erases."""
     load = tables is None or STATE_TABLE in tables
     stats = RunStats()
     states = {} if states is None else states
@@ -516,11 +523,7 @@ def project_until_caught_up(
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(applied_key(item) for item, _, _ in items)
         states.update(projected.final_states)
-        if erase is not None and (requests := erasure_requests(items)):
-            if more is not None:
-                deferred += requests
-            else:
-                erase(requests)  # after the tombstones are written, before the commit: a retry erases again
+        deferred += _erase_now_or_later(erase, items, later=more is not None)
         if publish is not None and projected.messages:
             publish(projected.messages)
         reached.update(positions)
@@ -533,13 +536,40 @@ def project_until_caught_up(
     if deferred and erase is not None:
         erase(deferred)
         resolved.commit(group, sorted(reached.items()))
+    _project_the_other_logs(store, stats, dlq, masterdata, group, suffix, tables, merge_map, publish)
+    return stats
+
+
+def _erase_now_or_later(
+    erase: Callable[[list[ErasureRequest]], object] | None, items: list[Item], *, later: bool
+) -> list[ErasureRequest]:
+    """The batch's erasure requests, carried out now (after its tombstones were written, before its
+    commit: a retry erases again), or returned to be carried out at the end (`later`)."""
+    requests = erasure_requests(items) if erase is not None else []
+    if requests and not later and erase is not None:
+        erase(requests)
+        return []
+    return requests
+
+
+def _project_the_other_logs(
+    store: AbstractReadStore,
+    stats: RunStats,
+    dlq: AbstractEventLog | None,
+    masterdata: AbstractEventLog | None,
+    group: str,
+    suffix: str,
+    tables: Collection[str] | None,
+    merge_map: MergeMap | None,
+    publish: Publisher | None,
+) -> None:
+    """The DLQ's letters and masterdata's merges, then the account signals, after the resolved log."""
     if dlq is not None and (tables is None or DEAD_LETTERS_TABLE in tables):
         stats.dead_lettered += project_dead_letters(dlq, store, group=group, suffix=suffix)
     if masterdata is not None and tables is None:
         stats.merges += project_merges(masterdata, store, group=group, merge_map=merge_map)
     if tables is None and (stats.records or stats.merges):
         _account_signals(store, publish)
-    return stats
 
 
 _PROJECTED = (TOUCHPOINTS_TABLE, DEAD_LETTERS_TABLE, "signals", "customer_360", STATE_TABLE)
