@@ -10,7 +10,10 @@ each resolved batch while the next is resolved. Its answers are the one-process 
 - erasures wait until the resolve step has finished, as they do in the one-process run, where they
   happen in the project step, after every record was resolved; the child's position does not pass the
   first erasure request until they are carried out;
-- chDB is opened by the child only (one process per chDB data folder).
+- chDB is opened by the child only (one process per chDB data folder);
+- the child relays the master record's events to `masterdata.events` (each time it has caught up, and
+  after the resolve step's end), which takes the relay off the critical path; the merges among them are
+  projected at the end, as in the one-process run.
 
 A failure of either side stops the other: the child's error is raised here with its traceback; an error
 or Ctrl-C here asks the child to stop after its current batch. Positions are committed per batch as
@@ -81,7 +84,7 @@ def run_in_two_processes(
                 _wait_for(child, outcome, reported)
 
         with Runtime(settings).embedded_pipeline(None, batch_size=batch_size) as pipeline:
-            resolve_stats = pipeline.resolve_until_caught_up(progress=advance)
+            resolve_stats = pipeline.resolve_until_caught_up(progress=advance, relaying=False)
         resolving.clear()
         project_stats = _wait_for(child, outcome, reported)
     except BaseException:
@@ -163,7 +166,14 @@ def _project_step(
             runtime.embedded_pipeline(store, batch_size=batch_size, linking=False) as pipeline,
         ):
             prepare_read_store(store)
-            stats = pipeline.project_until_caught_up(progress=advance, more=resolving.is_set)
+
+            def more() -> bool:
+                # Asked before relaying: once the resolve step has finished, this relay sees all it wrote.
+                coming = resolving.is_set()
+                pipeline.relay_all()
+                return coming
+
+            stats = pipeline.project_until_caught_up(progress=advance, more=more)
         outcome.put(("ok", stats))
     except _Stopped:
         outcome.put(("stopped", None))

@@ -707,13 +707,17 @@ class EmbeddedPipeline:
         if eraser is not None and eraser.on_contacts is None:
             eraser.on_contacts = self._forget_contacts
 
-    def resolve_until_caught_up(self, progress: Callable[[int], None] | None = None) -> ResolveStats:
+    def resolve_until_caught_up(
+        self, progress: Callable[[int], None] | None = None, relaying: bool = True
+    ) -> ResolveStats:
+        """Step 1 to the end of the raw log; `relaying=False` leaves the master record's events to a
+        `relay_all` elsewhere (the project step's process: adapters/parallel_run.py)."""
         return resolve_until_caught_up(
             self.raw,
             self.resolved,
             self.dlq,
             self.stage,
-            relay=self.relay,
+            relay=self.relay if relaying else None,
             batch_size=self.batch_size,
             regions=self.regions,
             progress=progress,
@@ -749,6 +753,10 @@ class EmbeddedPipeline:
         if self.eraser is not None:
             self.eraser.flush()  # the parts the run's erasures replaced leave the disk, once
         return stats
+
+    def relay_all(self) -> int:
+        """Relay the master record's events not yet on `masterdata.events`; returns how many."""
+        return _relay_all(self.relay)
 
     def _forget_contacts(self, contact_ids: Collection[uuid.UUID]) -> None:
         """The identities the resolve stage cached for erased contacts (their fold states in memory are
