@@ -393,7 +393,10 @@ def _fresh_batch(
     stats: RunStats,
     typed: TypedTouchpoints | None = None,
     open_records: OpenFn = list,
-) -> list[Item]:
+) -> tuple[list[Item], list[ErasureRequest]]:
+    """The batch's touchpoints not yet applied, and the erasure requests among all of them: a request
+    applied before may not have been carried out (a crash between the write and the erasure), and
+    erasing is idempotent, so every copy of one erases."""
     have = typed if typed is not None else {}
     # Records the resolve step did not hand over typed are opened (one call for all), put back in place.
     untyped = [i for i, r in enumerate(batch) if (r.partition, r.offset) not in have]
@@ -404,7 +407,7 @@ def _fresh_batch(
     stats.unreadable += len(unreadable)
     fresh, dropped = fresh_items(items, applied.known([applied_key(item) for item, _, _ in items]))
     stats.duplicates += dropped
-    return fresh
+    return fresh, erasure_requests(items)
 
 
 def in_append_order(
@@ -518,12 +521,12 @@ def project_until_caught_up(
     deferred: list[ErasureRequest] = []
     reached: dict[int, int] = {}
     for batch, positions in in_append_order(resolved, group, batch_size, read, more):
-        items = _fresh_batch(batch, applied, stats, typed, open_records)
+        items, requests = _fresh_batch(batch, applied, stats, typed, open_records)
         projected = fold_batch(items, store, states, config, suffix, load)
         write_batch(store, projected, suffix, tables or _PROJECTED)  # touchpoints last: see AppliedEvents
         applied.add(applied_key(item) for item, _, _ in items)
         states.update(projected.final_states)
-        deferred += _erase_now_or_later(erase, items, later=more is not None)
+        deferred += _erase_now_or_later(erase, requests, later=more is not None)
         if publish is not None and projected.messages:
             publish(projected.messages)
         reached.update(positions)
@@ -541,15 +544,16 @@ def project_until_caught_up(
 
 
 def _erase_now_or_later(
-    erase: Callable[[list[ErasureRequest]], object] | None, items: list[Item], *, later: bool
+    erase: Callable[[list[ErasureRequest]], object] | None, requests: list[ErasureRequest], *, later: bool
 ) -> list[ErasureRequest]:
     """The batch's erasure requests, carried out now (after its tombstones were written, before its
     commit: a retry erases again), or returned to be carried out at the end (`later`)."""
-    requests = erasure_requests(items) if erase is not None else []
-    if requests and not later and erase is not None:
-        erase(requests)
+    if erase is None or not requests:
         return []
-    return requests
+    if later:
+        return requests
+    erase(requests)
+    return []
 
 
 def _project_the_other_logs(

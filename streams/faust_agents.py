@@ -405,9 +405,14 @@ class Pipeline:
         known = await self._retrying(
             "check applied events", self._with_store(lambda store: AppliedEvents(store).known(ids))
         )
+        # Every copy of an erasure request erases (idempotent): one applied before may not have been
+        # carried out, when the worker stopped between the write and the erasure.
+        requests = erasure_requests(items)
         items, dropped = fresh_items(items, known)
         self.metrics.skipped["already applied"] += dropped
         if not items:
+            if requests:
+                await self._erase(requests)
             return 0
         contacts = {item.contact_id for item, _, _ in items if item.contact_id is not None}
         # Taken before the await: a rebalance meanwhile clears the cache (`reset`).
@@ -424,7 +429,7 @@ class Pipeline:
         self.metrics.rows_written += rows
         if generation == self.generation:  # no rebalance since the batch began: the states are current
             self._remember(scratch)
-        if requests := erasure_requests(items):
+        if requests:
             await self._erase(requests)
         # Only now, with the rows acknowledged, the dashboards and the departments hear of it.
         await self._send(

@@ -27,6 +27,7 @@ from touchstream.streams.embedded import (
     PROJECT_GROUP,
     RESOLVE_GROUP,
     EmbeddedPipeline,
+    project_until_caught_up,
     run_until_caught_up,
     stand_in_resolver,
 )
@@ -399,3 +400,39 @@ def test_the_runner_announces_an_accounts_lifted_hold_after_catching_up(
             == 0
         )
         assert published == []
+
+
+@pytest.mark.parametrize("following", [False, True], ids=["one_process", "following"])
+def test_an_erasure_a_crash_cut_short_is_carried_out_by_the_retry(
+    tmp_path: Path, store: ChDBStore, following: bool
+) -> None:
+    """The erasure runs after its batch's rows are written (the tombstone first), so a crash in between
+    leaves its request applied but not carried out: the retry finds it among the duplicates and erases.
+    `following` is the two-process run's project step, which erases at the end of its run."""
+    erasure = wire_event(
+        "ErasureRequested",
+        1,
+        event_id=str(uuid.uuid4()),
+        occurred_at="2026-03-03T10:00:00Z",
+        recorded_at="2026-03-03T10:00:05Z",
+        identifiers={"email": "ada@lovelace.example"},
+    )
+    publish(tmp_path, [email_event(1, "ada@lovelace.example"), erasure, email_event(2, "bo@b.example")])
+    more = (lambda: False) if following else None
+
+    def crash(requests: list[Any]) -> None:
+        raise RuntimeError("the process died before the erasure")
+
+    with pipeline(tmp_path, store) as run:
+        run.resolve_until_caught_up()
+        with pytest.raises(RuntimeError, match="died before the erasure"):
+            project_until_caught_up(run.resolved, store, erase=crash, more=more)
+        (contact,) = store.query("SELECT contact_id FROM customer_360 FINAL WHERE erased = 1")[0]
+    erased: list[Any] = []
+    with pipeline(tmp_path, store) as restarted:
+        stats = project_until_caught_up(restarted.resolved, store, erase=erased.extend, more=more)
+        assert stats.duplicates == 3, "every row was written before the crash"
+        assert [request.contact_id for request in erased] == [contact]
+        again = project_until_caught_up(restarted.resolved, store, erase=erased.extend, more=more)
+        assert again.records == 0, "carried out and committed: nothing is projected or erased twice"
+    assert len(erased) == 1
