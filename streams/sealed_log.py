@@ -48,6 +48,20 @@ def _loads(value: bytes) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
+def _seal_parsed(
+    records: Sequence[tuple[bytes | None, bytes]],
+    wanted: Callable[[dict[str, Any]], bool],
+    seal_objects: Callable[[Sequence[JsonRecord]], list[tuple[bytes | None, bytes]]],
+) -> list[tuple[bytes | None, bytes]]:
+    """`records` with each JSON object that is `wanted` sealed by `seal_objects`; the rest as they were."""
+    parsed = [_loads(value) for _, value in records]
+    todo = [(i, p) for i, p in enumerate(parsed) if p is not None and wanted(p)]
+    out = list(records)
+    for (i, _), record in zip(todo, seal_objects([(records[i][0], p) for i, p in todo]), strict=True):
+        out[i] = record
+    return out
+
+
 class RawCodec:
     """`touchpoints.raw`: the event is the record. Not JSON, or not an object: left as it is (the
     validator dead-letters it with the reason)."""
@@ -82,13 +96,7 @@ class ResolvedCodec:
         self.sealer = sealer
 
     def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
-        parsed = [_loads(value) for _, value in records]
-        todo = [i for i, p in enumerate(parsed) if p is not None and isinstance(p.get("event"), dict)]
-        out = list(records)
-        sealed = self.seal_objects([(records[i][0], parsed[i]) for i in todo])  # type: ignore[misc]
-        for i, record in zip(todo, sealed, strict=True):
-            out[i] = record
-        return out
+        return _seal_parsed(records, lambda p: isinstance(p.get("event"), dict), self.seal_objects)
 
     def seal_objects(self, records: Sequence[JsonRecord]) -> list[tuple[bytes | None, bytes]]:
         """`seal` for records still held as JSON objects (each with its `event`): no parse of what the
@@ -164,13 +172,7 @@ class MasterdataCodec:
         self.sealer = sealer
 
     def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
-        parsed = [_loads(value) for _, value in records]
-        todo = [i for i, m in enumerate(parsed) if m is not None and "data" in m and "sealed_data" not in m]
-        out = list(records)
-        sealed = self.seal_objects([(records[i][0], parsed[i]) for i in todo])  # type: ignore[misc]
-        for i, record in zip(todo, sealed, strict=True):
-            out[i] = record
-        return out
+        return _seal_parsed(records, lambda m: "data" in m and "sealed_data" not in m, self.seal_objects)
 
     def seal_objects(self, records: Sequence[JsonRecord]) -> list[tuple[bytes | None, bytes]]:
         """`seal` for messages still held as JSON objects (each with its `data`): no parse of what the
