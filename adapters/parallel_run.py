@@ -16,8 +16,9 @@ each resolved batch while the next is resolved. Its answers are the one-process 
   projected at the end, as in the one-process run.
 
 A failure of either side stops the other: the child's error is raised here with its traceback; an error
-or Ctrl-C here asks the child to stop after its current batch. Positions are committed per batch as
-always, so a rerun continues from where each step stopped.
+or Ctrl-C here asks the child to stop after its current batch, without the erasures it was holding back
+(the rerun resolves the rest first, then erases). Positions are committed per batch as always, so a rerun
+continues from where each step stopped.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ def _project_step(
             prepare_read_store(store)
 
             def more() -> bool:
+                if stopping.is_set():  # the resolve step failed: no erasure before a rerun resolves all
+                    raise _Stopped
                 # Asked before relaying: once the resolve step has finished, this relay sees all it wrote.
                 coming = resolving.is_set()
                 pipeline.relay_all()

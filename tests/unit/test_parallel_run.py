@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +19,13 @@ import orjson
 import pytest
 from cli_process import settings_env, touchstream
 
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.logs.topics import open_log
+from touchstream.adapters.parallel_run import run_in_two_processes
 from touchstream.adapters.sdk.publisher import Publisher
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate
+from touchstream.streams.embedded import PROJECT_GROUP
 from touchstream.streams.topology import RAW
 
 pytestmark = [pytest.mark.timeout(600)]
@@ -106,3 +112,35 @@ def test_a_failing_project_step_fails_the_run_with_its_reason(published: Path, t
     assert ran.returncode != 0
     assert "FileExistsError" in ran.stderr
     assert "the project step's process failed" in ran.stderr
+
+
+def test_a_failing_resolve_step_stops_the_child_before_its_erasures(published: Path, tmp_path: Path) -> None:
+    """The child holds erasures back until everything is resolved; when the resolve step fails instead,
+    the child stops without them and the rerun, which resolves the rest first, carries them out."""
+    folder = tmp_path / "data"
+    shutil.copytree(published, folder)
+    settings = load_settings({"TOUCHSTREAM_DATA_DIR": str(folder)})
+    resolved = 0
+
+    def fail_late(n: int) -> None:
+        nonlocal resolved
+        resolved += n
+        if resolved > 2_200:  # past both erasure requests (the 749th and 1,960th records)
+            time.sleep(8)  # the child catches up and waits for more: it has both erasures held back
+            raise RuntimeError("the resolve step failed")
+
+    with pytest.raises(RuntimeError, match="the resolve step failed"):
+        run_in_two_processes(settings, 300, on_resolved=fail_late)
+    master = folder / "master-record.sqlite"
+    assert not _forgotten(master), "no erasure while records are left unresolved"
+    with SQLiteEventLog(folder / "log" / "touchpoints.resolved.sqlite", 12) as log:
+        projected = sum(log.committed(PROJECT_GROUP, p) for p in range(log.partitions))
+        assert 0 < projected < sum(log.end_offset(p) for p in range(log.partitions))
+    ran = touchstream(settings_env(TOUCHSTREAM_DATA_DIR=str(folder)), folder, "run", "--processes", "1")
+    assert ran.returncode == 0, ran.stderr
+    assert _forgotten(master)
+
+
+def _forgotten(master_record: Path) -> bool:
+    with sqlite3.connect(master_record) as db:
+        return any(b"[erased]" in bytes(row[0]) for row in db.execute("SELECT state FROM stored_events"))
