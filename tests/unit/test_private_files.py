@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from touchstream.adapters.bootstrap import Runtime
+from touchstream.adapters.bootstrap import Runtime, key_encryption_key
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.gateway.auth import add_key
 from touchstream.adapters.gateway.dedup import SQLiteDedupStore
-from touchstream.adapters.private_files import private_dir, touch_private, write_private
+from touchstream.adapters.private_files import create_private, private_dir, touch_private, write_private
 
 
 def mode(path: Path) -> int:
@@ -55,3 +55,15 @@ def test_the_data_folder_is_made_0700(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path / "data"))
     Runtime(load_settings())
     assert mode(tmp_path / "data") == 0o700
+
+
+def test_a_secret_made_by_two_processes_at_once_is_one_secret(tmp_path: Path) -> None:
+    """`create_private` never replaces: the first maker wins, the others read its value (two processes
+    starting on a fresh data folder, e.g. `touchstream run`'s two)."""
+    assert create_private(tmp_path / "kek", "first\n")
+    assert not create_private(tmp_path / "kek", "second\n")
+    assert (tmp_path / "kek").read_text() == "first\n"
+    assert mode(tmp_path / "kek") == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kek"], "no temporary file left"
+    settings = load_settings({"TOUCHSTREAM_DATA_DIR": str(tmp_path / "data")})
+    assert key_encryption_key(settings) == key_encryption_key(settings)
