@@ -65,6 +65,7 @@ from ...streams.resolve import ResolveConflict
 from ..config import Settings
 from .bulk_read import read_many
 from .identity_config import identity_config
+from .kept import DEFAULT_KEPT, KeptAggregates
 from .link_cache import entry_of, link_cache_for
 
 MAX_ATTEMPTS = 40
@@ -198,12 +199,15 @@ class MasterRecord(Application[UUID]):
         identity: IdentityConfig | None = None,
         survivorship: SurvivorshipRules | None = None,
         settings: Settings | None = None,
+        kept_aggregates: int = DEFAULT_KEPT,
     ) -> None:
         """`identity` wins; else it is built from `settings` (thresholds, lists); else the defaults with
-        the maintained domain lists. Nothing is read from the environment here."""
+        the maintained domain lists. Nothing is read from the environment here. `kept_aggregates`: how
+        many aggregates batches keep for the next (kept.py); 0 reads every batch's from the store."""
         with _schema_lock(env or {}):
             super().__init__(dict(env) if env is not None else None)
             self.link_cache = link_cache_for(self)  # the linker's entries, kept by `save`
+            self.kept = KeptAggregates(self, kept_aggregates)
         self.identity = identity or identity_config(settings)
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
@@ -306,6 +310,7 @@ class MasterRecord(Application[UUID]):
         if self._batch is not None:
             for aggregate_id in scope.aggregate_ids:
                 self._batch.loaded.pop(aggregate_id, None)
+        self.kept.drop(scope.aggregate_ids)
         return replaced
 
     def holders_of(self, key: str) -> list[UUID]:
@@ -378,6 +383,7 @@ class MasterRecord(Application[UUID]):
         self._batch = batch = _Batch()
         self.recently_saved = {}
         try:
+            self.kept.begin()
             yield
             if batch.touched:
                 try:
@@ -386,6 +392,9 @@ class MasterRecord(Application[UUID]):
                     self.conflicts += 1
                     raise BatchConflict(str(exc)) from exc
                 self.recently_saved = batch.touched
+            # Kept only once saved: what a failed batch read (taken out of `kept`) may hold changes that
+            # were never written, and is read again from the store.
+            self.kept.keep(batch.loaded.values())
         finally:
             self._batch = None
 
@@ -404,9 +413,12 @@ class MasterRecord(Application[UUID]):
             wanted = {i for i in wanted if i not in batch.loaded and i not in batch.absent}
             if not wanted:
                 return
-            found = read_many(self, wanted, _project)
+            found = self.kept.take(wanted)
+            if missing := wanted - found.keys():
+                read = read_many(self, missing, _project)
+                found.update(read)
+                batch.absent.update(missing - read.keys())
             batch.loaded.update(found)
-            batch.absent.update(wanted - found.keys())
             wanted = {named for aggregate in found.values() for named in _names(aggregate)}
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

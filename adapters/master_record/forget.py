@@ -9,7 +9,8 @@ names no one (`CLEAR_FIELDS`: event ids, attribute names, sources, codes) — id
 attribute values, names and company names go.
 
 The linker's kept entries of these contacts (link_cache.py) are deleted, not rewritten: they are made
-again from the rewritten events when next read.
+again from the rewritten events when next read. The rewrite adds no event, so it is counted in a table of
+its own (kept.py), and any process that kept these aggregates in memory drops them before its next batch.
 
 SQLite: rewritten with `secure_delete` on, and the write-ahead log checkpointed and truncated, so the old
 bytes leave the files. PostgreSQL: the old row versions are dead tuples until VACUUM, which runs after the
@@ -27,6 +28,7 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from .kept import bump_forget_count
 from .link_cache import TABLE as LINK_TABLE
 
 __all__ = ["CLEAR_FIELDS", "ERASED", "forget_contact_values", "scrub"]
@@ -174,6 +176,7 @@ def _forget_sqlite(conn: sqlite3.Connection, ids: list[UUID]) -> int:
                     updates,
                 )
                 replaced += count
+        bump_forget_count(conn, "?")  # other processes drop the aggregates they kept (kept.py)
     # The write-ahead log still holds the pages as they were: copy it into the file and empty it.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return replaced
@@ -208,6 +211,7 @@ def _forget_postgres(conn: psycopg.Connection[Any], ids: list[UUID]) -> int:
                         updates,
                     )
                 replaced += count
+        bump_forget_count(conn, "%s")
     # Only when idle: VACUUM cannot run inside a transaction.
     if (replaced or deleted) and not conn.info.transaction_status:
         autocommit = conn.autocommit

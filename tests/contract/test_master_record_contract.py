@@ -25,6 +25,8 @@ from touchstream.adapters.master_record.linkage_read import (
     read_for_linkage,
     read_many_for_linkage,
 )
+from touchstream.events import Event
+from touchstream.projections.identity import Resolution, evidence_of
 from touchstream.projections.master_record import DuplicateSuspect
 
 
@@ -184,6 +186,46 @@ class SharedStoreContract(MasterRecordContract):
             assert not theirs.is_new
         finally:
             other.close()
+
+    def test_a_batch_sees_what_another_application_wrote_since_the_last(
+        self, url: str, app: MasterRecord
+    ) -> None:
+        other = MasterRecord.from_url(url)
+        try:
+            touch = event({"email": "kept@acme-widgets.com"})
+            contact_id = in_a_batch(app, touch).contact_id
+            details = {"first_name": "Keptina", "last_name": "Stalemate"}
+            in_a_batch(other, event({"email": "kept@acme-widgets.com"}, "ContactDetailsObserved", details))
+            with app.batch():
+                app.prefetch([evidence_of(touch, app.identity)])
+                seen = app.contact(contact_id)  # type: ignore[arg-type]
+                assert "Keptina" in str(seen.observations)
+                assert seen.version == other.contact(contact_id).version  # type: ignore[arg-type]
+            assert app.kept.reused  # the identifier's claim did not change: it came from memory
+        finally:
+            other.close()
+
+    def test_a_forgetting_elsewhere_drops_what_a_batch_kept(self, url: str, app: MasterRecord) -> None:
+        other = MasterRecord.from_url(url)
+        try:
+            details = {"first_name": "Forgettina", "last_name": "Vanishwell"}
+            touch = event({"email": "gone@acme-widgets.com"}, "ContactDetailsObserved", details)
+            contact_id = in_a_batch(app, touch).contact_id
+            assert contact_id is not None
+            assert "Forgettina" in str(vars(app.kept.items[contact_id]))
+            other.forget(other.erasure_scope(contact_id))
+            with app.batch():
+                app.prefetch([evidence_of(touch, app.identity)])
+                held = app.contact(contact_id)
+            assert "Forgettina" not in str(vars(held))  # a snapshot taken from it would write it back
+        finally:
+            other.close()
+
+
+def in_a_batch(app: MasterRecord, touch: Event) -> Resolution:
+    with app.batch():
+        app.prefetch([evidence_of(touch, app.identity)])
+        return app.resolve(touch)
 
 
 class TestInMemory(MasterRecordContract):

@@ -1,0 +1,159 @@
+"""Aggregates kept in memory from one batch to the next, used only once the store says they are current.
+
+A batch of touchpoints reads the identifier claims, contacts and accounts it meets (`bulk_read.read_many`:
+their snapshots and events, decoded and replayed). The same customers come back batch after batch, and
+that re-reading was a third of resolving in the Faust worker (which takes small batches) and grew with
+every extra batch of the embedded run. So the aggregates a batch read or wrote are kept, and the next
+batch asks the store only for each kept one's newest version (one statement per `CHUNK` ids, the events
+table's primary key, nothing decoded): an aggregate whose version is still the stored one is used as it
+is; any other is read again. Another worker, a steward's merge or this process's own writes outside a
+batch all add events, so they all show as a newer version.
+
+Forgetting is the one change that adds no event: it rewrites the stored values in place (forget.py). It
+also counts itself in a one-row table (`FORGET_TABLE`), which every batch reads first; when the count
+moved, everything kept is dropped, so an aggregate still holding the forgotten values is never used again
+(a snapshot taken from it would write them back).
+
+An aggregate is either kept or in a batch, never both: `take` hands it over and only a batch that saved
+gives it back. So what a failed batch changed in memory is never used again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+
+__all__ = ["CHUNK", "DEFAULT_KEPT", "FORGET_TABLE", "KeptAggregates", "bump_forget_count"]
+
+#: Aggregates kept at most, the least recently used going first: ~3 KB each (the 3,727 aggregates of a
+#: 31k-event generated history took 11 MB), so ~60 MB at most.
+DEFAULT_KEPT = 20_000
+CHUNK = 500
+FORGET_TABLE = "forget_count"
+
+Versions = Callable[[Sequence[UUID]], dict[UUID, int]]
+
+
+class KeptAggregates:
+    """The aggregates of earlier batches, by id, least recently used first."""
+
+    def __init__(self, app: Application[UUID], max_size: int = DEFAULT_KEPT) -> None:
+        self.max_size = max_size
+        self.items: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._versions, self._forget_count = _store_readers(app)
+        self._forgets_seen: int | None = None
+        self.reused = 0  # aggregates a batch took from here instead of the store (a gauge)
+
+    def begin(self) -> None:
+        """At a batch's start: drop everything if the store forgot anyone since the last batch."""
+        if not self.max_size:
+            return
+        count = self._forget_count()
+        if count != self._forgets_seen:
+            self.items.clear()
+            self._forgets_seen = count
+
+    def take(self, ids: Collection[UUID]) -> dict[UUID, Aggregate]:
+        """The kept aggregates among `ids` whose version is the stored one; the others are dropped."""
+        held = [i for i in ids if i in self.items]
+        if not held:
+            return {}
+        stored = self._versions(held)
+        current: dict[UUID, Aggregate] = {}
+        for aggregate_id in held:
+            aggregate = self.items.pop(aggregate_id)
+            if stored.get(aggregate_id) == aggregate.version:
+                current[aggregate_id] = aggregate
+        self.reused += len(current)
+        return current
+
+    def keep(self, aggregates: Iterable[Aggregate]) -> None:
+        """After a batch was saved: what it read and wrote, as it is now stored."""
+        if not self.max_size:
+            return
+        for aggregate in aggregates:
+            self.items[aggregate.id] = aggregate
+            self.items.move_to_end(aggregate.id)
+        while len(self.items) > self.max_size:
+            self.items.popitem(last=False)
+
+    def drop(self, ids: Iterable[UUID]) -> None:
+        for aggregate_id in ids:
+            self.items.pop(aggregate_id, None)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+def bump_forget_count(cursor: Any, mark: str) -> None:
+    """Inside forget.py's transaction: count one more forgetting (`mark`: the driver's placeholder)."""
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {FORGET_TABLE} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+    cursor.execute(
+        f"INSERT INTO {FORGET_TABLE} (id, n) VALUES ({mark}, 1) "
+        f"ON CONFLICT (id) DO UPDATE SET n = {FORGET_TABLE}.n + 1",
+        (1,),
+    )
+
+
+def _store_readers(app: Application[UUID]) -> tuple[Versions, Callable[[], int]]:
+    """How to read stored versions and the forget count of the app's store: SQL on SQLite and PostgreSQL,
+    the recorder's own reads on any other (the in-memory store has no other writer)."""
+    datastore = getattr(app.recorder, "datastore", None)
+    module = type(app.recorder).__module__
+    events = str(getattr(app.recorder, "events_table_name", ""))
+    if module == "eventsourcing.sqlite" and datastore is not None:
+        return _sql_readers(datastore, events, FORGET_TABLE, "IN", lambda i: i.hex, "?")
+    if module == "eventsourcing.postgres" and datastore is not None:
+        schema = f'"{datastore.schema}"'
+        return _sql_readers(datastore, f"{schema}.{events}", f"{schema}.{FORGET_TABLE}", "ANY", str, "%s")
+
+    def versions(ids: Sequence[UUID]) -> dict[UUID, int]:
+        found = {}
+        for aggregate_id in ids:
+            newest = app.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if newest:
+                found[aggregate_id] = newest[0].originator_version
+        return found
+
+    return versions, lambda: 0
+
+
+def _sql_readers(
+    datastore: Any, events: str, forget_table: str, match: str, key: Callable[[UUID], Any], mark: str
+) -> tuple[Versions, Callable[[], int]]:
+    with datastore.transaction(commit=True) as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {forget_table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
+        )
+
+    def versions(ids: Sequence[UUID]) -> dict[UUID, int]:
+        found: dict[UUID, int] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = [key(i) for i in ids[start : start + CHUNK]]
+            where = f"IN ({','.join(mark * len(chunk))})" if match == "IN" else f"= ANY({mark}::uuid[])"
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT originator_id, MAX(originator_version) FROM {events} "
+                    f"WHERE originator_id {where} GROUP BY originator_id",
+                    chunk if match == "IN" else [chunk],
+                )
+                rows = cursor.fetchall()
+            for row in rows:
+                values = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+                found[values[0] if isinstance(values[0], UUID) else UUID(str(values[0]))] = values[1]
+        return found
+
+    def forget_count() -> int:
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT n FROM {forget_table} WHERE id = {mark}", (1,))
+            row = cursor.fetchone()
+        if row is None:
+            return 0
+        return int(next(iter(row.values())) if isinstance(row, dict) else row[0])
+
+    return versions, forget_count
