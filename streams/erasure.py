@@ -12,19 +12,20 @@ The order matters. The fold has already written the tombstone (`erased = 1`, cou
 4. the read store deletes the older row versions and blanks the personal columns of the facts;
 5. this process drops the keys and identities it cached.
 
-Every step is idempotent, so a batch retried after a crash erases again, harmlessly. Both runtimes call
-`Eraser.erase` after their project step's write; a rebuild into shadow tables does not.
+Every step is idempotent, so a batch retried after a crash erases again, harmlessly; keys are destroyed
+once per request, so a request carried out again after its person came back spares their new key. Both
+runtimes call `Eraser.erase` after their project step's write; a rebuild into shadow tables does not.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from uuid import UUID
 
-from ..events import ResolvedTouchpoint
+from ..events import Identifiers, ResolvedTouchpoint
 from .ports import AbstractReadStore
 
 log = logging.getLogger("touchstream.erasure")
@@ -46,6 +47,9 @@ class ErasureRequest:
     contact_id: str
     event_id: str
     requested_by: str
+    # The person identifiers the request itself names (`email:…`): their subjects' keys are destroyed
+    # even where the master record no longer holds them (someone forgotten came back and asks again).
+    identifier_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,7 +73,9 @@ class ErasureTarget(Protocol):
 class SubjectKeys(Protocol):
     """The key store's part (`adapters/keys`)."""
 
-    def shred(self, subjects: Collection[str], *, requested_by: str, reason: str) -> int: ...
+    def shred(
+        self, subjects: Collection[str], *, requested_by: str, reason: str, once_per_reason: bool = False
+    ) -> int: ...
 
 
 class Forgetful(Protocol):
@@ -89,10 +95,22 @@ def erasure_requests(items: Iterable[tuple[ResolvedTouchpoint, int, int]]) -> li
         seen.add(touchpoint.contact_id)
         requests.append(
             ErasureRequest(
-                touchpoint.contact_id, str(event.event_id), event.actor or f"source:{event.source}"
+                touchpoint.contact_id,
+                str(event.event_id),
+                event.actor or f"source:{event.source}",
+                person_keys(event.identifiers),
             )
         )
     return requests
+
+
+def person_keys(identifiers: Identifiers) -> tuple[str, ...]:
+    """An event's person identifiers as identifier keys (the account's are left out)."""
+    keys = [f"email:{identifiers.email}"] if identifiers.email else []
+    keys += [f"ext:{system}:{value}" for system, value in sorted(identifiers.external_ids.items())]
+    if identifiers.phone:
+        keys.append(f"phone:{identifiers.phone}")
+    return tuple(keys)
 
 
 class Eraser:
@@ -164,10 +182,16 @@ class Eraser:
         outcome = ErasureOutcome(request)
         scope = self.master_record.erasure_scope(UUID(request.contact_id))
         outcome.contacts = len(scope.contact_ids)
-        subjects = self.subjects_of(scope) if self.subjects_of is not None else set()
+        named = replace(
+            scope, identifier_keys=tuple(dict.fromkeys(scope.identifier_keys + request.identifier_keys))
+        )
+        subjects = self.subjects_of(named) if self.subjects_of is not None else set()
         if self.keys is not None and subjects:
             outcome.keys_destroyed = self.keys.shred(
-                subjects, requested_by=request.requested_by, reason=f"{ERASURE_TYPE} {request.event_id}"
+                subjects,
+                requested_by=request.requested_by,
+                reason=f"{ERASURE_TYPE} {request.event_id}",
+                once_per_reason=True,
             )
         outcome.values_replaced = self.master_record.forget(scope)
         for cache in self.caches:

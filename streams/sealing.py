@@ -62,8 +62,12 @@ class KeyStore(Protocol):
         """The live keys among `key_ids`; a shredded or unknown id is absent."""
         ...
 
-    def shred(self, subjects: Collection[str], *, requested_by: str, reason: str) -> int:
-        """Destroy every key of these subjects, audited; returns how many keys were destroyed."""
+    def shred(
+        self, subjects: Collection[str], *, requested_by: str, reason: str, once_per_reason: bool = False
+    ) -> int:
+        """Destroy every key of these subjects, audited; returns how many keys were destroyed.
+        `once_per_reason`: leave alone a subject this `reason` (an erasure request's id) already shredded,
+        so a request carried out again after its person came back spares the person's new key."""
         ...
 
     def is_shredded(self, subject: str) -> bool:

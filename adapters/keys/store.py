@@ -187,11 +187,16 @@ class _KeyStore:
                     found[key_id] = self._unwrap(bytes(wrapped), key_id, subject, kek_id)
         return found
 
-    def shred(self, subjects: Collection[str], *, requested_by: str, reason: str) -> int:
+    def shred(
+        self, subjects: Collection[str], *, requested_by: str, reason: str, once_per_reason: bool = False
+    ) -> int:
         destroyed = 0
         at = _now()
         with self._transaction(write=True) as tx:
             for subject in dict.fromkeys(subjects):
+                done = "SELECT 1 FROM shred_audit WHERE subject = ? AND reason = ? LIMIT 1"
+                if once_per_reason and self._q(tx, done, (subject, reason)):
+                    continue  # this request destroyed its keys already: a newer key is not its to destroy
                 count = len(
                     self._q(
                         tx,

@@ -60,6 +60,16 @@ class KeyStoreContract:
         assert audit == {("s1", "dpo@us", "art. 17", 1), ("never-seen", "dpo@us", "art. 17", 0)}
         assert [r.subject for r in store.audit("s1")] == ["s1"]
 
+    def test_a_request_shreds_a_subject_once_when_asked(self, store: Any) -> None:
+        store.data_key("s1", create=True)
+        assert store.shred(["s1"], requested_by="dpo@us", reason="request 1", once_per_reason=True) == 1
+        new_id, new = store.data_key("s1", create=True)  # the person came back
+        assert store.shred(["s1"], requested_by="dpo@us", reason="request 1", once_per_reason=True) == 0
+        assert store.keys([new_id]) == {new_id: new}
+        assert [r.reason for r in store.audit("s1")] == ["request 1"]
+        assert store.shred(["s1"], requested_by="dpo@us", reason="request 2", once_per_reason=True) == 1
+        assert store.keys([new_id]) == {}
+
     def test_a_subject_seen_again_gets_a_new_key_and_is_flagged(self, store: Any) -> None:
         old_id, old = store.data_key("s1", create=True)
         store.shred(["s1"], requested_by="dpo@us", reason="asked")

@@ -186,24 +186,33 @@ def cli(args: list[str], tmp_path: Path) -> Any:
     return CliRunner().invoke(app, args, env=env)
 
 
-def test_someone_forgotten_who_comes_back_is_a_new_subject_and_is_flagged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def embedded_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     monkeypatch.setenv("TOUCHSTREAM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TOUCHSTREAM_MODE", raising=False)
     runtime = Runtime(load_settings())
     with runtime.read_store() as store:
         prepare_read_store(store)
+    return runtime
 
-    def publish_and_run(events: list[dict[str, Any]]) -> None:
-        with Publisher(runtime.log(RAW), close_log=True) as publisher:
-            publisher.send_all(events)
-        with runtime.read_store() as store, runtime.embedded_pipeline(store) as pipeline:
-            pipeline.run_until_caught_up()
 
-    publish_and_run([*history()[:4], erasure()])
-    again = event("FormSubmitted", {"email": EMAIL}, {"first_name": FIRST, "last_name": LAST}, day=20)
-    publish_and_run([again])
+def publish_and_run(runtime: Runtime, events: list[dict[str, Any]]) -> None:
+    with Publisher(runtime.log(RAW), close_log=True) as publisher:
+        publisher.send_all(events)
+    with runtime.read_store() as store, runtime.embedded_pipeline(store) as pipeline:
+        pipeline.run_until_caught_up()
+
+
+def coming_back() -> dict[str, Any]:
+    return event("FormSubmitted", {"email": EMAIL}, {"first_name": FIRST, "last_name": LAST}, day=20)
+
+
+def test_someone_forgotten_who_comes_back_is_a_new_subject_and_is_flagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = embedded_runtime(tmp_path, monkeypatch)
+    publish_and_run(runtime, [*history()[:4], erasure()])
+    again = coming_back()
+    publish_and_run(runtime, [again])
 
     audit = cli(["privacy", "audit"], tmp_path)
     assert "1 erased subject(s) seen again" in audit.output, audit.output
@@ -220,3 +229,23 @@ def test_someone_forgotten_who_comes_back_is_a_new_subject_and_is_flagged(
             f"(SELECT contact_id FROM touchpoints FINAL WHERE event_id = '{again['event_id']}')"
         )
     assert profile == [(1, "", "")], "the returning person does not bring the tombstone back to life"
+
+
+def test_a_request_carried_out_again_spares_the_key_of_a_person_who_came_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = embedded_runtime(tmp_path, monkeypatch)
+    request = erasure()
+    publish_and_run(runtime, [*history()[:4], request])
+    again = coming_back()
+    publish_and_run(runtime, [again])
+
+    def returned_record() -> bytes:
+        (value,) = [v for v in log_records(runtime, RAW) if orjson.loads(v)["event_id"] == again["event_id"]]
+        return value
+
+    assert EMAIL in hits(returned_record())
+    publish_and_run(runtime, [request])  # the same request delivered again: it was carried out already
+    assert EMAIL in hits(returned_record()), "a copy of the old request destroyed the new key"
+    publish_and_run(runtime, [erasure()])  # a new request forgets them again
+    assert hits(returned_record()) == []
