@@ -128,7 +128,7 @@ def test_a_failing_resolve_step_stops_the_child_before_its_erasures(published: P
         nonlocal resolved
         resolved += n
         if resolved > 2_200:  # past both erasure requests (the 749th and 1,960th records)
-            time.sleep(8)  # the child catches up and waits for more: it has both erasures held back
+            _wait_until_relayed(folder)  # the child caught up and waits for more, both erasures held back
             raise RuntimeError("the resolve step failed")
 
     with pytest.raises(RuntimeError, match="the resolve step failed"):
@@ -146,3 +146,18 @@ def test_a_failing_resolve_step_stops_the_child_before_its_erasures(published: P
 def _forgotten(master_record: Path) -> bool:
     with sqlite3.connect(master_record) as db:
         return any(b"[erased]" in bytes(row[0]) for row in db.execute("SELECT state FROM stored_events"))
+
+
+def _wait_until_relayed(folder: Path, timeout: float = 120.0) -> None:
+    """Until the child relayed every event of the master record: it relays each time it has projected
+    everything resolved so far."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(folder / "master-record.sqlite") as db:
+            (made,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
+        with SQLiteEventLog(folder / "log" / "masterdata.events.sqlite", 12) as log:
+            relayed = sum(log.end_offset(p) for p in range(log.partitions))
+        if relayed >= made:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the project step's process did not catch up in {timeout:.0f} s")
