@@ -27,6 +27,7 @@ from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import load_config, migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.streams import topology
+from touchstream.streams.erasure import Eraser, ErasureOutcome, ErasureRequest
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
 from touchstream.streams.ports import AbstractEventLog, ContactLinker, LogRecord
@@ -85,6 +86,7 @@ def build(
     master: MasterRecord | None = None,
     linker: Callable[[Resolver], ContactLinker] | None = None,
     raw_log: Callable[[], AbstractEventLog] | None = None,
+    eraser: Callable[[], Eraser] | None = None,
 ) -> tuple[faust.App, RecordingOutbox]:
     outbox = RecordingOutbox()
     failures = [fail_inserts]
@@ -104,6 +106,7 @@ def build(
         raw_topic="touchpoints.raw",
         linker=linker,
         raw_log=raw_log,
+        eraser=eraser,
     )
     app = create_app(settings, resources)
     app.finalize()
@@ -326,6 +329,41 @@ def test_project_writes_the_rows_before_it_announces_changes_and_signals(
     assert holds[0]["status"] == "raised"
     assert holds[0]["contact_id"] == contact
     assert query(chdb_path, "SELECT count() FROM projection_state FINAL") == [(1,)]
+
+
+class RecordingEraser(Eraser):
+    """The erasure step as the agent calls it, recording each call's requests (what erasing does is
+    tested in test_embedded_runner.py, tests/e2e/test_erasure.py and test_erasure_production.py)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def erase(self, requests: Sequence[ErasureRequest]) -> list[ErasureOutcome]:
+        self.calls.append([r.contact_id for r in requests])
+        return []
+
+
+def test_every_copy_of_an_erasure_request_erases_even_in_a_batch_already_applied(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    """A worker that stopped between a batch's write and its erasure gets the batch again: its events are
+    all applied, and the erasure must still be carried out."""
+    eraser = RecordingEraser()
+    app, _ = build(tmp_path, chdb_path, eraser=lambda: eraser)
+    contact = str(uuid.uuid4())
+    request = wire_event(
+        "ErasureRequested", 1, event_id=str(uuid.uuid4()), identifiers={"email": "ann@acme.com"}
+    )
+    records = [resolved_record(email_opened("ann@acme.com"), contact), resolved_record(request, contact)]
+
+    async def test() -> None:
+        await feed(app, "touchstream.project", records, lambda: len(eraser.calls) == 1)
+        await feed(app, "touchstream.project", records, lambda: len(eraser.calls) == 2, first_offset=2)
+
+    run(test)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    assert pipeline.metrics.skipped["already applied"] == 2
+    assert eraser.calls == [[contact], [contact]]
 
 
 def test_state_survives_in_clickhouse_and_a_rebalance_clears_the_cache(
