@@ -86,9 +86,6 @@ class KeptAggregates:
         for aggregate_id in ids:
             self.items.pop(aggregate_id, None)
 
-    def clear(self) -> None:
-        self.items.clear()
-
 
 def bump_forget_count(cursor: Any, mark: str) -> None:
     """Inside forget.py's transaction: count one more forgetting (`mark`: the driver's placeholder)."""
