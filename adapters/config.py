@@ -65,6 +65,8 @@ VARIABLES: dict[str, str] = {
     "TOUCHSTREAM_WORKER_METRICS_EVERY": "seconds between the worker's metric log lines (default 60)",
     "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY": "seconds between account-level signal passes (default 10)",
     "TOUCHSTREAM_STATE_CACHE_MB": "MiB of per-contact fold states kept between batches (default 256)",
+    "TOUCHSTREAM_MASTER_RECORD_KEPT": "master-record aggregates the resolve step keeps between batches "
+    "(default 20000, ~3 KB each; 0 reads each batch's from the store)",
     "TOUCHSTREAM_WEBHOOK_URL": "where the worker forwards attribute changes (off when empty)",
     "TOUCHSTREAM_WEBHOOK_SECRET": "the webhook's HMAC secret",
     "TOUCHSTREAM_API_SECRET": "the query API's token-signing secret (default: a file made in the data dir)",
@@ -98,6 +100,8 @@ class Settings:
     worker_metrics_every_s: float = 60.0
     # The fold's per-contact states kept in memory between batches (streams/state_cache.py), in MiB.
     state_cache_mb: float = 256.0
+    # The master record's aggregates kept between batches (adapters/master_record/kept.py, DEFAULT_KEPT).
+    master_record_kept: int = 20_000
     worker_account_signals_every_s: float = 10.0
     webhook_url: str = ""
     webhook_secret: str = ""
@@ -144,6 +148,13 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
         return kind(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r} is not a {kind.__name__}; set it to e.g. {default}") from None
+
+
+def _count(env: Mapping[str, str], name: str, default: str) -> int:
+    value = int(_number(env, name, default, int))
+    if value < 0:
+        raise SettingsError(f"{name}={value} is negative; set it to 0 or more, e.g. {default}")
+    return value
 
 
 def _probability(env: Mapping[str, str], name: str, default: str) -> float:
@@ -200,6 +211,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_datadir=Path(worker_datadir) if worker_datadir else None,
         worker_metrics_every_s=_number(env, "TOUCHSTREAM_WORKER_METRICS_EVERY", "60", float),
         state_cache_mb=_number(env, "TOUCHSTREAM_STATE_CACHE_MB", "256", float),
+        master_record_kept=_count(env, "TOUCHSTREAM_MASTER_RECORD_KEPT", "20000"),
         worker_account_signals_every_s=_number(env, "TOUCHSTREAM_WORKER_ACCOUNT_SIGNALS_EVERY", "10", float),
         webhook_url=get("TOUCHSTREAM_WEBHOOK_URL"),
         webhook_secret=env.get("TOUCHSTREAM_WEBHOOK_SECRET", ""),

@@ -199,11 +199,14 @@ class MasterRecord(Application[UUID]):
         identity: IdentityConfig | None = None,
         survivorship: SurvivorshipRules | None = None,
         settings: Settings | None = None,
-        kept_aggregates: int = DEFAULT_KEPT,
+        kept_aggregates: int | None = None,
     ) -> None:
         """`identity` wins; else it is built from `settings` (thresholds, lists); else the defaults with
         the maintained domain lists. Nothing is read from the environment here. `kept_aggregates`: how
-        many aggregates batches keep for the next (kept.py); 0 reads every batch's from the store."""
+        many aggregates batches keep for the next (kept.py; else `settings.master_record_kept`); 0
+        reads every batch's from the store."""
+        if kept_aggregates is None:
+            kept_aggregates = settings.master_record_kept if settings is not None else DEFAULT_KEPT
         with _schema_lock(env or {}):
             super().__init__(dict(env) if env is not None else None)
             self.link_cache = link_cache_for(self)  # the linker's entries, kept by `save`

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from event_examples import identity_event as event
 
+from touchstream.adapters.config import Settings, SettingsError, load_settings
 from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.kept import DEFAULT_KEPT
 from touchstream.events import Event
 from touchstream.projections.identity import evidence_of
 
@@ -72,3 +74,12 @@ def test_nothing_is_kept_when_the_bound_is_zero() -> None:
     resolve_in_a_batch(app, touch)
     assert not app.kept.items
     assert app.kept.reused == 0
+
+
+def test_the_bound_comes_from_the_settings() -> None:
+    assert Settings.__dataclass_fields__["master_record_kept"].default == DEFAULT_KEPT
+    assert MasterRecord.from_url("memory://", settings=load_settings({})).kept.max_size == DEFAULT_KEPT
+    chosen = load_settings({"TOUCHSTREAM_MASTER_RECORD_KEPT": "7"})
+    assert MasterRecord.from_url("memory://", settings=chosen).kept.max_size == 7
+    with pytest.raises(SettingsError, match="TOUCHSTREAM_MASTER_RECORD_KEPT"):
+        load_settings({"TOUCHSTREAM_MASTER_RECORD_KEPT": "-1"})
