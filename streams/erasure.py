@@ -26,6 +26,7 @@ from typing import Protocol
 from uuid import UUID
 
 from ..events import Identifiers, ResolvedTouchpoint
+from ..projections.identity import email_key, external_key, phone_key
 from .ports import AbstractReadStore
 
 log = logging.getLogger("touchstream.erasure")
@@ -106,10 +107,10 @@ def erasure_requests(items: Iterable[tuple[ResolvedTouchpoint, int, int]]) -> li
 
 def person_keys(identifiers: Identifiers) -> tuple[str, ...]:
     """An event's person identifiers as identifier keys (the account's are left out)."""
-    keys = [f"email:{identifiers.email}"] if identifiers.email else []
-    keys += [f"ext:{system}:{value}" for system, value in sorted(identifiers.external_ids.items())]
+    keys = [email_key(identifiers.email)] if identifiers.email else []
+    keys += [external_key(system, value) for system, value in sorted(identifiers.external_ids.items())]
     if identifiers.phone:
-        keys.append(f"phone:{identifiers.phone}")
+        keys.append(phone_key(identifiers.phone))
     return tuple(keys)
 
 

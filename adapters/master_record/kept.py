@@ -89,12 +89,16 @@ class KeptAggregates:
 
 def bump_forget_count(cursor: Any, mark: str) -> None:
     """Inside forget.py's transaction: count one more forgetting (`mark`: the driver's placeholder)."""
-    cursor.execute(f"CREATE TABLE IF NOT EXISTS {FORGET_TABLE} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+    _create_forget_table(cursor, FORGET_TABLE)
     cursor.execute(
         f"INSERT INTO {FORGET_TABLE} (id, n) VALUES ({mark}, 1) "
         f"ON CONFLICT (id) DO UPDATE SET n = {FORGET_TABLE}.n + 1",
         (1,),
     )
+
+
+def _create_forget_table(cursor: Any, table: str) -> None:
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
 
 
 def _store_readers(app: Application[UUID]) -> tuple[Versions, Callable[[], int]]:
@@ -124,9 +128,7 @@ def _sql_readers(
     datastore: Any, events: str, forget_table: str, match: str, key: Callable[[UUID], Any], mark: str
 ) -> tuple[Versions, Callable[[], int]]:
     with datastore.transaction(commit=True) as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {forget_table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)"
-        )
+        _create_forget_table(cursor, forget_table)
 
     def versions(ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}
