@@ -6,7 +6,9 @@ changes. The one-process run resolves the whole backlog and then projects it; he
 each resolved batch while the next is resolved. Its answers are the one-process run's
 (tests/unit/test_parallel_run.py compares every read model):
 
-- the child reads the resolved log in its append order, as the one-process run does, only sooner;
+- the child reads the resolved log in its append order, as the one-process run does, only sooner; the
+  touchpoints themselves it takes as this process resolved them, handed over through a queue
+  (adapters/touchpoint_handoff.py), and reads from the log only those resolved before a restart;
 - erasures wait until the resolve step has finished, as they do in the one-process run, where they
   happen in the project step, after every record was resolved; the child's position does not pass the
   first erasure request until they are carried out;
@@ -34,11 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 from .bootstrap import Runtime
 from .config import Settings
+from .touchpoint_handoff import Handed, HandOff, handoff_queue
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType
 
     from ..streams.embedded import PipelineStats, RunStats
+    from .touchpoint_handoff import Message
 
 _POLL = 0.2  # seconds between looks at the child while waiting for it
 _STOP_GRACE = 60.0  # seconds a stopped child gets to finish its batch before it is terminated
@@ -67,9 +71,10 @@ def run_in_two_processes(
     resolving.set()
     projected: Synchronized[int] = context.Value("q", 0)
     outcome: multiprocessing.Queue[tuple[str, Any]] = context.Queue()
+    handed = handoff_queue(context, batch_size)
     child = context.Process(
         target=_project_step,
-        args=(settings, batch_size, resolving, stopping, projected, outcome),
+        args=(settings, batch_size, resolving, stopping, projected, outcome, handed),
         name="touchstream-project",
         daemon=True,
     )
@@ -84,8 +89,12 @@ def run_in_two_processes(
             if not child.is_alive():  # it cannot have finished while this step runs: it failed
                 _wait_for(child, outcome, reported)
 
+        hand_off = HandOff(handed, receiving=lambda: child.is_alive() and not stopping.is_set())
         with Runtime(settings).embedded_pipeline(None, batch_size=batch_size) as pipeline:
-            resolve_stats = pipeline.resolve_until_caught_up(progress=advance, relaying=False)
+            hand_off.start({p: pipeline.resolved.end_offset(p) for p in range(pipeline.resolved.partitions)})
+            resolve_stats = pipeline.resolve_until_caught_up(
+                progress=advance, relaying=False, hand_to=hand_off
+            )
         resolving.clear()
         project_stats = _wait_for(child, outcome, reported)
     except BaseException:
@@ -144,6 +153,7 @@ def _project_step(
     stopping: EventType,
     projected: Synchronized[int],
     outcome: multiprocessing.Queue[tuple[str, Any]],
+    handed: multiprocessing.Queue[Message],
 ) -> None:
     """The child: the project step, following the resolve step until it has finished."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches both: the parent stops this one
@@ -167,6 +177,7 @@ def _project_step(
             runtime.embedded_pipeline(store, batch_size=batch_size, linking=False) as pipeline,
         ):
             prepare_read_store(store)
+            pipeline.typed.incoming = Handed(handed, resolving, stopping)
 
             def more() -> bool:
                 if stopping.is_set():  # the resolve step failed: no erasure before a rerun resolves all

@@ -122,19 +122,45 @@ def stand_in_resolver(event: Event) -> tuple[str | None, str | None]:
     return contact, None
 
 
-class TypedTouchpoints(OrderedDict[tuple[int, int], ResolvedTouchpoint]):
-    """Touchpoints the resolve step of this process appended, by their (partition, offset) in the resolved
-    log, for its project step to take without parsing them again. Bounded: the oldest go first, and a
-    missing one is simply parsed from the log."""
+Position = tuple[int, int]  # (partition, offset) in the resolved log
+Placed = tuple[Position, ResolvedTouchpoint]
 
-    def __init__(self, limit: int = 50_000) -> None:
+
+class TouchpointSink(Protocol):
+    """Where the resolve step hands the touchpoints it appended: `TypedTouchpoints` in one process, a queue
+    to the project step's process in two (adapters/parallel_run.py)."""
+
+    def update(self, placed: Iterable[Placed], /) -> None: ...
+
+
+class TypedTouchpoints(OrderedDict[tuple[int, int], ResolvedTouchpoint]):
+    """Touchpoints the resolve step appended, by their (partition, offset) in the resolved log, for the
+    project step to take without opening and parsing them again. Bounded: the oldest go first, and a
+    missing one is simply parsed from the log. `incoming`, given the positions a batch misses, returns
+    what a resolve step in another process handed over for them (adapters/parallel_run.py)."""
+
+    def __init__(
+        self,
+        limit: int = 50_000,
+        incoming: Callable[[list[Position]], Iterable[list[Placed]]] | None = None,
+    ) -> None:
         super().__init__()
         self.limit = limit
+        self.incoming = incoming
 
     def __setitem__(self, key: tuple[int, int], value: ResolvedTouchpoint) -> None:
         super().__setitem__(key, value)
         while len(self) > self.limit:
             self.popitem(last=False)
+
+    def receive(self, positions: Iterable[Position]) -> None:
+        """Take what was handed over for the `positions` not held yet (a batch about to be projected)."""
+        if self.incoming is None:
+            return
+        missing = [position for position in positions if position not in self]
+        if missing:
+            for placed in self.incoming(missing):
+                self.update(placed)
 
 
 @dataclass
@@ -148,6 +174,7 @@ class RunStats:
     duplicates: int = 0  # events already applied (a re-resolved batch, a producer's retry): skipped
     merges: int = 0  # contact_merges rows written
     unreadable: int = 0  # resolved records that are not a touchpoint (skipped: a retry cannot fix them)
+    handed: int = 0  # touchpoints taken as the resolve step handed them over, not opened and parsed again
 
 
 @dataclass
@@ -305,7 +332,7 @@ def resolve_until_caught_up(
     batch_size: int = 5_000,
     regions: PhoneRegions | None = None,
     progress: Callable[[int], None] | None = None,
-    typed: TypedTouchpoints | None = None,
+    typed: TouchpointSink | None = None,
     linker: ContactLinker | None = None,
 ) -> ResolveStats:
     """Step 1 over every raw partition from the group's position to its end: validate (dead letters to the
@@ -332,7 +359,7 @@ def resolve_until_caught_up(
         stats.unresolved += resolved_batch.unresolved
         if resolved_batch.wires:
             placed = append_objects(resolved, resolved_batch.wires)
-            if typed is not None:  # the project step of this process takes them as they are, unparsed
+            if typed is not None:  # the project step takes them as they are, unparsed
                 typed.update(zip(placed, resolved_batch.touchpoints, strict=True))
         if relay is not None:
             stats.relayed += _relay_all(relay)
@@ -397,9 +424,12 @@ def _fresh_batch(
     """The batch's touchpoints not yet applied, and the erasure requests among all of them: a request
     applied before may not have been carried out (a crash between the write and the erasure), and
     erasing is idempotent, so every copy of one erases."""
+    if typed is not None:
+        typed.receive((r.partition, r.offset) for r in batch)
     have = typed if typed is not None else {}
     # Records the resolve step did not hand over typed are opened (one call for all), put back in place.
     untyped = [i for i, r in enumerate(batch) if (r.partition, r.offset) not in have]
+    stats.handed += len(batch) - len(untyped)
     batch = list(batch)
     for i, record in zip(untyped, open_records([batch[i] for i in untyped]), strict=True):
         batch[i] = record
@@ -712,10 +742,14 @@ class EmbeddedPipeline:
             eraser.on_contacts = self._forget_contacts
 
     def resolve_until_caught_up(
-        self, progress: Callable[[int], None] | None = None, relaying: bool = True
+        self,
+        progress: Callable[[int], None] | None = None,
+        relaying: bool = True,
+        hand_to: TouchpointSink | None = None,
     ) -> ResolveStats:
         """Step 1 to the end of the raw log; `relaying=False` leaves the master record's events to a
-        `relay_all` elsewhere (the project step's process: adapters/parallel_run.py)."""
+        `relay_all` elsewhere, and `hand_to` takes the resolved touchpoints, when the project step runs in
+        another process (adapters/parallel_run.py). Otherwise this pipeline's project step takes them."""
         return resolve_until_caught_up(
             self.raw,
             self.resolved,
@@ -725,7 +759,7 @@ class EmbeddedPipeline:
             batch_size=self.batch_size,
             regions=self.regions,
             progress=progress,
-            typed=self.typed,
+            typed=hand_to if hand_to is not None else self.typed if self.store is not None else None,
             linker=self.linker,
         )
 

@@ -20,6 +20,7 @@ import orjson
 import pytest
 from cli_process import settings_env, touchstream
 
+from touchstream.adapters.bootstrap import Runtime
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.logs.topics import open_log
@@ -141,6 +142,32 @@ def test_a_failing_resolve_step_stops_the_child_before_its_erasures(published: P
     ran = touchstream(settings_env(TOUCHSTREAM_DATA_DIR=str(folder)), folder, "run", "--processes", "1")
     assert ran.returncode == 0, ran.stderr
     assert _forgotten(master)
+
+
+def test_the_child_takes_what_this_run_resolved_and_reads_the_rest_from_the_log(
+    published: Path, tmp_path: Path
+) -> None:
+    """The touchpoints resolved by this run reach the child handed over, not parsed again; those an
+    earlier run resolved and did not project (here one that only resolved a batch) are read from the log."""
+    folder = tmp_path / "data"
+    shutil.copytree(published, folder)
+    settings = load_settings({"TOUCHSTREAM_DATA_DIR": str(folder)})
+
+    def stop_after_one_batch(n: int) -> None:
+        raise _OneBatch
+
+    with Runtime(settings).embedded_pipeline(None, batch_size=300) as pipeline, pytest.raises(_OneBatch):
+        pipeline.resolve_until_caught_up(progress=stop_after_one_batch)
+    with SQLiteEventLog(folder / "log" / "touchpoints.resolved.sqlite", 12) as log:
+        before = sum(log.end_offset(p) for p in range(log.partitions))
+    assert before > 0
+    stats = run_in_two_processes(settings, 300)
+    assert stats.project.handed == stats.resolve.resolved + stats.resolve.reattributed > 0
+    assert stats.project.records == stats.project.handed + before
+
+
+class _OneBatch(Exception):
+    pass
 
 
 def _forgotten(master_record: Path) -> bool:
