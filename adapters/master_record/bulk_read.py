@@ -21,6 +21,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import StoredEvent
 
+from .sql_store import sql_store
+
 #: Ids per statement: far below SQLite's and PostgreSQL's parameter limits, and a batch's worth.
 CHUNK = 500
 
@@ -118,13 +120,11 @@ def _table(recorder: Any) -> str:
 def _selector(app: Application[UUID]) -> Selector | None:
     """A function running one statement over a table for many ids (with each id's version floor when
     given), or None when the recorder is neither SQLite's nor PostgreSQL's."""
-    datastore = getattr(app.recorder, "datastore", None)
-    module = type(app.recorder).__module__
-    if module == "eventsourcing.sqlite" and datastore is not None:
-        return lambda table, ids, after: _sqlite_rows(datastore, table, ids, after)
-    if module == "eventsourcing.postgres" and datastore is not None:
-        return lambda table, ids, after: _postgres_rows(datastore, table, ids, after)
-    return None
+    store = sql_store(app)
+    if store is None:
+        return None
+    rows = _sqlite_rows if store.dialect == "sqlite" else _postgres_rows
+    return lambda table, ids, after: rows(store.datastore, table, ids, after)
 
 
 def _sqlite_rows(datastore: Any, table: str, ids: Sequence[UUID], after: Sequence[int] | None) -> Rows:

@@ -28,6 +28,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
+from .sql_store import sql_store
+
 __all__ = ["CHUNK", "DEFAULT_KEPT", "FORGET_TABLE", "KeptAggregates", "bump_forget_count"]
 
 #: Aggregates kept at most, the least recently used going first: ~3 KB each (the 3,727 aggregates of a
@@ -104,14 +106,10 @@ def _create_forget_table(cursor: Any, table: str) -> None:
 def _store_readers(app: Application[UUID]) -> tuple[Versions, Callable[[], int]]:
     """How to read stored versions and the forget count of the app's store: SQL on SQLite and PostgreSQL,
     the recorder's own reads on any other (the in-memory store has no other writer)."""
-    datastore = getattr(app.recorder, "datastore", None)
-    module = type(app.recorder).__module__
-    events = str(getattr(app.recorder, "events_table_name", ""))
-    if module == "eventsourcing.sqlite" and datastore is not None:
-        return _sql_readers(datastore, events, FORGET_TABLE, "IN", lambda i: i.hex, "?")
-    if module == "eventsourcing.postgres" and datastore is not None:
-        schema = f'"{datastore.schema}"'
-        return _sql_readers(datastore, f"{schema}.{events}", f"{schema}.{FORGET_TABLE}", "ANY", str, "%s")
+    store = sql_store(app)
+    if store is not None:
+        match, key, mark = ("IN", _hex, "?") if store.dialect == "sqlite" else ("ANY", str, "%s")
+        return _sql_readers(store.datastore, store.events_table, store.table(FORGET_TABLE), match, key, mark)
 
     def versions(ids: Sequence[UUID]) -> dict[UUID, int]:
         found = {}
@@ -122,6 +120,10 @@ def _store_readers(app: Application[UUID]) -> tuple[Versions, Callable[[], int]]
         return found
 
     return versions, lambda: 0
+
+
+def _hex(aggregate_id: UUID) -> str:
+    return aggregate_id.hex
 
 
 def _sql_readers(

@@ -29,6 +29,7 @@ from eventsourcing.application import Application
 
 from ...projections.linkage import FIELD_NAMES, LinkRecord, record_of
 from ...projections.master_record import Contact
+from .sql_store import sql_store
 
 __all__ = ["ENTRY_FORMAT", "TABLE", "LinkCache", "LinkEntry", "entry_of", "link_cache_for", "link_record"]
 
@@ -220,12 +221,8 @@ def _entries(rows: Iterable[tuple[UUID, int, bytes]]) -> dict[UUID, LinkEntry]:
 
 def link_cache_for(app: Application[UUID]) -> LinkCache:
     """The cache beside the app's store: a table in its SQLite or PostgreSQL database, else a dict."""
-    datastore = getattr(app.recorder, "datastore", None)
-    module = type(app.recorder).__module__
-    events = str(getattr(app.recorder, "events_table_name", ""))
-    if module == "eventsourcing.sqlite" and datastore is not None:
-        return TableLinkCache(datastore, TABLE, events, _SQLITE)
-    if module == "eventsourcing.postgres" and datastore is not None:
-        schema = f'"{datastore.schema}"'
-        return TableLinkCache(datastore, f"{schema}.{TABLE}", f"{schema}.{events}", _POSTGRES)
-    return MemoryLinkCache(app)
+    store = sql_store(app)
+    if store is None:
+        return MemoryLinkCache(app)
+    dialect = _SQLITE if store.dialect == "sqlite" else _POSTGRES
+    return TableLinkCache(store.datastore, store.table(TABLE), store.events_table, dialect)

@@ -25,6 +25,7 @@ from touchstream.adapters.master_record.linkage_read import (
     read_for_linkage,
     read_many_for_linkage,
 )
+from touchstream.adapters.master_record.sql_store import sql_store
 from touchstream.events import Event
 from touchstream.projections.identity import Resolution, evidence_of
 from touchstream.projections.master_record import DuplicateSuspect
@@ -221,6 +222,25 @@ class SharedStoreContract(MasterRecordContract):
         finally:
             other.close()
 
+    def test_the_sql_store_names_the_librarys_tables_and_those_beside_them(self, app: MasterRecord) -> None:
+        """Where bulk_read.py, kept.py and link_cache.py send their SQL (master_record/sql_store.py)."""
+        in_a_batch(app, event({"email": "tables@acme-widgets.com"}))
+        store = sql_store(app)
+        assert store is not None
+        beside = store.table("sql_store_probe")
+        with store.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"SELECT count(*) AS n FROM {store.events_table}")
+            stored = cursor.fetchone()
+            cursor.execute(f"CREATE TABLE {beside} (n INTEGER)")
+            cursor.execute(f"SELECT count(*) AS n FROM {beside}")
+            empty = cursor.fetchone()
+        assert _first(stored) == app.recorder.max_notification_id() > 0  # type: ignore[attr-defined]
+        assert _first(empty) == 0
+
+
+def _first(row: object) -> int:
+    return int(next(iter(row.values())) if isinstance(row, dict) else row[0])  # type: ignore[index]
+
 
 def in_a_batch(app: MasterRecord, touch: Event) -> Resolution:
     with app.batch():
@@ -232,6 +252,9 @@ class TestInMemory(MasterRecordContract):
     @pytest.fixture
     def url(self, tmp_path: Path) -> str:
         return "memory://"
+
+    def test_there_is_no_sql_store(self, app: MasterRecord) -> None:
+        assert sql_store(app) is None
 
 
 class TestSQLite(SharedStoreContract):

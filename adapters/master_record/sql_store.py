@@ -1,0 +1,40 @@
+"""The SQL database that holds an application's master record, for what this package reads and keeps beside
+the library's own tables (bulk_read.py, kept.py, link_cache.py): SQLite or PostgreSQL, told apart by the
+recorder's module (the library's `PERSISTENCE_MODULE`), with the library's datastore to run statements in
+and table names spelt as each database wants them (PostgreSQL's in the datastore's schema). Any other
+recorder (the in-memory one of the unit tests) has none: each caller falls back to the recorder's API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+__all__ = ["SqlStore", "sql_store"]
+
+
+@dataclass(frozen=True)
+class SqlStore:
+    dialect: Literal["sqlite", "postgres"]
+    datastore: Any  # the library's SQLite or PostgreSQL datastore: `transaction(commit=...)` gives a cursor
+    events_table: str  # the library's events table, as `table` spells it
+
+    def table(self, name: str) -> str:
+        """A table of this database beside the library's (in its schema on PostgreSQL)."""
+        return f'"{self.datastore.schema}".{name}' if self.dialect == "postgres" else name
+
+
+def sql_store(app: Application[UUID]) -> SqlStore | None:
+    recorder = app.recorder
+    datastore = getattr(recorder, "datastore", None)
+    if datastore is None:
+        return None
+    events = str(getattr(recorder, "events_table_name", ""))
+    module = type(recorder).__module__
+    if module == "eventsourcing.sqlite":
+        return SqlStore("sqlite", datastore, events)
+    if module == "eventsourcing.postgres":
+        return SqlStore("postgres", datastore, f'"{datastore.schema}".{events}')
+    return None
