@@ -265,6 +265,13 @@ def _json_line(row: Sequence[Any], float_columns: Sequence[int]) -> bytes:
         return orjson.dumps([_json_value(v) for v in row])
 
 
+_READS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXISTS")
+# Statements run that may have changed a table (or a session's current database), by any store of this
+# process: they share chDB's one engine (module docstring), so each store's remembered column types hold
+# only while this count stays where it was when they were asked.
+_SCHEMA_CHANGES = [0]
+
+
 class ChDBStore(AbstractReadStore):
     """A :class:`AbstractReadStore` on chDB, in this process.
 
@@ -294,6 +301,8 @@ class ChDBStore(AbstractReadStore):
         check_identifier(database)
         self.database = database
         self.batch_size = batch_size
+        self._column_types_of: dict[str, dict[str, str]] = {}
+        self._types_asked_at = -1
         self._temp_dir = tempfile.mkdtemp(prefix="touchstream-chdb-") if path is None else None
         self.path = self._temp_dir if self._temp_dir is not None else str(path)
         try:
@@ -324,6 +333,8 @@ class ChDBStore(AbstractReadStore):
 
     def _run(self, sql: str, fmt: str) -> bytes:
         session = self._open_session(sql)
+        if not sql.lstrip()[:8].upper().startswith(_READS):
+            _SCHEMA_CHANGES[0] += 1
         try:
             result = session.query(sql, fmt)
         except Exception as exc:
@@ -363,14 +374,7 @@ class ChDBStore(AbstractReadStore):
         session = self._open_session(sql)
         # JSON input turns null into the column default even with input_format_null_as_default = 0
         # (chDB 26.x); clickhouse-driver refuses None for a non-Nullable column, so we refuse it too.
-        database, _, name = table.rpartition(".")
-        where_db = "database = %(database)s" if database else "database = currentDatabase()"
-        types = dict(
-            self.query(
-                f"SELECT name, type FROM system.columns WHERE {where_db} AND table = %(table)s",
-                {"database": database, "table": name},
-            )
-        )
+        types = self._column_types(table)
         missing = [n for n in names if n not in types]
         if missing:
             raise ReadStoreError(self.engine, sql, f"no such column(s) in {table}: {', '.join(missing)}")
@@ -398,6 +402,21 @@ class ChDBStore(AbstractReadStore):
                 raise ReadStoreError(self.engine, sql, exc) from exc
             written += len(chunk)
         return written
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """Each column's type, asked once per table until a statement that is not a read runs (`_run`)."""
+        if self._types_asked_at != _SCHEMA_CHANGES[0]:
+            self._column_types_of.clear()
+            self._types_asked_at = _SCHEMA_CHANGES[0]
+        known = self._column_types_of.get(table)
+        if known is None:
+            database, _, name = table.rpartition(".")
+            where_db = "database = %(database)s" if database else "database = currentDatabase()"
+            sql = f"SELECT name, type FROM system.columns WHERE {where_db} AND table = %(table)s"
+            known = dict(self.query(sql, {"database": database, "table": name}))
+            if known:
+                self._column_types_of[table] = known
+        return known
 
     @contextlib.contextmanager
     def mutations_in_background(self) -> Iterator[None]:

@@ -342,6 +342,18 @@ class ReadStoreContract:
         assert store.insert_rows("numbers", ["n"], []) == 0
         assert store.query("SELECT count(), sum(n) FROM numbers") == [(10, 45)]
 
+    def test_an_insert_follows_a_table_changed_since_the_last(self) -> None:
+        store = self.store
+        store.execute("CREATE TABLE changing (a String) ENGINE = MergeTree ORDER BY a")
+        store.insert_rows("changing", ["a"], [("x",)])
+        store.execute("ALTER TABLE changing ADD COLUMN b Nullable(String)")
+        store.insert_rows("changing", ["a", "b"], [("y", None)])
+        store.execute("DROP TABLE changing")
+        store.execute("CREATE TABLE changing (a String, b String) ENGINE = MergeTree ORDER BY a")
+        with pytest.raises(ReadStoreError):  # b is not Nullable any more
+            store.insert_rows("changing", ["a", "b"], [("z", None)])
+        assert store.query("SELECT count() FROM changing") == [(0,)]
+
     def test_query_with_columns_names_and_types(self) -> None:
         columns, rows = self.store.query_with_columns(
             "SELECT toUInt8(1) AS one, 'x' AS letter, toDecimal64('2.50', 2) AS price"
@@ -382,6 +394,32 @@ class TestChDBStore(ReadStoreContract):
     def create_store(self, request: pytest.FixtureRequest, database: str) -> AbstractReadStore:
         path: Path = request.getfixturevalue("chdb_path")
         return ChDBStore(str(path), database=database)
+
+    def test_column_types_are_asked_once_until_any_store_changes_a_table(
+        self, request: pytest.FixtureRequest, unique_name: str
+    ) -> None:
+        """insert_rows checks rows against the columns' types; asked once per table, not per insert, and
+        again after a statement through any store of the process (they share chDB's one engine)."""
+        store = self.store
+        store.execute("CREATE TABLE asked (a String) ENGINE = MergeTree ORDER BY a")
+        asked: list[str] = []
+        run = store._run  # type: ignore[attr-defined]
+
+        def counting(sql: str, fmt: str) -> bytes:
+            if "system.columns" in sql:
+                asked.append(sql)
+            return run(sql, fmt)  # type: ignore[no-any-return]
+
+        store._run = counting  # type: ignore[attr-defined]
+        store.insert_rows("asked", ["a"], [("x",)])
+        store.insert_rows("asked", ["a"], [("y",)])
+        assert len(asked) == 1
+        with self.create_store(request, unique_name) as other:
+            other.execute("DROP TABLE asked")
+            other.execute("CREATE TABLE asked (a String, b String) ENGINE = MergeTree ORDER BY a")
+        with pytest.raises(ReadStoreError, match="non-Nullable"):
+            store.insert_rows("asked", ["a", "b"], [("z", None)])
+        assert len(asked) == 2
 
 
 @pytest.mark.integration
