@@ -164,10 +164,17 @@ def _project_step(
     mask_every_record()  # as `touchstream`'s entry point does: logs never print personal values
     pace_garbage_collector()
 
+    parent = multiprocessing.parent_process()
+
+    def stopped() -> bool:
+        """Asked to stop, or the resolving process is gone without asking (killed): either way, no
+        erasure before a rerun has resolved everything, and no waiting for a step that will not end."""
+        return stopping.is_set() or (parent is not None and not parent.is_alive())
+
     def advance(n: int) -> None:
         with projected.get_lock():
             projected.value += n
-        if stopping.is_set():
+        if stopped():
             raise _Stopped  # after the batch's commit: a rerun continues from it
 
     try:
@@ -177,10 +184,10 @@ def _project_step(
             runtime.embedded_pipeline(store, batch_size=batch_size, linking=False) as pipeline,
         ):
             prepare_read_store(store)
-            pipeline.typed.incoming = Handed(handed, resolving, stopping)
+            pipeline.typed.incoming = Handed(handed, resolving, stopped)
 
             def more() -> bool:
-                if stopping.is_set():  # the resolve step failed: no erasure before a rerun resolves all
+                if stopped():  # the resolve step failed: no erasure before a rerun resolves all
                     raise _Stopped
                 # Asked before relaying: once the resolve step has finished, this relay sees all it wrote.
                 coming = resolving.is_set()

@@ -71,9 +71,9 @@ class Handed:
     the run stops."""
 
     def __init__(
-        self, handed: multiprocessing.Queue[Message], resolving: EventType, stopping: EventType
+        self, handed: multiprocessing.Queue[Message], resolving: EventType, stopped: Callable[[], bool]
     ) -> None:
-        self.handed, self.resolving, self.stopping = handed, resolving, stopping
+        self.handed, self.resolving, self.stopped = handed, resolving, stopped
         self.start: dict[int, int] | None = None
         self.reached: dict[int, int] = {}  # partition -> the position after the last one handed over
 
@@ -99,7 +99,7 @@ class Handed:
         )
 
     def _next(self) -> Message | None:
-        while not self.stopping.is_set():
+        while not self.stopped():
             finished = (
                 not self.resolving.is_set()
             )  # asked first: a batch put before it is in the queue by now

@@ -6,9 +6,12 @@ resolve step over many appends."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -168,6 +171,83 @@ def test_the_child_takes_what_this_run_resolved_and_reads_the_rest_from_the_log(
 
 class _OneBatch(Exception):
     pass
+
+
+# Resolves past both erasure requests (the 749th and 1,960th records), then hangs until it is killed.
+HANGS = """
+import time
+from touchstream.adapters.config import load_settings
+from touchstream.adapters.parallel_run import run_in_two_processes
+resolved = 0
+def hang_late(n):
+    global resolved
+    resolved += n
+    if resolved > 2_200:
+        open("hanging", "w").close()
+        time.sleep(3_600)
+run_in_two_processes(load_settings(), 300, on_resolved=hang_late)
+"""
+
+
+def test_the_child_stops_when_the_resolving_process_is_killed(published: Path, tmp_path: Path) -> None:
+    """Killed, the resolving process cannot tell the child to stop; the child finds out by itself and
+    ends, without the erasures it holds back, instead of waiting for a resolve step that will not end."""
+    folder = tmp_path / "data"
+    shutil.copytree(published, folder)
+    env = settings_env(TOUCHSTREAM_DATA_DIR=str(folder))
+    run = subprocess.Popen(
+        [sys.executable, "-c", HANGS],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        child = _child_of(run.pid)
+        _wait_for_file(folder / "hanging")
+        _wait_until_relayed(folder)  # the child caught up and waits for more, both erasures held back
+        run.kill()
+        run.wait(30)
+        assert _ends(child, timeout=60), "the child kept waiting for its killed parent"
+    finally:
+        run.kill()
+    assert not _forgotten(folder / "master-record.sqlite"), "no erasure while records are left unresolved"
+
+
+def _wait_for_file(path: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {path.name} in {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _child_of(pid: int, timeout: float = 60.0) -> int:
+    """The project step's process (not multiprocessing's resource tracker, another child)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children.read_text().split() if children.exists() else []:
+            with contextlib.suppress(FileNotFoundError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return int(child)
+        time.sleep(0.1)
+    pytest.fail(f"no child process in {timeout:.0f} s")
+
+
+def _ends(pid: int, timeout: float) -> bool:
+    """Whether the process ends (or is left a zombie nobody reaps) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    return False
 
 
 def _forgotten(master_record: Path) -> bool:

@@ -25,7 +25,7 @@ class Ends:
         self.resolving, self.stopping = CONTEXT.Event(), CONTEXT.Event()
         self.resolving.set()
         self.hand_off = HandOff(self.queue, receiving=lambda: not self.stopping.is_set())
-        self.handed = Handed(self.queue, self.resolving, self.stopping)
+        self.handed = Handed(self.queue, self.resolving, self.stopping.is_set)
 
     def taken(self, missing: list[tuple[int, int]]) -> list[Any]:
         return [placed for batch in self.handed(missing) for placed in batch]
