@@ -19,8 +19,8 @@ each resolved batch while the next is resolved. Its answers are the one-process 
 
 A failure of either side stops the other: the child's error is raised here with its traceback; an error
 or Ctrl-C here asks the child to stop after its current batch, without the erasures it was holding back
-(the rerun resolves the rest first, then erases). Positions are committed per batch as always, so a rerun
-continues from where each step stopped.
+(the rerun resolves the rest first, then erases), and a child whose parent was killed stops the same way
+by itself. Positions are committed per batch as always, so a rerun continues from where each step stopped.
 """
 
 from __future__ import annotations
