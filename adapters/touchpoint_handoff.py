@@ -93,16 +93,13 @@ class Handed:
     def _still_coming(self, missing: list[Position]) -> bool:
         if self.start is None:
             return True  # not known yet which positions this run appends
-        return any(
-            self.start.get(partition, 0) <= offset and offset >= self.reached.get(partition, 0)
-            for partition, offset in missing
-        )
+        # `reached` begins at the start: a position appended before this run is never waited for.
+        return any(offset >= self.reached.get(partition, 0) for partition, offset in missing)
 
     def _next(self) -> Message | None:
         while not self.stopped():
-            finished = (
-                not self.resolving.is_set()
-            )  # asked first: a batch put before it is in the queue by now
+            # Asked first: what was put before the resolve step finished reaches the queue within the wait.
+            finished = not self.resolving.is_set()
             try:
                 return self.handed.get(timeout=_POLL)
             except queue.Empty:
