@@ -6,8 +6,10 @@ because CI must prove the integration, not step around it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,11 +48,15 @@ def endpoints() -> Endpoints:
 
 
 def _service_up(name: str) -> None:
-    """Start (or find running) one local service; skip or fail with the script's own words."""
+    """Start (or find running) one local service; skip or fail with the script's own words. One process
+    at a time (`make pytest` runs several workers): the others wait, then find it running."""
+    lock = Path(tempfile.gettempdir()) / f"touchstream-tests-{name}.lock"
     try:
-        done = subprocess.run(
-            [str(SERVICES), "up", name], capture_output=True, text=True, timeout=600, check=False
-        )
+        with lock.open("a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            done = subprocess.run(
+                [str(SERVICES), "up", name], capture_output=True, text=True, timeout=600, check=False
+            )
     except (OSError, subprocess.TimeoutExpired) as exc:
         unavailable(f"deploy/local/services up {name}: {exc}")
     if done.returncode != 0:
