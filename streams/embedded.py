@@ -133,7 +133,7 @@ class TouchpointSink(Protocol):
     def update(self, placed: Iterable[Placed], /) -> None: ...
 
 
-class TypedTouchpoints(OrderedDict[tuple[int, int], ResolvedTouchpoint]):
+class TypedTouchpoints(OrderedDict[Position, ResolvedTouchpoint]):
     """Touchpoints the resolve step appended, by their (partition, offset) in the resolved log, for the
     project step to take without opening and parsing them again. Bounded: the oldest go first, and a
     missing one is simply parsed from the log. `incoming`, given the positions a batch misses, returns
@@ -148,7 +148,7 @@ class TypedTouchpoints(OrderedDict[tuple[int, int], ResolvedTouchpoint]):
         self.limit = limit
         self.incoming = incoming
 
-    def __setitem__(self, key: tuple[int, int], value: ResolvedTouchpoint) -> None:
+    def __setitem__(self, key: Position, value: ResolvedTouchpoint) -> None:
         super().__setitem__(key, value)
         while len(self) > self.limit:
             self.popitem(last=False)
@@ -750,6 +750,9 @@ class EmbeddedPipeline:
         """Step 1 to the end of the raw log; `relaying=False` leaves the master record's events to a
         `relay_all` elsewhere, and `hand_to` takes the resolved touchpoints, when the project step runs in
         another process (adapters/parallel_run.py). Otherwise this pipeline's project step takes them."""
+        sink = hand_to
+        if sink is None and self.store is not None:
+            sink = self.typed
         return resolve_until_caught_up(
             self.raw,
             self.resolved,
@@ -759,7 +762,7 @@ class EmbeddedPipeline:
             batch_size=self.batch_size,
             regions=self.regions,
             progress=progress,
-            typed=hand_to if hand_to is not None else self.typed if self.store is not None else None,
+            typed=sink,
             linker=self.linker,
         )
 
