@@ -67,19 +67,21 @@ def test_two_workers_in_one_group_one_killed_the_survivor_takes_over(fault_run: 
     fault_run.start_worker("worker-a")
     fault_run.start_worker("worker-b")
     total = len(fault_run.raw)
-    # Events go out a few chunks at a time until both workers have had records, and the rest only once
-    # worker-b is dead: the survivor takes over partitions with traffic still to come, however slowly the
-    # two workers joined the group.
+    # Events go out a few chunks at a time, once both workers have been given partitions, until both have
+    # had records, and the rest only once worker-b is dead: the survivor takes over partitions with
+    # traffic still to come, however slowly the two workers joined the group (on a busy box worker-b may
+    # join after worker-a has read every event released so far).
     publisher = publish_held(fault_run, hold_at=total // 4, rate=150)
 
     def both_working() -> tuple[bool, int]:
         logs = [metrics(fault_run.processes.log(name)) for name in ("worker-a", "worker-b")]
         working = all(m and m[-1]["records"].get("ingest", 0) > 0 for m in logs)
-        if not working and publisher.holding and publisher.published < total * 3 // 4:
+        joined = all(m and m[-1]["rebalances"] > 0 for m in logs)
+        if joined and not working and publisher.holding and publisher.published < total * 3 // 4:
             publisher.release(more=30)
         return working, publisher.published
 
-    wait_for("the two workers both to get partitions", both_working, fault_run.processes, 90, "worker-a")
+    wait_for("the two workers both to get partitions", both_working, fault_run.processes, 150, "worker-b")
     rebalances_before = metrics(fault_run.processes.log("worker-a"))[-1]["rebalances"]
     done_before = fault_run.projected()
     fault_run.processes.kill("worker-b")
