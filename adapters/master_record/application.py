@@ -66,7 +66,7 @@ from ..config import Settings
 from .bulk_read import read_many
 from .identity_config import identity_config
 from .kept import DEFAULT_KEPT, KeptAggregates
-from .link_cache import entry_of, link_cache_for
+from .link_cache import LinkEntry, entry_of, link_cache_for
 
 MAX_ATTEMPTS = 40
 
@@ -215,8 +215,10 @@ class MasterRecord(Application[UUID]):
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
         self._batch: _Batch | None = None
-        # The aggregates the last batch wrote, as saved: the linker indexes these without reading them back.
-        self.recently_saved: dict[UUID, Aggregate] = {}
+        # The linker's entries of the contacts the last batch wrote, as saved (made once, by `save`, for the
+        # link cache too): the linker indexes these without reading them back or making them again.
+        self.recently_saved: dict[UUID, LinkEntry] = {}
+        self._saved_entries: list[LinkEntry] = []
         self.store_url: str | None = None  # set by `from_url`; erasure rewrites the store there
 
     @classmethod
@@ -394,7 +396,7 @@ class MasterRecord(Application[UUID]):
                 except IntegrityError as exc:
                     self.conflicts += 1
                     raise BatchConflict(str(exc)) from exc
-                self.recently_saved = batch.touched
+                self.recently_saved = {entry.contact_id: entry for entry in self._saved_entries}
             # Kept only once saved: what a failed batch read (taken out of `kept`) may hold changes that
             # were never written, and is read again from the store.
             self.kept.keep(batch.loaded.values())
@@ -439,7 +441,8 @@ class MasterRecord(Application[UUID]):
             self._notify(recordings)
         if due and self.snapshots is not None:
             self.snapshots.put([type(a).Snapshot.take(a) for a in due])
-        self.link_cache.put([entry_of(c) for c in changed])
+        self._saved_entries = [entry_of(c) for c in changed]
+        self.link_cache.put(self._saved_entries)
         return recordings
 
     def _save(self, *aggregates: Aggregate) -> None:

@@ -232,9 +232,9 @@ class Linker:
         saved = self.master.recently_saved
         kept: dict[str, LinkEntry] = {}
         for key, version in changed.items():
-            contact = saved.get(UUID(key))
-            if isinstance(contact, Contact) and contact.version >= version:
-                kept[key] = entry_of(contact)
+            entry = saved.get(UUID(key))
+            if entry is not None and entry.version >= version:
+                kept[key] = entry
         unread = [UUID(key) for key in changed if key not in kept]
         read = {str(e.contact_id): e for e in entries_for_linkage(self.master, unread)}
         return [kept.get(key) or read[key] for key in changed]
