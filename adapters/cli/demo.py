@@ -319,7 +319,7 @@ def run(
         console.print(
             f"projected {stats.records} resolved records: {stats.accepted} touchpoints, "
             f"{stats.dead_lettered} dead letters; {stored} rows queryable in chDB; "
-            f"{stats.contacts_updated} contact profiles, {stats.signals_raised} signals raised, "
+            f"{stats.contacts_updated} contact profile updates, {stats.signals_raised} signals raised, "
             f"{sum(published)} messages for customer360.changes and signals.*"
         )
         truth = compare_with_truth(store, truth_path)

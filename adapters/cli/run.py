@@ -135,6 +135,6 @@ def _summary(resolved: ResolveStats, projected: RunStats) -> str:
         f"linking {resolved.linked_suspects} probable-match suspects, "
         f"{resolved.linked_merges} merges ({resolved.link_seconds:.1f} s); "
         f"{projected.records} projected ({projected.duplicates} duplicates skipped), "
-        f"{projected.contacts_updated} contact profiles, {projected.signals_raised} "
+        f"{projected.contacts_updated} contact profile updates, {projected.signals_raised} "
         "signals raised"
     )

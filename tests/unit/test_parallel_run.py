@@ -106,7 +106,7 @@ def test_two_processes_answer_as_one(published: Path, tmp_path: Path) -> None:
 
 
 def _counts(summary: str) -> str:
-    return re.sub(r"\(\d+\.\d s\)", "", summary.split(" contact profiles")[0].rsplit(",", 1)[0])
+    return re.sub(r"\(\d+\.\d s\)", "", summary.split(" contact profile updates")[0].rsplit(",", 1)[0])
 
 
 def test_a_failing_project_step_fails_the_run_with_its_reason(published: Path, tmp_path: Path) -> None:
