@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ...projections.migrations import MIGRATIONS, Migration
 from ...streams.ports import check_identifier
 from .clickhouse_server import ClickHouseServerStore
-from .migrate import load_config, migrate
+from .migrate import execute_idempotent, load_config, migrate
 
 __all__ = [
     "LOCAL_SUFFIX",
@@ -42,6 +42,7 @@ __all__ = [
     "cluster_statements",
     "migrate_cluster",
     "migrations_table_ddl",
+    "per_shard_form",
 ]
 
 #: The suffix of the per-node table behind each Distributed table.
@@ -236,6 +237,40 @@ def migrations_table_ddl(cluster: str, database: str) -> str:
     )
 
 
+_REPLICATED_COLUMN_ALTER = re.compile(
+    rf"^\s*ALTER\s+TABLE\s+{_NAME}\.{_NAME}{LOCAL_SUFFIX}(?P<on>\s+ON\s+CLUSTER\s+{_NAME})\s+"
+    r"(ADD|DROP|MODIFY|COMMENT)\s+COLUMN\b",
+    re.IGNORECASE,
+)
+
+
+def per_shard_form(statement: str) -> str | None:
+    """The statement without ON CLUSTER when it changes a column of a sharded (replicated) table, to run
+    on one replica of each shard (`_execute_on_cluster`); None for every other statement."""
+    m = _REPLICATED_COLUMN_ALTER.match(statement)
+    return None if m is None else statement[: m.start("on")] + statement[m.end("on") :]
+
+
+def _execute_on_cluster(store: ClickHouseServerStore, cluster: str, statement: str) -> None:
+    """A column change of a sharded (replicated) table runs on one replica of each shard, without ON
+    CLUSTER: its replicas take it from ZooKeeper. ON CLUSTER has every replica race for the shard's turn,
+    and 18.16 loses that race now and then (found by the cluster suite: a second replica ran the ALTER
+    again, failed on "Node exists" and left the task unfinished, which stalls that node's DDL queue).
+    Every other statement runs ON CLUSTER from here."""
+    local = per_shard_form(statement)
+    if local is None:
+        execute_idempotent(store, statement)
+        return
+    rows = store.query(
+        "SELECT host_name, port FROM system.clusters WHERE cluster = %(cluster)s AND replica_num = 1 "
+        "ORDER BY shard_num",
+        {"cluster": cluster},
+    )
+    for host, port in rows:
+        with store.on_node(str(host), int(port)) as node:
+            execute_idempotent(node, local)
+
+
 def migrate_cluster(
     store: ClickHouseServerStore,
     cluster: str,
@@ -254,7 +289,12 @@ def migrate_cluster(
     database = store.database
     store.execute(f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER {cluster}")
     store.execute(migrations_table_ddl(cluster, database))
-    applied = migrate(store, cluster_migrations(migrations, cluster, database), on_applied)
+    applied = migrate(
+        store,
+        cluster_migrations(migrations, cluster, database),
+        on_applied,
+        execute=lambda statement: _execute_on_cluster(store, cluster, statement),
+    )
     # The config tables are each node's own: fill every one (workers reload only the node they use).
     nodes = store.query(
         "SELECT host_name, port FROM system.clusters WHERE cluster = %(cluster)s", {"cluster": cluster}

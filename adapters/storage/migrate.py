@@ -63,21 +63,32 @@ def applied_versions(store: AbstractReadStore) -> set[int]:
     return {int(row[0]) for row in store.query(f"SELECT DISTINCT version FROM {MIGRATIONS_TABLE}")}
 
 
+def execute_idempotent(store: AbstractReadStore, statement: str) -> None:
+    """Run one migration statement, unless it adds a column that is already there (added by a run
+    interrupted before it recorded the version)."""
+    if (added := added_column(statement)) and _column_exists(store, *added):
+        return
+    store.execute(statement)
+
+
 def migrate(
     store: AbstractReadStore,
     migrations: Sequence[Migration] = MIGRATIONS,
     on_applied: Callable[[Migration], None] | None = None,
+    execute: Callable[[str], None] | None = None,
 ) -> list[Migration]:
-    """Apply, in version order, every migration not yet recorded; return the ones applied now."""
+    """Apply, in version order, every migration not yet recorded; return the ones applied now. `execute`
+    runs each statement (default `execute_idempotent` on `store`; a cluster runs some per shard)."""
     done = applied_versions(store)
     applied: list[Migration] = []
     for migration in sorted(migrations, key=lambda m: m.version):
         if migration.version in done:
             continue
         for statement in migration.statements:
-            if (added := added_column(statement)) and _column_exists(store, *added):
-                continue  # added by a run interrupted before it recorded the version
-            store.execute(statement)
+            if execute is not None:
+                execute(statement)
+            else:
+                execute_idempotent(store, statement)
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         store.insert_rows(
             MIGRATIONS_TABLE, ("version", "name", "applied_at"), [(migration.version, migration.name, now)]

@@ -16,6 +16,7 @@ from touchstream.adapters.storage.cluster_ddl import (
     cluster_migrations,
     cluster_statements,
     migrations_table_ddl,
+    per_shard_form,
 )
 from touchstream.adapters.storage.migrate import added_column
 from touchstream.projections.migrations import MIGRATIONS
@@ -112,6 +113,21 @@ def test_drop_and_alter_follow_the_local_table() -> None:
     assert cluster_statements("ALTER TABLE signals DELETE WHERE 1", "c1", "db") == [
         "ALTER TABLE db.signals_local ON CLUSTER c1 DELETE WHERE 1"
     ]
+
+
+def test_column_changes_of_sharded_tables_run_per_shard_and_nothing_else_does() -> None:
+    """The one form migrate_cluster runs on one replica of each shard instead of ON CLUSTER (18.16's DDL
+    worker lets two replicas of a shard race for a replicated ALTER; the cluster suite caught it)."""
+    statements = [s for m in cluster_migrations(MIGRATIONS, "c1", "db") for s in m.statements]
+    per_shard = {s: f for s in statements if (f := per_shard_form(s)) is not None}
+    assert per_shard, "the shipped migrations change columns of sharded tables"
+    for statement, form in per_shard.items():
+        assert form == statement.replace(" ON CLUSTER c1", "")
+        assert form.startswith("ALTER TABLE db.")
+        assert "_local ADD COLUMN " in form
+    assert per_shard_form("ALTER TABLE db.signals_local ON CLUSTER c1 DELETE WHERE 1") is None
+    assert per_shard_form("ALTER TABLE db.fx_rates ON CLUSTER c1 ADD COLUMN x String") is None
+    assert per_shard_form("DROP TABLE IF EXISTS db.signals_local ON CLUSTER c1") is None
 
 
 @pytest.mark.parametrize(
