@@ -19,8 +19,10 @@ form, so the history of migrations stays one list. The naming scheme (docs/deplo
 - views are created `ON CLUSTER` with the tables they name qualified by the database: 18.16 binds an
   unqualified name in a view to the database of the node's DDL worker (`default`), not to the view's.
 
-Every statement carries `ON CLUSTER <cluster>` and stays idempotent (IF [NOT] EXISTS). A statement form not
-listed here (a materialized view, an INSERT) is refused with a message naming it, rather than run on one node.
+Every statement carries `ON CLUSTER <cluster>` and stays idempotent (IF [NOT] EXISTS); `migrate_cluster`
+runs a column change of a sharded table on one replica of each shard instead (`per_shard_form`). A
+statement form not listed here (a materialized view, an INSERT) is refused with a message naming it, rather
+than run on one node.
 Works on ClickHouse 18.16 (the local cluster, deploy/local/cluster) and current servers.
 """
 
