@@ -215,10 +215,9 @@ class MasterRecord(Application[UUID]):
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
         self._batch: _Batch | None = None
-        # The linker's entries of the contacts the last batch wrote, as saved (made once, by `save`, for the
-        # link cache too): the linker indexes these without reading them back or making them again.
+        # The linker's entries of the contacts the last save wrote (made once, by `save`, for the link cache
+        # too): the linker indexes these without reading them back or making them again.
         self.recently_saved: dict[UUID, LinkEntry] = {}
-        self._saved_entries: list[LinkEntry] = []
         self.store_url: str | None = None  # set by `from_url`; erasure rewrites the store there
 
     @classmethod
@@ -396,7 +395,6 @@ class MasterRecord(Application[UUID]):
                 except IntegrityError as exc:
                     self.conflicts += 1
                     raise BatchConflict(str(exc)) from exc
-                self.recently_saved = {entry.contact_id: entry for entry in self._saved_entries}
             # Kept only once saved: what a failed batch read (taken out of `kept`) may hold changes that
             # were never written, and is read again from the store.
             self.kept.keep(batch.loaded.values())
@@ -441,8 +439,9 @@ class MasterRecord(Application[UUID]):
             self._notify(recordings)
         if due and self.snapshots is not None:
             self.snapshots.put([type(a).Snapshot.take(a) for a in due])
-        self._saved_entries = [entry_of(c) for c in changed]
-        self.link_cache.put(self._saved_entries)
+        entries = [entry_of(c) for c in changed]
+        self.link_cache.put(entries)
+        self.recently_saved = {entry.contact_id: entry for entry in entries}
         return recordings
 
     def _save(self, *aggregates: Aggregate) -> None:
