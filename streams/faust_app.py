@@ -216,6 +216,6 @@ def create_app(
 
     @app.timer(interval=settings.metrics_every_s)  # type: ignore[untyped-decorator]  # faust's is untyped
     async def report() -> None:
-        log.info("touchstream worker: %s", pipeline.metrics.summary())
+        log.info("touchstream worker: %s %s", pipeline.metrics.summary(), commits.summary())
 
     return app

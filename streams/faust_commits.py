@@ -9,6 +9,11 @@ Each agent hands its `take_events` batch to `OffsetCommits.run`, which
 4. runs the batch step on them and, once it returned (its effects are durable), commits the offsets
    the ledger moved to, while the partitions are still this worker's.
 
+A timer (`reseek_overdue`) covers what no batch can reveal: a partition sought back whose records still
+have not come, and a partition that got no record for a while although the log holds records past its
+next offset (records fetched and dropped around a rebalance with none after them to show the gap: seen
+in the cluster suite, two partitions of `touchpoints.resolved` left unprojected for good).
+
 On `on_partitions_revoked` (which Faust awaits before the worker rejoins the group) it closes the gate and
 waits for the batch in flight, so a revoked partition's last commit is made before another worker reads
 it; Faust's own wait (`Consumer.wait_empty`) no longer covers these topics, since they do not ack.
@@ -33,6 +38,8 @@ log = logging.getLogger("touchstream.worker")
 #: A partition sought back whose missing records still have not arrived is sought again after this long
 #: (Faust may drop the re-fetched records once more if its read offset was moved again meanwhile).
 RESEEK_AFTER_S = 10.0
+#: A held partition that got no record for this long is checked against the log's end offset.
+IDLE_AFTER_S = 10.0
 
 
 class OffsetCommits:
@@ -47,8 +54,13 @@ class OffsetCommits:
         self._idle = asyncio.Event()
         self._idle.set()
         self._sought_at: dict[Key, float] = {}
+        self._heard_at: dict[Key, float] = {}  # when a record of the partition last reached a batch
         self.dropped = 0
         self.rewinds = 0
+        self.idle_rewinds = 0  # of `rewinds`: partitions found behind the log's end while idle
+
+    def summary(self) -> str:
+        return f"dropped={self.dropped} rewinds={self.rewinds} idle_rewinds={self.idle_rewinds}"
 
     @property
     def consumer(self) -> Consumer:
@@ -62,8 +74,10 @@ class OffsetCommits:
 
     async def on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         assigned = args[0] if args else kwargs.get("assigned", set())
-        self.ledger.assign((tp.topic, tp.partition) for tp in assigned)
+        keys = [(tp.topic, tp.partition) for tp in assigned]
+        self.ledger.assign(keys)
         self._sought_at.clear()
+        self._heard_at = dict.fromkeys(keys, time.monotonic())
         self._open.set()
 
     # --- batches ------------------------------------------------------------------------------------------
@@ -88,6 +102,9 @@ class OffsetCommits:
 
     async def _admit(self, events: Sequence[faust.EventT[Any]]) -> Admission[Any]:
         records = [((e.message.topic, e.message.partition), e.message.offset, e) for e in events]
+        now = time.monotonic()
+        for key, _, _ in records:
+            self._heard_at[key] = now
         admission = self.ledger.admit(records)
         if admission.unknown:
             await self._read_commits()
@@ -100,12 +117,41 @@ class OffsetCommits:
     async def reseek_overdue(self) -> None:
         """Seek again every partition sought back more than `RESEEK_AFTER_S` ago whose missing records still
         have not arrived: records fetched before the seek and delivered after it move Faust's read offset
-        ahead again, and it drops the re-fetched ones. Called by a timer: the partition may get no
+        ahead again, and it drops the re-fetched ones. Then seek back every idle partition the log holds
+        records for past its next offset (`_reseek_idle`). Called by a timer: the partition may get no
         further records to make a batch."""
         now = time.monotonic()
         for key, at in list(self._sought_at.items()):
             position = self.ledger.next_offset(key)
             if position is not None and now - at > RESEEK_AFTER_S:
+                await self._rewind(key, position)
+        await self._reseek_idle(now)
+
+    async def _reseek_idle(self, now: float) -> None:
+        """A partition none of whose records reached a batch for `IDLE_AFTER_S`, while the log's end is past
+        its next offset, had records dropped before the agent with nothing after them to reveal the gap.
+        Checked only while no batch runs and no rebalance is under way (a busy agent is not an idle one);
+        a needless seek costs a re-fetch, never a record (the ledger drops what was processed)."""
+        if not self._open.is_set() or self._in_flight:
+            return
+        idle = [
+            key
+            for key in self.ledger.held()
+            if key not in self._sought_at and now - self._heard_at.get(key, now) > IDLE_AFTER_S
+        ]
+        if not idle:
+            return
+        if any(self.ledger.next_offset(key) is None for key in idle):
+            await self._read_commits()
+        try:
+            ends = await self.consumer.highwaters(*(TP(*key) for key in idle))
+        except Exception as exc:  # a broker away: the next tick looks again
+            log.warning("reading the end offsets of idle partitions failed: %s", exc)
+            return
+        behind = self.ledger.behind({(tp.topic, tp.partition): end for tp, end in ends.items()})
+        for key, position in behind.items():
+            if self._open.is_set() and key in self.ledger.held():
+                self.idle_rewinds += 1
                 await self._rewind(key, position)
 
     async def _read_commits(self) -> None:

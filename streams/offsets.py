@@ -21,6 +21,8 @@ The rules, per (topic, partition) of the current assignment:
   next offset, once per position (records already queued behind the gap arrive before the re-fetch).
 - A record of a partition this worker does not hold (revoked; a record queued before the rebalance) is
   dropped: its owner reads it again from the group's commit, which never passed it.
+- A partition whose records stopped coming while the log's end is past its next offset (`behind`) is
+  rewound too: a gap with no record after it shows itself only that way.
 """
 
 from __future__ import annotations
@@ -125,6 +127,15 @@ class OffsetLedger:
                 self._next[key] = position
                 commit[key] = position
         return commit
+
+    def behind(self, ends: Mapping[Key, int]) -> dict[Key, int]:
+        """The held partitions whose log end (in `ends`) is past their next offset: their next offsets."""
+        behind: dict[Key, int] = {}
+        for key, end in ends.items():
+            position = self._next.get(key)
+            if position is not None and end > position:
+                behind[key] = position
+        return behind
 
     def starts(self, committed: Mapping[Key, int | None], earliest: Mapping[Key, int]) -> None:
         """Start every partition not started yet at its commit in `committed`, or at `earliest` when it

@@ -92,3 +92,15 @@ def test_starts_do_not_move_partitions_already_under_way() -> None:
     ledger.done(ledger.admit(batch(P6, range(0, 8))))
     ledger.starts({P6: 0}, {})
     assert ledger.next_offset(P6) == 8
+
+
+def test_a_partition_is_behind_when_the_logs_end_is_past_its_next_offset() -> None:
+    # The cluster run: records of two partitions fetched and dropped around a rebalance, none after them,
+    # so no batch ever showed the gap; only the log's end does.
+    ledger = ledger_at(p6=0, p9=7)
+    unheld = ("touchpoints.resolved", 3)
+    assert ledger.behind({P6: 66, P9: 7, unheld: 12}) == {P6: 0}
+    ledger.done(ledger.admit(batch(P6, range(0, 66))))
+    assert ledger.behind({P6: 66, P9: 7}) == {}
+    ledger.assign([P6])  # assigned, its commit not read yet: nothing to compare with
+    assert ledger.behind({P6: 66}) == {}
