@@ -7,10 +7,11 @@ the SQL subset in ``docs/clickhouse.md`` so the same statements also run on chDB
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from clickhouse_driver import Client
+from clickhouse_driver.errors import NetworkError, SocketTimeoutError
 
 from ...streams.ports import AbstractReadStore, Column, ReadStoreError, batched, check_identifier
 
@@ -29,6 +30,8 @@ _MUTATION = re.compile(
 )
 #: The per-node table behind each Distributed table (adapters/storage/cluster_ddl.py names it so too).
 _LOCAL = "_local"
+#: A replica that cannot be reached (down, restarting): `each_shard` tries the shard's next one.
+_UNREACHABLE = (NetworkError, SocketTimeoutError, OSError, EOFError)
 
 
 class ClickHouseServerStore(AbstractReadStore):
@@ -100,10 +103,13 @@ class ClickHouseServerStore(AbstractReadStore):
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._check_open(sql)
         if self.cluster and (mutation := _MUTATION.match(sql)):
-            # A Distributed table cannot be mutated: each shard's table is, from here on every node. A
-            # replicated table's mutation runs on every replica of its shard, now or when it is back.
-            table, action = mutation["table"], mutation["action"]
-            sql = f"ALTER TABLE {self.database}.{table}{_LOCAL} ON CLUSTER {self.cluster} {action}"
+            # A Distributed table cannot be mutated: each shard's table is, on one replica of the shard;
+            # the shard's other replicas take the mutation from ZooKeeper, now or when they are back.
+            # Not ON CLUSTER: every replica races for the shard's turn there, and 18.16 loses that race
+            # now and then (a stalled DDL queue: `each_shard`).
+            local = f"ALTER TABLE {self.database}.{mutation['table']}{_LOCAL} {mutation['action']}"
+            self.each_shard(self.cluster, lambda node: node.execute(local, params))
+            return
         try:
             self._client.execute(sql, dict(params) if params is not None else None)
         except Exception as exc:
@@ -141,7 +147,7 @@ class ClickHouseServerStore(AbstractReadStore):
         if not self.cluster:
             return super().wait_for_mutations(table, timeout)
         name = check_identifier(table)  # the current database's: a cluster's tables are all in it
-        for node in self._nodes():
+        for node in self.nodes(self.cluster):
             with node:
                 node.wait_for_mutations(name + _LOCAL, timeout)
 
@@ -151,18 +157,45 @@ class ClickHouseServerStore(AbstractReadStore):
             return super().inactive_parts(tables)
         local = [check_identifier(t) + _LOCAL for t in tables]
         total = 0
-        for node in self._nodes():
+        for node in self.nodes(self.cluster):
             with node:
                 total += node.inactive_parts(local)
         return total
 
-    def _nodes(self) -> list[ClickHouseServerStore]:
-        """A store on each node of the cluster (not cluster-aware themselves: they see the local tables)."""
+    def shards(self, cluster: str) -> dict[int, list[tuple[str, int]]]:
+        """Shard number -> the (host, port) of its replicas, in replica order, from `system.clusters`."""
         rows = self.query(
-            "SELECT DISTINCT host_name, port FROM system.clusters WHERE cluster = %(cluster)s",
-            {"cluster": self.cluster},
+            "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = %(cluster)s "
+            "ORDER BY shard_num, replica_num",
+            {"cluster": check_identifier(cluster)},
         )
-        return [self.on_node(str(host), int(port)) for host, port in rows]
+        shards: dict[int, list[tuple[str, int]]] = {}
+        for shard, host, port in rows:
+            shards.setdefault(int(shard), []).append((str(host), int(port)))
+        return shards
+
+    def nodes(self, cluster: str) -> list[ClickHouseServerStore]:
+        """A store on each node of `cluster` (not cluster-aware themselves: they see the local tables)."""
+        every = (node for replicas in self.shards(cluster).values() for node in replicas)
+        return [self.on_node(*node) for node in dict.fromkeys(every)]  # a node in two shards: once
+
+    def each_shard(self, cluster: str, action: Callable[[ClickHouseServerStore], None]) -> None:
+        """Run `action` on one replica of each shard of `cluster`: the first one that answers (a replica
+        that is down is passed over; the shard's replicated tables bring it up to date when it is back).
+
+        For a statement on a shard's replicated table (a mutation, a column change) instead of ON CLUSTER,
+        where every replica races for the shard's turn and 18.16 loses that race now and then (found by
+        the cluster suite: a second replica ran the ALTER again, failed on "Node exists" and left its task
+        unfinished, which stalls every later ON CLUSTER statement of that node)."""
+        for replicas in self.shards(cluster).values():
+            for place, (host, port) in enumerate(replicas, 1):
+                try:
+                    with self.on_node(host, port) as node:
+                        action(node)
+                    break
+                except ReadStoreError as exc:
+                    if not isinstance(exc.__cause__, _UNREACHABLE) or place == len(replicas):
+                        raise
 
     def close(self) -> None:
         if not self._closed:

@@ -255,22 +255,12 @@ def per_shard_form(statement: str) -> str | None:
 
 def _execute_on_cluster(store: ClickHouseServerStore, cluster: str, statement: str) -> None:
     """A column change of a sharded (replicated) table runs on one replica of each shard, without ON
-    CLUSTER: its replicas take it from ZooKeeper. ON CLUSTER has every replica race for the shard's turn,
-    and 18.16 loses that race now and then (found by the cluster suite: a second replica ran the ALTER
-    again, failed on "Node exists" and left the task unfinished, which stalls that node's DDL queue).
-    Every other statement runs ON CLUSTER from here."""
+    CLUSTER (`ClickHouseServerStore.each_shard` says why); every other statement runs ON CLUSTER."""
     local = per_shard_form(statement)
     if local is None:
         execute_idempotent(store, statement)
-        return
-    rows = store.query(
-        "SELECT host_name, port FROM system.clusters WHERE cluster = %(cluster)s AND replica_num = 1 "
-        "ORDER BY shard_num",
-        {"cluster": cluster},
-    )
-    for host, port in rows:
-        with store.on_node(str(host), int(port)) as node:
-            execute_idempotent(node, local)
+    else:
+        store.each_shard(cluster, lambda node: execute_idempotent(node, local))
 
 
 def migrate_cluster(
@@ -298,10 +288,7 @@ def migrate_cluster(
         execute=lambda statement: _execute_on_cluster(store, cluster, statement),
     )
     # The config tables are each node's own: fill every one (workers reload only the node they use).
-    nodes = store.query(
-        "SELECT host_name, port FROM system.clusters WHERE cluster = %(cluster)s", {"cluster": cluster}
-    )
-    for host, port in nodes:
-        with store.on_node(str(host), int(port)) as node:
+    for node in store.nodes(cluster):
+        with node:
             load_config(node)
     return applied
