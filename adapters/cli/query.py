@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import httpx
 import orjson
 import typer
 
@@ -69,6 +68,8 @@ def api_door(role: str, roles_file: Path | None, *, sql: bool = False) -> Iterat
     The token is minted with the data folder's own signer and lives five minutes. With `sql`, a role
     without the API's SQL endpoint gets an admin token instead, and names itself in each query (the
     operator's door: `touchstream sql --role` takes any role, the door checks that role's views)."""
+    import httpx  # here, not at the top: every command would pay ~0.1 s to import it
+
     from ..api.compose import build_api, signer_for
     from ..bootstrap import bootstrap
     from ..sdk.client import TouchstreamClient

@@ -22,10 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +381,8 @@ class PostgresKeyStore(_KeyStore):
                 tx.execute(statement.format(blob="BYTEA"))
 
     def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg  # here: the embedded default (SQLite keys) need not pay ~80 ms to import it
+
         return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
 
     @contextmanager

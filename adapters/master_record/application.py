@@ -25,7 +25,6 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
@@ -155,6 +154,8 @@ def _schema_lock(env: Mapping[str, str]) -> Iterator[None]:
     if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
         yield
         return
+    import psycopg  # here: the embedded default (SQLite) need not pay ~70 ms to import it
+
     with psycopg.connect(
         host=env["POSTGRES_HOST"],
         port=int(env["POSTGRES_PORT"]),

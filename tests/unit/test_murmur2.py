@@ -1,0 +1,29 @@
+"""The embedded log's partitioner hashes keys exactly as Kafka's default partitioner does (kafka-python's
+murmur2, the Java client's): a key lands on the same partition number in both modes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+from kafka.partitioner.default import murmur2 as kafkas_murmur2
+
+from touchstream.adapters.logs.sqlite_log import murmur2, partition_for
+
+
+@settings(max_examples=2_000)
+@given(st.binary(max_size=64))
+def test_the_hash_is_kafka_pythons(key: bytes) -> None:
+    assert murmur2(key) & 0x7FFFFFFF == kafkas_murmur2(key) & 0x7FFFFFFF
+
+
+def test_known_keys_land_where_the_java_client_puts_them() -> None:
+    # Values of the Java client's Utils.murmur2 (its own unit test's vectors), as signed 32-bit ints.
+    def signed(value: int) -> int:
+        return value - (1 << 32) if value & 0x80000000 else value
+
+    assert signed(murmur2(b"21")) == -973932308
+    assert signed(murmur2(b"foobar")) == -790332482
+    assert signed(murmur2(b"a-little-bit-long-string")) == -985981536
+    assert signed(murmur2(b"a-little-bit-longer-string")) == -1486304829
+    assert signed(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8")) == -58897971
+    assert signed(murmur2(b"abc")) == 479470107
+    assert partition_for(b"21", 12) == (2**31 - 973932308) % 12  # positive: the sign bit dropped
