@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from ..streams.erasure import Eraser
     from ..streams.sealed_log import Codec
     from ..streams.sealing import Sealer
-    from .keys.store import PostgresKeyStore, SQLiteKeyStore
+    from .keys.postgres_store import PostgresKeyStore
+    from .keys.store import SQLiteKeyStore
     from .master_record.application import MasterRecord as MasterRecordApp
 
     KeyStoreAdapter = SQLiteKeyStore | PostgresKeyStore
@@ -245,7 +246,7 @@ def key_encryption_key(settings: Settings) -> tuple[str, bytes]:
 
 def open_key_store(settings: Settings) -> KeyStoreAdapter:
     """The subjects' key store of these settings (SQLite file or PostgreSQL)."""
-    from .keys.store import PostgresKeyStore, SQLiteKeyStore
+    from .keys.store import SQLiteKeyStore
 
     url = Runtime(settings).key_store_url()
     kek_id, kek = key_encryption_key(settings)
@@ -253,6 +254,8 @@ def open_key_store(settings: Settings) -> KeyStoreAdapter:
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return SQLiteKeyStore(path, kek, kek_id)
+    from .keys.postgres_store import PostgresKeyStore  # only here: psycopg costs the embedded mode ~80 ms
+
     return PostgresKeyStore(url, kek, kek_id)
 
 

@@ -1,4 +1,4 @@
-"""The data keys of crypto-shredding, on SQLite (embedded) or PostgreSQL (production).
+"""The data keys of crypto-shredding, on SQLite (embedded) or PostgreSQL (production: `postgres_store.py`).
 
 Each subject has generations of 32-byte random data keys; the live one is stored wrapped (AES-GCM) with a
 key-encryption key (KEK) the caller holds, never in the clear. Shredding sets `wrapped` to NULL and writes
@@ -22,12 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-if TYPE_CHECKING:
-    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -347,57 +344,6 @@ class SQLiteKeyStore(_KeyStore):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class PostgresKeyStore(_KeyStore):
-    """Keys in PostgreSQL (production), one connection per store, serialized by a lock.
-
-    PostgreSQL keeps the old version of an updated row until VACUUM reclaims it, and its WAL and base
-    backups keep copies longer: run `VACUUM (FULL) subject_keys` after erasures (`compact()`), keep WAL
-    archives and backups only as long as the erasure policy allows, and rotate the KEK (destroying the
-    old one) so that no stale wrapped copy can be unwrapped."""
-
-    _placeholder = "%s"
-
-    def __init__(
-        self,
-        dsn: str,
-        kek: bytes,
-        kek_id: str,
-        *,
-        previous_keks: Mapping[str, bytes] | None = None,
-        connect_timeout: int = 10,
-    ) -> None:
-        super().__init__(kek, kek_id, previous_keks)
-        self._lock = threading.Lock()
-        self._dsn, self._connect_timeout = dsn, connect_timeout
-        self._db = self._connect()
-        with self._transaction() as tx:
-            tx.execute("SELECT pg_advisory_xact_lock(hashtext('touchstream.subject_keys.schema'))")
-            for statement in _SCHEMA:
-                tx.execute(statement.format(blob="BYTEA"))
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        import psycopg  # here: the embedded default (SQLite keys) need not pay ~80 ms to import it
-
-        return psycopg.connect(self._dsn, autocommit=True, connect_timeout=self._connect_timeout)
-
-    @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[_Connection]:
-        with self._lock:
-            # A server restart leaves the connection broken: the next call (the caller retries) reconnects.
-            if self._db.closed or self._db.broken:
-                self._db = self._connect()
-            with self._db.transaction():
-                yield self._db
-
-    def compact(self) -> None:
-        """Rewrite the table so destroyed wrappings leave the data files (takes an exclusive lock)."""
-        with self._lock:
-            self._db.execute("VACUUM (FULL) subject_keys")
 
     def close(self) -> None:
         self._db.close()

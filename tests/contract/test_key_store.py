@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from touchstream.adapters.keys.store import PostgresKeyStore, SQLiteKeyStore
+from touchstream.adapters.keys.postgres_store import PostgresKeyStore
+from touchstream.adapters.keys.store import SQLiteKeyStore
 
 KEK, KEK_2 = os.urandom(32), os.urandom(32)
 Opener = Callable[..., Any]
