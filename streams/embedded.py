@@ -65,7 +65,7 @@ from .project import (
     applied_key,
     write_batch,
 )
-from .sealed_log import ObjectRecord, OpenFn, ReadFn, append_objects, stored_reader
+from .sealed_log import ObjectRecord, OpenFn, ReadFn, append_objects, stored_log, stored_reader
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     Item,
@@ -627,28 +627,20 @@ def project_dead_letters(
     return total
 
 
-def _merge_records(records: Iterable[LogRecord], open_records: OpenFn = list) -> list[dict[str, Any]]:
-    # Most masterdata records are not merges: look for the type's bytes (clear in a sealed record too)
-    # before opening and parsing anything.
-    candidates = [r for r in records if any(marker in r.value for marker in _MERGE_TYPES)]
-    return masterdata_messages(open_records(candidates))[0]
-
-
 def _merges_between(
     log: AbstractEventLog, starts: Mapping[int, int], ends: Mapping[int, int]
 ) -> list[dict[str, Any]]:
-    read, open_records = stored_reader(log)
-    return _merge_records(_read_between(read, log.partitions, starts, ends), open_records)
-
-
-def _read_between(
-    read: ReadFn, partitions: int, starts: Mapping[int, int], ends: Mapping[int, int]
-) -> Iterator[LogRecord]:
-    for partition in range(partitions):
-        position, end = starts.get(partition, 0), ends[partition]
-        while position < end and (batch := read(partition, position, min(5_000, end - position))):
-            yield from batch
-            position = batch[-1].offset + 1
+    # Most masterdata records are not merges: the log looks for the type's bytes (in the clear in a sealed
+    # record too) where it stores them, and only the merges are opened and parsed.
+    stored, open_records = stored_log(log)
+    found = [
+        record
+        for partition in range(stored.partitions)
+        for record in stored.read_containing(
+            partition, starts.get(partition, 0), ends[partition], _MERGE_TYPES
+        )
+    ]
+    return masterdata_messages(open_records(found))[0]
 
 
 def merge_map_from_history(masterdata: AbstractEventLog, group: str = PROJECT_GROUP) -> MergeMap:

@@ -92,6 +92,21 @@ class AbstractEventLog(ABC):
     def lag(self, group: str) -> int:
         return sum(self.end_offset(p) - self.committed(group, p) for p in range(self.partitions))
 
+    def read_containing(
+        self, partition: int, from_offset: int, end_offset: int, needles: Sequence[bytes]
+    ) -> list[LogRecord]:
+        """The records of [from_offset, end_offset) whose value, as stored, contains any of `needles`, in
+        offset order. Read and filtered here by default; a log that can search where it stores the
+        records (SQLite) overrides it, so the rest never become Python objects."""
+        found: list[LogRecord] = []
+        position = from_offset
+        while position < end_offset and (
+            batch := self.read(partition, position, min(5_000, end_offset - position))
+        ):
+            found += [r for r in batch if r.offset < end_offset and any(n in r.value for n in needles)]
+            position = batch[-1].offset + 1
+        return found
+
     @abstractmethod
     def close(self) -> None: ...
 

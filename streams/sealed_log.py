@@ -275,9 +275,16 @@ def stored_reader(log: AbstractEventLog) -> tuple[ReadFn, OpenFn]:
     a JSON parse and an AES-GCM open per record: the project step already holds most of its batch typed
     (handed over by the resolve step of the same process), and the merge projection wants only merges,
     whose types are in the clear."""
+    stored, open_records = stored_log(log)
+    return stored.read, open_records
+
+
+def stored_log(log: AbstractEventLog) -> tuple[AbstractEventLog, OpenFn]:
+    """`stored_reader`'s log itself (for `AbstractEventLog.read_containing`: a sealed record's type is in
+    the clear)."""
     if isinstance(log, SealedLog):
-        return log.inner.read, log.open
-    return log.read, list
+        return log.inner, log.open
+    return log, list
 
 
 class Producer(Protocol):

@@ -137,6 +137,20 @@ class SQLiteEventLog(AbstractEventLog):
         )
         return [LogRecord(*row) for row in cursor]
 
+    def read_containing(
+        self, partition: int, from_offset: int, end_offset: int, needles: Sequence[bytes]
+    ) -> list[LogRecord]:
+        if not needles:
+            return []
+        # instr() on BLOBs is a byte search, in C: the records without a needle never reach Python.
+        search = " OR ".join("instr(value, ?) > 0" for _ in needles)
+        cursor = self._db.execute(
+            "SELECT partition, offset, key, value, timestamp FROM records"
+            f" WHERE partition = ? AND offset >= ? AND offset < ? AND ({search}) ORDER BY offset",
+            (partition, from_offset, end_offset, *needles),
+        )
+        return [LogRecord(*row) for row in cursor]
+
     def _end_offset(self, partition: int) -> int:
         row = self._db.execute("SELECT max(offset) FROM records WHERE partition = ?", (partition,)).fetchone()
         return 0 if row[0] is None else int(row[0]) + 1

@@ -40,6 +40,25 @@ class EventLogContract:
         assert [r.value for r in log.read(partition, 4, 3)] == [b"4", b"5", b"6"]
         assert log.read(partition, 10, 3) == []
 
+    def test_read_containing_finds_the_records_holding_a_needle_between_two_offsets(
+        self, log: AbstractEventLog
+    ) -> None:
+        values = [
+            b'{"type":"ContactsMerged","n":%d}' % i if i % 4 == 0 else b'{"type":"Other"}' for i in range(40)
+        ]
+        values[7] = b'{"type":"ContactsUnmerged","n":7}'
+        values[9] = b'\x00\xffbinary,"type":"ContactsMerged"\x00'  # a sealed record: bytes around it
+        log.append([(b"same", v) for v in values])
+        partition = partition_for(b"same", self.partitions)
+        needles = (b'"type":"ContactsMerged"', b'"type":"ContactsUnmerged"')
+        found = log.read_containing(partition, 5, 30, needles)
+        assert [r.offset for r in found] == [7, 8, 9, 12, 16, 20, 24, 28]
+        assert [r.value for r in found] == [values[r.offset] for r in found]
+        assert log.read_containing(partition, 0, 40, ()) == []
+        assert log.read_containing(partition, 30, 30, needles) == []
+        other = (partition + 1) % self.partitions
+        assert log.read_containing(other, 0, 40, needles) == []
+
     def test_group_positions_and_lag(self, log: AbstractEventLog) -> None:
         log.append([(f"k{i}".encode(), b"x") for i in range(20)])
         assert log.lag("g") == 20
