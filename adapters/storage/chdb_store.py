@@ -316,6 +316,15 @@ class ChDBStore(AbstractReadStore):
         self.batch_size = batch_size
         self._column_types_of: dict[str, dict[str, str]] = {}
         self._types_asked_at = -1
+        if path is not None and "?" in str(path):
+            # chDB takes what follows a '?' for connection settings: the data would land in another folder.
+            raise ReadStoreError(
+                self.engine,
+                f"-- open chDB session at {path}",
+                f"the data folder {str(path)!r} holds a '?', which chDB reads as the start of its connection "
+                "settings (it would write to the folder before it); choose a folder without '?' "
+                "(TOUCHSTREAM_DATA_DIR)",
+            )
         self._temp_dir = tempfile.mkdtemp(prefix="touchstream-chdb-") if path is None else None
         self.path = self._temp_dir if self._temp_dir is not None else str(path)
         try:

@@ -390,6 +390,15 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("chdb")
 
 
+def test_a_chdb_data_folder_with_a_question_mark_is_refused_with_the_fix(tmp_path: Path) -> None:
+    # chDB reads '?' as the start of its connection settings: the data would go to `tmp_path / "data"`.
+    folder = tmp_path / "data?x"
+    with pytest.raises(ReadStoreError, match=r"holds a '\?'.*choose a folder without '\?'"):
+        ChDBStore(str(folder))
+    assert not (tmp_path / "data").exists()
+    assert not folder.exists()
+
+
 class TestChDBStore(ReadStoreContract):
     def create_store(self, request: pytest.FixtureRequest, database: str) -> AbstractReadStore:
         path: Path = request.getfixturevalue("chdb_path")
