@@ -41,7 +41,8 @@ from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
 from touchstream.projections.customer_360 import PROFILE_FIELDS
-from touchstream.streams.ports import AbstractReadStore, FeedMessage, FeedSource, ReadStoreError
+from touchstream.streams.feed_port import FeedMessage, FeedSource
+from touchstream.streams.ports import AbstractReadStore, ReadStoreError
 
 # One row per number: deterministic names, emails and phones; a spread of stages and scores.
 FILL = """

@@ -10,7 +10,8 @@ chDB, the ClickHouse server, PostgreSQL) subclasses one of these in `adapters/`,
   (the ClickHouse server or chDB). Parameters use clickhouse-driver's client-side ``%(name)s``
   substitution on both engines; rows come back as tuples of plain Python values.
 - `AbstractDedupStore`: which event ids the gateway published recently, with which body hash.
-- `FeedSource` (+ `FeedMessage`): the live feed of `customer360.changes` and `signals.*`.
+- `FeedSource` (+ `FeedMessage`): the live feed of `customer360.changes` and `signals.*`, in
+  `feed_port.py`.
 - `Forwarder`: where the worker forwards master-record changes (the webhook).
 - `Producer`: what the master record's relay needs of a Kafka producer (or the embedded log's stand-in).
 - `ContactLinker` (+ `LinkCounts`): scores new or changed contacts against every other one (the
@@ -20,28 +21,18 @@ chDB, the ClickHouse server, PostgreSQL) subclasses one of these in `adapters/`,
 from __future__ import annotations
 
 import abc
-import asyncio
 import contextlib
 import re
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-import orjson
-
 from . import forgetting
 from .forgetting import ForgetReport
-from .topology import (
-    CUSTOMER360_CHANGES,
-    SIGNALS_MARKETING,
-    SIGNALS_SALES,
-    SIGNALS_SUPPORT,
-)
 
 # --- the log --------------------------------------------------------------------------------------------
 
@@ -319,45 +310,6 @@ class AbstractDedupStore(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
-
-
-# --- the live feed ----------------------------------------------------------------------------------------
-
-FEED_TOPICS: tuple[str, ...] = (CUSTOMER360_CHANGES, SIGNALS_SALES, SIGNALS_MARKETING, SIGNALS_SUPPORT)
-
-Emit = Callable[["FeedMessage"], None]
-
-
-@dataclass(frozen=True)
-class FeedMessage:
-    topic: str  # the declared (unprefixed) topic name
-    key: str | None
-    value: dict[str, Any]
-    seq: int = 0  # the hub's running number (the SSE id)
-
-    @property
-    def kind(self) -> str:
-        return "change" if self.topic == CUSTOMER360_CHANGES else "signal"
-
-
-def decode(topic: str, key: bytes | None, value: bytes) -> FeedMessage | None:
-    try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return FeedMessage(topic, key.decode("utf-8", "replace") if key is not None else None, data)
-
-
-class FeedSource(abc.ABC):
-    def __init__(self) -> None:
-        #: Set once the source knows where "now" is: messages appended after that are delivered.
-        self.ready = threading.Event()
-
-    @abc.abstractmethod
-    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        """Call `emit` for every new message until `stop` is set (called on the event loop)."""
 
 
 # --- the relay's producer -------------------------------------------------------------------------------

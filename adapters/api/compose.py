@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from ...projections.roles import ROLES, Role, RoleConfigError, roles_from_mapping
-from ...streams.ports import AbstractEventLog, AbstractReadStore, FeedSource
+from ...streams.feed_port import FeedSource
+from ...streams.ports import AbstractEventLog, AbstractReadStore
 from ..bootstrap import Runtime, bootstrap
 from ..logs.topics import open_log
 from .app import ApiSettings, create_api

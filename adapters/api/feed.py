@@ -30,7 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from ...streams.ports import FEED_TOPICS, AbstractEventLog, Emit, FeedMessage, FeedSource, decode
+from ...streams.feed_port import FEED_TOPICS, Emit, FeedMessage, FeedSource, decode
+from ...streams.ports import AbstractEventLog
 from ...streams.topology import topic_name
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ import pytest
 from touchstream.adapters.api.compose import embedded_topic_log
 from touchstream.adapters.api.feed import EmbeddedLogSource, KafkaSource, topic_publisher
 from touchstream.adapters.logs.topics import create_topics, open_log
-from touchstream.streams.ports import AbstractEventLog, FeedMessage, FeedSource
+from touchstream.streams.feed_port import FeedMessage, FeedSource
+from touchstream.streams.ports import AbstractEventLog
 from touchstream.streams.topology import CUSTOMER360_CHANGES, SIGNALS_SALES
 
 Opener = Callable[[str], AbstractEventLog]

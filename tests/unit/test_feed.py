@@ -20,7 +20,7 @@ from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub, topic_publ
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
-from touchstream.streams.ports import FeedMessage
+from touchstream.streams.feed_port import FeedMessage
 
 
 def signal(contact: str, department: str, kind: str, status: str = "raised") -> dict[str, Any]:

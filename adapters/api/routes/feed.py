@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from ....projections.roles import Shaper
-from ....streams.ports import FeedMessage
+from ....streams.feed_port import FeedMessage
 from ..feed import FeedHub
 from ..state import QueryApi, Refusal
 from .access import bearer_scheme, errors
