@@ -95,6 +95,7 @@ def run_in_two_processes(
             resolve_stats = pipeline.resolve_until_caught_up(
                 progress=advance, relaying=False, hand_to=hand_off
             )
+        hand_off.finish()  # queued behind the last batch: the child waits for every batch, not a guess
         resolving.clear()
         project_stats = _wait_for(child, outcome, reported)
     except BaseException:

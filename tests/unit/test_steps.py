@@ -3,7 +3,7 @@ skipped and counted, never a crash, and merges are applied incrementally from wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +67,12 @@ class CountingLog(SQLiteEventLog):
     def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
         self.reads.append(from_offset)
         return super().read(partition, from_offset, max_records)
+
+    def read_containing(
+        self, partition: int, from_offset: int, end_offset: int, needles: Sequence[bytes]
+    ) -> list[LogRecord]:
+        self.reads.append(from_offset)
+        return super().read_containing(partition, from_offset, end_offset, needles)
 
 
 def test_merges_are_applied_incrementally_and_chains_flatten(tmp_path: Path, store: ChDBStore) -> None:
