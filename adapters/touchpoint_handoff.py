@@ -115,7 +115,7 @@ class Handed:
     def _next(self) -> Message | None:
         over_since: float | None = None  # when the resolve step was first seen over with the queue empty
         while not self.stopped():
-            over = not self.resolving.is_set()  # asked first: what was put before is in the pipe by then
+            over = not self.resolving.is_set()  # not proof the queue is drained: FINISHED is
             try:
                 return self.handed.get(timeout=_POLL)
             except queue.Empty:

@@ -60,6 +60,8 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+_SELECT_RECORDS = "SELECT partition, offset, key, value, timestamp FROM records"  # a LogRecord's fields
+
 # A record's timestamp after the one before it: a microsecond, several float steps at today's epoch.
 _TICK = 1e-6
 
@@ -131,8 +133,7 @@ class SQLiteEventLog(AbstractEventLog):
 
     def read(self, partition: int, from_offset: int, max_records: int) -> list[LogRecord]:
         cursor = self._db.execute(
-            "SELECT partition, offset, key, value, timestamp FROM records"
-            " WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
+            _SELECT_RECORDS + " WHERE partition = ? AND offset >= ? ORDER BY offset LIMIT ?",
             (partition, from_offset, max_records),
         )
         return [LogRecord(*row) for row in cursor]
@@ -145,8 +146,8 @@ class SQLiteEventLog(AbstractEventLog):
         # instr() on BLOBs is a byte search, in C: the records without a needle never reach Python.
         search = " OR ".join("instr(value, ?) > 0" for _ in needles)
         cursor = self._db.execute(
-            "SELECT partition, offset, key, value, timestamp FROM records"
-            f" WHERE partition = ? AND offset >= ? AND offset < ? AND ({search}) ORDER BY offset",
+            f"{_SELECT_RECORDS} WHERE partition = ? AND offset >= ? AND offset < ?"
+            f" AND ({search}) ORDER BY offset",
             (partition, from_offset, end_offset, *needles),
         )
         return [LogRecord(*row) for row in cursor]
