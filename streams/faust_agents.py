@@ -57,6 +57,7 @@ from .ports import (
 from .project import AppliedEvents, applied_key, project_batch, write_batch
 from .resolve import IdentityCache, Resolver, ResolveStage
 from .sealed_log import Codec, JsonRecord, opened_records, stored_bytes
+from .sent_touchpoints import SentTouchpoints
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
     MERGE_TYPES,
@@ -115,6 +116,7 @@ class WorkerMetrics:
     rebalances: int = 0
     erasures: int = 0
     linked: int = 0  # probable-match suspects the linking step raised
+    handed: int = 0  # resolved records the project agent took typed from its own ingest agent
 
     def summary(self) -> str:
         return (
@@ -122,7 +124,8 @@ class WorkerMetrics:
             f"dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
             f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
-            f"skipped={dict(self.skipped)} rebalances={self.rebalances} erasures={self.erasures}"
+            f"skipped={dict(self.skipped)} rebalances={self.rebalances} erasures={self.erasures} "
+            f"handed={self.handed}"
         )
 
 
@@ -208,6 +211,7 @@ class Pipeline:
         self._store: AbstractReadStore | None = None
         self._stage: ResolveStage | None = None
         self._linker: ContactLinker | None = None
+        self._sent = SentTouchpoints()
         self._webhook: Forwarder | None = None
         self._dlq = _DeadLetterBuffer()
         self._validator = Validator(self._dlq, source_topic=resources.raw_topic, regions=resources.regions)
@@ -384,6 +388,7 @@ class Pipeline:
         sealed = await self._stored(
             "seal resolved touchpoints", self.resources.resolved_codec, resolved.wires
         )
+        self._sent.remember([value for _, value in sealed], resolved.touchpoints)
         out: list[Outgoing] = [(topology.RESOLVED, key, value) for key, value in sealed]
         await self._send("send resolved touchpoints", out)
         self.metrics.resolved += len(out)
@@ -394,8 +399,13 @@ class Pipeline:
         """Returns how many rows were written."""
         self.metrics.records["project"] += len(records)
         generation = self.generation
-        records = await self._opened("open resolved records", self.resources.resolved_codec, records)
-        items, unreadable = parse_resolved_records(records)
+        # Those this worker sent itself are taken typed; only the others are opened and parsed.
+        typed = self._sent.take(records)
+        self.metrics.handed += len(typed)
+        untyped = [r for r in records if (r.partition, r.offset) not in typed]
+        opened = iter(await self._opened("open resolved records", self.resources.resolved_codec, untyped))
+        records = [r if (r.partition, r.offset) in typed else next(opened) for r in records]
+        items, unreadable = parse_resolved_records(records, typed)
         for record, exc in unreadable:  # not ours to fix by retrying: count it and say where it is
             self.metrics.skipped["unreadable resolved record"] += 1
             log.error("skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc)

@@ -26,6 +26,7 @@ from touchstream.adapters.master_record.linkage import REASON, Linker
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import load_config, migrate
 from touchstream.events import ResolvedTouchpoint, parse_event
+from touchstream.events.resolved import parse_resolved
 from touchstream.streams import topology
 from touchstream.streams.erasure import Eraser, ErasureOutcome, ErasureRequest
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
@@ -397,6 +398,36 @@ def test_state_survives_in_clickhouse_and_a_rebalance_clears_the_cache(
 
     run(test2)
     assert [m["touches"] for _, m in outbox2.on(topology.CUSTOMER360_CHANGES)] == [3]
+
+
+def test_project_takes_the_touchpoints_its_own_ingest_sent_typed_and_writes_what_parsing_would(
+    tmp_path: Path, chdb_path: str
+) -> None:
+    app, outbox = build(tmp_path, chdb_path)
+    pipeline: Pipeline = app.touchstream_pipeline  # type: ignore[attr-defined]
+    events = [email_opened("cy@acme-widgets.com", m) for m in range(3)]
+    raw = [(b"email:cy@acme-widgets.com", orjson.dumps(e)) for e in events]
+
+    async def test() -> None:
+        await feed(app, "touchstream.ingest", raw, lambda: len(outbox.sent) == 3)
+        sent = [(key, value) for topic, key, value in outbox.sent if topic == topology.RESOLVED]
+        # What the project agent is handed is what parsing the record it reads would give.
+        held = pipeline._sent.take([LogRecord(0, i, key, value, 0.0) for i, (key, value) in enumerate(sent)])
+        assert [held[0, i] for i in range(3)] == [parse_resolved(value) for _, value in sent]
+        pipeline._sent.remember([value for _, value in sent], [held[0, i] for i in range(3)])
+        other = resolved_record(email_opened("dee@acme.com"), str(uuid.uuid4()))  # another worker's record
+        await feed(
+            app,
+            "touchstream.project",
+            [*sent, other],
+            lambda: bool(outbox.on(topology.CUSTOMER360_CHANGES)),
+        )
+
+    run(test)
+    assert pipeline.metrics.handed == 3  # its own three taken typed; the other worker's record parsed
+    assert query(chdb_path, "SELECT count() FROM touchpoints FINAL") == [(4,)]
+    touches = [m["touches"] for _, m in outbox.on(topology.CUSTOMER360_CHANGES)]
+    assert sorted(touches) == [1, 3]
 
 
 def test_masterdata_merges_become_contact_merges_rows_keyed_by_notification_order(
