@@ -202,13 +202,23 @@ class AppliedEvents:
 
     With `touchpoints<suffix>` among the tables written, that table answers (it is written last in each
     batch, so an id found there had all its rows written); otherwise the ids seen by this object answer,
-    which is complete only for a reader that started at offset 0 (the rebuild).
+    which is complete only for a reader that started at offset 0 (the rebuild). `fresh_tables`: the tables
+    were created empty for this one reader, which starts at offset 0 (the rebuild's shadow tables), so
+    the ids it has seen are all the table holds and it is not asked (each batch's question scanned the
+    growing table: ~7 % of a rebuild).
     """
 
-    def __init__(self, store: AbstractReadStore, suffix: str = "", tables: Collection[str] | None = None):
+    def __init__(
+        self,
+        store: AbstractReadStore,
+        suffix: str = "",
+        tables: Collection[str] | None = None,
+        *,
+        fresh_tables: bool = False,
+    ):
         self.store = store
         self.table = TOUCHPOINTS_TABLE + suffix
-        self.in_store = tables is None or TOUCHPOINTS_TABLE in tables
+        self.in_store = not fresh_tables and (tables is None or TOUCHPOINTS_TABLE in tables)
         self.seen: set[str] = set()
 
     def known(self, keys: Sequence[str]) -> set[str]:

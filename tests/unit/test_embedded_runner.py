@@ -284,6 +284,33 @@ def test_a_crash_between_the_resolved_append_and_the_raw_commit_counts_nothing_t
             assert snapshot(store) == expected
 
 
+def test_a_rebuild_guards_its_fresh_shadow_tables_from_memory(
+    tmp_path: Path, store: ChDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = [email_event(1 + i % 20, "jane@acme.com") for i in range(40)]
+    publish(tmp_path, events)
+    with pipeline(tmp_path, store) as run:
+        run.run_until_caught_up()
+    before = snapshot(store)
+    asked: list[str] = []
+    query = store.query
+
+    def spy(sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        asked.append(sql)
+        return query(sql, params)
+
+    monkeypatch.setattr(store, "query", spy)
+    with (
+        SQLiteEventLog(tmp_path / "log" / "touchpoints.resolved.sqlite", 12) as resolved,
+        SQLiteEventLog(tmp_path / "log" / "touchpoints.dlq.sqlite", 3) as dlq,
+    ):
+        result = rebuild(resolved, store, dlq=dlq, batch_size=7)
+    assert result.stats.records == 40
+    assert snapshot(store) == before
+    # The shadow tables began empty and only this reader writes them: it knows what they hold.
+    assert not [sql for sql in asked if "event_id FROM touchpoints__rebuild" in sql]
+
+
 def test_a_producers_retry_is_one_touchpoint_however_late(tmp_path: Path, store: ChDBStore) -> None:
     events = [email_event(1 + i % 20, "jane@acme.com") for i in range(40)]
     publish(tmp_path, events)
