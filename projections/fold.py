@@ -86,12 +86,17 @@ def fold(
     *,
     partition: int = 0,
     with_profile: bool = True,
+    owned: bool = False,
 ) -> tuple[ContactState, FoldOutputs]:
     """Apply one resolved touchpoint at (`partition`, `offset`), its position in the per-contact ordered log.
 
     `with_profile=False` leaves out the 360 row and the `customer360.changes` message: a batch needs them
     only once per contact (`customer_360.profile_row` / `change_message` on the final state), and building
     them is half the cost of a fold.
+
+    `state` is left as it was, and a changed copy returned; unless `owned`: the caller holds the only
+    reference (a state an earlier fold of the same batch returned), so it is changed in place and
+    returned (copying it for each of a contact's events was ~15 % of a fold).
     """
     if resolved.contact_id is None:
         raise ValueError("the 360 fold needs a contact; an account-only touchpoint is a fact row only")
@@ -102,7 +107,7 @@ def fold(
         return state, SKIPPED
     event = resolved.event
     event_id = str(event.event_id)
-    s = state.copy()
+    s = state if owned else state.copy()
     s.positions[key] = offset
     if event_id in s.recent_ids:
         return s, SKIPPED

@@ -104,8 +104,11 @@ def project_batch(
         if contact_id is None:  # about an organization only: a fact, no 360 fold
             continue
         before = states.get(contact_id)
-        state, result = fold(before, resolved, offset, config, partition=partition, with_profile=False)
-        if state is before:
+        owned = contact_id in changed  # folded earlier in this batch: the state is this batch's own copy
+        state, result = fold(
+            before, resolved, offset, config, partition=partition, with_profile=False, owned=owned
+        )
+        if state is before and not owned:
             continue
         states[contact_id] = changed[contact_id] = state
         out.signals.extend(result.signals)

@@ -125,6 +125,21 @@ def test_a_batch_writes_each_contacts_final_row_once() -> None:
     assert {c: s.to_json() for c, s in batch.final_states.items()} == one_by_one
 
 
+def test_a_batch_changes_its_own_copies_never_the_states_it_started_from() -> None:
+    """A contact's later events in a batch fold in place into the copy its first event made; the states
+    the batch started from stay as they were, so a batch whose write failed folds again from them."""
+    first, rest = list(items()[:150]), list(items()[150:])
+    states: dict[str, ContactState] = {}
+    project_batch(first, states)
+    started_from = dict(states)
+    as_they_were = {c: s.to_json() for c, s in started_from.items()}
+    batch = project_batch(rest, dict(started_from))
+    assert {c: s.to_json() for c, s in started_from.items()} == as_they_were
+    assert all(batch.final_states[c] is not s for c, s in started_from.items() if c in batch.final_states)
+    one_by_one, _ = run(first + rest)
+    assert {c: s.to_json() for c, s in batch.final_states.items()} == one_by_one
+
+
 def test_a_state_kept_before_the_tuples_grew_loads_and_folds_on() -> None:
     """A Faust table or projection_state may hold states written before tickets and opportunities carried
     their event times and before subscriptions had a history: they load, padded, and fold on."""
