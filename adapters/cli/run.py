@@ -47,8 +47,8 @@ def run(
         typer.Option(
             min=1,
             help="records per batch at most: larger batches read each contact's master record and fold "
-            "state fewer times (29.5k events, two processes: 23 s at 1,000, 15.7 s at 5,000, 14.5 s at "
-            "20,000 on 2 cores) and hold more in memory (peak 660, 700, 830 MB); "
+            "state fewer times (29.5k events, two processes on 2 cores: 16-18 s at 1,000, 11.6-12.1 s "
+            "at 5,000, 11.8-12.3 s at 20,000) and hold more in memory (peak 610, 650, 790 MB); "
             "the records are resolved in the order they were appended to the log whatever the size",
         ),
     ] = 20_000,
