@@ -115,8 +115,13 @@ def _touch(touched: Touched, *aggregates: Aggregate) -> None:
         touched[aggregate.id] = aggregate
 
 
+#: The library's PostgreSQL recorder with a batch bound as typed arrays (pg_recorder.py), by its topic.
+ARRAY_INSERT_RECORDER = "touchstream.adapters.master_record.pg_recorder:ArrayInsertRecorder"
+
+
 def persistence_env(url: str) -> dict[str, str]:
-    """The library's environment for a store URL (its own recorders; nothing of ours in between)."""
+    """The library's environment for a store URL (its own recorders; on PostgreSQL a subclass that binds a
+    batch's events differently, chosen through the library's own setting)."""
     parts = urlsplit(url)
     if parts.scheme == "memory":
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -139,6 +144,8 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            # The library's recorder, binding a batch as typed arrays (pg_recorder.py: ~4x faster).
+            "APPLICATION_RECORDER_TOPIC": ARRAY_INSERT_RECORDER,
         }
         return env
     raise ValueError(f"unknown master-record store {url!r}: use memory://, sqlite:///PATH or postgresql://…")

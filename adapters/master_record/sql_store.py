@@ -1,8 +1,9 @@
 """The SQL database that holds an application's master record, for what this package reads and keeps beside
 the library's own tables (bulk_read.py, kept.py, link_cache.py): SQLite or PostgreSQL, told apart by the
-recorder's module (the library's `PERSISTENCE_MODULE`), with the library's datastore to run statements in
-and table names spelt as each database wants them (PostgreSQL's in the datastore's schema). Any other
-recorder (the in-memory one of the unit tests) has none: each caller falls back to the recorder's API."""
+module of the recorder's class or a base class (the library's `PERSISTENCE_MODULE`), with the library's
+datastore to run statements in and table names spelt as each database wants them (PostgreSQL's in the
+datastore's schema). Any other recorder (the in-memory one of the unit tests) has none: each caller falls
+back to the recorder's API."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ def sql_store(app: Application[UUID]) -> SqlStore | None:
     if datastore is None:
         return None
     events = str(getattr(recorder, "events_table_name", ""))
-    module = type(recorder).__module__
-    if module == "eventsourcing.sqlite":
+    # The classes' modules, not isinstance: importing the PostgreSQL one costs the embedded default psycopg.
+    modules = {cls.__module__ for cls in type(recorder).__mro__}  # a subclass of ours (pg_recorder.py) too
+    if "eventsourcing.sqlite" in modules:
         return SqlStore("sqlite", datastore, events)
-    if module == "eventsourcing.postgres":
+    if "eventsourcing.postgres" in modules:
         return SqlStore("postgres", datastore, f'"{datastore.schema}".{events}')
     return None

@@ -40,6 +40,10 @@ def test_persistence_is_chosen_by_url() -> None:
     assert persistence_env("sqlite:////abs/master.db")["SQLITE_DBNAME"] == "/abs/master.db"
     pg = persistence_env("postgresql://ts:secret@db.internal:6543/master")
     assert pg["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (
+        pg["APPLICATION_RECORDER_TOPIC"]
+        == "touchstream.adapters.master_record.pg_recorder:ArrayInsertRecorder"
+    )
     assert (pg["POSTGRES_HOST"], pg["POSTGRES_PORT"], pg["POSTGRES_DBNAME"]) == (
         "db.internal",
         "6543",
