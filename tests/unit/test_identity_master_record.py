@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from event_examples import identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord, persistence_env
 from touchstream.events import Event
+from touchstream.projections.identity import SUSPECT_REASONS, suspect_id
 from touchstream.projections.master_record import Contact, published_type
 
 
@@ -318,3 +320,31 @@ def test_stewards_list_merge_dismiss_and_unmerge_from_the_command_line(tmp_path:
     assert jane is not None
     assert check.contact(jane).id == jane
     check.close()
+
+
+def test_a_merge_in_a_batch_reads_the_pairs_steward_queue_entries_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the pair's open questions looks up one queue entry per reason: read ahead in one go, not
+    one by one (two statements each)."""
+    app = MasterRecord.from_url(f"sqlite:///{tmp_path / 'master.sqlite'}")
+    old = app.resolve(event({"email": "jane@acme.com"}, day=0)).contact_id
+    young = app.resolve(
+        event({"external_ids": {"salesforce": "003A"}}, source="salesforce", day=1)
+    ).contact_id
+    assert old
+    assert young
+    one_by_one: list[UUID] = []
+    get = app.repository.get
+
+    def counted(aggregate_id: UUID, **kwargs: Any) -> Any:
+        one_by_one.append(aggregate_id)
+        return get(aggregate_id, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", counted)
+    with app.batch():
+        linked = app.resolve(event({"email": "jane@acme.com", "external_ids": {"salesforce": "003A"}}, day=2))
+    assert [(m.survivor, m.merged) for m in linked.merges] == [(old, young)]
+    queue = {suspect_id(old, young, reason) for reason in SUSPECT_REASONS}
+    assert not queue & set(one_by_one)
+    app.close()
