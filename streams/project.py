@@ -208,7 +208,8 @@ class AppliedEvents:
     which is complete only for a reader that started at offset 0 (the rebuild). `fresh_tables`: the tables
     were created empty for this one reader, which starts at offset 0 (the rebuild's shadow tables), so
     the ids it has seen are all the table holds and it is not asked (each batch's question scanned the
-    growing table: ~7 % of a rebuild).
+    growing table: ~7 % of a rebuild of 29.5k events, and quadratic in the log's length). The ids seen
+    cost ~130 bytes each in memory (~130 MB for a rebuild of a million events).
     """
 
     def __init__(
