@@ -67,7 +67,8 @@ def test_resolving_the_same_event_twice_changes_nothing(app: MasterRecord) -> No
     assert app.recorder.max_notification_id() == count
 
 
-def test_a_merge_maps_the_merged_id_to_the_survivor_forever(app: MasterRecord) -> None:
+def two_contacts_of_one_person(app: MasterRecord) -> tuple[UUID, UUID, Event]:
+    """Jane by email (older), then by a CRM id alone (younger), and the event that ties the two."""
     old = app.resolve(event({"email": "jane@acme.com"}, day=0)).contact_id
     young = app.resolve(
         event({"external_ids": {"salesforce": "003A"}}, source="salesforce", day=1)
@@ -75,7 +76,12 @@ def test_a_merge_maps_the_merged_id_to_the_survivor_forever(app: MasterRecord) -
     assert old
     assert young
     assert old != young
-    linked = app.resolve(event({"email": "jane@acme.com", "external_ids": {"salesforce": "003A"}}, day=2))
+    return old, young, event({"email": "jane@acme.com", "external_ids": {"salesforce": "003A"}}, day=2)
+
+
+def test_a_merge_maps_the_merged_id_to_the_survivor_forever(app: MasterRecord) -> None:
+    old, young, tying = two_contacts_of_one_person(app)
+    linked = app.resolve(tying)
     assert linked.contact_id == old
     assert [(m.survivor, m.merged) for m in linked.merges] == [(old, young)]
     assert app.contact(young).id == old
@@ -328,12 +334,7 @@ def test_a_merge_in_a_batch_reads_the_pairs_steward_queue_entries_at_once(
     """Closing the pair's open questions looks up one queue entry per reason: read ahead in one go, not
     one by one (two statements each)."""
     app = MasterRecord.from_url(f"sqlite:///{tmp_path / 'master.sqlite'}")
-    old = app.resolve(event({"email": "jane@acme.com"}, day=0)).contact_id
-    young = app.resolve(
-        event({"external_ids": {"salesforce": "003A"}}, source="salesforce", day=1)
-    ).contact_id
-    assert old
-    assert young
+    old, young, tying = two_contacts_of_one_person(app)
     one_by_one: list[UUID] = []
     get = app.repository.get
 
@@ -343,7 +344,7 @@ def test_a_merge_in_a_batch_reads_the_pairs_steward_queue_entries_at_once(
 
     monkeypatch.setattr(app.repository, "get", counted)
     with app.batch():
-        linked = app.resolve(event({"email": "jane@acme.com", "external_ids": {"salesforce": "003A"}}, day=2))
+        linked = app.resolve(tying)
     assert [(m.survivor, m.merged) for m in linked.merges] == [(old, young)]
     queue = {suspect_id(old, young, reason) for reason in SUSPECT_REASONS}
     assert not queue & set(one_by_one)
