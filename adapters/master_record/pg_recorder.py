@@ -11,7 +11,8 @@ Everything else is the library's: the table, the EXCLUSIVE lock and NOTIFY befor
 library's pipeline and transaction), `RETURNING notification_id` read back by its own
 `_fetch_ids_after_insert_events` (unnest of several arrays yields their elements in order, as unnest
 of one array does). The library picks this class by its `APPLICATION_RECORDER_TOPIC` setting
-(`application.persistence_env`).
+(`application.persistence_env`). `_insert_stored_events` is the library's own hook (9.5.x, as pinned in
+pyproject.toml); tests/integration/test_pg_recorder.py fails if a release changes what it must do.
 """
 
 from __future__ import annotations
