@@ -16,7 +16,8 @@ from ..events.resolved import ResolvedTouchpoint
 from .ports import LogRecord
 
 #: Touchpoints kept (oldest dropped first): a few of the worker's batches in flight between its agents.
-#: A parsed touchpoint takes ~3.4 KB (tracemalloc, generated events), so at most ~70 MB when full.
+#: A parsed touchpoint takes ~3.4 KB (tracemalloc, generated events) and the record's bytes it is kept by
+#: ~1-2 KB more, so at most ~100 MB when full.
 DEFAULT_LIMIT = 20_000
 
 
