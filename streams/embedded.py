@@ -78,6 +78,7 @@ from .steps import (
     merge_rows,
     parse_resolved_records,
     resolve_batch,
+    untyped_records,
 )
 from .validate import Validator, events_at
 
@@ -426,14 +427,10 @@ def _fresh_batch(
     erasing is idempotent, so every copy of one erases."""
     if typed is not None:
         typed.receive((r.partition, r.offset) for r in batch)
-    have = typed if typed is not None else {}
-    # Records the resolve step did not hand over typed are opened (one call for all), put back in place.
-    untyped = [i for i, r in enumerate(batch) if (r.partition, r.offset) not in have]
+    # Records the resolve step did not hand over typed are opened (one call for all) and parsed.
+    untyped = untyped_records(batch, typed)
     stats.handed += len(batch) - len(untyped)
-    batch = list(batch)
-    for i, record in zip(untyped, open_records([batch[i] for i in untyped]), strict=True):
-        batch[i] = record
-    items, unreadable = parse_resolved_records(batch, typed)
+    items, unreadable = parse_resolved_records(batch, typed, open_records(untyped))
     stats.unreadable += len(unreadable)
     fresh, dropped = fresh_items(items, applied.known([applied_key(item) for item, _, _ in items]))
     stats.duplicates += dropped

@@ -71,6 +71,7 @@ from .steps import (
     merge_rows,
     parse_resolved_records,
     resolve_batch,
+    untyped_records,
 )
 from .validate import Validator, events_at
 
@@ -402,10 +403,9 @@ class Pipeline:
         # Those this worker sent itself are taken typed; only the others are opened and parsed.
         typed = self._sent.take(records)
         self.metrics.handed += len(typed)
-        untyped = [r for r in records if (r.partition, r.offset) not in typed]
-        opened = iter(await self._opened("open resolved records", self.resources.resolved_codec, untyped))
-        records = [r if (r.partition, r.offset) in typed else next(opened) for r in records]
-        items, unreadable = parse_resolved_records(records, typed)
+        untyped = untyped_records(records, typed)
+        opened = await self._opened("open resolved records", self.resources.resolved_codec, untyped)
+        items, unreadable = parse_resolved_records(records, typed, opened)
         for record, exc in unreadable:  # not ours to fix by retrying: count it and say where it is
             self.metrics.skipped["unreadable resolved record"] += 1
             log.error("skipping unreadable resolved record %d/%d: %s", record.partition, record.offset, exc)

@@ -7,7 +7,8 @@ executor thread that owns the client.
 
 - validate: `Validator` (`streams/validate.py`) — bad records become dead letters with the reason.
 - resolve: `resolve_batch` — each valid event through the `ResolveStage`, in log order.
-- project: `parse_resolved_records`, `fresh_items`, `load_states`, `fold_batch`, `write_batch`.
+- project: `untyped_records`, `parse_resolved_records`, `fresh_items`, `load_states`, `fold_batch`,
+  `write_batch`.
 - dead letters: `dead_letter_rows`.
 - merges: `merge_rows` over a `MergeMap` kept by the caller, applied incrementally.
 - account signals: `account_signals` — a pass over the read models after projecting (not per batch).
@@ -101,19 +102,35 @@ def resolve_batch(stage: ResolveStage, valid: Iterable[tuple[LogRecord, Event]])
 # --- project ---------------------------------------------------------------------------------------------
 
 
+def untyped_records(
+    records: Iterable[LogRecord], typed: Mapping[tuple[int, int], ResolvedTouchpoint] | None
+) -> list[LogRecord]:
+    """The records `typed` does not hold (by (partition, offset)), in order: those to open and parse."""
+    if not typed:
+        return list(records)
+    return [r for r in records if (r.partition, r.offset) not in typed]
+
+
 def parse_resolved_records(
-    records: Iterable[LogRecord], typed: MutableMapping[tuple[int, int], ResolvedTouchpoint] | None = None
+    records: Iterable[LogRecord],
+    typed: MutableMapping[tuple[int, int], ResolvedTouchpoint] | None = None,
+    opened: Iterable[LogRecord] | None = None,
 ) -> tuple[list[Item], list[tuple[LogRecord, EventParseError]]]:
     """The batch's resolved touchpoints, and the records that are not one (not fixable by a retry: the
     caller counts and reports them, and moves on). `typed` holds touchpoints this process appended itself,
-    by (partition, offset): taken from there instead of parsed again (each is handed out once)."""
+    by (partition, offset): taken from there instead of parsed again (each is handed out once). `opened`:
+    the `untyped_records` of the batch opened (same order), parsed in their place; else the records are
+    parsed as they are."""
     items: list[Item] = []
     unreadable: list[tuple[LogRecord, EventParseError]] = []
+    rest = iter(opened) if opened is not None else None
     for record in records:
         known = typed.pop((record.partition, record.offset), None) if typed is not None else None
         if known is not None:
             items.append((known, record.partition, record.offset))
             continue
+        if rest is not None:
+            record = next(rest)
         try:
             items.append((parse_resolved(record.value), record.partition, record.offset))
         except EventParseError as exc:

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import orjson
 import pytest
+from event_examples import wire_event
 
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
+from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.projections.merges import MergeMap
 from touchstream.streams.embedded import PROJECT_GROUP, project_dead_letters, project_merges
 from touchstream.streams.ports import LogRecord
-from touchstream.streams.steps import dead_letter_rows, merge_rows
+from touchstream.streams.steps import dead_letter_rows, merge_rows, parse_resolved_records, untyped_records
 from touchstream.streams.validate import DeadLetter
 
 
@@ -95,3 +97,21 @@ def test_merge_rows_follow_the_master_records_order_not_the_batchs() -> None:
     messages = [orjson.loads(merged(2, b, c)), orjson.loads(merged(1, a, b))]
     rows = merge_rows(MergeMap(), messages)
     assert [(m, s, v) for m, s, _active, _reason, v in rows][-2:] == [(a, c, 2), (b, c, 2)]
+
+
+def test_a_batchs_typed_touchpoints_are_taken_and_only_the_others_opened_and_parsed_in_place() -> None:
+    def touchpoint(n: int) -> ResolvedTouchpoint:
+        event = parse_event(wire_event("EmailOpened", 1, identifiers={"email": f"p{n}@acme.com"}))
+        return ResolvedTouchpoint(event, f"contact-{n}", raw_partition=0, raw_offset=n)
+
+    a, b, c = touchpoint(1), touchpoint(2), touchpoint(3)
+    batch = [LogRecord(0, offset, None, b"sealed", 0.0) for offset in range(4)]
+    typed = {(0, 1): a}
+    untyped = untyped_records(batch, typed)
+    assert [r.offset for r in untyped] == [0, 2, 3]
+    opened = [LogRecord(0, 0, None, b.to_json(), 0.0), LogRecord(0, 2, None, b"not json", 0.0)]
+    opened.append(LogRecord(0, 3, None, c.to_json(), 0.0))
+    items, unreadable = parse_resolved_records(batch, typed, opened)
+    assert [(item, offset) for item, _, offset in items] == [(b, 0), (a, 1), (c, 3)]
+    assert [(record.offset, record.value) for record, _ in unreadable] == [(2, b"not json")]
+    assert typed == {}  # each typed touchpoint is handed out once
