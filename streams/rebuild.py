@@ -83,8 +83,9 @@ def rebuild(
                 tables=tables,
             )
         # One guard per set of tables written: the shadow touchpoints, then the live ones after the swap.
-        guard = applied.get(suffix) or AppliedEvents(store, suffix, tables, fresh_tables=suffix == SHADOW)
-        applied[suffix] = guard
+        guard = applied.setdefault(
+            suffix, AppliedEvents(store, suffix, tables, fresh_tables=suffix == SHADOW)
+        )
         if suffix == "" and not guard.in_store:
             guard.seen = applied[SHADOW].seen
         return project_until_caught_up(
