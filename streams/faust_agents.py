@@ -104,6 +104,7 @@ class WorkerMetrics:
     """Counters a worker keeps; logged on every retry and by the periodic summary."""
 
     records: Counter[str] = field(default_factory=Counter)  # per agent: records taken
+    batches: Counter[str] = field(default_factory=Counter)  # per agent: batches taken (records/batches: size)
     retries: Counter[str] = field(default_factory=Counter)  # per effect: failed attempts
     skipped: Counter[str] = field(default_factory=Counter)  # records that can never be processed
     stalls: Counter[str] = field(default_factory=Counter)  # per effect: attempts still waiting, per period
@@ -121,7 +122,8 @@ class WorkerMetrics:
 
     def summary(self) -> str:
         return (
-            f"records={dict(self.records)} resolved={self.resolved} unresolved={self.unresolved} "
+            f"records={dict(self.records)} batches={dict(self.batches)} "
+            f"resolved={self.resolved} unresolved={self.unresolved} "
             f"dead_lettered={self.dead_lettered} "
             f"rows={self.rows_written} messages={self.messages_sent} merges={self.merges} "
             f"webhooks={self.webhooks} retries={dict(self.retries)} stalls={dict(self.stalls)} "
@@ -363,6 +365,7 @@ class Pipeline:
     async def ingest(self, records: Sequence[LogRecord]) -> int:
         """Returns how many touchpoints went to `touchpoints.resolved`."""
         self.metrics.records["ingest"] += len(records)
+        self.metrics.batches["ingest"] += 1
         # In the embedded runner's order (steps.arrival_order), not the order Faust took the partitions in.
         records = await self._opened("open raw records", self.resources.raw_codec, arrival_order(records))
         valid = self._validator.validate(records)  # pure apart from filling the DLQ buffer
@@ -399,6 +402,7 @@ class Pipeline:
     async def project(self, records: Sequence[LogRecord]) -> int:
         """Returns how many rows were written."""
         self.metrics.records["project"] += len(records)
+        self.metrics.batches["project"] += 1
         generation = self.generation
         # Those this worker sent itself are taken typed; only the others are opened and parsed.
         typed = self._sent.take(records)
@@ -458,6 +462,7 @@ class Pipeline:
     async def masterdata(self, records: Sequence[LogRecord]) -> int:
         """Returns how many contact_merges rows were written."""
         self.metrics.records["masterdata"] += len(records)
+        self.metrics.batches["masterdata"] += 1
         records = await self._opened("open masterdata records", self.resources.masterdata_codec, records)
         messages, unreadable = masterdata_messages(records)
         for record in unreadable:
@@ -530,6 +535,7 @@ class Pipeline:
     # --- deadletters: touchpoints.dlq -> dead_letters (the data-quality view counts them) -----------------
     async def dead_letters(self, records: Sequence[LogRecord]) -> int:
         self.metrics.records["deadletters"] += len(records)
+        self.metrics.batches["deadletters"] += 1
         rows, unreadable = dead_letter_rows(records)
         for record, exc in unreadable:
             self.metrics.skipped["unreadable dead letter"] += 1

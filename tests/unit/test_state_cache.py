@@ -38,7 +38,7 @@ def test_a_state_comes_back_as_it_went_in() -> None:
 
 def test_a_state_costs_at_most_two_kilobytes_in_the_cache() -> None:
     states = real_states()
-    cache = StateCache()
+    cache = StateCache(hot=0)  # the bytes alone (the decoded tier is a few thousand states, not a million)
     cache.update(states)
     assert len(cache) == len(states)
     assert cache.nbytes / len(cache) <= 2048
@@ -49,7 +49,7 @@ def test_a_state_costs_at_most_two_kilobytes_in_the_cache() -> None:
 def test_the_least_recently_used_state_goes_first_past_the_bound() -> None:
     state = next(iter(real_states(1).values()))
     ids = [f"contact-{n:03d}" for n in range(12)]  # same length: every entry costs the same
-    probe = StateCache()
+    probe = StateCache(hot=0)
     probe[ids[0]] = state
     cache = StateCache(max_bytes=probe.nbytes * 10)
     for contact_id in ids[:10]:
@@ -67,3 +67,52 @@ def test_the_least_recently_used_state_goes_first_past_the_bound() -> None:
 def test_a_cache_without_room_is_refused() -> None:
     with pytest.raises(ValueError, match="positive size"):
         StateCache(max_bytes=0)
+
+
+def test_recently_used_states_are_handed_out_decoded_and_written_back_only_when_changed() -> None:
+    states = real_states(30)
+    cache = StateCache(hot=10)
+    cache.update(states)
+    ids = list(states)
+    assert len(cache) == 30
+    assert (cache.decodes, cache.encodes) == (0, 20)
+    # The last ten went in decoded and are handed out as they are; the first twenty were encoded.
+    assert all(cache[c] is states[c] for c in ids[20:])
+    assert cache.decodes == 0
+    read = cache[ids[0]]  # decoded once, then hot
+    assert read == states[ids[0]]
+    assert read is not states[ids[0]]
+    assert cache[ids[0]] is read
+    assert cache.decodes == 1
+    cache[ids[0]] = read  # handed back unchanged: its bytes stay, nothing is encoded
+    changed = read.copy()
+    changed.version += 1
+    cache[ids[1]] = changed
+    assert cache.encodes == 20 + 2  # the hot states that made room for ids[0] and ids[1]
+    # Push every hot state out: each comes back equal, whether its bytes were kept or written anew.
+    for contact_id in ids[2:20]:
+        assert cache[contact_id] == states[contact_id]
+    assert cache[ids[0]] == states[ids[0]]
+    assert cache[ids[1]] == changed
+    assert sorted(cache) == sorted(ids)
+    assert len(cache) == 30
+    del cache[ids[1]]
+    assert ids[1] not in cache
+    assert len(cache) == 29
+    with pytest.raises(KeyError):
+        cache[ids[1]]
+
+
+def test_the_decoded_tier_counts_against_the_bound() -> None:
+    states = real_states(50)
+    small = StateCache(max_bytes=100_000)  # room for two decoded states at a quarter of the bound
+    assert small.hot_max == 2
+    small.update(states)
+    assert small.nbytes <= small.max_bytes
+    assert small.evictions > 0
+    kept = 0
+    for contact_id, state in states.items():  # reading one may push another out: ask each in turn
+        if contact_id in small:
+            assert small[contact_id] == state
+            kept += 1
+    assert kept
