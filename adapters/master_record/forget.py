@@ -9,8 +9,9 @@ names no one (`CLEAR_FIELDS`: event ids, attribute names, sources, codes) — id
 attribute values, names and company names go.
 
 The linker's kept entries of these contacts (link_cache.py) are deleted, not rewritten: they are made
-again from the rewritten events when next read. The rewrite adds no event, so it is counted in a table of
-its own (kept.py), and any process that kept these aggregates in memory drops them before its next batch.
+again from the rewritten events when next read. The rewrite adds no event, so it is counted and its
+aggregates logged in tables of their own (kept.py), and any process that kept these aggregates in memory
+drops them before its next batch.
 
 SQLite: rewritten with `secure_delete` on, and the write-ahead log checkpointed and truncated, so the old
 bytes leave the files. PostgreSQL: the old row versions are dead tuples until VACUUM, which runs after the
@@ -176,7 +177,7 @@ def _forget_sqlite(conn: sqlite3.Connection, ids: list[UUID]) -> int:
                     updates,
                 )
                 replaced += count
-        bump_forget_count(conn, "?")  # other processes drop the aggregates they kept (kept.py)
+        bump_forget_count(conn, "?", ids)  # other processes drop these if they kept them (kept.py)
     # The write-ahead log still holds the pages as they were: copy it into the file and empty it.
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return replaced
@@ -211,7 +212,7 @@ def _forget_postgres(conn: psycopg.Connection[Any], ids: list[UUID]) -> int:
                         updates,
                     )
                 replaced += count
-        bump_forget_count(conn, "%s")
+        bump_forget_count(conn, "%s", ids)
     # Only when idle: VACUUM cannot run inside a transaction.
     if (replaced or deleted) and not conn.info.transaction_status:
         autocommit = conn.autocommit

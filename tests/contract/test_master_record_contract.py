@@ -18,6 +18,7 @@ from event_examples import identity_event as event
 from touchstream.adapters.master_record import link_cache
 from touchstream.adapters.master_record.application import MasterRecord, _project
 from touchstream.adapters.master_record.bulk_read import read_many
+from touchstream.adapters.master_record.kept import FORGET_TABLE
 from touchstream.adapters.master_record.link_cache import entry_of
 from touchstream.adapters.master_record.linkage_read import (
     contact_ids,
@@ -219,6 +220,30 @@ class SharedStoreContract(MasterRecordContract):
                 app.prefetch([evidence_of(touch, app.identity)])
                 held = app.contact(contact_id)
             assert "Forgettina" not in str(vars(held))  # a snapshot taken from it would write it back
+        finally:
+            other.close()
+
+    def test_a_forgetting_elsewhere_drops_only_the_aggregates_it_rewrote(
+        self, url: str, app: MasterRecord
+    ) -> None:
+        other = MasterRecord.from_url(url)
+        try:
+            gone = in_a_batch(app, event({"email": "gone-only@acme-widgets.com"})).contact_id
+            stays = in_a_batch(app, event({"email": "stays@acme-widgets.com"})).contact_id
+            assert gone is not None
+            assert stays is not None
+            assert {gone, stays} <= app.kept.items.keys()
+            other.forget(other.erasure_scope(gone))
+            app.kept.begin()
+            assert gone not in app.kept.items
+            assert stays in app.kept.items  # an erasure no longer empties every process's cache
+            # A forgetting that logged nothing (an older version's): what it rewrote is unknown, all go.
+            store = sql_store(app)
+            assert store is not None
+            with store.datastore.transaction(commit=True) as cursor:
+                cursor.execute(f"UPDATE {store.table(FORGET_TABLE)} SET n = n + 1")
+            app.kept.begin()
+            assert not app.kept.items
         finally:
             other.close()
 
