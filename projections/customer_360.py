@@ -6,7 +6,7 @@ applied, so the newest state wins however often a batch is retried. Instants of 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -84,8 +84,9 @@ ENTRY_PART_SEPARATOR = "\x1f"
 
 
 def at(seconds: int) -> datetime:
-    """Unix seconds as the naive-UTC datetime both engines store (0 is "never")."""
-    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None) if seconds else NEVER
+    """Unix seconds as the naive-UTC datetime both engines store (0 is "never"). Added to the epoch: half
+    the time of `fromtimestamp(..., UTC).replace(tzinfo=None)`, and a profile row takes a dozen."""
+    return NEVER + timedelta(seconds=seconds) if seconds else NEVER
 
 
 def jsonable(value: Any) -> Any:

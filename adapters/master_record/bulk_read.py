@@ -23,8 +23,11 @@ from eventsourcing.persistence import StoredEvent
 
 from .sql_store import sql_store
 
-#: Ids per statement: far below SQLite's and PostgreSQL's parameter limits, and a batch's worth.
+#: Ids per statement: far below SQLite's parameter limit, and a batch's worth.
 CHUNK = 500
+#: On PostgreSQL the ids go as one array parameter, and each statement is a round trip: 10,000 absent ids
+#: (a batch of new people's identifiers) took 152 ms in chunks of 500, 62 ms in one.
+PG_CHUNK = 10_000
 
 Projector = Callable[[Any, Iterable[Any]], Any]
 Rows = list[tuple[Any, int, str, bytes]]
@@ -37,15 +40,16 @@ def read_many(app: Application[UUID], ids: Collection[UUID], project: Projector)
     if select is None:
         return _one_by_one(app, wanted, project)
     found: dict[UUID, Any] = {}
-    for start in range(0, len(wanted), CHUNK):
-        found.update(_read_chunk(app, wanted[start : start + CHUNK], select, project))
+    size = _chunk_size(app)
+    for start in range(0, len(wanted), size):
+        found.update(_read_chunk(app, wanted[start : start + size], select, project))
     return found
 
 
 def events_of_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
     """Every stored event of each of `ids`, oldest first, snapshots ignored (for a read that replays from
-    version 1); ids with no event are left out. One statement per `CHUNK` ids on SQLite and PostgreSQL,
-    the recorder's `select_events` per id on any other store."""
+    version 1); ids with no event are left out. One statement per `CHUNK` ids on SQLite (`PG_CHUNK` on
+    PostgreSQL), the recorder's `select_events` per id on any other store."""
     ids = list(dict.fromkeys(ids))
     select = _selector(app)
     found: dict[UUID, list[StoredEvent]] = {}
@@ -55,8 +59,9 @@ def events_of_many(app: Application[UUID], ids: Sequence[UUID]) -> dict[UUID, li
                 found[aggregate_id] = events
         return found
     table = _table(app.recorder)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    size = _chunk_size(app)
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
         for row in select(table, chunk, [0] * len(chunk)):
             stored = _stored(row)
             found.setdefault(stored.originator_id, []).append(stored)  # type: ignore[arg-type]
@@ -115,6 +120,11 @@ def _stored(row: tuple[Any, int, str, bytes]) -> StoredEvent:
 
 def _table(recorder: Any) -> str:
     return str(recorder.events_table_name)
+
+
+def _chunk_size(app: Application[UUID]) -> int:
+    store = sql_store(app)
+    return PG_CHUNK if store is not None and store.dialect == "postgres" else CHUNK
 
 
 def _selector(app: Application[UUID]) -> Selector | None:

@@ -33,6 +33,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
+from .bulk_read import PG_CHUNK
 from .sql_store import sql_store
 
 __all__ = ["CHUNK", "DEFAULT_KEPT", "FORGET_TABLE", "KeptAggregates", "bump_forget_count"]
@@ -170,8 +171,9 @@ def _sql_readers(
 
     def versions(ids: Sequence[UUID]) -> dict[UUID, int]:
         found: dict[UUID, int] = {}
-        for start in range(0, len(ids), CHUNK):
-            chunk = [key(i) for i in ids[start : start + CHUNK]]
+        size = CHUNK if match == "IN" else PG_CHUNK  # PostgreSQL takes the ids as one array
+        for start in range(0, len(ids), size):
+            chunk = [key(i) for i in ids[start : start + size]]
             where = f"IN ({','.join(mark * len(chunk))})" if match == "IN" else f"= ANY({mark}::uuid[])"
             with datastore.transaction(commit=False) as cursor:
                 cursor.execute(
