@@ -83,6 +83,24 @@ class KeyStoreContract:
         assert {(r.subject, r.generation) for r in store.reissued()} == {("s1", 2), ("s2", 2)}
         assert store.reissued_after_erasure == 2
 
+    def test_a_batch_of_subjects_gets_the_keys_one_at_a_time_would(self, store: Any, opener: Opener) -> None:
+        subjects = [f"m{n}" for n in range(1_200)]  # more than one statement's worth
+        first = store.data_keys(subjects[:400])
+        keys = store.data_keys(subjects)
+        assert len({key_id for key_id, _ in keys.values()}) == len(subjects)
+        assert all(keys[s] == first[s] for s in subjects[:400])  # the live ones are kept, not made again
+        other = opener(KEK, "kek-1")
+        try:
+            assert all(other.data_key(s, create=False) == keys[s] for s in subjects[::97])
+        finally:
+            other.close()
+        store.shred(subjects[:10], requested_by="dpo@us", reason="asked")
+        again = store.data_keys(subjects)
+        assert all(again[s] != keys[s] for s in subjects[:10])
+        assert all(again[s] == keys[s] for s in subjects[10:])
+        assert {(r.subject, r.generation) for r in store.reissued()} == {(s, 2) for s in subjects[:10]}
+        assert store.reissued_after_erasure == 10
+
     def test_rotating_the_kek_rewraps_every_live_key(self, store: Any, opener: Opener) -> None:
         key_id, key = store.data_key("s1", create=True)
         store.data_key("s2", create=True)
