@@ -765,6 +765,10 @@ class MasterRecord(Application[UUID]):
                 return
             start = batch[-1].id + 1
 
+    def suspects_by_id(self, ids: Sequence[UUID]) -> dict[UUID, DuplicateSuspect]:
+        """The steward-queue entries among `ids` (absent ones left out), read in one go."""
+        return self._find_many(DuplicateSuspect, ids)
+
     def _find_many(self, cls: type[A], ids: Sequence[UUID]) -> dict[UUID, A]:
         """`_find` of each of `ids` (absent ones left out): what a batch holds from it, the rest read at
         once."""
