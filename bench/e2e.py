@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import itertools
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -214,6 +215,7 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: dic
     ]
     store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
     raw = KafkaEventLog(BOOTSTRAP, prefix + topology.RAW)
+    measured = False
     try:
         # Warm up: the worker joined its group and every client is connected before the clock starts.
         warm = dataset(50, args.seed + 2000)[:1]
@@ -234,6 +236,7 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: dic
         consume_s = asyncio.run(bare_consumer(prefix + topology.RAW, n + warm_rows))
         insert_s = bare_insert(bulk, name + "_ceiling")
         latencies = {rate: freshness(raw, store, records, rate) for rate, records in fresh.items()}
+        measured = True
     finally:
         raw.close()
         for one in workers:
@@ -253,6 +256,10 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: dic
         kafka_admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         kafka_admin.delete_topics([t for t in kafka_admin.list_topics() if t.startswith(prefix)])
         kafka_admin.close()
+        if measured:  # the workers' data directory holds a key-encryption key: nothing to leave behind
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            print(f"the workers' logs are kept in {folder} (worker-N.log)", file=sys.stderr)
     return Measured(e2e_s, consume_s, insert_s, latencies)
 
 
