@@ -22,7 +22,7 @@ module would orphan its stored events and snapshots.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -36,6 +36,17 @@ from .identity import (
     weak_index_id,
 )
 from .survivorship import AttributeHistory, Observation, SurvivorshipRules, slot_of
+
+_A = TypeVar("_A", bound=Aggregate)
+
+
+def _new(cls: type[_A], created: str, aggregate_id: UUID, **fields: Any) -> _A:
+    """`cls(**fields)` with the id given: the library's metaclass call maps arguments to the signature
+    and asks `create_id` with filtered keywords on every creation; `Aggregate._create` (its explicit way
+    to create) with the id made by the same function does neither: 11 vs 22 us a contact, and resolving
+    a new person creates several aggregates. The created event is the same class with the same fields."""
+    return cls._create(getattr(cls, created), id=aggregate_id, **fields)
+
 
 # How a recorded event is named on masterdata.events (default: aggregate name + event name).
 _PUBLISHED_NAMES = {
@@ -70,6 +81,18 @@ class Contact(Aggregate):
     @staticmethod
     def create_id(anchor: str) -> UUID:
         return new_contact_id(anchor)
+
+    @classmethod
+    def new(cls, anchor: str, first_seen: datetime, role: bool = False, event_id: str = "") -> Contact:
+        return _new(
+            cls,
+            "Registered",
+            new_contact_id(anchor),
+            anchor=anchor,
+            first_seen=first_seen,
+            role=role,
+            event_id=event_id,
+        )
 
     @event("Registered")
     def __init__(self, anchor: str, first_seen: datetime, role: bool = False, event_id: str = "") -> None:
@@ -428,6 +451,18 @@ class Account(Aggregate):
     def create_id(anchor: str) -> UUID:
         return new_account_id(anchor)
 
+    @classmethod
+    def new(cls, anchor: str, provisional: bool, name: str | None = None, event_id: str = "") -> Account:
+        return _new(
+            cls,
+            "Opened",
+            new_account_id(anchor),
+            anchor=anchor,
+            provisional=provisional,
+            name=name,
+            event_id=event_id,
+        )
+
     @event("Opened")
     def __init__(self, anchor: str, provisional: bool, name: str | None = None, event_id: str = "") -> None:
         self.anchor = anchor
@@ -503,6 +538,18 @@ class IdentifierClaim(Aggregate):
     def create_id(key: str) -> UUID:
         return claim_id(key)
 
+    @classmethod
+    def new(cls, key: str, owner_id: UUID, owner_kind: str, event_id: str = "") -> IdentifierClaim:
+        return _new(
+            cls,
+            "Claimed",
+            claim_id(key),
+            key=key,
+            owner_id=owner_id,
+            owner_kind=owner_kind,
+            event_id=event_id,
+        )
+
     @event("Claimed")
     def __init__(self, key: str, owner_id: UUID, owner_kind: str, event_id: str = "") -> None:
         self.key = key
@@ -528,6 +575,10 @@ class WeakIndex(Aggregate):
     def create_id(key: str) -> UUID:
         return weak_index_id(key)
 
+    @classmethod
+    def new(cls, key: str) -> WeakIndex:
+        return _new(cls, "Created", weak_index_id(key), key=key)
+
     @event("Created")
     def __init__(self, key: str) -> None:
         self.key = key
@@ -551,6 +602,21 @@ class DuplicateSuspect(Aggregate):
     @staticmethod
     def create_id(contact_id: UUID, other_id: UUID, reason: str) -> UUID:
         return suspect_id(contact_id, other_id, reason)
+
+    @classmethod
+    def new(
+        cls, contact_id: UUID, other_id: UUID, reason: str, identifier: str, event_id: str
+    ) -> DuplicateSuspect:
+        return _new(
+            cls,
+            "Raised",
+            suspect_id(contact_id, other_id, reason),
+            contact_id=contact_id,
+            other_id=other_id,
+            reason=reason,
+            identifier=identifier,
+            event_id=event_id,
+        )
 
     @event("Raised")
     def __init__(self, contact_id: UUID, other_id: UUID, reason: str, identifier: str, event_id: str) -> None:

@@ -507,7 +507,7 @@ class MasterRecord(Application[UUID]):
         contact: Contact | None = None
         if plan.contact_id is not None:
             if plan.is_new_contact:
-                contact = Contact(
+                contact = Contact.new(
                     anchor=plan.anchor,
                     first_seen=ev.occurred_at,
                     role=plan.role_contact,
@@ -572,11 +572,11 @@ class MasterRecord(Application[UUID]):
                 claim.count_merge(survivor_id=contact.id, merged_id=merge.merged)
                 _touch(touched, claim)
         for key in plan.claims:
-            claim = IdentifierClaim(key=key, owner_id=contact.id, owner_kind="contact", event_id=ev.event_id)
+            claim = IdentifierClaim.new(key, contact.id, "contact", ev.event_id)
             _touch(touched, claim)
         contact.attach(list(plan.claims), list(plan.weak_adds), ev.event_id)
         for key in plan.weak_adds:
-            index = snap.weak.get(key) or WeakIndex(key=key)
+            index = snap.weak.get(key) or WeakIndex.new(key)
             index.add(contact.id)
             _touch(touched, index)
         # The steward queue's entries this plan may raise, withdraw or close, read at once (a merge asks
@@ -588,7 +588,7 @@ class MasterRecord(Application[UUID]):
         for suspect in plan.suspects:
             if self._find(DuplicateSuspect, suspect_id(suspect.contact_id, suspect.other_id, suspect.reason)):
                 continue  # already in the queue (or decided): one suspect per pair and reason
-            raised = DuplicateSuspect(
+            raised = DuplicateSuspect.new(
                 contact_id=suspect.contact_id,
                 other_id=suspect.other_id,
                 reason=suspect.reason,
@@ -626,11 +626,9 @@ class MasterRecord(Application[UUID]):
             return None
         account = snap.accounts.get(target.account_id)
         if account is None:
-            account = Account(
-                anchor=target.anchor, provisional=target.provisional, name=target.name, event_id=ev.event_id
-            )
+            account = Account.new(target.anchor, target.provisional, target.name, ev.event_id)
         for key in target.claims:
-            claim = IdentifierClaim(key=key, owner_id=account.id, owner_kind="account", event_id=ev.event_id)
+            claim = IdentifierClaim.new(key, account.id, "account", ev.event_id)
             _touch(touched, claim)
         account.claim(list(target.claims), ev.event_id)
         _touch(touched, account)

@@ -124,9 +124,8 @@ def bump_forget_count(cursor: Any, mark: str, aggregate_ids: Sequence[UUID]) -> 
 def _create_forget_tables(cursor: Any, table: str, log: str) -> None:
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {log} (n BIGINT NOT NULL, aggregate_id TEXT NOT NULL)")
-    cursor.execute(
-        f"CREATE INDEX IF NOT EXISTS {FORGET_LOG}_n ON {log} (n)"
-    )  # a bare name: PostgreSQL's rule
+    # The index's name is bare (PostgreSQL puts an index in its table's schema and refuses a qualified name).
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {FORGET_LOG}_n ON {log} (n)")
 
 
 def _first(row: Any) -> int:

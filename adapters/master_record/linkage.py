@@ -331,9 +331,7 @@ class Linker:
         merging = scored.probability >= self.thresholds.merge and bool(strong)
         if merging:
             evidence += f" strong={','.join(strong)}"
-        raised = DuplicateSuspect(
-            contact_id=a, other_id=b, reason=REASON, identifier=evidence, event_id=ACTOR
-        )
+        raised = DuplicateSuspect.new(a, b, REASON, evidence, ACTOR)
         if self._raised is not None:
             self._raised.add(raised.id)
         if not merging:

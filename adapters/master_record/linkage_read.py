@@ -97,7 +97,7 @@ def _replayed(master: MasterRecord, contact_id: UUID, stored_events: Iterable[St
 
 def fresh_suspect(raised: DuplicateSuspect) -> DuplicateSuspect:
     """An unsaved suspect raised again (a failed write collected the events of the one given)."""
-    return DuplicateSuspect(
+    return DuplicateSuspect.new(
         contact_id=raised.contact_id,
         other_id=raised.other_id,
         reason=raised.reason,

@@ -8,6 +8,9 @@ field, or moving an aggregate, would orphan what is stored; this list is that co
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
 
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic, resolve_topic
@@ -86,3 +89,49 @@ def test_every_recorded_event_keeps_its_topic_and_its_fields() -> None:
         assert resolve_topic(f"{MODULE}:{name}") is cls
         own = [f.name for f in dataclasses.fields(cls) if f.name not in _HEADER]
         assert own == STORED[name], name
+
+
+def _created(aggregate: Any) -> tuple[type[Any], dict[str, Any], dict[str, Any]]:
+    (event,) = aggregate.collect_events()
+    fields = {k: v for k, v in vars(event).items() if k != "timestamp"}
+    state = {k: v for k, v in vars(aggregate).items() if k not in ("_created_on", "_modified_on")}
+    return type(event), fields, state
+
+
+def test_new_creates_what_the_constructor_would() -> None:
+    """`X.new(...)` (the id given, `Aggregate._create`) records the same created event as `X(...)`."""
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    a, b = uuid4(), uuid4()
+    pairs = [
+        (
+            master_record.Contact.new("email:jane@acme.com", now, True, "e1"),
+            master_record.Contact(anchor="email:jane@acme.com", first_seen=now, role=True, event_id="e1"),
+        ),
+        (
+            master_record.Account.new("domain:acme.com", True, "Acme", "e2"),
+            master_record.Account(anchor="domain:acme.com", provisional=True, name="Acme", event_id="e2"),
+        ),
+        (
+            master_record.IdentifierClaim.new("email:jane@acme.com", a, "contact", "e3"),
+            master_record.IdentifierClaim(
+                key="email:jane@acme.com", owner_id=a, owner_kind="contact", event_id="e3"
+            ),
+        ),
+        (
+            master_record.WeakIndex.new("phone:+14155550100"),
+            master_record.WeakIndex(key="phone:+14155550100"),
+        ),
+        (
+            master_record.DuplicateSuspect.new(a, b, "shared_phone", "phone:+14155550100", "e4"),
+            master_record.DuplicateSuspect(
+                contact_id=a,
+                other_id=b,
+                reason="shared_phone",
+                identifier="phone:+14155550100",
+                event_id="e4",
+            ),
+        ),
+    ]
+    for made, constructed in pairs:
+        assert made.id == constructed.id
+        assert _created(made) == _created(constructed)
