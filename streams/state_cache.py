@@ -63,8 +63,8 @@ class StateCache(MutableMapping[str, ContactState]):
         self.decodes = 0  # states read back from bytes
         self.encodes = 0  # states written to bytes
         self._blobs: OrderedDict[str, bytes] = OrderedDict()
+        # A contact may be in both: hot, with bytes still current (it was read and not changed since).
         self._hot: OrderedDict[str, ContactState] = OrderedDict()
-        self._both = 0  # contacts whose state is hot and whose bytes are still current
 
     @classmethod
     def of_megabytes(cls, megabytes: float) -> StateCache:
@@ -79,8 +79,7 @@ class StateCache(MutableMapping[str, ContactState]):
         self._blobs.move_to_end(contact_id)
         state = decode_state(blob)
         self.decodes += 1
-        if self.hot_max:
-            self._both += 1  # decoded, unchanged: the bytes stay current
+        if self.hot_max:  # decoded, unchanged: the bytes stay current beside it
             self._make_hot(contact_id, state)
         return state
 
@@ -89,8 +88,6 @@ class StateCache(MutableMapping[str, ContactState]):
             self._hot.move_to_end(contact_id)
             return
         if contact_id in self._blobs:  # stale now
-            if contact_id in self._hot:
-                self._both -= 1
             self.nbytes -= _cost(contact_id, self._blobs.pop(contact_id))
         if self.hot_max:
             self._make_hot(contact_id, state)
@@ -106,8 +103,6 @@ class StateCache(MutableMapping[str, ContactState]):
             self.nbytes -= _HOT_COST
         if blob is not None:
             self.nbytes -= _cost(contact_id, blob)
-        if hot is not None and blob is not None:
-            self._both -= 1
 
     def __contains__(self, contact_id: object) -> bool:
         return contact_id in self._hot or contact_id in self._blobs
@@ -117,12 +112,12 @@ class StateCache(MutableMapping[str, ContactState]):
         yield from [c for c in self._blobs if c not in self._hot]
 
     def __len__(self) -> int:
-        return len(self._hot) + len(self._blobs) - self._both
+        return len(self._blobs) + sum(1 for c in self._hot if c not in self._blobs)  # the hot tier is small
 
     def clear(self) -> None:
         self._blobs.clear()
         self._hot.clear()
-        self.nbytes = self._both = 0
+        self.nbytes = 0
 
     def _make_hot(self, contact_id: str, state: ContactState) -> None:
         if contact_id not in self._hot:
@@ -132,9 +127,7 @@ class StateCache(MutableMapping[str, ContactState]):
         while len(self._hot) > self.hot_max:
             cold, cold_state = self._hot.popitem(last=False)
             self.nbytes -= _HOT_COST
-            if cold in self._blobs:  # left unchanged: its bytes are current
-                self._both -= 1
-            else:
+            if cold not in self._blobs:  # changed while hot: its bytes are written now
                 self._put_blob(cold, self._encode(cold_state))
         self._trim()
 
@@ -151,9 +144,7 @@ class StateCache(MutableMapping[str, ContactState]):
         while self.nbytes > self.max_bytes and len(self._blobs) > 1:
             evicted, gone = self._blobs.popitem(last=False)
             self.nbytes -= _cost(evicted, gone)
-            if evicted in self._hot:
-                self._both -= 1  # still held decoded
-            else:
+            if evicted not in self._hot:  # else still held decoded
                 self.evictions += 1
 
 

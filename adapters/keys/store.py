@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ...streams.ports import batched
+
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
@@ -80,11 +82,6 @@ class _Connection(Protocol):
 
 #: Subjects (or values) bound per statement: far below SQLite's and PostgreSQL's parameter limits.
 _IDS_PER_STATEMENT = 500
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _now() -> str:
@@ -152,7 +149,7 @@ class _KeyStore:
     def _live_many(self, tx: _Connection, subjects: Sequence[str]) -> dict[str, tuple[str, bytes]]:
         """Each subject's live key (its newest generation not shredded); subjects without one are left out."""
         newest: dict[str, tuple[int, str, str, bytes]] = {}
-        for chunk in _chunks(subjects, _IDS_PER_STATEMENT):
+        for chunk in batched(subjects, _IDS_PER_STATEMENT):
             marks = ", ".join("?" for _ in chunk)
             for subject, generation, key_id, kek_id, wrapped in self._q(
                 tx,
@@ -176,7 +173,7 @@ class _KeyStore:
         found = self._live_many(tx, subjects)
         todo = [s for s in subjects if s not in found]
         latest: dict[str, int] = {}
-        for chunk in _chunks(todo, _IDS_PER_STATEMENT):
+        for chunk in batched(todo, _IDS_PER_STATEMENT):
             marks = ", ".join("?" for _ in chunk)
             for subject, generation in self._q(
                 tx,
@@ -193,7 +190,7 @@ class _KeyStore:
             wrapped = self._wrap(key, key_id, subject, self._kek_id)
             rows.append((subject, generation, key_id, self._kek_id, wrapped, _now()))
         inserted: set[str] = set()
-        for chunk in _chunks(rows, _IDS_PER_STATEMENT // 6):
+        for chunk in batched(rows, _IDS_PER_STATEMENT // 6):
             values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in chunk)
             returned = self._q(
                 tx,

@@ -33,6 +33,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
+from ...streams.ports import batched
 from .bulk_read import PG_CHUNK
 from .sql_store import sql_store
 
@@ -114,10 +115,9 @@ def bump_forget_count(cursor: Any, mark: str, aggregate_ids: Sequence[UUID]) -> 
     )
     row = cursor.execute(f"SELECT n FROM {FORGET_TABLE} WHERE id = {mark}", (1,)).fetchone()
     count = _first(row)
-    for start in range(0, len(aggregate_ids), CHUNK):
-        chunk = aggregate_ids[start : start + CHUNK]
+    for chunk in batched([(count, str(aggregate_id)) for aggregate_id in aggregate_ids], CHUNK):
         values = ", ".join(f"({mark}, {mark})" for _ in chunk)
-        params = [p for aggregate_id in chunk for p in (count, str(aggregate_id))]
+        params = [value for row in chunk for value in row]
         cursor.execute(f"INSERT INTO {FORGET_LOG} (n, aggregate_id) VALUES {values}", params)
 
 
