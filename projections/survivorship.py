@@ -80,9 +80,13 @@ class Observation:
         return slot_of(self.manual, self.source, self.value)
 
 
+#: Between a slot's parts: the master record's forgetting rewrites only keys that have it (they quote values).
+SLOT_SEPARATOR = "|"
+
+
 def slot_of(manual: bool, source: str, value: str) -> str:
     """`Observation.slot` without building the observation (replaying a contact reads one per event)."""
-    return f"{int(manual)}|{source}|{value}"
+    return f"{int(manual)}{SLOT_SEPARATOR}{source}{SLOT_SEPARATOR}{value}"
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,7 @@ class Pipeline:
                     delay,
                     type(exc).__name__,
                     exc,
+                    exc_info=failures == 1,  # where it failed, once a streak: a bug retries for ever
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_policy.max_delay_s)

@@ -29,6 +29,7 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from ...projections.survivorship import SLOT_SEPARATOR
 from .kept import bump_forget_count
 from .link_cache import TABLE as LINK_TABLE
 
@@ -46,6 +47,7 @@ CLEAR_FIELDS = frozenset(
         "source",
         "department",
         "basis",
+        "account_basis",  # the aggregate's copy of an event's `basis`
         "owner_kind",
         "status",
         "reason",
@@ -63,8 +65,9 @@ Connection = sqlite3.Connection | psycopg.Connection[Any]
 
 def scrub(value: Any) -> tuple[Any, int]:
     """`value` with its personal strings replaced, and how many were replaced. A dict key that quotes
-    one of them (a contact's observations are keyed `rank|source|value`) has it replaced too, numbered
-    when two keys would become one."""
+    one of them (an observation's slot, `rank|source|value`: the only keys made of values) has it
+    replaced too, numbered when two keys would become one. No other key is touched: attribute and field
+    names stay, whatever a value spells (a value "merge" once renamed `merged_into`)."""
     personal: set[str] = set()
     scrubbed, count = _scrub_values(value, "", personal)
     quoted = sorted((v for v in personal if len(v) >= 3), key=len, reverse=True)
@@ -98,7 +101,7 @@ def _scrub_keys(value: Any, quoted: list[str]) -> Any:
     out: dict[str, Any] = {}
     for key, inner in value.items():
         new = key
-        for text in quoted:
+        for text in quoted if SLOT_SEPARATOR in key else ():
             new = new.replace(text, ERASED)
         if new != key and new in out:
             new = f"{new}#{len(out)}"
