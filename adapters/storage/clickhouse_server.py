@@ -127,6 +127,28 @@ class ClickHouseServerStore(AbstractReadStore):
             raise ReadStoreError(self.engine, sql, exc) from exc
         return [(str(n), str(t)) for n, t in columns], [tuple(r) for r in rows]
 
+    def query_chunked(
+        self, sql: str, name: str, values: Sequence[Any], params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """One query however many values, when they are strings and this is one server: the values travel
+        as a temporary table of the query (the protocol's external data, a data block), named in place of
+        ``%(name)s``, instead of as SQL text to parse. 3,000 event ids (a worker's applied-events check
+        each batch) took 44-130 ms as an ``IN`` list on 18.16 and 11-24 ms as a table. On a cluster, or
+        for other values, the lists of the port (`in_chunk` at a time)."""
+        marker = f"%({name})s"
+        if self.cluster or marker not in sql or not values or any(type(v) is not str for v in values):
+            return super().query_chunked(sql, name, values, params)
+        table = f"_{check_identifier(name)}_values"
+        sql = sql.replace(marker, table)
+        self._check_open(sql)
+        data = [{"value": value} for value in values]
+        external = [{"name": table, "structure": [("value", "String")], "data": data}]
+        try:
+            rows = self._client.execute(sql, dict(params) if params else None, external_tables=external)
+        except Exception as exc:
+            raise ReadStoreError(self.engine, sql, exc) from exc
+        return [tuple(r) for r in rows]
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         check_identifier(table, qualified=True)
         names = [check_identifier(c) for c in columns]

@@ -216,6 +216,27 @@ class ReadStoreContract:
             assert store.query("SELECT %(s)s, length(%(s)s)", {"s": s}) == [(s, len(s.encode()))]
         assert store.query("SELECT count() FROM texts") == [(len(rows),)]
 
+    def test_long_value_lists_answer_as_short_ones(self) -> None:
+        """`query_chunked`: any number of values (the server's are sent as a table of the query, not
+        as SQL text), hostile ones included, with other parameters beside them."""
+        store = self.store
+        store.execute("CREATE TABLE listed (id UInt32, s String) ENGINE = MergeTree ORDER BY s")
+        rows = [(i, f"id-{i}") for i in range(5_000)] + [
+            (9_000 + i, s) for i, s in enumerate(HOSTILE_STRINGS)
+        ]
+        store.insert_rows("listed", ["id", "s"], rows)
+        wanted = [s for _, s in rows[::2]] + [f"absent-{i}" for i in range(3_000)]
+        found = store.query_chunked(
+            "SELECT id, s FROM listed WHERE s IN %(ids)s AND id >= %(least)s ORDER BY id",
+            "ids",
+            wanted,
+            {"least": 1},
+        )
+        assert found == [row for row in rows[::2] if row[0] >= 1]
+        assert store.query_chunked("SELECT s FROM listed WHERE s IN %(ids)s", "ids", []) == []
+        numbers = "SELECT number FROM numbers(10) WHERE number IN %(ids)s ORDER BY number"
+        assert store.query_chunked(numbers, "ids", [3, 1]) == [(1,), (3,)]
+
     def test_any_text_round_trips(self) -> None:
         store = self.store
         store.execute("CREATE TABLE any_text (s String) ENGINE = MergeTree ORDER BY tuple()")
@@ -436,6 +457,17 @@ class TestClickHouseServerStore(ReadStoreContract):
     def create_store(self, request: pytest.FixtureRequest, database: str) -> AbstractReadStore:
         host, port = request.getfixturevalue("clickhouse_endpoint")
         return ClickHouseServerStore(host, port, database, create_database=True)
+
+    def test_string_values_go_as_one_table_of_the_query(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Not as `in_chunk`-long SQL lists (`query`): one statement, whatever their number."""
+
+        def refused(sql: str, params: object = None) -> list[tuple[Any, ...]]:
+            raise AssertionError(f"asked as SQL text: {sql}")
+
+        monkeypatch.setattr(self.store, "query", refused)
+        ids = [str(n) for n in range(10_000)]
+        sql = "SELECT count() FROM numbers(20000) WHERE toString(number) IN %(ids)s"
+        assert self.store.query_chunked(sql, "ids", ids) == [(10_000,)]
 
     def test_same_results_as_chdb(self, chdb_path: Path, unique_name: str) -> None:
         """One projection script, both engines, equal answers (column names and types included)."""
