@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -403,11 +403,27 @@ class MasterRecord(Application[UUID]):
                 except IntegrityError as exc:
                     self.conflicts += 1
                     raise BatchConflict(str(exc)) from exc
+                for aggregate_id in self._forget_again(batch.touched.keys()):
+                    batch.loaded.pop(aggregate_id, None)
             # Kept only once saved: what a failed batch read (taken out of `kept`) may hold changes that
             # were never written, and is read again from the store.
             self.kept.keep(batch.loaded.values())
         finally:
             self._batch = None
+
+    def _forget_again(self, saved: Collection[UUID]) -> set[UUID]:
+        """After a batch's save: those of `saved` that another process forgot while the batch ran. The
+        batch held them in memory with the values since forgotten and wrote them back (its events, a
+        snapshot, the linker's entry), so they are forgotten again. A forgetting locks writers out of
+        the tables it rewrites (forget.py): it either saw this batch's rows or is counted by now. One
+        that logged nothing (an older version's) is not acted on: which aggregates it meant is unknown."""
+        forgotten = self.kept.forgotten_since_begin()
+        again = set(saved) & forgotten if forgotten else set()
+        if again and self.store_url is not None:
+            from .forget import forget_contact_values
+
+            forget_contact_values(self.store_url, again)
+        return again
 
     def prefetch(self, evidence: Sequence[Evidence]) -> None:
         """Inside `batch()`: read, in a few statements, the aggregates that resolving these events will

@@ -161,7 +161,9 @@ def _forget_sqlite(conn: sqlite3.Connection, ids: list[UUID]) -> int:
         <= {str(c[1]) for c in conn.execute(f"PRAGMA table_info({r[0]})").fetchall()}
     ]
     replaced = 0
-    with conn:  # one transaction
+    with conn:  # one transaction, holding the write lock from its start: see `_forget_postgres`
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
         for chunk in _chunks([i.hex for i in ids]) if LINK_TABLE in tables else ():
             conn.execute(
                 f"DELETE FROM {LINK_TABLE} WHERE originator_id IN ({', '.join('?' * len(chunk))})", chunk
@@ -197,6 +199,10 @@ def _forget_postgres(conn: psycopg.Connection[Any], ids: list[UUID]) -> int:
     ]
     replaced = deleted = 0
     with conn.transaction():
+        # No writer adds a row between the reads and the rewrites below: a batch that held these
+        # aggregates in memory writes them either before (and is rewritten here) or after this commit
+        # (and sees the count move: application.py forgets them again). Reads go on meanwhile.
+        conn.execute(f"LOCK TABLE {', '.join(sorted(tables))} IN EXCLUSIVE MODE")
         for chunk in _chunks(ids) if LINK_TABLE in tables else ():
             deleted += conn.execute(
                 f"DELETE FROM {LINK_TABLE} WHERE originator_id = ANY(%s)", (chunk,)

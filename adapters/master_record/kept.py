@@ -62,18 +62,27 @@ class KeptAggregates:
         self.reused = 0  # aggregates a batch took from here instead of the store (a gauge)
 
     def begin(self) -> None:
-        """At a batch's start: drop everything if the store forgot anyone since the last batch."""
-        if not self.max_size:
-            return
+        """At a batch's start: drop what the store forgot since the last batch (everything, if a
+        forgetting logged nothing)."""
         count = self._forget_count()
         if count == self._forgets_seen:
             return
         seen, self._forgets_seen = self._forgets_seen, count
+        if not self.items:
+            return
         forgotten = None if seen is None or count < seen else self._forgotten(seen, count)
         if forgotten is None:
             self.items.clear()
         else:
             self.drop(forgotten)
+
+    def forgotten_since_begin(self) -> set[UUID] | None:
+        """The aggregates forgettings rewrote since the batch began (`begin`); None when one logged
+        nothing (an older version's), so what it rewrote is unknown."""
+        count, seen = self._forget_count(), self._forgets_seen
+        if seen is None or count == seen:
+            return set()
+        return None if count < seen else self._forgotten(seen, count)
 
     def take(self, ids: Collection[UUID]) -> dict[UUID, Aggregate]:
         """The kept aggregates among `ids` whose version is the stored one; the others are dropped."""

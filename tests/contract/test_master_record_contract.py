@@ -247,6 +247,28 @@ class SharedStoreContract(MasterRecordContract):
         finally:
             other.close()
 
+    def test_what_a_batch_writes_while_another_forgets_is_forgotten_too(
+        self, url: str, app: MasterRecord
+    ) -> None:
+        """A batch holds a contact in memory when another worker forgets it, then writes it (its events,
+        the linker's entry, perhaps a snapshot) from memory, with the values just forgotten: once saved,
+        the batch forgets again what a forgetting rewrote meanwhile."""
+        other = MasterRecord.from_url(url)
+        try:
+            details = {"first_name": "Racyna", "last_name": "Halfgone-Midbatch"}
+            touch = event({"email": "racy@acme-widgets.com"}, "ContactDetailsObserved", details)
+            contact_id = in_a_batch(app, touch).contact_id
+            assert contact_id is not None
+            later = event({"email": "racy@acme-widgets.com", "phone": "+14155550123"}, day=1)
+            with app.batch():
+                app.prefetch([evidence_of(later, app.identity)])
+                app.resolve(later)  # changes the contact, held with its name
+                other.forget(other.erasure_scope(contact_id))
+            assert [v for v in ("Racyna", "Halfgone-Midbatch", "racy@acme") if v in _stored_text(app)] == []
+            assert app.contact(contact_id).version == other.contact(contact_id).version
+        finally:
+            other.close()
+
     def test_the_sql_store_names_the_librarys_tables_and_those_beside_them(self, app: MasterRecord) -> None:
         """Where bulk_read.py, kept.py and link_cache.py send their SQL (master_record/sql_store.py)."""
         in_a_batch(app, event({"email": "tables@acme-widgets.com"}))
@@ -261,6 +283,32 @@ class SharedStoreContract(MasterRecordContract):
             empty = cursor.fetchone()
         assert _first(stored) == app.recorder.max_notification_id() > 0  # type: ignore[attr-defined]
         assert _first(empty) == 0
+
+
+def _stored_text(app: MasterRecord) -> str:
+    """Every row of the master record's tables (the library's and those beside them), as text."""
+    store = sql_store(app)
+    assert store is not None
+    with store.datastore.transaction(commit=False) as cursor:
+        if store.dialect == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = [store.table(str(_values(r)[0])) for r in cursor.fetchall()]
+        else:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (store.datastore.schema,))
+            tables = [store.table(str(_values(r)[0])) for r in cursor.fetchall()]
+        text = []
+        for table in tables:
+            cursor.execute(f"SELECT * FROM {table}")
+            text += [
+                bytes(v).decode(errors="replace") if isinstance(v, (bytes, memoryview)) else str(v)
+                for row in cursor.fetchall()
+                for v in _values(row)
+            ]
+    return "\n".join(text)
+
+
+def _values(row: object) -> tuple[object, ...]:
+    return tuple(row.values()) if isinstance(row, dict) else tuple(row)  # type: ignore[arg-type]
 
 
 def _first(row: object) -> int:

@@ -4,16 +4,20 @@ concurrent merges converge, and the generator's data resolves with no wrong merg
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections import Counter, defaultdict
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 import pytest
 from event_examples import identity_event as event
 
 from touchstream.adapters.master_record.application import MasterRecord
+from touchstream.adapters.master_record.forget import ERASED, forget_contact_values
+from touchstream.adapters.master_record.sql_store import sql_store
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
@@ -217,3 +221,28 @@ def _score(app: MasterRecord, events: list[Event], resolved: dict[str, Any], tru
         "new_phone_stories": stories,
         "new_phone_shown": shown,
     }
+
+
+def test_a_forgetting_locks_writers_out_of_the_tables_it_rewrites(pg_url: str) -> None:
+    """While a writer's insert is open a forgetting waits, and then runs: no event, snapshot or linker
+    entry lands between what it reads and what it rewrites (a batch that held the aggregates in memory
+    writes before it, and is rewritten, or after it, and forgets them again: application.py)."""
+    app = MasterRecord.from_url(pg_url)
+    try:
+        contact_id = app.resolve(event({"email": "locked.out@acme-widgets.com"})).contact_id
+        assert contact_id is not None
+        scope = app.erasure_scope(contact_id)
+        store = sql_store(app)
+        assert store is not None
+        with psycopg.connect(pg_url) as writer:
+            writer.execute(f"LOCK TABLE {store.events_table} IN ROW EXCLUSIVE MODE")  # as an INSERT holds
+            forgetting = threading.Thread(target=forget_contact_values, args=(pg_url, scope.aggregate_ids))
+            forgetting.start()
+            forgetting.join(timeout=1.0)
+            assert forgetting.is_alive()  # waiting for the writer
+            writer.rollback()
+        forgetting.join(timeout=30)
+        assert not forgetting.is_alive()
+        assert app.contact(contact_id).anchor == ERASED
+    finally:
+        app.close()
