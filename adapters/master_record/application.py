@@ -309,7 +309,25 @@ class MasterRecord(Application[UUID]):
             index = self._find(WeakIndex, weak_index_id(key))
             if index is not None and set(index.holders) <= ids:  # a number others share stays theirs
                 aggregates.append(index.id)
-        return ErasureScope(tuple(c.id for c in contacts), tuple(strong + weak), tuple(aggregates))
+        suspects = self._suspects_naming(ids)
+        return ErasureScope(
+            tuple(c.id for c in contacts), tuple(strong + weak), tuple(aggregates + suspects), tuple(suspects)
+        )
+
+    def _suspects_naming(self, contact_ids: set[UUID]) -> list[UUID]:
+        """The steward queue's entries that name any of `contact_ids` (their identifier says which name or
+        number that person had), from the notification log: an erasure is rare, and only the raised
+        events are decoded, a page at a time."""
+        topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
+        found: list[UUID] = []
+        start = 1
+        while notes := self.recorder.select_notifications(start, 1000, topics=[topic]):
+            for note in notes:
+                raised = self.mapper.to_domain_event(note)
+                if {getattr(raised, "contact_id", None), getattr(raised, "other_id", None)} & contact_ids:
+                    found.append(raised.originator_id)
+            start = notes[-1].id + 1
+        return found
 
     def forget(self, scope: ErasureScope) -> int:
         """Replace the personal values the scope's aggregates recorded (snapshots included); the
@@ -318,12 +336,24 @@ class MasterRecord(Application[UUID]):
 
         if self.store_url is None:
             raise RuntimeError("this master record was not opened from a URL: nothing to forget in")
+        if scope.suspect_ids:
+            self._retrying(lambda: self._withdraw_suspects(scope.suspect_ids))
         replaced = forget_contact_values(self.store_url, scope.aggregate_ids)
         if self._batch is not None:
             for aggregate_id in scope.aggregate_ids:
                 self._batch.loaded.pop(aggregate_id, None)
         self.kept.drop(scope.aggregate_ids)
         return replaced
+
+    def _withdraw_suspects(self, ids: Sequence[UUID]) -> None:
+        """The open ones among these suspects leave the queue: one of their contacts is forgotten, and a
+        tombstone is no one to merge. Read from the store, not a batch's memory (this runs outside one)."""
+        found = read_many(self, ids, _project).values()
+        withdrawn = [s for s in found if isinstance(s, DuplicateSuspect) and s.status == "open"]
+        for suspect in withdrawn:
+            suspect.withdraw("a contact it names was erased", event_id="")
+        if withdrawn:
+            self.save(*withdrawn)
 
     def holders_of(self, key: str) -> list[UUID]:
         index = self._find(WeakIndex, weak_index_id(key))

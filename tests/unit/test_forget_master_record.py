@@ -152,3 +152,24 @@ def test_a_snapshot_still_loads_whatever_its_values_spell(app: MasterRecord) -> 
     assert loaded.account_basis == "merge"  # names no one: kept, like the event's `basis`
     assert sorted(vars(loaded)) == sorted(vars(survivor))
     assert loaded.anchor == ERASED
+
+
+def test_the_steward_queue_forgets_a_forgotten_contact(app: MasterRecord) -> None:
+    """A suspect that names an erased contact leaves the queue (a tombstone is no one to merge) and keeps
+    no identifier: it would say which name or number the forgotten person had."""
+    shared = "+14155550199"
+    gone = observed(app, "ann.erasable@acme-widgets.com", {"first_name": "Ann"}, shared)
+    stays = observed(app, "ben.stays@acme-widgets.com", {"first_name": "Ben"}, shared)
+    other = observed(app, "cy.other@acme-widgets.com", {"first_name": "Cy"}, "+14155550198")
+    observed(app, "di.other@acme-widgets.com", {"first_name": "Di"}, "+14155550198")
+    (suspect,) = [s for s in app.suspects() if gone in (s.contact_id, s.other_id)]
+    assert {suspect.contact_id, suspect.other_id} == {gone, stays}
+
+    scope = app.erasure_scope(gone)
+    assert suspect.id in scope.aggregate_ids
+    app.forget(scope)
+
+    after = app.suspects_by_id([suspect.id])[suspect.id]
+    assert (after.status, after.identifier) == ("withdrawn", ERASED)
+    assert [s.other_id in (gone, stays) for s in app.suspects()] == [False]  # Cy and Di's stays open
+    assert other in {s.contact_id for s in app.suspects()} | {s.other_id for s in app.suspects()}
