@@ -7,9 +7,10 @@ Needs the local servers (`deploy/local/services up`): Kafka, the ClickHouse serv
 master record). Uses its own topic prefix and databases and removes them afterwards.
 
 The throughput run is made once per `--workers` count (default 1 and 2: worker processes in one consumer
-group; the raw and resolved topics have 12 partitions each), in fresh topics and databases; with more
-than one worker the clock starts once the group has rebalanced over all of them; freshness is measured
-in each run after the throughput.
+group, beside the relay of the master record's events, `touchstream relay`, as in production; the raw and
+resolved topics have 12 partitions each), in fresh topics and databases; with more than one worker the
+clock starts once the group has rebalanced over all of them; freshness is measured in each run after the
+throughput.
 
 Figures:
 - throughput: N events appended to `touchpoints.raw` at once; time until all N are rows of `touchpoints`
@@ -127,7 +128,7 @@ def wait_for_rows(
     deadline = time.monotonic() + timeout
     while count(store) < n:
         if exited := [w.returncode for w in workers if w.poll() is not None]:
-            raise SystemExit(f"a worker exited {exited[0]}")
+            raise SystemExit(f"a worker or the relay exited {exited[0]}")
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out: {count(store)} of {n} rows after {timeout}s")
         time.sleep(0.05)
@@ -242,15 +243,19 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: dic
         "TOUCHSTREAM_MASTER_RECORD_URL": f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}",
         "TOUCHSTREAM_DATA_DIR": str(folder),
     }
+    commands = {
+        f"worker-{i}": ["touchstream.adapters.cli.worker", "-l", "warn"] for i in range(workers_count)
+    }
+    commands["relay"] = ["touchstream.adapters.cli.relay"]  # the master record's events, as in production
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "touchstream.adapters.cli.worker", "-l", "warn"],
+            [sys.executable, "-m", *command],
             env=env,
-            stdout=(folder / f"worker-{i}.log").open("wb"),
+            stdout=(folder / f"{label}.log").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        for i in range(workers_count)
+        for label, command in commands.items()
     ]
     store = ClickHouseServerStore("127.0.0.1", CH_PORT, name, create_database=True)
     raw = KafkaEventLog(BOOTSTRAP, prefix + topology.RAW)
@@ -298,7 +303,10 @@ def measure(args: argparse.Namespace, workers_count: int, bulk: Rows, fresh: dic
         if measured:  # the workers' data directory holds a key-encryption key: nothing to leave behind
             shutil.rmtree(folder, ignore_errors=True)
         else:
-            print(f"the workers' logs are kept in {folder} (worker-N.log)", file=sys.stderr)
+            print(
+                f"the workers' and the relay's logs are kept in {folder} (worker-N.log, relay.log)",
+                file=sys.stderr,
+            )
     return Measured(e2e_s, consume_s, insert_s, latencies)
 
 
