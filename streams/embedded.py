@@ -68,6 +68,7 @@ from .project import (
 from .sealed_log import ObjectRecord, OpenFn, ReadFn, append_objects, stored_log, stored_reader
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
+    MERGE_NEEDLES,
     Item,
     account_signals,
     arrival_order,
@@ -99,7 +100,6 @@ PROJECT_GROUP = "touchstream-project"  # step 2, on touchpoints.resolved, the DL
 RELAY_NAME = "masterdata-relay-embedded"
 # Fixed forever: the stand-in's contact and account ids derive from it.
 STAND_IN_NAMESPACE = uuid.UUID("7d4f2c1e-9b3a-4e5f-8a6b-1c2d3e4f5a6b")
-_MERGE_TYPES = (b'"type":"ContactsMerged"', b'"type":"ContactsUnmerged"')
 
 #: Who an event is about, known up front: (contact id, or None for an organization only; account id).
 Resolver = Callable[[Event], tuple[str | None, str | None]]
@@ -634,7 +634,7 @@ def _merges_between(
         record
         for partition in range(stored.partitions)
         for record in stored.read_containing(
-            partition, starts.get(partition, 0), ends[partition], _MERGE_TYPES
+            partition, starts.get(partition, 0), ends[partition], MERGE_NEEDLES
         )
     ]
     return masterdata_messages(open_records(found))[0]

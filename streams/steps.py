@@ -215,6 +215,21 @@ def dead_letter_rows(records: Iterable[LogRecord]) -> tuple[list[Row], list[tupl
 # --- merges ----------------------------------------------------------------------------------------------
 
 
+#: How a merge's type reads in a `masterdata.events` record as stored (sealed or not: the type is clear).
+MERGE_NEEDLES = tuple(f'"type":"{t}"'.encode() for t in MERGE_TYPES)
+
+
+def merge_records(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """The merges and unmerges among `masterdata.events` records as stored."""
+    return [r for r in records if any(needle in r.value for needle in MERGE_NEEDLES)]
+
+
+def with_opened(records: Sequence[LogRecord], opened: Sequence[LogRecord]) -> list[LogRecord]:
+    """`records` with those of `opened` (same partition and offset) in their place."""
+    by_position = {(r.partition, r.offset): r for r in opened}
+    return [by_position.get((r.partition, r.offset), r) for r in records]
+
+
 def masterdata_messages(records: Iterable[LogRecord]) -> tuple[list[dict[str, Any]], list[LogRecord]]:
     """The `masterdata.events` records as JSON objects, and the records that are not one."""
     messages: list[dict[str, Any]] = []

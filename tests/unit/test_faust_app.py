@@ -31,8 +31,9 @@ from touchstream.streams import topology
 from touchstream.streams.erasure import Eraser, ErasureOutcome, ErasureRequest
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
 from touchstream.streams.faust_app import WorkerSettings, create_app
-from touchstream.streams.ports import AbstractEventLog, ContactLinker, LogRecord
+from touchstream.streams.ports import AbstractEventLog, ContactLinker, Forwarder, LogRecord
 from touchstream.streams.resolve import Resolver
+from touchstream.streams.sealed_log import Codec
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -88,6 +89,8 @@ def build(
     linker: Callable[[Resolver], ContactLinker] | None = None,
     raw_log: Callable[[], AbstractEventLog] | None = None,
     eraser: Callable[[], Eraser] | None = None,
+    masterdata_codec: Codec | None = None,
+    webhook: Callable[[], Forwarder] | None = None,
 ) -> tuple[faust.App, RecordingOutbox]:
     outbox = RecordingOutbox()
     failures = [fail_inserts]
@@ -108,6 +111,8 @@ def build(
         linker=linker,
         raw_log=raw_log,
         eraser=eraser,
+        masterdata_codec=masterdata_codec,
+        webhook=webhook,
     )
     app = create_app(settings, resources)
     app.finalize()
@@ -461,6 +466,68 @@ def test_masterdata_merges_become_contact_merges_rows_keyed_by_notification_orde
     )
     assert sorted(got) == sorted([(a, c, 9), (b, c, 9)])  # the chain A -> B -> C flattened
     assert outbox.sent == []
+
+
+class TokenCodec:
+    """Masterdata records "sealed" as a token standing for their data; counts the values it opens."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.opened = 0
+
+    def seal_message(self, message: dict[str, Any]) -> bytes:
+        token = str(uuid.uuid4())
+        self.data[token] = message.pop("data")
+        return orjson.dumps({**message, "sealed_data": token})
+
+    def seal(self, records: Sequence[tuple[bytes | None, bytes]]) -> list[tuple[bytes | None, bytes]]:
+        raise NotImplementedError
+
+    def open(self, values: Sequence[bytes]) -> list[bytes]:
+        self.opened += len(values)
+        out = []
+        for value in values:
+            message = orjson.loads(value)
+            out.append(orjson.dumps({**message, "data": self.data[message.pop("sealed_data")]}))
+        return out
+
+
+class Forwarded:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def forward(self, messages: list[dict[str, Any]]) -> int:
+        self.messages += messages
+        return len(messages)
+
+
+@pytest.mark.parametrize("with_webhook", [False, True])
+def test_masterdata_records_are_opened_only_where_their_data_is_read(
+    tmp_path: Path, chdb_path: str, with_webhook: bool
+) -> None:
+    """Merges need their data (the identity cache, contact_merges), a webhook every event's; without
+    a webhook the rest stay sealed (most masterdata records are not merges)."""
+    codec, forwarded = TokenCodec(), Forwarded()
+    webhook = (lambda: forwarded) if with_webhook else None
+    app, _ = build(tmp_path, chdb_path, masterdata_codec=codec, webhook=webhook)
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    merge = {"type": "ContactsMerged", "aggregate_id": b, "notification_id": 7, "data": {"merged_id": a}}
+    change = {"type": "ContactAttributeChanged", "aggregate_id": a, "notification_id": 8, "data": {"x": 1}}
+    records = [(b"k", codec.seal_message(dict(m))) for m in (merge, change, change)]
+    metrics = app.touchstream_pipeline.metrics  # type: ignore[attr-defined]
+
+    def done() -> bool:
+        return bool(metrics.merges == 1 and metrics.webhooks == (3 if with_webhook else 0))
+
+    async def test() -> None:
+        await feed(app, "touchstream.masterdata", records, done)
+
+    run(test)
+    assert query(chdb_path, "SELECT merged_id, survivor_id FROM contact_merges FINAL") == [(a, b)]
+    assert codec.opened == (3 if with_webhook else 1)
+    assert [m["data"] for m in forwarded.messages] == (
+        [{"merged_id": a}, {"x": 1}, {"x": 1}] if with_webhook else []
+    )
 
 
 def test_the_module_level_app_is_built_lazily_from_the_environment(
