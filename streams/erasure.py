@@ -40,8 +40,7 @@ class ErasureScope:
 
     contact_ids: tuple[UUID, ...]  # the survivor first, then every contact merged into it
     identifier_keys: tuple[str, ...]  # every identifier key they held (`email:…`, `phone:…`, `ext:…`)
-    aggregate_ids: tuple[UUID, ...]  # the contacts, the identifier claims / weak indexes naming them, the
-    # suspects naming them
+    aggregate_ids: tuple[UUID, ...]  # the contacts, the claims / weak indexes and the suspects naming them
     suspect_ids: tuple[UUID, ...] = ()  # the steward queue's entries that name the contacts
 
 
