@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from event_examples import identity_event as event
@@ -210,10 +211,7 @@ class SharedStoreContract(MasterRecordContract):
     def test_a_forgetting_elsewhere_drops_what_a_batch_kept(self, url: str, app: MasterRecord) -> None:
         other = MasterRecord.from_url(url)
         try:
-            details = {"first_name": "Forgettina", "last_name": "Vanishwell"}
-            touch = event({"email": "gone@acme-widgets.com"}, "ContactDetailsObserved", details)
-            contact_id = in_a_batch(app, touch).contact_id
-            assert contact_id is not None
+            touch, contact_id = with_details(app, "gone@acme-widgets.com", "Forgettina", "Vanishwell")
             assert "Forgettina" in str(vars(app.kept.items[contact_id]))
             other.forget(other.erasure_scope(contact_id))
             with app.batch():
@@ -255,10 +253,7 @@ class SharedStoreContract(MasterRecordContract):
         the batch forgets again what a forgetting rewrote meanwhile."""
         other = MasterRecord.from_url(url)
         try:
-            details = {"first_name": "Racyna", "last_name": "Halfgone-Midbatch"}
-            touch = event({"email": "racy@acme-widgets.com"}, "ContactDetailsObserved", details)
-            contact_id = in_a_batch(app, touch).contact_id
-            assert contact_id is not None
+            _, contact_id = with_details(app, "racy@acme-widgets.com", "Racyna", "Halfgone-Midbatch")
             later = event({"email": "racy@acme-widgets.com", "phone": "+14155550123"}, day=1)
             with app.batch():
                 app.prefetch([evidence_of(later, app.identity)])
@@ -313,6 +308,15 @@ def _values(row: object) -> tuple[object, ...]:
 
 def _first(row: object) -> int:
     return int(next(iter(row.values())) if isinstance(row, dict) else row[0])  # type: ignore[index]
+
+
+def with_details(app: MasterRecord, email: str, first: str, last: str) -> tuple[Event, UUID]:
+    """A contact registered with a name, in a batch: the event and the contact."""
+    details = {"first_name": first, "last_name": last}
+    touch = event({"email": email}, "ContactDetailsObserved", details)
+    contact_id = in_a_batch(app, touch).contact_id
+    assert contact_id is not None
+    return touch, contact_id
 
 
 def in_a_batch(app: MasterRecord, touch: Event) -> Resolution:
