@@ -461,7 +461,8 @@ class Pipeline:
     def _remember(self, states: dict[str, ContactState]) -> None:
         self._states.update(states)  # bounded by bytes: the least recently used go first
 
-    # --- masterdata: masterdata.events -> identity cache, contact_merges, webhook -------------------------
+    # --- masterdata: masterdata.merges (all of masterdata.events with a webhook) -> identity cache,
+    # contact_merges, webhook ---------------------------------------------------------------------------
     async def masterdata(self, records: Sequence[LogRecord]) -> int:
         """Returns how many contact_merges rows were written."""
         self.metrics.records["masterdata"] += len(records)

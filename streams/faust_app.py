@@ -3,7 +3,8 @@
 ```
 touchpoints.raw ──ingest──► validate ─► resolve (master record) ─► touchpoints.resolved   (+ touchpoints.dlq)
 touchpoints.resolved ──project──► fold ─► ClickHouse rows ─► customer360.changes, signals.<department>
-masterdata.events ──masterdata──► identity-cache invalidation, contact_merges rows, webhook (optional)
+masterdata.merges ──masterdata──► identity-cache invalidation, contact_merges rows
+  (masterdata.events instead when a webhook is configured: it forwards every master-data event)
 touchpoints.dlq ──deadletters──► dead_letters rows (the data-quality view counts them)
 ```
 
@@ -185,7 +186,9 @@ def create_app(
         async for events in _batches(stream, batch, within):
             yield await run(events, pipeline.project)
 
-    @app.agent(outbox.topic(topology.MASTERDATA), name="touchstream.masterdata")
+    masterdata_topic = topology.masterdata_source(forwarding=pipeline.resources.webhook is not None)
+
+    @app.agent(outbox.topic(masterdata_topic), name="touchstream.masterdata")
     async def masterdata(stream: faust.StreamT[Any]) -> AsyncIterator[int]:
         async for events in _batches(stream, batch, within):
             yield await run(events, pipeline.masterdata)

@@ -83,7 +83,7 @@ PEOPLES_TOUCHES = (
 )
 WORKER_GROUP = "touchstream-worker"  # streams/faust_app.py's DEFAULT_WORKER_ID, after the prefix
 #: The topics the worker consumes (its consumer group's lag is measured on these).
-CONSUMED = (topology.RAW, topology.RESOLVED, topology.MASTERDATA, topology.DLQ)
+CONSUMED = (topology.RAW, topology.RESOLVED, topology.MASTERDATA_MERGES, topology.DLQ)
 
 Record = tuple[int, int, str, bytes]  # partition, offset, key, value
 

@@ -22,7 +22,8 @@ def relay(
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="notifications per publish")] = 500,
 ) -> None:
-    """Relay the master record's events to Kafka (`masterdata.events`, with `TOUCHSTREAM_TOPIC_PREFIX`).
+    """Relay the master record's events to Kafka (`masterdata.events`, and its merges again to
+    `masterdata.merges`, which the workers read; both with `TOUCHSTREAM_TOPIC_PREFIX`).
 
     Publishes keyed by aggregate id with an idempotent acks=all producer and records its position in the
     master record's own database only after Kafka acknowledged; a restart resumes with no gap. Stop it
@@ -42,6 +43,8 @@ def relay(
             bootstrap or settings.kafka_bootstrap,
             "--topic",
             topology.topic_name(topology.MASTERDATA, settings.topic_prefix),
+            "--merges-topic",
+            topology.topic_name(topology.MASTERDATA_MERGES, settings.topic_prefix),
             "--batch",
             str(batch),
         ],

@@ -61,14 +61,15 @@ def prepare(migrate: bool = True, timeout_s: float = READ_STORE_WAIT_S) -> str:
 
 def pin_offsets() -> str:
     """Every partition the worker consumes gets a committed offset first (adapters/logs/group_offsets.py)."""
-    from ...streams.topology import DLQ, MASTERDATA, RAW, RESOLVED, topic_name
+    from ...streams.topology import DLQ, RAW, RESOLVED, masterdata_source, topic_name
     from ..bootstrap import bootstrap
     from ..logs.group_offsets import pin_uncommitted_partitions
     from ..worker_app import worker_settings
 
     settings = bootstrap().settings
     group = worker_settings(settings).app_id
-    topics = [topic_name(base, settings.topic_prefix) for base in (RAW, RESOLVED, MASTERDATA, DLQ)]
+    masterdata = masterdata_source(forwarding=bool(settings.webhook_url))
+    topics = [topic_name(base, settings.topic_prefix) for base in (RAW, RESOLVED, masterdata, DLQ)]
     pinned = pin_uncommitted_partitions(settings.kafka_bootstrap, group, topics)
     return f"{pinned} partition(s) of group {group} pinned to their first offset"
 
@@ -83,8 +84,8 @@ def worker(
     loop: Annotated[str, typer.Option(help="event loop: uvloop (measured faster) or aio")] = "uvloop",
 ) -> None:
     """Run the stream processors: a Faust worker consuming `touchpoints.raw`, `touchpoints.resolved`,
-    `masterdata.events` and `touchpoints.dlq`, writing ClickHouse and publishing `touchpoints.resolved`,
-    `customer360.changes` and `signals.*`.
+    `masterdata.merges` (`masterdata.events` with a webhook) and `touchpoints.dlq`, writing ClickHouse
+    and publishing `touchpoints.resolved`, `customer360.changes` and `signals.*`.
 
     **Before the first start**: create the topics (`touchstream topics create`) — the worker never creates
     them — and start the relay of the master record (`touchstream relay`, a process of its own).

@@ -8,6 +8,10 @@ between publishing and recording publishes the batch again: the duplicates carry
 (derived from aggregate id and version), so consumers drop them. Nothing is skipped: the position only moves
 over what Kafka holds.
 
+The merges and unmerges among them go a second time, in the same batch, to `masterdata.merges` (when
+given a merges topic, as `touchstream relay` does): the Faust workers need no other master-data event
+(without a webhook) and read that topic, not the 0.8 records a touchpoint of the whole log.
+
 Run it: `touchstream relay`
 (or `python -m touchstream.adapters.master_record.relay --store URL --bootstrap HOST:PORT`).
 """
@@ -33,15 +37,18 @@ import orjson
 from eventsourcing.persistence import Notification, Tracking
 
 from ...projections.master_record import published_type
+from ...streams import topology
 from ...streams.ports import Producer
 from ...streams.sealed_log import Codec, SealingProducer
+from ...streams.steps import MERGE_TYPES
 from ..log_privacy import mask_every_record
 from .application import MasterRecord
 
 log = logging.getLogger("touchstream.relay")
 T = TypeVar("T")
 
-MASTERDATA_TOPIC = "masterdata.events"
+MASTERDATA_TOPIC = topology.MASTERDATA
+MASTERDATA_MERGES_TOPIC = topology.MASTERDATA_MERGES
 RELAY_NAME = "masterdata-relay"
 DEFAULT_BATCH = 500
 # Fixed forever: consumers de-duplicate on ids derived from it.
@@ -142,10 +149,13 @@ class MasterDataRelay:
         name: str = RELAY_NAME,
         batch_size: int = DEFAULT_BATCH,
         ack_timeout: float = 30.0,
+        merges_topic: str | None = None,
     ) -> None:
         self.app = app
         self.producer = producer
         self.topic = topic
+        # Where the merges and unmerges go again, in the same batch (the workers read only those).
+        self.merges_topic = merges_topic
         self.name = name
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
@@ -167,20 +177,22 @@ class MasterDataRelay:
         if not batch:
             return 0
         outgoing = [message_of(notification) for notification in batch]
-        send_objects = getattr(self.producer, "send_objects", None)
-        if send_objects is not None:  # a producer that seals: it seals the objects, one call a batch
-            futures = send_objects(self.topic, [(o.key, o.message, o.headers) for o in outgoing])
-        else:
-            futures = [
-                self.producer.send(self.topic, value=o.value(), key=o.key, headers=o.headers)
-                for o in outgoing
-            ]
+        futures = self._send(self.topic, outgoing)
+        if self.merges_topic is not None:
+            merges = [o for o in outgoing if o.message["type"] in MERGE_TYPES]
+            futures += self._send(self.merges_topic, merges) if merges else []
         self.producer.flush(timeout=self.ack_timeout)
         for future in futures:
             future.get(timeout=self.ack_timeout)  # raises if Kafka refused any record: position stays put
         self.tracking.insert_tracking(Tracking(self.name, batch[-1].id))
         self.relayed += len(batch)
         return len(batch)
+
+    def _send(self, topic: str, outgoing: Sequence[Outgoing]) -> list[Any]:
+        send_objects = getattr(self.producer, "send_objects", None)
+        if send_objects is not None:  # a producer that seals: it seals the objects, one call a batch
+            return list(send_objects(topic, [(o.key, o.message, o.headers) for o in outgoing]))
+        return [self.producer.send(topic, value=o.value(), key=o.key, headers=o.headers) for o in outgoing]
 
     def run(
         self, stop: threading.Event, idle_wait: float = 0.2, first_delay: float = 0.2, max_delay: float = 30.0
@@ -268,6 +280,11 @@ def main(argv: Sequence[str] | None = None, codec: Codec | None = None) -> None:
     )
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, host:port")
     parser.add_argument("--topic", default=MASTERDATA_TOPIC)
+    parser.add_argument(
+        "--merges-topic",
+        default=MASTERDATA_MERGES_TOPIC,
+        help="where the merges and unmerges go again, for the workers ('' for nowhere)",
+    )
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     args = parser.parse_args(argv)
     mask_every_record()  # logs never print personal values (docs/privacy.md)
@@ -286,7 +303,9 @@ def main(argv: Sequence[str] | None = None, codec: Codec | None = None) -> None:
     producer = kafka_producer(args.bootstrap)
     if codec is not None:  # `touchstream relay` with sealing on: the data of each event leaves sealed
         producer = SealingProducer(producer, codec)
-    relay = MasterDataRelay(app, producer, topic=args.topic, batch_size=args.batch)
+    relay = MasterDataRelay(
+        app, producer, topic=args.topic, batch_size=args.batch, merges_topic=args.merges_topic or None
+    )
     started = time.monotonic()
     try:
         relay.run(stop)

@@ -23,7 +23,7 @@ from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.adapters.master_record.relay import MasterDataRelay, kafka_producer
 from touchstream.streams.embedded import LogProducer
 from touchstream.streams.ports import AbstractEventLog, Producer
-from touchstream.streams.topology import MASTERDATA, topic_name
+from touchstream.streams.topology import MASTERDATA, MASTERDATA_MERGES, topic_name
 
 
 def published(log: AbstractEventLog) -> list[tuple[bytes | None, dict[str, Any]]]:
@@ -91,6 +91,24 @@ class TestKafkaProducer(RelayContract):
 
     def open_target(self, tmp_path: Path) -> tuple[Producer, AbstractEventLog]:
         return self._producer, KafkaEventLog(self.bootstrap, self.topic)
+
+    def test_the_merges_go_again_to_the_merges_topic(self, app: MasterRecord) -> None:
+        """The workers read `masterdata.merges`: every merge and unmerge, and nothing else."""
+        app.resolve(event({"email": "ada@acme-widgets.com"}, day=0))
+        app.resolve(event({"external_ids": {"hubspot": "7"}}, day=1))
+        app.resolve(event({"email": "ada@acme-widgets.com", "external_ids": {"hubspot": "7"}}, day=2))
+        merges_topic = self.topic.replace(MASTERDATA, MASTERDATA_MERGES)
+        relay = MasterDataRelay(app, self._producer, topic=self.topic, merges_topic=merges_topic)
+        while relay.run_once():
+            pass
+        with KafkaEventLog(self.bootstrap, self.topic) as log:
+            every = [m for _, m in published(log)]
+        with KafkaEventLog(self.bootstrap, merges_topic) as merges_log:
+            merges = published(merges_log)
+        expected = [m for m in every if m["type"] in ("ContactsMerged", "ContactsUnmerged")]
+        assert len(expected) == 1 < len(every)
+        assert [m for _, m in merges] == expected
+        assert [key for key, _ in merges] == [str(expected[0]["aggregate_id"]).encode()]
 
 
 del RelayContract

@@ -6,7 +6,7 @@ gives the same answer from every view and the same signals.
 
 Who is who is held fixed (the generator's truth, written to `touchpoints.resolved` as the resolve stage
 would, keyed by contact): identity's own order independence is the identity work's, and with it fixed
-every difference here is the projection's. The merges go on `masterdata.events` as the relay sends them
+every difference here is the projection's. The merges go on `masterdata.merges` as the relay sends them
 (in the master record's order: the relay follows its notification log), before, among or after the
 touchpoints. Erasure requests are left out: their production path needs the master record to know the
 contact (tests/integration/test_erasure_production.py).
@@ -110,7 +110,7 @@ class Pipeline:
         head, tail = self.sequence[: self.merges_at], self.sequence[self.merges_at :]
         with (
             KafkaEventLog(self.stack.bootstrap, self.stack.topic(topology.RESOLVED)) as resolved,
-            KafkaEventLog(self.stack.bootstrap, self.stack.topic(topology.MASTERDATA)) as masterdata,
+            KafkaEventLog(self.stack.bootstrap, self.stack.topic(topology.MASTERDATA_MERGES)) as masterdata,
         ):
             resolved.append(head)
             masterdata.append(merge_messages())

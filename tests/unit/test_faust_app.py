@@ -510,6 +510,9 @@ def test_masterdata_records_are_opened_only_where_their_data_is_read(
     codec, forwarded = TokenCodec(), Forwarded()
     webhook = (lambda: forwarded) if with_webhook else None
     app, _ = build(tmp_path, chdb_path, masterdata_codec=codec, webhook=webhook)
+    # Without a webhook the worker reads only the merges the relay sends again to masterdata.merges.
+    (topic,) = app.agents["touchstream.masterdata"].channel.topics  # type: ignore[attr-defined]
+    assert topic.endswith("masterdata.events" if with_webhook else "masterdata.merges")
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     merge = {"type": "ContactsMerged", "aggregate_id": b, "notification_id": 7, "data": {"merged_id": a}}
     change = {"type": "ContactAttributeChanged", "aggregate_id": a, "notification_id": 8, "data": {"x": 1}}
@@ -550,6 +553,7 @@ def test_the_module_level_app_is_built_lazily_from_the_environment(
     topics_of = {name: set(agent.channel.topics) for name, agent in app.agents.items()}  # type: ignore[attr-defined]
     assert topics_of["touchstream.ingest"] == {"t_lazy_touchpoints.raw"}
     assert topics_of["touchstream.project"] == {"t_lazy_touchpoints.resolved"}
+    assert topics_of["touchstream.masterdata"] == {"t_lazy_masterdata.merges"}  # no webhook configured
 
 
 def test_worker_help_teaches_the_environment_and_the_first_steps() -> None:
