@@ -19,8 +19,8 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
+from ...streams.partitioning import partition_for
 from ...streams.ports import AbstractEventLog, LogRecord, LogUnavailable
-from .sqlite_log import partition_for
 
 
 def refused_everywhere(bootstrap: str, timeout_s: float = 2.0) -> bool:

@@ -1,64 +1,20 @@
 """The log port: an append-only, partitioned, ordered record log with consumer-group positions.
 
 Kafka is the production backend; `SQLiteEventLog` is the embedded one, so the demo, the gateway and the
-tests run with no broker. Keys are partitioned with Kafka's own murmur2 hash, so a key lands on the same
-partition number in both.
+tests run with no broker. Keys are partitioned with Kafka's own murmur2 hash (streams/partitioning.py), so
+a key lands on the same partition number in both.
 """
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ...streams.partitioning import partition_for
 from ...streams.ports import AbstractEventLog, LogRecord
-
-
-def partition_for(key: bytes | None, partitions: int) -> int:
-    """Kafka's default partitioner for keyed records (murmur2, positive, modulo the partition count)."""
-    if key is None:
-        return 0
-    return _hash(key) % partitions
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _hash(key: bytes) -> int:
-    # Pure Python; the same keys (a person's, an account's) come again and again.
-    return murmur2(key) & 0x7FFFFFFF
-
-
-_M, _MASK = 0x5BD1E995, 0xFFFFFFFF
-
-
-def murmur2(data: bytes) -> int:
-    """MurmurHash2 (32-bit, Kafka's seed 0x9747b28c) as Kafka's default partitioner computes it, unsigned.
-    Here rather than imported from kafka-python: importing its package costs every command ~0.15 s, and
-    the embedded log never talks to Kafka. tests/unit/test_murmur2.py checks it against kafka-python's."""
-    length = len(data)
-    h = (0x9747B28C ^ length) & _MASK
-    whole = length & ~3
-    for (k,) in struct.iter_unpack("<I", data[:whole]):
-        k = (k * _M) & _MASK
-        k ^= k >> 24
-        k = (k * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    tail = length & 3
-    if tail == 3:
-        h ^= data[whole + 2] << 16
-    if tail >= 2:
-        h ^= data[whole + 1] << 8
-    if tail >= 1:
-        h ^= data[whole]
-        h = (h * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    h ^= h >> 15
-    return h
-
 
 _SELECT_RECORDS = "SELECT partition, offset, key, value, timestamp FROM records"  # a LogRecord's fields
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from touchstream.adapters.logs.kafka_log import KafkaEventLog
-from touchstream.adapters.logs.sqlite_log import SQLiteEventLog, partition_for
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
+from touchstream.streams.partitioning import partition_for
 from touchstream.streams.ports import AbstractEventLog
 
 

@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from event_examples import wire_event
 from typer.testing import CliRunner
 
@@ -30,7 +32,7 @@ from touchstream.events.resolved import parse_resolved
 from touchstream.streams import topology
 from touchstream.streams.erasure import Eraser, ErasureOutcome, ErasureRequest
 from touchstream.streams.faust_agents import Outgoing, Pipeline, Resources, RetryPolicy
-from touchstream.streams.faust_app import WorkerSettings, create_app
+from touchstream.streams.faust_app import WorkerSettings, _partition_count, _placed, create_app
 from touchstream.streams.ports import AbstractEventLog, ContactLinker, Forwarder, LogRecord
 from touchstream.streams.resolve import Resolver
 from touchstream.streams.sealed_log import Codec
@@ -659,3 +661,18 @@ def test_the_worker_keeps_the_log_level_it_is_given(tmp_path: Path, chdb_path: s
     worker.on_setup_root_logger(root, logging.WARNING)
     assert root.level == logging.WARNING
     assert not root.isEnabledFor(logging.DEBUG)
+
+
+def test_the_outbox_places_each_keyed_record_itself_once_the_producer_knows_the_topic() -> None:
+    class Metadata:
+        def partitions_for_topic(self, topic: str) -> set[int] | None:
+            return {0, 1, 2} if topic == "known" else None
+
+    producer = SimpleNamespace(_producer=SimpleNamespace(_metadata=Metadata()))
+    assert _partition_count(producer, "known") == 3
+    assert _partition_count(producer, "unknown") is None
+    assert _partition_count(SimpleNamespace(), "known") is None  # not started: aiokafka decides
+    keys = [str(uuid.uuid4()).encode() for _ in range(50)]
+    assert [_placed(k, 3) for k in keys] == [DefaultPartitioner()(k, [0, 1, 2], [0, 1, 2]) for k in keys]
+    assert _placed(None, 3) is None
+    assert _placed(b"k", None) is None

@@ -3,10 +3,11 @@ murmur2, the Java client's): a key lands on the same partition number in both mo
 
 from __future__ import annotations
 
+from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given, settings, strategies as st
 from kafka.partitioner.default import murmur2 as kafkas_murmur2
 
-from touchstream.adapters.logs.sqlite_log import murmur2, partition_for
+from touchstream.streams.partitioning import murmur2, partition_for
 
 
 @settings(max_examples=2_000)
@@ -27,3 +28,11 @@ def test_known_keys_land_where_the_java_client_puts_them() -> None:
     assert signed(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8")) == -58897971
     assert signed(murmur2(b"abc")) == 479470107
     assert partition_for(b"21", 12) == (2**31 - 973932308) % 12  # positive: the sign bit dropped
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=64), st.integers(min_value=1, max_value=64))
+def test_a_key_lands_where_aiokafkas_default_partitioner_puts_it(key: bytes, partitions: int) -> None:
+    """The worker places what it sends itself (streams/faust_app.py): where aiokafka would have."""
+    every = list(range(partitions))
+    assert partition_for(key, partitions) == DefaultPartitioner()(key, every, every)

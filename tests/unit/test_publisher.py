@@ -11,9 +11,10 @@ import orjson
 import pytest
 from event_examples import PAYLOADS, wire_event
 
-from touchstream.adapters.logs.sqlite_log import SQLiteEventLog, partition_for
+from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.sdk.publisher import Publisher, PublishError, encode
 from touchstream.events import EventParseError, parse_event
+from touchstream.streams.partitioning import partition_for
 from touchstream.streams.ports import AbstractEventLog, LogRecord, LogUnavailable
 
 
