@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import faust
+from faust.types.transports import TransportT
 
 from ..streams import topology
 from .faust_agents import Outgoing, Pipeline, Resources
 from .faust_commits import RESEEK_AFTER_S, OffsetCommits
+from .faust_consumer import with_lean_consumer
 from .partitioning import partition_for
 from .ports import LogRecord
 from .state_cache import DEFAULT_CACHE_MB
@@ -147,6 +149,13 @@ def _batches(stream: faust.StreamT[Any], size: int, within: float) -> AsyncItera
     return cast(faust.Stream[Any], stream).take_events(size, within=within)
 
 
+class _App(faust.App):
+    """Faust's app, consuming with `LeanConsumer` (streams/faust_consumer.py)."""
+
+    def _new_transport(self) -> TransportT:
+        return with_lean_consumer(super()._new_transport())
+
+
 class QuietWorker(faust.Worker):
     """`faust worker` without its terminal spinner. To spin on every log record, Faust sets the root logger
     to DEBUG whatever `-l` says (only its own handler keeps the level), so every debug message of aiokafka,
@@ -166,7 +175,7 @@ def create_app(
     (a chDB store, an in-memory master record, an outbox that records)."""
     datadir = settings.faust_datadir or settings.data_dir / "faust"
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level itself
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=settings.broker,
         store="memory://",  # no Faust tables: state lives in ClickHouse (docs/architecture.md)
