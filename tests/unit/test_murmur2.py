@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given, settings, strategies as st
+from kafka.partitioner import DefaultPartitioner as KafkasDefaultPartitioner
 from kafka.partitioner.default import murmur2 as kafkas_murmur2
 
+from touchstream.adapters.master_record.relay import key_cached_partitioner
 from touchstream.streams.partitioning import murmur2, partition_for
 
 
@@ -36,3 +38,22 @@ def test_a_key_lands_where_aiokafkas_default_partitioner_puts_it(key: bytes, par
     """The worker places what it sends itself (streams/faust_app.py): where aiokafka would have."""
     every = list(range(partitions))
     assert partition_for(key, partitions) == DefaultPartitioner()(key, every, every)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=64), st.integers(min_value=1, max_value=64))
+def test_the_relays_partitioner_places_a_key_where_kafka_pythons_does(key: bytes, partitions: int) -> None:
+    class Cluster:
+        def topics(self) -> set[str]:
+            return {"t"}
+
+        def partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(partitions))
+
+        def available_partitions_for_topic(self, topic: str) -> set[int]:
+            return set(range(partitions))
+
+    ours, theirs = key_cached_partitioner(), KafkasDefaultPartitioner()
+    assert ours.partition("t", key, key, b"v", b"v", Cluster()) == theirs.partition(
+        "t", key, key, b"v", b"v", Cluster()
+    )
