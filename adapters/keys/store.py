@@ -106,6 +106,21 @@ class _KeyStore:
     def _sql(self, text: str) -> str:
         return text if self._placeholder == "?" else text.replace("?", self._placeholder)
 
+    def _one_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """The condition "`column` is one of `values`" and its parameters: an IN list here."""
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+    def _insert_keys(self, tx: _Connection, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """Insert (subject, generation, key_id, kek_id, wrapped, created_at) rows unless they conflict;
+        the key ids inserted."""
+        values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
+        return self._q(
+            tx,
+            "INSERT INTO subject_keys (subject, generation, key_id, kek_id, wrapped, created_at) "
+            f"VALUES {values} ON CONFLICT DO NOTHING RETURNING key_id",
+            [value for row in rows for value in row],
+        )
+
     def _q(self, tx: _Connection, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = tx.execute(self._sql(text), params)
         return list(cursor.fetchall()) if cursor.description else []
@@ -150,12 +165,12 @@ class _KeyStore:
         """Each subject's live key (its newest generation not shredded); subjects without one are left out."""
         newest: dict[str, tuple[int, str, str, bytes]] = {}
         for chunk in batched(subjects, _IDS_PER_STATEMENT):
-            marks = ", ".join("?" for _ in chunk)
+            among, params = self._one_of("subject", chunk)
             for subject, generation, key_id, kek_id, wrapped in self._q(
                 tx,
                 "SELECT subject, generation, key_id, kek_id, wrapped FROM subject_keys "
-                f"WHERE subject IN ({marks}) AND wrapped IS NOT NULL",
-                chunk,
+                f"WHERE {among} AND wrapped IS NOT NULL",
+                params,
             ):
                 held = newest.get(subject)
                 if held is None or generation > held[0]:
@@ -174,12 +189,11 @@ class _KeyStore:
         todo = [s for s in subjects if s not in found]
         latest: dict[str, int] = {}
         for chunk in batched(todo, _IDS_PER_STATEMENT):
-            marks = ", ".join("?" for _ in chunk)
+            among, params = self._one_of("subject", chunk)
             for subject, generation in self._q(
                 tx,
-                "SELECT subject, MAX(generation) FROM subject_keys "
-                f"WHERE subject IN ({marks}) GROUP BY subject",
-                chunk,
+                f"SELECT subject, MAX(generation) FROM subject_keys WHERE {among} GROUP BY subject",
+                params,
             ):
                 latest[subject] = int(generation or 0)
         made: dict[str, tuple[str, bytes, int]] = {}
@@ -191,14 +205,7 @@ class _KeyStore:
             rows.append((subject, generation, key_id, self._kek_id, wrapped, _now()))
         inserted: set[str] = set()
         for chunk in batched(rows, _IDS_PER_STATEMENT // 6):
-            values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in chunk)
-            returned = self._q(
-                tx,
-                "INSERT INTO subject_keys (subject, generation, key_id, kek_id, wrapped, created_at) "
-                f"VALUES {values} ON CONFLICT DO NOTHING RETURNING key_id",
-                [value for row in chunk for value in row],
-            )
-            inserted.update(str(row[0]) for row in returned)
+            inserted.update(str(row[0]) for row in self._insert_keys(tx, chunk))
         lost: list[str] = []
         for key_id, (subject, key, generation) in made.items():
             if key_id not in inserted:
@@ -220,14 +227,13 @@ class _KeyStore:
         wanted = list(dict.fromkeys(key_ids))
         found: dict[str, bytes] = {}
         with self._transaction() as tx:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ", ".join("?" for _ in chunk)
+            for chunk in batched(wanted, _IDS_PER_STATEMENT):
+                among, params = self._one_of("key_id", chunk)
                 for key_id, subject, kek_id, wrapped in self._q(
                     tx,
                     "SELECT key_id, subject, kek_id, wrapped FROM subject_keys "
-                    f"WHERE key_id IN ({marks}) AND wrapped IS NOT NULL",
-                    chunk,
+                    f"WHERE {among} AND wrapped IS NOT NULL",
+                    params,
                 ):
                     found[key_id] = self._unwrap(bytes(wrapped), key_id, subject, kek_id)
         return found
