@@ -111,8 +111,7 @@ class _KeyStore:
         return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
     def _insert_keys(self, tx: _Connection, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Insert (subject, generation, key_id, kek_id, wrapped, created_at) rows unless they conflict;
-        the key ids inserted."""
+        """Insert (subject, generation, key_id, kek_id, wrapped, created_at) rows, skipping conflicts: ids."""
         values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
         return self._q(
             tx,
@@ -190,11 +189,8 @@ class _KeyStore:
         latest: dict[str, int] = {}
         for chunk in batched(todo, _IDS_PER_STATEMENT):
             among, params = self._one_of("subject", chunk)
-            for subject, generation in self._q(
-                tx,
-                f"SELECT subject, MAX(generation) FROM subject_keys WHERE {among} GROUP BY subject",
-                params,
-            ):
+            sql = f"SELECT subject, MAX(generation) FROM subject_keys WHERE {among} GROUP BY subject"
+            for subject, generation in self._q(tx, sql, params):
                 latest[subject] = int(generation or 0)
         made: dict[str, tuple[str, bytes, int]] = {}
         rows: list[tuple[Any, ...]] = []
