@@ -111,7 +111,8 @@ class _KeyStore:
         return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
     def _insert_keys(self, tx: _Connection, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Insert (subject, generation, key_id, kek_id, wrapped, created_at) rows, skipping conflicts: ids."""
+        """Insert (subject, generation, key_id, kek_id, wrapped, created_at) rows, skipping those that
+        conflict; returns the key ids inserted."""
         values = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in rows)
         return self._q(
             tx,
