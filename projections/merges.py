@@ -14,6 +14,8 @@ from typing import Any
 
 CONTACT_MERGES_TABLE = "contact_merges"
 MERGE_COLUMNS = ("merged_id", "survivor_id", "active", "reason", "version")
+#: The master record's events, as published on `masterdata.events`, that change who is merged into whom.
+MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
 
 
 @dataclass

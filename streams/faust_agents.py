@@ -41,7 +41,7 @@ import orjson
 from ..events import PhoneRegions
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
-from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
+from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MERGE_TYPES, MergeMap
 from ..projections.state import ContactState
 from ..streams import topology
 from .erasure import Eraser, ErasureRequest, erasure_requests
@@ -60,7 +60,6 @@ from .sealed_log import Codec, JsonRecord, opened_records, stored_bytes
 from .sent_touchpoints import SentTouchpoints
 from .state_cache import DEFAULT_CACHE_MB, StateCache
 from .steps import (
-    MERGE_TYPES,
     account_signals,
     arrival_order,
     dead_letter_rows,

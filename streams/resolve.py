@@ -21,10 +21,10 @@ from uuid import UUID
 
 from ..events import Event, ResolvedTouchpoint
 from ..projections.identity import Evidence, IdentityConfig, Resolution, evidence_of
+from ..projections.merges import MERGE_TYPES
 
 RESOLVED_TOPIC = "touchpoints.resolved"
 DEFAULT_CACHE_SIZE = 200_000
-_MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
 
 
 class ResolveConflict(Exception):
@@ -235,6 +235,6 @@ class ResolveStage:
 
     def on_masterdata(self, message: Mapping[str, Any]) -> None:
         """Feed `masterdata.events` here: another worker's merge or unmerge drops what it made stale."""
-        if message.get("type") in _MERGE_TYPES:
+        if message.get("type") in MERGE_TYPES:
             ids = [message.get("aggregate_id"), message.get("data", {}).get("merged_id")]
             self.cache.invalidate(UUID(str(i)) for i in ids if i)

@@ -27,7 +27,7 @@ from ..events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
 from ..projections import account_signals as accounts
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import dead_letter_row
-from ..projections.merges import CONTACT_MERGES_TABLE, MergeMap
+from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_TYPES, MergeMap
 from ..projections.state import ContactState
 from .ports import AbstractReadStore, LogRecord
 from .project import STATE_TABLE, ProjectedBatch, applied_key, parse_state, project_batch
@@ -37,7 +37,6 @@ from .validate import DeadLetter
 
 Item = tuple[ResolvedTouchpoint, int, int]  # (touchpoint, partition, offset)
 Row = tuple[Any, ...]
-MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
 
 
 # --- resolve ---------------------------------------------------------------------------------------------

@@ -37,11 +37,11 @@ import orjson
 from eventsourcing.persistence import Notification, Tracking
 
 from ...projections.master_record import published_type
+from ...projections.merges import MERGE_TYPES
 from ...streams import topology
 from ...streams.partitioning import partition_for
 from ...streams.ports import Producer
 from ...streams.sealed_log import Codec, SealingProducer
-from ...streams.steps import MERGE_TYPES
 from ..log_privacy import mask_every_record
 from .application import MasterRecord
 
