@@ -278,6 +278,13 @@ def _json_line(row: Sequence[Any], float_columns: Sequence[int]) -> bytes:
         return orjson.dumps([_json_value(v) for v in row])
 
 
+def string_array(values: Iterable[str]) -> str:
+    """Strings as the text of a ClickHouse ``Array(String)`` value: each quoted, backslash and quote
+    escaped (the only two characters a quoted string cannot hold as they are)."""
+    quoted = ("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+    return "[" + ",".join(quoted) + "]"
+
+
 _READS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXISTS")
 # Statements run that may have changed a table (or a session's current database), by any store of this
 # process: they share chDB's one engine (module docstring), so each store's remembered column types hold
@@ -353,12 +360,12 @@ class ChDBStore(AbstractReadStore):
             raise ReadStoreError(self.engine, sql, "store is closed")
         return self._session
 
-    def _run(self, sql: str, fmt: str) -> bytes:
+    def _run(self, sql: str, fmt: str, params: Mapping[str, str] | None = None) -> bytes:
         session = self._open_session(sql)
         if not sql.lstrip()[:8].upper().startswith(_READS):
             _SCHEMA_CHANGES[0] += 1
         try:
-            result = session.query(sql, fmt)
+            result = session.query(sql, fmt, params=params) if params else session.query(sql, fmt)
         except Exception as exc:
             raise ReadStoreError(self.engine, sql, exc) from exc
         if result is None:
@@ -374,8 +381,25 @@ class ChDBStore(AbstractReadStore):
     def query_with_columns(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> tuple[list[Column], list[tuple[Any, ...]]]:
-        text = substitute(sql, params)
-        raw = self._run(text, "JSONCompact")
+        return self._select(substitute(sql, params))
+
+    def query_chunked(
+        self, sql: str, name: str, values: Sequence[Any], params: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """One query however many values, when they are strings: they travel as one query parameter, an
+        ``Array(String)`` the engine reads as data, instead of an ``IN`` list of SQL text it parses into a
+        syntax tree. 5,000 event ids (the applied-events check of each projected batch) took ~64 ms as
+        `in_chunk` lists and ~22 ms as a parameter."""
+        marker = f"%({check_identifier(name)})s"
+        if marker not in sql or not values or any(type(v) is not str for v in values):
+            return super().query_chunked(sql, name, values, params)
+        text = substitute(sql.replace(marker, f"{{{name}:Array(String)}}"), params)
+        return self._select(text, {name: string_array(values)})[1]
+
+    def _select(
+        self, text: str, params: Mapping[str, str] | None = None
+    ) -> tuple[list[Column], list[tuple[Any, ...]]]:
+        raw = self._run(text, "JSONCompact", params)
         if not raw.strip():
             return [], []
         try:

@@ -252,6 +252,27 @@ class ReadStoreContract:
 
         round_trips()
 
+    def test_any_texts_are_found_by_their_list(self) -> None:
+        """`query_chunked` finds any strings as they are: quotes, backslashes, control characters,
+        emoji (the embedded engine writes them into one parameter's text, the server into a table)."""
+        store = self.store
+        store.execute("CREATE TABLE listed_text (s String) ENGINE = MergeTree ORDER BY s")
+
+        syntax = st.sampled_from(["'", "\\", '"', "[", "]", ",", "\n", "\x00", "{", "}"])
+        text = st.text(st.one_of(syntax, st.characters(codec="utf-8")), max_size=12)
+
+        @settings(max_examples=30, deadline=None)
+        @given(texts=st.lists(text, min_size=1, max_size=6))
+        def found(texts: list[str]) -> None:
+            store.execute("TRUNCATE TABLE listed_text")
+            stored, absent = texts[::2], [t for t in texts[1::2] if t not in texts[::2]]
+            store.insert_rows("listed_text", ["s"], [(t,) for t in stored])
+            rows = store.query_chunked("SELECT DISTINCT s FROM listed_text WHERE s IN %(ids)s", "ids", texts)
+            assert sorted(r[0] for r in rows) == sorted(set(stored))
+            assert not {r[0] for r in rows} & set(absent)
+
+        found()
+
     def test_datetime_and_date_round_trip(self) -> None:
         store = self.store
         store.execute("CREATE TABLE times (id UInt8, at DateTime, day Date) ENGINE = MergeTree ORDER BY id")
@@ -435,10 +456,10 @@ class TestChDBStore(ReadStoreContract):
         asked: list[str] = []
         run = store._run  # type: ignore[attr-defined]
 
-        def counting(sql: str, fmt: str) -> bytes:
+        def counting(sql: str, fmt: str, params: object = None) -> bytes:
             if "system.columns" in sql:
                 asked.append(sql)
-            return run(sql, fmt)  # type: ignore[no-any-return]
+            return run(sql, fmt, params)  # type: ignore[no-any-return]
 
         store._run = counting  # type: ignore[attr-defined]
         store.insert_rows("asked", ["a"], [("x",)])
@@ -450,6 +471,17 @@ class TestChDBStore(ReadStoreContract):
         with pytest.raises(ReadStoreError, match="non-Nullable"):
             store.insert_rows("asked", ["a", "b"], [("z", None)])
         assert len(asked) == 2
+
+    def test_string_values_go_as_one_parameter(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Not as `in_chunk`-long SQL lists (`query`): one statement, whatever their number."""
+
+        def refused(sql: str, params: object = None) -> list[tuple[Any, ...]]:
+            raise AssertionError(f"asked as SQL text: {sql}")
+
+        monkeypatch.setattr(self.store, "query", refused)
+        ids = [str(n) for n in range(10_000)]
+        sql = "SELECT count() FROM numbers(20000) WHERE toString(number) IN %(ids)s AND number < %(top)s"
+        assert self.store.query_chunked(sql, "ids", ids, {"top": 5_000}) == [(5_000,)]
 
 
 @pytest.mark.integration
