@@ -26,11 +26,9 @@ import multiprocessing
 import queue
 import time
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from .model_pickling import register_model_reducers
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType
@@ -52,49 +50,6 @@ def handoff_queue(
     handed: multiprocessing.Queue[Message] = context.Queue(maxsize=max(2, ahead // max(1, batch_size)))
     handed.cancel_join_thread()  # a child that stopped reading must not keep the parent from exiting
     return handed
-
-
-def register_model_reducers() -> None:
-    """Pickle the event models through the queue as their four slots, rebuilt by one function call.
-
-    Pydantic's own `__getstate__`/`__setstate__` carry the same four values as a dict, set again by a
-    Python method per model: ~20 us a touchpoint against ~13 us this way, on the resolve step's core. Only
-    multiprocessing's pickler (`ForkingPickler`) takes these reducers; other pickling is untouched."""
-    pending: list[type[BaseModel]] = [BaseModel]
-    while pending:
-        for model in pending.pop().__subclasses__():
-            pending.append(model)
-            if model.__module__.startswith(_OWN_MODELS) and model not in _REDUCED:
-                ForkingPickler.register(model, _reduced)
-                _REDUCED.add(model)
-
-
-_OWN_MODELS = __name__.split(".")[0] + ".events"
-_REDUCED: set[type] = set()
-
-
-def _reduced(model: BaseModel) -> tuple[Callable[..., BaseModel], tuple[object, ...]]:
-    private = model.__pydantic_private__
-    if private:  # as pydantic's `__getstate__`: an unset private attribute is not carried
-        private = {k: v for k, v in private.items() if v is not PydanticUndefined}
-    state = (model.__dict__, model.__pydantic_fields_set__, model.__pydantic_extra__, private)
-    return _rebuilt, (type(model), *state)
-
-
-def _rebuilt(
-    model: type[BaseModel],
-    fields: dict[str, object],
-    fields_set: set[str],
-    extra: dict[str, object] | None,
-    private: dict[str, object] | None,
-) -> BaseModel:
-    rebuilt = model.__new__(model)
-    _set = object.__setattr__  # as pydantic's `__setstate__`: no validation, no frozen check
-    _set(rebuilt, "__dict__", fields)
-    _set(rebuilt, "__pydantic_fields_set__", fields_set)
-    _set(rebuilt, "__pydantic_extra__", extra)
-    _set(rebuilt, "__pydantic_private__", private)
-    return rebuilt
 
 
 class HandOff:

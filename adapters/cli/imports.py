@@ -31,6 +31,15 @@ def import_command(
         str | None, typer.Option(help="names the ids of rows without event_id (default: the file's name)")
     ] = None,
     chunk: Annotated[int, typer.Option(min=1, help="lines per acknowledged chunk")] = 5_000,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=2,
+            help="2: a second process reads and validates lines while this one publishes (used when more "
+            "than one chunk is left); 1: one process does both",
+        ),
+    ] = 2,
     bootstrap: Bootstrap = None,
     prefix: Prefix = None,
     embedded_dir: EmbeddedDir = None,
@@ -71,6 +80,7 @@ def import_command(
         id_namespace=id_namespace,
         chunk_lines=chunk,
         restart=restart,
+        processes=processes,
     )
     regions = phone_regions(load_settings())
     options = replace(options, regions=regions)

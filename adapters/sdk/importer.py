@@ -17,18 +17,20 @@ import csv
 import hashlib
 import json
 import os
-import tomllib
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ...events import Event, EventParseError, Limits, PhoneRegions, parse_event
+from ...events import PhoneRegions
+from .import_reader import chunks_read_aside
+from .import_rows import CsvMapping, Rejected, RowReader, RowSource, ValidatedChunk, validated_chunks
 from .publisher import Publisher
+
+__all__ = ["CsvMapping", "ImportOptions", "ImportRefused", "ImportReport", "count_lines", "import_file"]
 
 CHECKPOINT_VERSION = 1
 _FINGERPRINT_BYTES = 1 << 20
@@ -36,140 +38,6 @@ _FINGERPRINT_BYTES = 1 << 20
 
 class ImportRefused(Exception):
     """The checkpoint belongs to another file or destination: resuming would skip the wrong lines."""
-
-
-# --- CSV mapping -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CsvMapping:
-    """How a CSV row becomes an event. Paths are dotted envelope paths (`payload.ticket_id`,
-    `identifiers.email`); a path ending in `:json` takes the cell as JSON (lists, objects). Empty cells
-    are left out, so optional fields stay absent."""
-
-    columns: dict[str, tuple[str, ...]]
-    constants: dict[str, Any] = field(default_factory=dict)
-    type_name: str | None = None
-    type_column: str | None = None
-    type_names: dict[str, str] = field(default_factory=dict)
-    values: dict[str, dict[str, str]] = field(default_factory=dict)
-    schema_version: int | None = None
-
-    @classmethod
-    def load(cls, path: Path) -> CsvMapping:
-        """Read a mapping from JSON or TOML (by the file's suffix)."""
-        text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-        return cls.from_dict(raw)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> CsvMapping:
-        known = {"columns", "constants", "type", "type_column", "type_names", "values", "schema_version"}
-        if unknown := set(raw) - known:
-            raise ValueError(f"unknown mapping keys {sorted(unknown)}; expected some of {sorted(known)}")
-        if not raw.get("type") and not raw.get("type_column"):
-            raise ValueError("a mapping needs `type` (one event type) or `type_column`")
-        columns = {
-            column: (target,) if isinstance(target, str) else tuple(target)
-            for column, target in raw.get("columns", {}).items()
-        }
-        return cls(
-            columns=columns,
-            constants=dict(raw.get("constants", {})),
-            type_name=raw.get("type"),
-            type_column=raw.get("type_column"),
-            type_names=dict(raw.get("type_names", {})),
-            values={path: dict(table) for path, table in raw.get("values", {}).items()},
-            schema_version=raw.get("schema_version"),
-        )
-
-    def to_event_dict(self, row: dict[str, str]) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        for path, constant in self.constants.items():
-            _put(event, path, constant)
-        for column, targets in self.columns.items():
-            cell = (row.get(column) or "").strip()
-            if not cell:
-                continue
-            for target in targets:
-                path, _, kind = target.partition(":")
-                value: Any = self.values.get(path, {}).get(cell, cell)
-                if kind == "json":
-                    try:
-                        value = json.loads(cell)
-                    except ValueError as exc:
-                        raise ValueError(f"column {column!r}: not JSON ({exc})") from None
-                _put(event, path, value)
-        type_name = self.type_name
-        if self.type_column:
-            cell = (row.get(self.type_column) or "").strip()
-            type_name = self.type_names.get(cell, cell) or type_name
-        if type_name:
-            event["type"] = type_name
-        if self.schema_version is not None:
-            event.setdefault("schema_version", self.schema_version)
-        return event
-
-
-def _put(target: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[leaf] = value
-
-
-# --- rows --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    line: int  # 1-based line of the file where the row ends
-    raw: bytes  # the row's own bytes: hashed into the event_id when the row has none
-    data: dict[str, Any] | None  # decoded, or None when the bytes are not a JSON object
-
-
-def _jsonl_rows(path: Path, after_line: int) -> Iterator[Row]:
-    with path.open("rb") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if line_no <= after_line or not line.strip():
-                continue
-            raw = line.rstrip(b"\r\n")
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                data = None
-            yield Row(line_no, raw, data if isinstance(data, dict) else None)
-
-
-def _csv_rows(path: Path, after_line: int, mapping: CsvMapping) -> Iterator[Row]:
-    # surrogateescape: a byte that is not UTF-8 costs its own row an error, not the whole import a crash.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.DictReader(handle)
-        while True:
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a cell over the csv module's field limit; the reader goes on
-                line = reader.reader.line_num  # DictReader's own line_num is not updated on an error
-                if line > after_line:
-                    error = {"__mapping_error__": f"not a CSV row: {exc}"}
-                    yield Row(line, f"csv-error:{line}".encode(), error)
-                continue
-            if reader.line_num <= after_line:
-                continue
-            values = [record.get(name) or "" for name in reader.fieldnames or ()]
-            try:
-                raw = orjson.dumps(values)
-            except orjson.JSONEncodeError:  # lone surrogates: the row had bytes that are not UTF-8
-                raw = "\x1f".join(values).encode("utf-8", "surrogateescape")
-                error = {"__mapping_error__": "not UTF-8: re-export the file as UTF-8"}
-                yield Row(reader.line_num, raw, error)
-                continue
-            try:
-                yield Row(reader.line_num, raw, mapping.to_event_dict(record))
-            except ValueError as exc:
-                yield Row(reader.line_num, raw, {"__mapping_error__": str(exc)})
 
 
 # --- the import --------------------------------------------------------------------------------------
@@ -196,6 +64,9 @@ class ImportOptions:
     # How phones without a country code are read, per source (`identity_config.phone_regions(settings)`);
     # None: the publisher's default region.
     regions: PhoneRegions | None = None
+    # 2: a second process reads and validates the rows while this one publishes (adapters/sdk/
+    # import_reader.py), when more than one chunk is left; 1: this process does both in turn.
+    processes: int = 1
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -237,7 +108,6 @@ class _Run:
         )
         self.fingerprint = fingerprint(path)
         self.report = ImportReport()
-        self.limits = Limits()
         self.errors_bytes = 0
         self.log_end: list[int] = []  # the destination's end offsets after the last chunk done
 
@@ -252,63 +122,40 @@ class _Run:
         in_flight = checkpoint.get("in_flight")
         seen = self._ids_on_log_since(in_flight["watermarks"]) if in_flight else set()
         progress(done_line)
-        if self.options.mapping is not None:
-            rows = _csv_rows(self.path, done_line, self.options.mapping)
+        source = RowSource(self.path, done_line, self.options.mapping)
+        reader = self._reader()
+        if self.options.processes > 1 and count_lines(self.path) - done_line > self.options.chunk_lines:
+            chunks = chunks_read_aside(source, reader, self.options.chunk_lines)
         else:
-            rows = _jsonl_rows(self.path, done_line)
-        chunk: list[Row] = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) >= self.options.chunk_lines:
-                progress(self._chunk(chunk, done_line, seen) - done_line)
-                done_line, chunk = chunk[-1].line, []
-        if chunk:
+            chunks = validated_chunks(source, reader, self.options.chunk_lines)
+        for chunk in chunks:
             progress(self._chunk(chunk, done_line, seen) - done_line)
+            done_line = chunk.last_line
         return self.report
 
-    # --- one chunk: validate, mark in flight, publish, report, move the checkpoint --------------------
-    def _chunk(self, rows: list[Row], done_line: int, seen: set[str]) -> int:
-        events: list[Event] = []
-        errors: list[tuple[int, str, str, str]] = []
-        for row in rows:
-            try:
-                event = self._event(row)
-            except EventParseError as exc:
-                errors.append((row.line, exc.event_id or "", exc.event_type or "", str(exc)))
-                continue
-            except ValueError as exc:
-                errors.append((row.line, "", "", str(exc)))
-                continue
-            if str(event.event_id) in seen:
-                self.report.already_on_log += 1
-            else:
-                events.append(event)
+    def _reader(self) -> RowReader:
+        if self.options.regions is not None:
+            return RowReader(self.namespace, self.options.regions)
+        return RowReader(self.namespace, self.publisher.regions, self.publisher.default_region)
+
+    # --- one chunk: mark in flight, publish, report, move the checkpoint -------------------------------
+    def _chunk(self, chunk: ValidatedChunk, done_line: int, seen: set[str]) -> int:
+        events = [event for event in chunk.events if str(event.event_id) not in seen]
+        self.report.already_on_log += len(chunk.events) - len(events)
         log = self.publisher.log
         watermarks = [log.end_offset(p) for p in range(log.partitions)]
-        in_flight = {"first_line": rows[0].line, "last_line": rows[-1].line, "watermarks": watermarks}
+        in_flight = {"first_line": chunk.first_line, "last_line": chunk.last_line, "watermarks": watermarks}
         self._save_checkpoint(done_line, in_flight)
         for event in events:
-            self.publisher.send(event)
+            self.publisher.send_encoded(event)
         self.publisher.flush()  # raises PublishError: the checkpoint still says "in flight"
-        self._write_errors(errors)
+        self._write_errors(chunk.rejected)
         self.log_end = [log.end_offset(p) for p in range(log.partitions)]
-        self._save_checkpoint(rows[-1].line, None)
-        self.report.lines += len(rows)
+        self._save_checkpoint(chunk.last_line, None)
+        self.report.lines += chunk.lines
         self.report.published += len(events)
-        self.report.rejected += len(errors)
-        return rows[-1].line
-
-    def _event(self, row: Row) -> Event:
-        if row.data is None or len(row.raw) > self.limits.max_event_bytes:
-            return parse_event(row.raw)  # raises the precise reason (not JSON, not an object, too big)
-        if "__mapping_error__" in row.data:
-            raise ValueError(row.data["__mapping_error__"])
-        data = row.data
-        if not data.get("event_id"):
-            data = {**data, "event_id": str(uuid.uuid5(self.namespace, row.raw.decode("utf-8", "replace")))}
-        if self.options.regions is not None:
-            return parse_event(data, regions=self.options.regions, now=datetime.now(UTC))
-        return self.publisher.validate(data)
+        self.report.rejected += len(chunk.rejected)
+        return chunk.last_line
 
     # --- the error report ------------------------------------------------------------------------------
     def _open_error_report(self) -> None:
@@ -320,7 +167,7 @@ class _Run:
         else:
             os.truncate(path, self.errors_bytes)  # drop what a dead run wrote after its last checkpoint
 
-    def _write_errors(self, errors: list[tuple[int, str, str, str]]) -> None:
+    def _write_errors(self, errors: list[Rejected]) -> None:
         if not errors:
             return
         with self.options.errors_path.open("a", encoding="utf-8", newline="") as handle:

@@ -32,6 +32,21 @@ EventInput = Event | Mapping[str, Any] | str | bytes
 
 
 @dataclass(frozen=True)
+class EncodedEvent:
+    """A valid event as the log takes it: its id, and its key and value on the wire (`encode`). The
+    import's reading process validates and encodes; the importing process only appends (`send_encoded`)."""
+
+    event_id: UUID
+    key: bytes
+    value: bytes
+
+    @classmethod
+    def of(cls, event: Event) -> EncodedEvent:
+        key, value = encode(event)
+        return cls(event.event_id, key, value)
+
+
+@dataclass(frozen=True)
 class Receipt:
     """Where an acknowledged event now lives."""
 
@@ -49,7 +64,10 @@ class PublishError(Exception):
     """
 
     def __init__(
-        self, unacknowledged: Sequence[Event], acknowledged: Sequence[Receipt], cause: BaseException
+        self,
+        unacknowledged: Sequence[Event | EncodedEvent],
+        acknowledged: Sequence[Receipt],
+        cause: BaseException,
     ) -> None:
         self.unacknowledged = tuple(unacknowledged)
         self.acknowledged = tuple(acknowledged)
@@ -93,7 +111,7 @@ class Publisher:
         self._default_region = default_region
         self._regions = regions
         self._close_log = close_log
-        self._buffer: list[Event] = []
+        self._buffer: list[Event | EncodedEvent] = []
         self._receipts: list[Receipt] = []  # acknowledged by appends inside send(), until the next flush
         self._oldest = 0.0
         self._lock = threading.Lock()
@@ -125,6 +143,16 @@ class Publisher:
         log = open_log(topic, prefix=prefix, embedded_dir=directory)
         return cls(log, batch_size=batch_size, close_log=True)
 
+    @property
+    def default_region(self) -> str | None:
+        """The region of phones written without a country code, when `regions` does not say."""
+        return self._default_region
+
+    @property
+    def regions(self) -> PhoneRegions | None:
+        """How phones without a country code are read, per source (None: `default_region`)."""
+        return self._regions
+
     def validate(self, event: EventInput) -> Event:
         """A typed event, or EventParseError listing every problem (nothing is sent then)."""
         if isinstance(event, Event):
@@ -139,14 +167,21 @@ class Publisher:
         Raises EventParseError for an invalid event (nothing buffered), and PublishError when a full
         buffer this call appended was not acknowledged."""
         typed = self.validate(event)
+        self._buffer_one(typed)
+        return typed
+
+    def send_encoded(self, encoded: EncodedEvent) -> None:
+        """Buffer one event validated and encoded before (`EncodedEvent.of`), as `send` buffers."""
+        self._buffer_one(encoded)
+
+    def _buffer_one(self, item: Event | EncodedEvent) -> None:
         with self._lock:
             if not self._buffer:
                 self._oldest = time.monotonic()
-            self._buffer.append(typed)
+            self._buffer.append(item)
             due = len(self._buffer) >= self._batch_size or time.monotonic() - self._oldest >= self._linger_s
             if due:
                 self._flush_locked()
-        return typed
 
     def send_all(self, events: Sequence[EventInput]) -> list[Event]:
         """Validate every event first, so a bad one stops the call before any of them is buffered."""
@@ -174,7 +209,7 @@ class Publisher:
         for start in range(0, len(pending), self._batch_size):
             batch = pending[start : start + self._batch_size]
             try:
-                placed = self.log.append([encode(event) for event in batch])
+                placed = self.log.append([_wire(item) for item in batch])
             except Exception as exc:
                 # Stop at the first failure: later batches would only wait out the same outage. The
                 # caller gets every event of this flush that has no acknowledgement.
@@ -201,3 +236,7 @@ class Publisher:
     ) -> None:
         # Flush even when the block raised: what was sent before the error is valid and was meant to go.
         self.close()
+
+
+def _wire(item: Event | EncodedEvent) -> tuple[bytes, bytes]:
+    return (item.key, item.value) if isinstance(item, EncodedEvent) else encode(item)

@@ -80,13 +80,14 @@ def _import(path: Path, log: SQLiteEventLog, options: ImportOptions) -> ImportRe
     return import_file(path, Publisher(log, batch_size=1000), options)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_bad_lines_are_reported_and_a_rerun_publishes_nothing(
-    tmp_path: Path, events: list[dict[str, Any]]
+    tmp_path: Path, events: list[dict[str, Any]], processes: int
 ) -> None:
     path = tmp_path / "export.jsonl"
     bad = write_jsonl(path, events)
     log = SQLiteEventLog(tmp_path / "raw.sqlite", partitions=12)
-    report = _import(path, log, _options(tmp_path))
+    report = _import(path, log, _options(tmp_path, processes=processes))
     assert (report.published, report.rejected) == (len(events) - len(bad), len(bad))
     assert sorted(ids_on(log)) == sorted(e["event_id"] for i, e in enumerate(events) if i + 1 not in bad)
 
@@ -97,14 +98,15 @@ def test_bad_lines_are_reported_and_a_rerun_publishes_nothing(
     for expected in ("not valid JSON", "unknown event type 'TicketOpend'", "identifiers", "occurred_at"):
         assert expected in reasons
 
-    again = _import(path, log, _options(tmp_path))
+    again = _import(path, log, _options(tmp_path, processes=processes))
     assert (again.published, again.rejected, again.resumed_from_line) == (0, 0, len(events))
     assert len(ids_on(log)) == len(events) - len(bad)
     assert len(list(csv.DictReader((tmp_path / "errors.csv").open(encoding="utf-8")))) == len(bad)
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_an_interrupted_import_resumes_without_duplicates(
-    tmp_path: Path, events: list[dict[str, Any]]
+    tmp_path: Path, events: list[dict[str, Any]], processes: int
 ) -> None:
     path = tmp_path / "export.jsonl"
     bad = write_jsonl(path, events)
@@ -116,10 +118,15 @@ def test_an_interrupted_import_resumes_without_duplicates(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        import_file(path, Publisher(log), _options(tmp_path), progress=interrupt_after_three_chunks)
+        import_file(
+            path,
+            Publisher(log),
+            _options(tmp_path, processes=processes),
+            progress=interrupt_after_three_chunks,
+        )
     assert 0 < len(ids_on(log)) < len(events) - len(bad)
 
-    report = _import(path, log, _options(tmp_path))
+    report = _import(path, log, _options(tmp_path, processes=processes))
     assert report.resumed_from_line == 300
     published = ids_on(log)
     assert len(published) == len(set(published)) == len(events) - len(bad)
@@ -141,20 +148,21 @@ class AckLostLog(SQLiteEventLog):
         return placed
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_a_chunk_in_flight_when_the_run_died_is_not_sent_twice(
-    tmp_path: Path, events: list[dict[str, Any]]
+    tmp_path: Path, events: list[dict[str, Any]], processes: int
 ) -> None:
     path = tmp_path / "export.jsonl"
     bad = write_jsonl(path, events)
     log = AckLostLog(tmp_path / "raw.sqlite", partitions=12)
     log.fail_on_append = 5
     with pytest.raises(PublishError):
-        _import(path, log, _options(tmp_path))
+        _import(path, log, _options(tmp_path, processes=processes))
     written = len(ids_on(log))
     assert written == 500 - 10  # the fifth chunk is on the log although the run never heard so
 
     log.fail_on_append = None
-    report = _import(path, log, _options(tmp_path))
+    report = _import(path, log, _options(tmp_path, processes=processes))
     assert report.resumed_from_line == 400
     assert report.already_on_log == 98
     published = ids_on(log)

@@ -12,7 +12,7 @@ import pytest
 from event_examples import PAYLOADS, wire_event
 
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
-from touchstream.adapters.sdk.publisher import Publisher, PublishError, encode
+from touchstream.adapters.sdk.publisher import EncodedEvent, Publisher, PublishError, encode
 from touchstream.events import EventParseError, parse_event
 from touchstream.streams.partitioning import partition_for
 from touchstream.streams.ports import AbstractEventLog, LogRecord, LogUnavailable
@@ -127,6 +127,24 @@ def test_a_flush_that_fails_names_every_unacknowledged_event() -> None:
     assert isinstance(error.cause, LogUnavailable)
     assert len(log.appended) == 20
     assert publisher.flush() == []  # handed to the caller, not silently retried or kept
+
+
+def test_events_encoded_elsewhere_go_out_as_sent_ones_do() -> None:
+    """`send_encoded` (the import's reading process encoded them): the same records, receipts and
+    failures as `send` of the same events."""
+    events = [parse_event(orjson.dumps(e)) for e in _events(12)]
+    sent, encoded = FlakyLog(good_batches=1), FlakyLog(good_batches=1)
+    publishers = Publisher(sent, batch_size=100), Publisher(encoded, batch_size=100)
+    for event in events[:5]:
+        publishers[0].send(event)
+        publishers[1].send_encoded(EncodedEvent.of(event))
+    assert publishers[0].flush() == publishers[1].flush()
+    assert sent.appended == encoded.appended == [encode(e) for e in events[:5]]
+    for event in events[5:]:
+        publishers[1].send_encoded(EncodedEvent.of(event))
+    with pytest.raises(PublishError) as caught:
+        publishers[1].flush()
+    assert [e.event_id for e in caught.value.unacknowledged] == [e.event_id for e in events[5:]]
 
 
 def test_a_failing_batch_inside_send_raises_from_send() -> None:

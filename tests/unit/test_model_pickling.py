@@ -1,4 +1,4 @@
-"""The hand-over pickles event models through its own reducers (adapters/touchpoint_handoff.py): every
+"""Event models cross multiprocessing queues through their own reducers (adapters/model_pickling.py): every
 generated touchpoint arrives equal, with the same fields set, and a model's private and extra values come
 across as pydantic's own pickling carries them."""
 
@@ -13,8 +13,8 @@ import orjson
 import pytest
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from touchstream.adapters.model_pickling import _reduced, register_model_reducers
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
-from touchstream.adapters.touchpoint_handoff import _reduced, register_model_reducers
 from touchstream.events import EVENT_TYPES, ResolvedTouchpoint, parse_event
 
 
