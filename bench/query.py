@@ -281,7 +281,8 @@ def lookups(
             ms["find by email (before: scan)"].append((found_at - started) * 1000)
             ms["find + whole 360 document (before: views)"].append((done_at - started) * 1000)
     label = f"{engine}, {n:,} contacts / {n * touches:,} touchpoints"
-    for name, values in ms.items():
+    measured = {name: values for name, values in ms.items() if values}  # --before 0: no old path
+    for name, values in measured.items():
         print(
             f"{label}: {name:<42} p50 {percentile(values, 50):8.1f} ms  p99 {percentile(values, 99):8.1f} ms"
             f"  ({len(values)} lookups)"
@@ -295,7 +296,7 @@ def lookups(
             ceiling,
             "point read of one row by contact_id (p50)",
         )
-        for name, values in ms.items()
+        for name, values in measured.items()
         if not name.startswith("ceiling")
         for p in (50, 99)
     ]
