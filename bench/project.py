@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from _report import emit, figure
 
+from touchstream.adapters.gc_pace import pace_garbage_collector
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import migrate
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
@@ -38,6 +39,7 @@ def _rate(label: str, n: int, work: Callable[[], Any]) -> float:
 
 
 def main() -> None:
+    pace_garbage_collector()  # as the worker and `touchstream run` pace their collector
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

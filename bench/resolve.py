@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from _report import emit, figure
 from eventsourcing.domain import Aggregate, event
 
+from touchstream.adapters.gc_pace import pace_garbage_collector
 from touchstream.adapters.master_record.application import MasterRecord
 from touchstream.events import Event, parse_event
 from touchstream.streams.resolve import ResolveStage
@@ -185,6 +186,7 @@ def _scratch_database(server: str) -> Iterator[str]:
 
 def main() -> None:
     args = _args()
+    pace_garbage_collector()  # as the worker and `touchstream run` pace their collector
     figures = []
     with tempfile.TemporaryDirectory() as folder:
         figures += _measure("SQLite (embedded)", f"sqlite:///{folder}/master.sqlite", args.events, args.batch)
