@@ -14,7 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import queue
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from ..gc_pace import pace_garbage_collector
@@ -34,7 +34,9 @@ class _Failed:
     error: BaseException
 
 
-def chunks_read_aside(source: RowSource, reader: RowReader, chunk_lines: int) -> Iterator[ValidatedChunk]:
+def chunks_read_aside(
+    source: RowSource, reader: RowReader, chunk_lines: int
+) -> Generator[ValidatedChunk, None, None]:
     """`validated_chunks(source, reader, chunk_lines)`, computed in a second process."""
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[ValidatedChunk | _Failed | str] = context.Queue(maxsize=AHEAD)

@@ -7,7 +7,7 @@ import csv
 import json
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,7 +216,9 @@ class ValidatedChunk:
     rejected: list[Rejected]
 
 
-def validated_chunks(source: RowSource, reader: RowReader, chunk_lines: int) -> Iterator[ValidatedChunk]:
+def validated_chunks(
+    source: RowSource, reader: RowReader, chunk_lines: int
+) -> Generator[ValidatedChunk, None, None]:
     """The source's rows in chunks of `chunk_lines`, each validated, in file order."""
     chunk: list[Row] = []
     for row in source.rows():

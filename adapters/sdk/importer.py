@@ -19,6 +19,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,9 +129,10 @@ class _Run:
             chunks = chunks_read_aside(source, reader, self.options.chunk_lines)
         else:
             chunks = validated_chunks(source, reader, self.options.chunk_lines)
-        for chunk in chunks:
-            progress(self._chunk(chunk, done_line, seen) - done_line)
-            done_line = chunk.last_line
+        with closing(chunks):  # a failed chunk stops the reading process now, not when collected
+            for chunk in chunks:
+                progress(self._chunk(chunk, done_line, seen) - done_line)
+                done_line = chunk.last_line
         return self.report
 
     def _reader(self) -> RowReader:
