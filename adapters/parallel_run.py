@@ -26,7 +26,6 @@ by itself. Positions are committed per batch as always, so a rerun continues fro
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import queue
 import signal
 import traceback
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .bootstrap import Runtime
 from .config import Settings
+from .pickling import picklable
 from .touchpoint_handoff import Handed, HandOff, handoff_queue
 
 if TYPE_CHECKING:
@@ -200,12 +200,4 @@ def _project_step(
     except _Stopped:
         outcome.put(("stopped", None))
     except BaseException as exc:
-        outcome.put(("error", (exc if _picklable(exc) else None, traceback.format_exc())))
-
-
-def _picklable(exc: BaseException) -> bool:
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return False
-    return True
+        outcome.put(("error", (exc if picklable(exc) else None, traceback.format_exc())))

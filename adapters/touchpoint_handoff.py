@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from .model_pickling import register_model_reducers
+from .pickling import register_model_reducers
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event as EventType

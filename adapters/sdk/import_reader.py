@@ -12,12 +12,12 @@ without a word raises `ImportReaderDied`; a stopped import stops the reading pro
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import queue
 from collections.abc import Generator
 from dataclasses import dataclass
 
 from ..gc_pace import pace_garbage_collector
+from ..pickling import picklable
 from .import_rows import RowReader, RowSource, ValidatedChunk, validated_chunks
 
 AHEAD = 2  # chunks validated and waiting: enough to keep both processes busy, little memory
@@ -93,12 +93,4 @@ def _read(
             results.put(chunk)
         results.put(_DONE)
     except BaseException as exc:
-        results.put(_Failed(exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))
-
-
-def _picklable(exc: BaseException) -> bool:
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return False
-    return True
+        results.put(_Failed(exc if picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))

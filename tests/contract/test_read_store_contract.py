@@ -273,6 +273,18 @@ class ReadStoreContract:
 
         found()
 
+    def test_string_values_go_as_one_statement(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Not as `in_chunk`-long SQL lists (`query`) however many: chDB takes them as one query
+        parameter, the server as a table of the query; other parameters beside them."""
+
+        def refused(sql: str, params: object = None) -> list[tuple[Any, ...]]:
+            raise AssertionError(f"asked as SQL text: {sql}")
+
+        monkeypatch.setattr(self.store, "query", refused)
+        ids = [str(n) for n in range(10_000)]
+        sql = "SELECT count() FROM numbers(20000) WHERE toString(number) IN %(ids)s AND number < %(top)s"
+        assert self.store.query_chunked(sql, "ids", ids, {"top": 5_000}) == [(5_000,)]
+
     def test_datetime_and_date_round_trip(self) -> None:
         store = self.store
         store.execute("CREATE TABLE times (id UInt8, at DateTime, day Date) ENGINE = MergeTree ORDER BY id")
@@ -472,34 +484,12 @@ class TestChDBStore(ReadStoreContract):
             store.insert_rows("asked", ["a", "b"], [("z", None)])
         assert len(asked) == 2
 
-    def test_string_values_go_as_one_parameter(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Not as `in_chunk`-long SQL lists (`query`): one statement, whatever their number."""
-
-        def refused(sql: str, params: object = None) -> list[tuple[Any, ...]]:
-            raise AssertionError(f"asked as SQL text: {sql}")
-
-        monkeypatch.setattr(self.store, "query", refused)
-        ids = [str(n) for n in range(10_000)]
-        sql = "SELECT count() FROM numbers(20000) WHERE toString(number) IN %(ids)s AND number < %(top)s"
-        assert self.store.query_chunked(sql, "ids", ids, {"top": 5_000}) == [(5_000,)]
-
 
 @pytest.mark.integration
 class TestClickHouseServerStore(ReadStoreContract):
     def create_store(self, request: pytest.FixtureRequest, database: str) -> AbstractReadStore:
         host, port = request.getfixturevalue("clickhouse_endpoint")
         return ClickHouseServerStore(host, port, database, create_database=True)
-
-    def test_string_values_go_as_one_table_of_the_query(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Not as `in_chunk`-long SQL lists (`query`): one statement, whatever their number."""
-
-        def refused(sql: str, params: object = None) -> list[tuple[Any, ...]]:
-            raise AssertionError(f"asked as SQL text: {sql}")
-
-        monkeypatch.setattr(self.store, "query", refused)
-        ids = [str(n) for n in range(10_000)]
-        sql = "SELECT count() FROM numbers(20000) WHERE toString(number) IN %(ids)s"
-        assert self.store.query_chunked(sql, "ids", ids) == [(10_000,)]
 
     def test_same_results_as_chdb(self, chdb_path: Path, unique_name: str) -> None:
         """One projection script, both engines, equal answers (column names and types included)."""

@@ -1,4 +1,4 @@
-"""Event models cross multiprocessing queues through their own reducers (adapters/model_pickling.py): every
+"""Event models cross multiprocessing queues through their own reducers (adapters/pickling.py): every
 generated touchpoint arrives equal, with the same fields set, and a model's private and extra values come
 across as pydantic's own pickling carries them."""
 
@@ -13,7 +13,7 @@ import orjson
 import pytest
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from touchstream.adapters.model_pickling import _reduced, register_model_reducers
+from touchstream.adapters.pickling import _reduced, register_model_reducers
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.events import EVENT_TYPES, ResolvedTouchpoint, parse_event
 

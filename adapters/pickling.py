@@ -1,13 +1,17 @@
-"""Event models through multiprocessing's queues as their four slots, rebuilt by one function call.
+"""What crosses between this project's processes, and how.
 
-Pydantic's own `__getstate__`/`__setstate__` carry the same four values as a dict, set again by a Python
-method per model: ~20 us a touchpoint to pickle against ~13 us this way, and ~15 us against ~8 us to load.
-The two-process run's hand-over uses it. Only multiprocessing's pickler
+Event models go through multiprocessing's queues as their four slots, rebuilt by one function call
+(`register_model_reducers`). Pydantic's own `__getstate__`/`__setstate__` carry the same four values as a
+dict, set again by a Python method per model: ~20 us a touchpoint to pickle against ~13 us this way, and
+~15 us against ~8 us to load; the two-process run's hand-over uses it. Only multiprocessing's pickler
 (`ForkingPickler`) takes these reducers; other pickling is untouched.
+
+A child's exception goes to its parent as it is when it can be pickled (`picklable`), else as its text.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from multiprocessing.reduction import ForkingPickler
 
@@ -53,3 +57,12 @@ def _rebuilt(
     _set(rebuilt, "__pydantic_extra__", extra)
     _set(rebuilt, "__pydantic_private__", private)
     return rebuilt
+
+
+def picklable(exc: BaseException) -> bool:
+    """Whether `exc` survives a trip through pickle (a child's exception raised again in its parent)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return False
+    return True
