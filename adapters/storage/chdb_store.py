@@ -279,7 +279,9 @@ def _json_line(row: Sequence[Any], float_columns: Sequence[int]) -> bytes:
 
 def string_array(values: Iterable[str]) -> str:
     """Strings as the text of a ClickHouse ``Array(String)`` value: each quoted, backslash and quote
-    escaped (the only two characters a quoted string cannot hold as they are)."""
+    escaped (the only two characters a quoted string cannot hold as they are). Not clickhouse-driver's
+    `escape_param`, which `substitute` uses: it rebuilds every string a character at a time, the very
+    cost this parameter exists to avoid for thousands of ids."""
     quoted = ("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
     return "[" + ",".join(quoted) + "]"
 
