@@ -20,6 +20,7 @@ runtimes call `Eraser.erase` after their project step's write; a rebuild into sh
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -27,7 +28,7 @@ from uuid import UUID
 
 from ..events import Identifiers, ResolvedTouchpoint
 from ..projections.identity import email_key, external_key, phone_key
-from .ports import AbstractReadStore
+from .ports import AbstractReadStore, ReadStoreError
 
 log = logging.getLogger("touchstream.erasure")
 
@@ -129,10 +130,12 @@ class Eraser:
         caches: Sequence[Forgetful] = (),
         on_contacts: Callable[[Collection[UUID]], None] | None = None,
         defer_part_drop: bool = False,
+        mutation_wait_s: float = 30.0,
     ) -> None:
         """`defer_part_drop`: leave the erasures' mutations running and the data parts they replace until
         `flush()` (the embedded runner waits and drops once at the end of its run: chDB waits ~1 s per
-        drop, and a mutation ~150 ms per data part of its table)."""
+        drop, and a mutation ~150 ms per data part of its table). Otherwise each erasure waits for them
+        up to `mutation_wait_s` (`_drop_replaced_parts`)."""
         self.master_record = master_record
         self.store = store
         self.keys = keys
@@ -140,6 +143,7 @@ class Eraser:
         self.caches = list(caches)
         self.on_contacts = on_contacts
         self.defer_part_drop = defer_part_drop
+        self.mutation_wait_s = mutation_wait_s
         self.tables_to_drop: set[str] = set()
         self.erased = 0
 
@@ -153,7 +157,7 @@ class Eraser:
             contacts.extend(str(c) for c in scope.contact_ids)
         if not contacts:
             return outcomes
-        report = self.store.forget_contacts(contacts, drop_parts=not self.defer_part_drop)
+        report = self.store.forget_contacts(contacts, drop_parts=False)
         self.tables_to_drop.update(t.table for t in report.tables if t.rows)
         rows = sum(t.rows for t in report.tables)
         # The log line names the requests and the counts, never a personal value.
@@ -168,17 +172,39 @@ class Eraser:
         )
         for outcome in outcomes:
             outcome.rows_forgotten = rows
+        if not self.defer_part_drop:
+            self._drop_replaced_parts()
         return outcomes
 
-    def flush(self) -> int:
-        """Wait, once, for the deferred erasures' mutations (queued by then: the engine keeps them through
-        a restart) and drop the data parts they replaced (chDB; `defer_part_drop`)."""
+    def flush(self, timeout: float = 300.0) -> int:
+        """Wait, up to `timeout` in all, for the erasures' mutations (queued by then: the engine keeps them
+        through a restart) and drop the data parts they replaced (chDB). Raises `ReadStoreError` when they
+        are not done by then, and keeps their tables for the next call."""
         if not self.tables_to_drop:
             return 0
-        tables, self.tables_to_drop = sorted(self.tables_to_drop), set()
+        tables = sorted(self.tables_to_drop)
+        deadline = time.monotonic() + timeout
         for table in tables:
-            self.store.wait_for_mutations(table, timeout=300.0)
-        return self.store.drop_inactive_parts(tables)
+            self.store.wait_for_mutations(table, timeout=max(deadline - time.monotonic(), 0.0))
+        dropped = self.store.drop_inactive_parts(tables)
+        self.tables_to_drop.difference_update(tables)
+        return dropped
+
+    def _drop_replaced_parts(self) -> None:
+        """`flush`, bounded, and never the reason to hold the pipeline: a mutation not done in time (a
+        replica stopped, or one waiting for a data part only a stopped replica holds) stays queued in the
+        engine (through a restart too), which carries it out when it can; the warning names its tables,
+        and a later erasure waits for them again. Holding the batch would not make it finish sooner."""
+        try:
+            self.flush(self.mutation_wait_s)
+        except ReadStoreError as exc:
+            log.warning(
+                "erasure: the read store's deletions in %s are queued, not done after %gs; waited for "
+                "again after the next erasure: %s",
+                ", ".join(sorted(self.tables_to_drop)),
+                self.mutation_wait_s,
+                exc,
+            )
 
     def _erase_one(self, request: ErasureRequest) -> tuple[ErasureOutcome, ErasureScope]:
         outcome = ErasureOutcome(request)
