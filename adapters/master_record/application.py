@@ -27,7 +27,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, TrackingRecorder, Transcoder
 from eventsourcing.utils import get_topic
 
 from ...events import Event
@@ -66,6 +66,7 @@ from .bulk_read import read_many
 from .identity_config import identity_config
 from .kept import DEFAULT_KEPT, KeptAggregates
 from .link_cache import LinkEntry, entry_of, link_cache_for
+from .transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 40
 
@@ -227,6 +228,12 @@ class MasterRecord(Application[UUID]):
         # too): the linker indexes these without reading them back or making them again.
         self.recently_saved: dict[UUID, LinkEntry] = {}
         self.store_url: str | None = None  # set by `from_url`; erasure rewrites the store there
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoding, its bytes written by orjson (transcoder.py)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> MasterRecord:
