@@ -84,11 +84,19 @@ class Contact(Aggregate):
         return new_contact_id(anchor)
 
     @classmethod
-    def new(cls, anchor: str, first_seen: datetime, role: bool = False, event_id: str = "") -> Contact:
+    def new(
+        cls,
+        anchor: str,
+        first_seen: datetime,
+        role: bool = False,
+        event_id: str = "",
+        contact_id: UUID | None = None,
+    ) -> Contact:
+        """`contact_id`: `create_id(anchor)`, when the caller has it already (a resolution plan does)."""
         return _new(
             cls,
             "Registered",
-            cls.create_id(anchor),
+            contact_id or cls.create_id(anchor),
             anchor=anchor,
             first_seen=first_seen,
             role=role,

@@ -573,6 +573,7 @@ class MasterRecord(Application[UUID]):
                     first_seen=ev.occurred_at,
                     role=plan.role_contact,
                     event_id=ev.event_id,
+                    contact_id=plan.contact_id,  # the plan's new_contact_id(anchor)
                 )
             else:
                 contact = snap.contacts[plan.contact_id]
