@@ -8,15 +8,17 @@ typed values are tagged first, as the library's callback would tag them, and orj
 The bytes must stay the library's, byte for byte: stored events are read back by the library's decoder
 and parsed by the relay (relay.py), and the same event must not become two byte strings. So only values
 whose orjson form is known to equal the standard library's take this way: strings, integers, booleans,
-None, lists, tuples and string-keyed dicts of them, and the registered typed values (UUIDs, decimals,
-datetimes: a UTC datetime is left to orjson, whose RFC 3339 form is `isoformat()`'s). Anything else (a
-float: `repr` and orjson spell some differently; an int beyond 64 bits; a key that is not a string) sends
-the whole event the library's way. `tests/unit/test_master_record_transcoder.py` holds the equality, over
-generated values, against the library's own transcoder.
+None, floats but the tiny ones (the survivorship's confidences: most events carry one), lists, tuples
+and string-keyed dicts of them, and the registered typed values (UUIDs, decimals, datetimes: a UTC
+datetime is left to orjson, whose RFC 3339 form is `isoformat()`'s). Anything else (a float under 1e-4,
+where `repr` writes an exponent and orjson none; NaN; an int beyond 64 bits; a key that is not a string)
+sends the whole event the library's way. `tests/unit/test_master_record_transcoder.py` holds the
+equality, over generated values, against the library's own transcoder.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ import orjson
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder
 
 _PLAIN = frozenset({str, int, bool, type(None)})
+_SMALLEST_PLAIN_FLOAT = 1e-4  # below, `repr` writes 1e-05 where orjson writes 0.00001
 
 
 class _Unusual(Exception):
@@ -53,6 +56,12 @@ class OrjsonTranscoder(JSONTranscoder):
             return tagged
         if kind is list or kind is tuple:
             return [item if type(item) in _PLAIN else self._tagged(item) for item in value]
+        if kind is float:
+            # `repr` (the library's) and orjson both write the shortest round-trip digits, exponents
+            # from 1e+16 up alike; they differ below 1e-4 (1e-05 / 0.00001) and for NaN and infinities.
+            if value == 0.0 or _SMALLEST_PLAIN_FLOAT <= abs(value) < math.inf:
+                return value
+            raise _Unusual
         transcoding = self.types.get(kind)
         if transcoding is None:
             raise _Unusual

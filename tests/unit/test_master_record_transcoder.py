@@ -40,6 +40,8 @@ scalars = (
     | st.booleans()
     | st.none()
     | st.floats()
+    | st.floats(min_value=1e-5, max_value=1e-3)  # where `repr` turns to an exponent
+    | st.floats(min_value=1e15, max_value=1e17)
     | st.uuids()
     | st.decimals(allow_nan=False)
     | instants
@@ -76,7 +78,13 @@ def test_every_event_state_is_written_as_the_library_writes_it(state: dict[str, 
 @pytest.mark.parametrize(
     "value",
     [
-        {"f": 1e16, "g": 1e-7, "nan": math.nan, "inf": -math.inf},  # repr and orjson spell these apart
+        # repr and orjson spell these apart: each alone, so that none hides another
+        {"f": 1e16},
+        {"f": 1.5e16},
+        {"f": 1e-7},
+        {"f": math.nan},
+        {"f": -math.inf},
+        {"edges": [1e-4, 9.999999999999999e-05, 9999999999999998.0, -0.0, 0.0, 5e-324, 0.85, -1.5]},
         {"big": 2**64, "neg": -(2**63) - 1},  # beyond orjson's 64 bits
         {1: "int key", None: "none key", 2.5: "float key"},
         {"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-3)))},
