@@ -186,7 +186,6 @@ def name_key(first: str, last: str, company: str) -> str | None:
 # Each batch asks again for the ids of the identifiers it meets (~4% of a run went to uuid5); a bounded
 # cache of ~64k keys costs a few MB.
 @lru_cache(maxsize=1 << 16)
-@lru_cache(maxsize=1 << 14)  # a batch's keys: read ahead, then claimed (uuid5 is ~4 us)
 def claim_id(key: str) -> UUID:
     """The claim aggregate of an identifier: the same key gives the same id in every process, so two
     workers claiming it race on one aggregate's version and exactly one wins."""
