@@ -66,6 +66,7 @@ from .bulk_read import read_many
 from .identity_config import identity_config
 from .kept import DEFAULT_KEPT, KeptAggregates
 from .link_cache import LinkEntry, entry_of, link_cache_for
+from .suspect_index import SuspectIndex
 from .transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 40
@@ -220,6 +221,7 @@ class MasterRecord(Application[UUID]):
             super().__init__(dict(env) if env is not None else None)
             self.link_cache = link_cache_for(self)  # the linker's entries, kept by `save`
             self.kept = KeptAggregates(self, kept_aggregates)
+            self.suspect_index = SuspectIndex(self)  # what an erasure reads of the steward queue
         self.identity = identity or identity_config(settings)
         self.rules = survivorship or SurvivorshipRules()
         self.conflicts = 0  # saves that lost a race and were retried (a gauge for the operator)
@@ -323,18 +325,8 @@ class MasterRecord(Application[UUID]):
 
     def _suspects_naming(self, contact_ids: set[UUID]) -> list[UUID]:
         """The steward queue's entries that name any of `contact_ids` (their identifier says which name or
-        number that person had), from the notification log: an erasure is rare, and only the raised
-        events are decoded, a page at a time."""
-        topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
-        found: list[UUID] = []
-        start = 1
-        while notes := self.recorder.select_notifications(start, 1000, topics=[topic]):
-            for note in notes:
-                raised = self.mapper.to_domain_event(note)
-                if {getattr(raised, "contact_id", None), getattr(raised, "other_id", None)} & contact_ids:
-                    found.append(raised.originator_id)
-            start = notes[-1].id + 1
-        return found
+        number that person had): from the index beside the queue (suspect_index.py)."""
+        return self.suspect_index.naming(contact_ids)
 
     def forget(self, scope: ErasureScope) -> int:
         """Replace the personal values the scope's aggregates recorded (snapshots included); the
