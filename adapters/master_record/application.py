@@ -575,7 +575,7 @@ class MasterRecord(Application[UUID]):
             self._carry_out_contact(ev, plan, snap, contact, touched)
         account = self._carry_out_account(ev, plan, snap, contact, touched)
         changed = self._observe(ev, contact, bool(plan.merges)) if contact is not None else []
-        anonymous = contact is not None and _facts(contact).anonymous
+        anonymous = contact is not None and _anonymous(contact)
         if anonymous and raw is not None:
             assert contact is not None
             contact.keep_call(raw[0], raw[1], ev.event_id)
@@ -926,6 +926,11 @@ def _names(aggregate: Aggregate) -> set[UUID]:
     return set()
 
 
+def _anonymous(contact: Contact) -> bool:
+    """A caller known by a weak identifier only (docs/identity.md, rule 5)."""
+    return not contact.identifiers and not contact.role and not contact.erasure_requested
+
+
 def _facts(contact: Contact) -> ContactFacts:
     return ContactFacts(
         contact_id=contact.id,
@@ -933,7 +938,7 @@ def _facts(contact: Contact) -> ContactFacts:
         account_id=contact.account_id,
         emails=contact.email_count,
         role=contact.role,
-        anonymous=not contact.identifiers and not contact.role and not contact.erasure_requested,
+        anonymous=_anonymous(contact),
         # A tombstone's names are gone ("[erased]"): it names no one, so no name can disagree with it and
         # make its address look shared (the returning person stays with the tombstone, docs/privacy.md).
         first_names=frozenset()
