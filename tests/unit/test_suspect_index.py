@@ -83,3 +83,12 @@ def test_a_second_process_finds_what_the_first_indexed_and_what_came_after(tmp_p
     finally:
         first.close()
         second.close()
+
+
+def test_a_master_record_without_a_sql_store_reads_the_queue() -> None:
+    app = MasterRecord()  # the library's in-memory store: no table to index into
+    a, b = shared_phone_pair(app, "ann", "+14155550101")
+    shared_phone_pair(app, "cy", "+14155550102")
+    (suspect,) = [s.id for s in app.suspects() if a in (s.contact_id, s.other_id)]
+    assert app.erasure_scope(a).suspect_ids == (suspect,)
+    assert app.erasure_scope(b).suspect_ids == (suspect,)
