@@ -41,7 +41,6 @@ class SuspectIndex:
         self.app = app
         self.store = sql_store(app)
         self.topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
-        self.pages_read = 0  # pages of `Raised` notifications read (a gauge for the tests)
         if self.store is not None:
             with self.store.datastore.transaction(commit=True) as cursor:
                 _create_tables(cursor, self.store)
@@ -90,7 +89,6 @@ class SuspectIndex:
         start = notification_id + 1
         while True:
             notes = self.app.recorder.select_notifications(start, PAGE, topics=[self.topic])
-            self.pages_read += 1
             yield from notes
             if len(notes) < PAGE:
                 return
