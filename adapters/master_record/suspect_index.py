@@ -16,7 +16,7 @@ them, as it keeps the aggregates' ids.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -41,16 +41,24 @@ class SuspectIndex:
         self.app = app
         self.store = sql_store(app)
         self.topic = get_topic(DuplicateSuspect.Raised)  # type: ignore[attr-defined]
-        if self.store is not None:
-            with self.store.datastore.transaction(commit=True) as cursor:
-                _create_tables(cursor, self.store)
+        self._created = False  # the tables, made at the first lookup: most starts never erase
 
     def naming(self, contact_ids: Collection[UUID]) -> list[UUID]:
         """The suspects whose pair holds any of `contact_ids`, each once, in the order raised."""
         wanted = {str(c) for c in contact_ids}
         if self.store is None:
-            found = (s for note in self._raised_after(0) for c, s in _pairs(self.app, note) if c in wanted)
+            found = (
+                s
+                for notes in self._pages_after(0)
+                for note in notes
+                for c, s in _pairs(self.app, note)
+                if c in wanted
+            )
             return [UUID(s) for s in dict.fromkeys(found)]
+        if not self._created:
+            with self.store.datastore.transaction(commit=True) as cursor:
+                _create_tables(cursor, self.store)
+            self._created = True
         self._catch_up(self.store)
         mark = "?" if self.store.dialect == "sqlite" else "%s"
         keys = sorted(wanted)
@@ -69,9 +77,9 @@ class SuspectIndex:
             cursor.execute(f"SELECT notification_id FROM {store.table(MARK_TABLE)} WHERE id = 1")
             row = cursor.fetchone()
         indexed = 0 if row is None else int(_first(row))
-        for notes in _pages(self._raised_after(indexed)):
+        higher = "MAX" if store.dialect == "sqlite" else "GREATEST"
+        for notes in self._pages_after(indexed):
             rows = [(c, s, note.id) for note in notes for c, s in _pairs(self.app, note)]
-            higher = "MAX" if store.dialect == "sqlite" else "GREATEST"
             with store.datastore.transaction(commit=True) as cursor:
                 cursor.executemany(
                     f"INSERT INTO {store.table(TABLE)} (contact_id, suspect_id, raised) "
@@ -85,25 +93,14 @@ class SuspectIndex:
                     (notes[-1].id,),
                 )
 
-    def _raised_after(self, notification_id: int) -> Iterator[Notification]:
+    def _pages_after(self, notification_id: int) -> Iterator[Sequence[Notification]]:
+        """The `Raised` notifications after `notification_id`, a page (never empty) at a time."""
         start = notification_id + 1
-        while True:
-            notes = self.app.recorder.select_notifications(start, PAGE, topics=[self.topic])
-            yield from notes
+        while notes := self.app.recorder.select_notifications(start, PAGE, topics=[self.topic]):
+            yield notes
             if len(notes) < PAGE:
                 return
             start = notes[-1].id + 1
-
-
-def _pages(notes: Iterator[Notification]) -> Iterator[list[Notification]]:
-    page: list[Notification] = []
-    for note in notes:
-        page.append(note)
-        if len(page) == PAGE:
-            yield page
-            page = []
-    if page:
-        yield page
 
 
 def _pairs(app: Application[UUID], note: Notification) -> list[tuple[str, str]]:
