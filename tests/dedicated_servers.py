@@ -72,11 +72,6 @@ class _Dedicated:
 
     def up(self) -> None:
         done = self.run("up")
-        if done.returncode != 0 and "exited during startup" in done.stdout + done.stderr:
-            # Once more: a clean-clone CI run saw a dedicated ClickHouse log "Ready for connections" and
-            # be gone a moment later, with nothing in its error log (four test processes on two cores).
-            self.run("down")
-            done = self.run("up")
         if done.returncode != 0:
             errors: list[str] = []
             for log in self.logs():
