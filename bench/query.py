@@ -4,8 +4,9 @@
     python bench/query.py --quick          # 10k and 100k contacts, fewer lookups and messages
 
 1. Lookup latency: N generated contacts are inserted straight into `customer_360` (one
-   `INSERT ... SELECT FROM numbers(N)`, not the pipeline) of chDB and, when it answers on
-   TOUCHSTREAM_CLICKHOUSE_PORT (19000), of the ClickHouse server (a throw-away database). Then random
+   `INSERT ... SELECT FROM numbers(N)`, not the pipeline; N/5 merges among other contacts) of chDB and,
+   when it answers on TOUCHSTREAM_CLICKHOUSE_PORT (19000), of the ClickHouse server (a throw-away
+   database). Then random
    emails are looked up as the API does (`find_customers` by email, then the whole 360 document of
    `profile_document`); p50 and p99 are printed beside the ceiling of a point read by the sorting key
    (`customer_360 FINAL WHERE contact_id = …`).
@@ -150,6 +151,15 @@ SELECT concat('s-', toString(number)), concat('c-', toString(number)), '', 'warm
 FROM numbers(ROW_COUNT) WHERE number % 10 = 0
 """
 
+# Merges, one for every 5th contact, among contacts no lookup picks (`g-` ids: no rows of their own), as
+# `write_merges` writes them: a document reads its own merge group, and must not pay for everyone else's.
+FILL_MERGES = [
+    "INSERT INTO contact_merges (merged_id, survivor_id, active, reason, version) SELECT concat('g-', "
+    "toString(number)), concat('g-s', toString(number % 1000)), 1, 'bench', 1 FROM numbers(MERGE_COUNT)",
+    "INSERT INTO merge_members (survivor_id, merged_id, version) "
+    "SELECT survivor_id, merged_id, version FROM contact_merges",
+]
+
 # The lookup and range rows of those base rows, as the projection would have written them (write_batch).
 _WORK = (
     "event_id, contact_id, type, occurred_at, title, stage, amount, currency, owner, expected_close, "
@@ -201,10 +211,23 @@ def old_find_by_email(store: AbstractReadStore, email: str) -> list[str]:
     return list(q.survivors(store, [str(r[0]) for r in rows]).values())
 
 
+def old_merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:
+    """The merge group before `merge_members`: "merged into the survivor" read all of `contact_merges`."""
+    rows = store.query(
+        "SELECT merged_id, survivor_id FROM contact_merges FINAL WHERE active = 1 AND (merged_id = %(id)s OR "
+        "survivor_id = %(id)s OR survivor_id IN (SELECT survivor_id FROM contact_merges FINAL "
+        "WHERE merged_id = %(id)s AND active = 1))",
+        {"id": contact_id},
+    )
+    survivor = next((str(s) for m, s in rows if str(m) == contact_id), contact_id)
+    return survivor, sorted({survivor, *(str(m) for m, s in rows if str(s) == survivor)})
+
+
 def old_document(store: AbstractReadStore, contact_id: str) -> None:
     """The 360 document before the per-contact ranges: deals, tickets and signals through the views, which
-    read `touchpoints FINAL` / `signals FINAL` whole (the SQL of the shipped `profile_document`)."""
-    survivor, ids = q.merge_group(store, contact_id)
+    read `touchpoints FINAL` / `signals FINAL` whole, and its merge group by a scan of `contact_merges`
+    (the SQL of the shipped `profile_document`)."""
+    survivor, ids = old_merge_group(store, contact_id)
     store.query("SELECT * FROM customer_360_current WHERE contact_id = %(id)s", {"id": survivor})
     store.query(
         "SELECT argMax(department_touches, version), argMax(active_subscriptions, version) "
@@ -229,7 +252,8 @@ def old_document(store: AbstractReadStore, contact_id: str) -> None:
 
 
 def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
-    for table in ("customer_360", "touchpoints", "signals", "contact_lookup", "work_facts", "contact_items"):
+    tables = ("customer_360", "touchpoints", "signals", "contact_lookup", "work_facts", "contact_items")
+    for table in (*tables, "contact_merges", "merge_members"):
         store.execute(f"TRUNCATE TABLE {table}")
     started = time.perf_counter()
     store.execute(FILL.replace("ROW_COUNT", str(int(n))))  # no %(n)s: the SQL has a literal %
@@ -237,9 +261,11 @@ def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
     store.execute("OPTIMIZE TABLE customer_360 FINAL")
     store.execute(FILL_FACTS.replace("FACT_COUNT", str(int(n * touches))).replace("ROW_COUNT", str(int(n))))
     store.execute(FILL_SIGNALS.replace("ROW_COUNT", str(int(n))))
+    for statement in FILL_MERGES:
+        store.execute(statement.replace("MERGE_COUNT", str(int(n) // 5)))
     for statement in BACKFILL:
         store.execute(statement)
-    shown = f"{n:,} contacts, {n * touches:,} touchpoints"
+    shown = f"{n:,} contacts, {n * touches:,} touchpoints, {n // 5:,} merges"
     print(
         f"{engine}: {shown} (and the lookup and range rows) inserted in {time.perf_counter() - started:.1f} s"
     )

@@ -9,13 +9,24 @@ Versions come from the masterdata log offset, so replays are idempotent (Replaci
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 CONTACT_MERGES_TABLE = "contact_merges"
 MERGE_COLUMNS = ("merged_id", "survivor_id", "active", "reason", "version")
+#: The same merges ordered by survivor (migration 20), so a merge group is read as a range of keys. Only
+#: candidates: a member re-pointed to another survivor since keeps its row here, and a reader keeps those
+#: whose `contact_merges` row (FINAL, by merged id) still names the survivor.
+MERGE_MEMBERS_TABLE = "merge_members"
+MEMBER_COLUMNS = ("survivor_id", "merged_id", "version")
 #: The master record's events, as published on `masterdata.events`, that change who is merged into whom.
 MERGE_TYPES = ("ContactsMerged", "ContactsUnmerged")
+
+
+def member_rows(merge_rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """`merge_members` rows (survivor, merged, version) of the active ones among `contact_merges` rows."""
+    return [(survivor, merged, version) for merged, survivor, active, _, version in merge_rows if active]
 
 
 @dataclass

@@ -52,7 +52,7 @@ import orjson
 from ..events import Event, EventParseError, PhoneRegions, ResolvedTouchpoint, parse_event
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, dead_letter_row
-from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MergeMap
+from ..projections.merges import MergeMap
 from ..projections.state import ContactState
 from ..projections.touchpoints import TOUCHPOINTS_TABLE
 from .erasure import Eraser, ErasureRequest, erasure_requests
@@ -80,6 +80,7 @@ from .steps import (
     parse_resolved_records,
     resolve_batch,
     untyped_records,
+    write_merges,
 )
 from .validate import Validator, events_at
 
@@ -686,7 +687,7 @@ def project_merges(
         merge_map = merge_map_from_history(masterdata, group)
     rows = merge_rows(merge_map, _merges_between(masterdata, committed, ends))
     if rows:
-        store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
+        write_merges(store, rows)
     masterdata.commit(group, list(ends.items()))
     return len(rows)
 

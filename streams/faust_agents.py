@@ -41,7 +41,7 @@ import orjson
 from ..events import PhoneRegions
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
-from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS, MERGE_TYPES, MergeMap
+from ..projections.merges import MERGE_TYPES, MergeMap
 from ..projections.state import ContactState
 from ..streams import topology
 from .erasure import Eraser, ErasureRequest, erasure_requests
@@ -73,6 +73,7 @@ from .steps import (
     resolve_batch,
     untyped_records,
     with_opened,
+    write_merges,
 )
 from .validate import Validator, events_at
 
@@ -489,7 +490,7 @@ class Pipeline:
         if rows:
             await self._retrying(
                 "write contact_merges",
-                self._with_store(lambda s: s.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)),
+                self._with_store(lambda s: write_merges(s, rows)),
             )
             self.metrics.merges += len(merges)
             self.metrics.rows_written += len(rows)

@@ -260,6 +260,7 @@ def _update_touchpoints(
 _UNTOUCHED = (
     TableForgotten("signals", "untouched", 0, "reasons and evidence hold ids, scores, products: no person"),
     TableForgotten("contact_merges", "untouched", 0, "contact ids and reason codes only"),
+    TableForgotten("merge_members", "untouched", 0, "contact ids only"),
     TableForgotten("contact_items", "untouched", 0, "contact ids and deal or ticket ids only"),
     TableForgotten("dead_letters", "untouched", 0, "a dead letter never resolved to a contact"),
 )

@@ -10,7 +10,7 @@ executor thread that owns the client.
 - project: `untyped_records`, `parse_resolved_records`, `fresh_items`, `load_states`, `fold_batch`,
   `write_batch`.
 - dead letters: `dead_letter_rows`.
-- merges: `merge_rows` over a `MergeMap` kept by the caller, applied incrementally.
+- merges: `merge_rows` over a `MergeMap` kept by the caller, applied incrementally; `write_merges`.
 - account signals: `account_signals` — a pass over the read models after projecting (not per batch).
 """
 
@@ -27,7 +27,15 @@ from ..events import Event, EventParseError, ResolvedTouchpoint, parse_resolved
 from ..projections import account_signals as accounts
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.dead_letters import dead_letter_row
-from ..projections.merges import CONTACT_MERGES_TABLE, MERGE_TYPES, MergeMap
+from ..projections.merges import (
+    CONTACT_MERGES_TABLE,
+    MEMBER_COLUMNS,
+    MERGE_COLUMNS,
+    MERGE_MEMBERS_TABLE,
+    MERGE_TYPES,
+    MergeMap,
+    member_rows,
+)
 from ..projections.state import ContactState
 from .ports import AbstractReadStore, LogRecord
 from .project import STATE_TABLE, ProjectedBatch, applied_key, parse_state, project_batch
@@ -264,6 +272,15 @@ def merge_rows(merge_map: MergeMap, messages: Iterable[Mapping[str, Any]]) -> li
         else:
             rows += merge_map.unmerged(merged, version)
     return rows
+
+
+def write_merges(store: AbstractReadStore, rows: Sequence[Row]) -> None:
+    """`merge_rows`' rows into `contact_merges`, and the active ones into `merge_members` (by survivor)
+    first: a reader takes a member only once its `contact_merges` row names the survivor."""
+    members = member_rows(rows)
+    if members:
+        store.insert_rows(MERGE_MEMBERS_TABLE, MEMBER_COLUMNS, members)
+    store.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, rows)
 
 
 def load_merge_map(store: AbstractReadStore) -> MergeMap:

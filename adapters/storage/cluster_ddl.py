@@ -21,8 +21,9 @@ form, so the history of migrations stays one list. The naming scheme (docs/deplo
 
 Every statement carries `ON CLUSTER <cluster>` and stays idempotent (IF [NOT] EXISTS); `migrate_cluster`
 runs a column change of a sharded table on one replica of each shard instead (`per_shard_form`). A
-statement form not listed here (a materialized view, an INSERT) is refused with a message naming it, rather
-than run on one node.
+backfill (`INSERT INTO t (columns) SELECT …`, into a ReplacingMergeTree table: run again, it adds no row a
+reader sees) runs once, without ON CLUSTER, through the Distributed tables. A statement form not listed here
+(a materialized view, an INSERT of values) is refused with a message naming it, rather than run on one node.
 Works on ClickHouse 18.16 (the local cluster, deploy/local/cluster) and current servers.
 """
 
@@ -67,6 +68,10 @@ _DROP = re.compile(
     rf"^\s*DROP\s+(?P<kind>TABLE|VIEW)\s+(?P<ie>IF\s+EXISTS\s+)?(?P<name>{_NAME})\s*$", re.IGNORECASE
 )
 _ALTER = re.compile(rf"^\s*ALTER\s+TABLE\s+(?P<name>{_NAME})\s+(?P<action>.*)$", re.IGNORECASE | re.DOTALL)
+_INSERT_SELECT = re.compile(
+    rf"^\s*INSERT\s+INTO\s+(?P<name>{_NAME})\s*(?P<columns>\([^)]*\))\s*(?P<select>SELECT\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
 _COLUMN_ACTION = re.compile(r"^\s*(ADD|DROP|MODIFY|COMMENT)\s+COLUMN\b", re.IGNORECASE)
 _ORDER_BY = re.compile(
     r"\bORDER\s+BY\s+(?P<key>.+?)\s*(?=\bPRIMARY\s+KEY\b|\bSAMPLE\s+BY\b|\bSETTINGS\b|\bTTL\b|$)",
@@ -198,10 +203,14 @@ def cluster_statements(
                 f"ENGINE = Distributed({cluster}, {database}, {local}, {shard_keys[name]})",
             ]
         return altered
+    if m := _INSERT_SELECT.match(statement):
+        # A backfill: once, through the Distributed tables (they spread the rows over the shards).
+        select = _qualify(" " + m["select"], database, relations)
+        return [f"INSERT INTO {database}.{m['name']} {m['columns']}{select}"]
     raise ClusterDDLError(
         f"no cluster form for the migration statement {_first_line(statement)!r}: add a rule for it in "
-        "adapters/storage/cluster_ddl.py (CREATE TABLE … MergeTree, CREATE VIEW, DROP TABLE/VIEW and "
-        "ALTER TABLE are supported)"
+        "adapters/storage/cluster_ddl.py (CREATE TABLE … MergeTree, CREATE VIEW, DROP TABLE/VIEW, "
+        "ALTER TABLE and INSERT INTO t (columns) SELECT are supported)"
     )
 
 

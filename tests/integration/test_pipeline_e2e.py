@@ -63,6 +63,7 @@ from touchstream.projections.merges import CONTACT_MERGES_TABLE, MERGE_COLUMNS
 from touchstream.streams import topology
 from touchstream.streams.embedded import run_until_caught_up
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 pytestmark = [pytest.mark.integration]
 
@@ -215,7 +216,7 @@ def test_the_embedded_runner_into_chdb_gives_the_same_answers(run: Run) -> None:
         prepare_read_store(embedded)
         merges = run.server.query(f"SELECT {', '.join(MERGE_COLUMNS)} FROM {CONTACT_MERGES_TABLE} FINAL")
         if merges:  # the master record's merges, as the worker wrote them (the embedded runner has none)
-            embedded.insert_rows(CONTACT_MERGES_TABLE, MERGE_COLUMNS, merges)
+            write_merges(embedded, merges)
         stats = run_until_caught_up(log, embedded, resolve=lambda event: owners[str(event.event_id)])
         assert stats.dead_lettered == len(BAD_RECORDS)
         # The shortcut has no erasure step (no master record, no key store); the worker's forgot the erased

@@ -15,9 +15,10 @@ from unit.test_read_models_oracle import load
 
 from touchstream.adapters.api.sql_door import run
 from touchstream.adapters.storage.clickhouse_server import ClickHouseServerStore
-from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
+from touchstream.projections.merges import MergeMap
 from touchstream.projections.roles import ROLES
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def server(
                     "SELECT contact_id FROM customer_360 FINAL ORDER BY contact_id LIMIT 2"
                 )
             )
-            store.insert_rows("contact_merges", MERGE_COLUMNS, MergeMap().merged(a, b, 1, "example"))
+            write_merges(store, MergeMap().merged(a, b, 1, "example"))
             yield store
         finally:
             store.execute(f"DROP DATABASE IF EXISTS {database}")

@@ -14,7 +14,7 @@ from unit.test_service_holds import World
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.projections.config import DEFAULT_CONFIG
-from touchstream.projections.merges import MERGE_COLUMNS
+from touchstream.streams.steps import write_merges
 
 USD = {"amount": "1000.00", "currency": "USD"}
 
@@ -66,7 +66,7 @@ def test_an_account_carries_name_domain_and_owner_with_their_source(world: World
 def test_every_identifier_a_contact_held_survives_a_merge_and_an_unmerge(world: World) -> None:
     world.add("EmailOpened", 1, "ANN", "", {"campaign_id": "c", "message_id": "m"})  # ann@example.com
     world.add("EmailOpened", 2, "DAN", "", {"campaign_id": "c", "message_id": "m"})  # dan@example.com
-    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "DAN", 1, "same person", 1)])
+    write_merges(world.store, [("ANN", "DAN", 1, "same person", 1)])
     found = (
         "SELECT contact_id, original_contact_id, first_source, first_seen FROM contact_identifiers "
         "WHERE email = %(v)s"
@@ -78,7 +78,7 @@ def test_every_identifier_a_contact_held_survives_a_merge_and_an_unmerge(world: 
     assert world.store.query(
         "SELECT email FROM contact_identifiers WHERE contact_id = 'DAN' AND kind = 'email' ORDER BY email"
     ) == [("ann@example.com",), ("dan@example.com",)]
-    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "", 0, "same person", 2)])
+    write_merges(world.store, [("ANN", "", 0, "same person", 2)])
     assert world.store.query(found, {"v": "ann@example.com"}) == [
         ("ANN", "ANN", "zendesk", datetime(2026, 3, 1, 10))
     ]
@@ -128,7 +128,7 @@ def test_a_caller_who_asked_to_buy_is_routed_to_the_accounts_owner(world: World)
 def test_each_attribute_says_where_and_when_it_was_observed_and_merges_keep_both(world: World) -> None:
     world.add("ContactDetailsObserved", 1, "ANN", "ACME", {"first_name": "Ann", "job_title": "CTO"})
     world.add("ContactDetailsObserved", 5, "DAN", "ACME", {"job_title": "VP Engineering"})
-    world.store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "DAN", 1, "same person", 1)])
+    write_merges(world.store, [("ANN", "DAN", 1, "same person", 1)])
     rows = world.store.query(
         "SELECT original_contact_id, attribute, source, observed_at FROM attribute_provenance "
         "WHERE contact_id = 'DAN' AND attribute IN ('first_name', 'job_title') "

@@ -19,7 +19,7 @@ from touchstream.adapters.storage.cluster_ddl import (
     per_shard_form,
 )
 from touchstream.adapters.storage.migrate import added_column
-from touchstream.projections.migrations import MIGRATIONS
+from touchstream.projections.migrations import MIGRATIONS, engine_of
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS signals (
@@ -37,6 +37,12 @@ def test_every_shipped_statement_has_a_cluster_form_on_cluster() -> None:
     statements = [s for m in migrated for s in m.statements]
     assert len(statements) >= sum(len(m.statements) for m in MIGRATIONS)
     for statement in statements:
+        if statement.startswith("INSERT INTO db."):  # a backfill: once, through the Distributed tables
+            assert " ON CLUSTER" not in statement, statement
+            assert " FROM db." in statement, statement
+            target = statement.split()[2].removeprefix("db.")
+            assert "ReplacingMergeTree" in (engine_of(target) or ""), "run again, it adds no row"
+            continue
         assert " ON CLUSTER c1" in statement, statement
         idempotent = "IF NOT EXISTS" in statement or "IF EXISTS" in statement or added_column(statement)
         assert idempotent, statement
@@ -141,6 +147,16 @@ def test_a_statement_without_a_cluster_form_is_refused_with_the_fix(sql: str, na
     with pytest.raises(ClusterDDLError, match=re.escape(named)) as caught:
         cluster_statements(sql, "c1", "db")
     assert "adapters/storage/cluster_ddl.py" in str(caught.value)
+
+
+def test_a_backfill_runs_once_through_the_distributed_tables() -> None:
+    sql = (
+        "INSERT INTO merge_members (survivor_id, merged_id) SELECT survivor_id, merged_id FROM contact_merges"
+    )
+    assert cluster_statements(sql, "c1", "db", relations={"contact_merges", "merge_members"}) == [
+        "INSERT INTO db.merge_members (survivor_id, merged_id) "
+        "SELECT survivor_id, merged_id FROM db.contact_merges"
+    ]
 
 
 def test_a_table_without_order_by_is_refused() -> None:

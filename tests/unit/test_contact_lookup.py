@@ -14,6 +14,7 @@ from touchstream.adapters.api import queries as q
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.streams.forgetting import forget_contacts
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +44,7 @@ def current(store: AbstractReadStore) -> list[tuple[str, str, str]]:
 
 
 def merge(store: AbstractReadStore, merged: str, survivor: str, active: int, version: int) -> None:
-    store.insert_rows(
-        "contact_merges",
-        ("merged_id", "survivor_id", "active", "reason", "version"),
-        [(merged, survivor, active, "test", version)],
-    )
+    write_merges(store, [(merged, survivor, active, "test", version)])
 
 
 def test_the_lookup_is_ordered_by_the_identifier_and_fed_by_the_projection(store: AbstractReadStore) -> None:

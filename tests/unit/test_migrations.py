@@ -12,7 +12,7 @@ from touchstream.adapters.storage.migrate import MIGRATIONS_TABLE, applied_versi
 from touchstream.projections.account_signals import ACCOUNT_SIGNAL_COLUMNS
 from touchstream.projections.customer_360 import CUSTOMER_360_COLUMNS
 from touchstream.projections.dead_letters import DEAD_LETTER_COLUMNS
-from touchstream.projections.merges import MERGE_COLUMNS
+from touchstream.projections.merges import MEMBER_COLUMNS, MERGE_COLUMNS
 from touchstream.projections.migrations import MIGRATIONS, VIEWS, Migration
 from touchstream.projections.signal_rows import SIGNAL_COLUMNS
 from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS
@@ -80,6 +80,7 @@ def test_tables_have_exactly_the_columns_the_row_builders_write(store: ChDBStore
         "signals": SIGNAL_COLUMNS,
         "projection_state": STATE_COLUMNS,
         "contact_merges": MERGE_COLUMNS,
+        "merge_members": MEMBER_COLUMNS,
         "account_signals": ACCOUNT_SIGNAL_COLUMNS,
     }
     for table, columns in expected.items():

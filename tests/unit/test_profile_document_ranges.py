@@ -21,6 +21,7 @@ from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.synthetic.generator import GeneratorConfig, generate_with_truth
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 
 @pytest.fixture(scope="module")
@@ -212,11 +213,7 @@ def test_a_merged_contact_reads_its_survivors_deals_and_tickets(store: AbstractR
         "LIMIT 2"
     )
     (loser, _), (survivor, _) = with_work
-    store.insert_rows(
-        "contact_merges",
-        ("merged_id", "survivor_id", "active", "reason", "version"),
-        [(loser, survivor, 1, "test", 1)],
-    )
+    write_merges(store, [(loser, survivor, 1, "test", 1)])
     merged = q.profile_document(store, loser)
     assert merged is not None
     assert merged["contact_id"] == survivor

@@ -10,9 +10,10 @@ import pytest
 from unit.test_read_models_oracle import load
 
 from touchstream.adapters.storage.chdb_store import ChDBStore
-from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
+from touchstream.projections.merges import MergeMap
 from touchstream.projections.migrations import VIEWS
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "queries.md"
 BLOCKS = re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S)
@@ -27,7 +28,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AbstractReadStor
             row[0]
             for row in opened.query("SELECT contact_id FROM customer_360 FINAL ORDER BY contact_id LIMIT 2")
         )
-        opened.insert_rows("contact_merges", MERGE_COLUMNS, MergeMap().merged(a, b, 1, "example"))
+        write_merges(opened, MergeMap().merged(a, b, 1, "example"))
         yield opened
 
 

@@ -17,9 +17,9 @@ from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.projections.config import ProjectionConfig
-from touchstream.projections.merges import MERGE_COLUMNS
 from touchstream.streams.embedded import run_until_caught_up
 from touchstream.streams.ports import AbstractReadStore
+from touchstream.streams.steps import write_merges
 
 # Views that carry log positions, or follow the wall clock (identical only by accident).
 POSITIONAL = {"touchpoints_current", "active_signals", "caller_leads"}
@@ -36,8 +36,8 @@ def publish_and_project(store: AbstractReadStore, log_path: Path, records: list[
         owners = data.truth.events
         log.append([(owners[e["event_id"]][0].encode(), orjson.dumps(e)) for e in records])
         run_until_caught_up(log, store, resolve=truth_resolver(data), batch_size=500, config=CONFIG)
-    store.insert_rows("contact_merges", MERGE_COLUMNS, MERGES)
-    store.insert_rows("contact_merges", MERGE_COLUMNS, UNMERGE)
+    write_merges(store, MERGES)
+    write_merges(store, UNMERGE)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ from unit.test_read_models_oracle import QUERIES, dataset, truth_resolver
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
-from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
+from touchstream.projections.merges import MergeMap
 from touchstream.streams.embedded import run_until_caught_up
 from touchstream.streams.rebuild import rebuild
+from touchstream.streams.steps import write_merges
 
 STABLE = QUERIES
 
@@ -86,9 +87,9 @@ def test_merges_repoint_history_to_the_survivor(tmp_path: Path) -> None:
         counts = dict(store.query("SELECT contact_id, count() FROM timeline GROUP BY contact_id"))
         a, b, c = sorted(counts)[:3]
         merges = MergeMap()
-        store.insert_rows("contact_merges", MERGE_COLUMNS, merges.merged(a, b, 1, "same email"))
+        write_merges(store, merges.merged(a, b, 1, "same email"))
         # b is merged on into c: a's history follows to c (the map flattens the chain for SQL's one hop).
-        store.insert_rows("contact_merges", MERGE_COLUMNS, merges.merged(b, c, 2, "same phone"))
+        write_merges(store, merges.merged(b, c, 2, "same phone"))
         merged = dict(store.query("SELECT contact_id, count() FROM timeline GROUP BY contact_id"))
         assert merged[c] == counts[a] + counts[b] + counts[c]
         assert a not in merged
@@ -98,7 +99,7 @@ def test_merges_repoint_history_to_the_survivor(tmp_path: Path) -> None:
         )
         assert profile == [(counts[a] + counts[b] + counts[c], 2)]
         # Undone: b stands alone again, and a (merged into b) goes back under b.
-        store.insert_rows("contact_merges", MERGE_COLUMNS, merges.unmerged(b, 3))
+        write_merges(store, merges.unmerged(b, 3))
         undone = dict(store.query("SELECT contact_id, count() FROM timeline GROUP BY contact_id"))
         assert undone[b] == counts[a] + counts[b]
         assert undone[c] == counts[c]

@@ -17,10 +17,10 @@ from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.events import ResolvedTouchpoint, parse_event
 from touchstream.projections.config import DEFAULT_CONFIG, ProjectionConfig
-from touchstream.projections.merges import MERGE_COLUMNS, MergeMap
+from touchstream.projections.merges import MergeMap
 from touchstream.projections.state import ContactState
 from touchstream.streams.project import project_batch, write_batch
-from touchstream.streams.steps import account_signals
+from touchstream.streams.steps import account_signals, write_merges
 
 USD = {"amount": "1000.00", "currency": "USD"}
 
@@ -53,9 +53,7 @@ class World:
         return event_id
 
     def merge(self, merged: str, survivor: str) -> None:
-        self.store.insert_rows(
-            "contact_merges", MERGE_COLUMNS, MergeMap().merged(merged, survivor, 1, "test")
-        )
+        write_merges(self.store, MergeMap().merged(merged, survivor, 1, "test"))
 
 
 def story(tmp_path: Path, config: ProjectionConfig) -> Iterator[tuple[World, dict[str, str]]]:
@@ -156,7 +154,7 @@ def test_a_ticket_resolved_under_a_merged_away_contact_id_lifts_the_hold(
     assert [row[:3] for row in held(store)] == [("O-ACME", "account", 0), ("O-OTHER", "account", 0)]
     assert store.query("SELECT count() FROM active_signals WHERE kind = 'service_hold'") == [(0,)]
     # Unmerged: Ann stands alone again, and her ticket is still the resolved one.
-    store.insert_rows("contact_merges", MERGE_COLUMNS, [("ANN", "", 0, "test", 2)])
+    write_merges(store, [("ANN", "", 0, "test", 2)])
     assert store.query("SELECT count() FROM active_signals WHERE kind = 'service_hold'") == [(0,)]
 
 

@@ -27,15 +27,20 @@ class MergeGroup:
     anonymous: frozenset[str]  # those merged as anonymous callers: their own 360 rows are left out
 
 
+# The active merges naming the contact, or naming its survivor as survivor: the candidates are the contact
+# and the members `merge_members` (ordered by survivor) lists under it or under its survivor; each is kept
+# as its `contact_merges` row (ordered by merged id) stands now. Both are ranges of sorting keys.
+_MERGE_GROUP = """
+SELECT merged_id, survivor_id, reason = 'anonymous_caller' FROM contact_merges FINAL
+WHERE active = 1 AND (merged_id = %(id)s OR merged_id IN (
+    SELECT merged_id FROM merge_members WHERE survivor_id = %(id)s OR survivor_id IN (
+        SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1)))
+"""
+
+
 def merge_group_of(store: AbstractReadStore, contact_id: str) -> MergeGroup:
-    """The merge group `contact_id` belongs to, in one round trip: the active merges naming the contact,
-    or naming its survivor as survivor."""
-    rows = store.query(
-        "SELECT merged_id, survivor_id, reason = 'anonymous_caller' FROM contact_merges FINAL "
-        "WHERE active = 1 AND (merged_id = %(id)s OR survivor_id = %(id)s OR survivor_id IN ("
-        "SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1))",
-        {"id": contact_id},
-    )
+    """The merge group `contact_id` belongs to, in one round trip."""
+    rows = store.query(_MERGE_GROUP, {"id": contact_id})
     survivor = next((str(s) for m, s, _ in rows if str(m) == contact_id), contact_id)
     merged = {str(m): bool(a) for m, s, a in rows if str(s) == survivor}
     return MergeGroup(
