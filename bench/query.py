@@ -6,10 +6,9 @@
 1. Lookup latency: N generated contacts are inserted straight into `customer_360` (one
    `INSERT ... SELECT FROM numbers(N)`, not the pipeline; N/5 merges among other contacts) of chDB and,
    when it answers on TOUCHSTREAM_CLICKHOUSE_PORT (19000), of the ClickHouse server (a throw-away
-   database). Then random
-   emails are looked up as the API does (`find_customers` by email, then the whole 360 document of
-   `profile_document`); p50 and p99 are printed beside the ceiling of a point read by the sorting key
-   (`customer_360 FINAL WHERE contact_id = …`).
+   database). Then random emails are looked up as the API does (`find_customers` by email, then the
+   whole 360 document of `profile_document`, then the first page of its `timeline`); p50 and p99 are
+   printed beside the ceiling of a point read by the sorting key (`customer_360 FINAL WHERE contact_id`).
 2. SSE fan-out: the API on a loopback port (uvicorn), S subscribers on `/v1/feed` (httpx, one asyncio
    loop in this process), M signal messages pushed through the feed hub; events/s delivered to all of
    them, beside the hub's in-process fan-out to S queues (no HTTP, no shaping) as the ceiling. Clients and
@@ -175,6 +174,9 @@ BACKFILL = [
         f"WHERE {c} != ''"
         for p, c in (("o", "opportunity_id"), ("t", "ticket_id"))
     ),
+    "INSERT INTO contact_timeline (contact_id, occurred_at, event_id, department, type, source, summary, "
+    "log_offset) SELECT contact_id, occurred_at, event_id, department, type, source, summary, log_offset "
+    "FROM touchpoints WHERE contact_id != ''",
     *(
         f"INSERT INTO contact_items (contact_id, item, version) SELECT contact_id, concat('{p}:', {c}), "
         f"log_offset FROM touchpoints WHERE {c} != '' AND contact_id != ''"
@@ -223,6 +225,16 @@ def old_merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, lis
     return survivor, sorted({survivor, *(str(m) for m, s in rows if str(s) == survivor)})
 
 
+def old_timeline(store: AbstractReadStore, contact_id: str) -> None:
+    """The timeline before `contact_timeline`: every fact (`touchpoints FINAL`, ordered by event id)."""
+    _, ids = old_merge_group(store, contact_id)
+    store.query(
+        "SELECT occurred_at, department, type, source, summary, event_id, contact_id FROM touchpoints FINAL "
+        "WHERE contact_id IN %(ids)s ORDER BY occurred_at DESC, event_id DESC LIMIT 51",
+        {"ids": tuple(ids)},
+    )
+
+
 def old_document(store: AbstractReadStore, contact_id: str) -> None:
     """The 360 document before the per-contact ranges: deals, tickets and signals through the views, which
     read `touchpoints FINAL` / `signals FINAL` whole, and its merge group by a scan of `contact_merges`
@@ -253,6 +265,7 @@ def old_document(store: AbstractReadStore, contact_id: str) -> None:
 
 def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
     tables = ("customer_360", "touchpoints", "signals", "contact_lookup", "work_facts", "contact_items")
+    tables += ("contact_timeline",)
     for table in (*tables, "contact_merges", "merge_members"):
         store.execute(f"TRUNCATE TABLE {table}")
     started = time.perf_counter()
@@ -282,6 +295,8 @@ def lookups(
         "find + whole 360 document": [],
         "find by email (before: scan)": [],
         "find + whole 360 document (before: views)": [],
+        "timeline, first page": [],
+        "timeline, first page (before: every fact)": [],
         "ceiling: point read of one row": [],
     }
     point = "SELECT * FROM customer_360 WHERE contact_id = %(c)s LIMIT 1"
@@ -296,6 +311,7 @@ def lookups(
             raise RuntimeError(f"{email} found {found[0].contact_id}")
         ms["find by email"].append((found_at - started) * 1000)
         ms["find + whole 360 document"].append((done_at - started) * 1000)
+        ms["timeline, first page"].append(timed(lambda: q.timeline(store, found[0].contact_id)))  # noqa: B023
         read_one = lambda: store.query(point, {"c": f"c-{number}"})  # noqa: B023, E731 - called at once
         ms["ceiling: point read of one row"].append(timed(read_one))
         if i < before:
@@ -306,6 +322,7 @@ def lookups(
             done_at = time.perf_counter()
             ms["find by email (before: scan)"].append((found_at - started) * 1000)
             ms["find + whole 360 document (before: views)"].append((done_at - started) * 1000)
+            ms["timeline, first page (before: every fact)"].append(timed(lambda: old_timeline(store, old[0])))  # noqa: B023
     label = f"{engine}, {n:,} contacts / {n * touches:,} touchpoints"
     measured = {name: values for name, values in ms.items() if values}  # --before 0: no old path
     for name, values in measured.items():

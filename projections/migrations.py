@@ -44,6 +44,7 @@ POINT_READ_TABLES = (
     "contact_items",
     "account_signals",
     "merge_members",
+    "contact_timeline",
 )
 POINT_READ_GRANULE = 256
 
@@ -1705,6 +1706,45 @@ MIGRATIONS = (
             # more, and the engine keeps one.
             "INSERT INTO merge_members (survivor_id, merged_id, version) "
             "SELECT survivor_id, merged_id, version FROM contact_merges WHERE active = 1",
+        ),
+    ),
+)
+
+# --- migration 21: a contact's timeline without reading every fact --------------------------------------
+
+# `touchpoints` is ordered by event id, so a contact's timeline (the API's, newest first) read all of it:
+# ~26 ms at 500k facts, growing with them. The columns the timeline shows, one row per contact id and
+# fact, ordered by contact id and time. A fact handed again to another contact (a re-attributed call) keeps
+# its first row too: a reader takes each event's latest (`log_offset`) within the merge group it reads.
+# `summary` may name the person: an erasure redacts it as in `touchpoints` (`streams/forgetting.py`). The
+# projection and the rebuild write it (`streams/project.py`); the statement after fills it from the facts
+# a store held before (every version: a reader reads FINAL).
+_CONTACT_TIMELINE = """
+CREATE TABLE IF NOT EXISTS contact_timeline (
+    contact_id String,
+    occurred_at DateTime,
+    event_id String,
+    department String,
+    type String,
+    source String,
+    summary String,
+    log_offset UInt64
+) ENGINE = ReplacingMergeTree(log_offset)
+ORDER BY (contact_id, occurred_at, event_id)
+SETTINGS index_granularity = 256
+"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        21,
+        "a contact's timeline without reading every fact",
+        (
+            _CONTACT_TIMELINE,
+            "INSERT INTO contact_timeline "
+            "(contact_id, occurred_at, event_id, department, type, source, summary, log_offset) "
+            "SELECT contact_id, occurred_at, event_id, department, type, source, summary, log_offset "
+            "FROM touchpoints WHERE contact_id != ''",
         ),
     ),
 )

@@ -10,7 +10,8 @@ in `touchpoints` keep the emails, phones and free text they arrived with. This r
 - `touchpoints`: every row stays (counts and funnels do not move); the personal columns are blanked
   (`email`, `phone`, a person's `identifier`), `payload` keeps its shape with personal values set to
   null, and `title` / `summary` are derived again without them;
-- `work_facts`: a deal's name (`title`) is redacted as in `touchpoints`, in the same pass;
+- `work_facts`: a deal's name (`title`) is redacted as in `touchpoints`, in the same pass, and so is
+  `contact_timeline`'s `summary`;
 - `signals` (ids, scores, products, priorities), `contact_merges` (ids and reason codes) and
   `contact_items` (ids): nothing personal;
 - `dead_letters`: a dead letter never resolved to a contact, so it cannot be found by one here.
@@ -190,10 +191,11 @@ WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s
 """
 
 
-def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, int]:
+def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, int, int]:
     """Blank the personal columns of every row version of these contacts' facts (and the titles of their
-    deal and ticket facts); returns the row versions touched in touchpoints and in work_facts."""
-    touched = work = 0
+    deal and ticket facts, and their timeline's summaries); returns the row versions touched in
+    touchpoints, work_facts and contact_timeline."""
+    touched = work = timeline = 0
     for chunk in _chunks(ids):
         rows = store.query(
             "SELECT event_id, any(type), any(title), any(summary), any(payload), count(), "
@@ -213,11 +215,15 @@ def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, 
             size += len(redacted) + len(line) + 2 * len(str(event_id))
             touched += int(versions)
             if size >= _MUTATION_TEXT:
-                work += _update_touchpoints(store, chunk, batch)
+                work, timeline = _add(work, timeline, _update_touchpoints(store, chunk, batch))
                 batch, size = {}, 0
         if batch:
-            work += _update_touchpoints(store, chunk, batch)
-    return touched, work
+            work, timeline = _add(work, timeline, _update_touchpoints(store, chunk, batch))
+    return touched, work, timeline
+
+
+def _add(work: int, timeline: int, more: tuple[int, int]) -> tuple[int, int]:
+    return work + more[0], timeline + more[1]
 
 
 _REDACT_WORK_FACTS = """
@@ -225,23 +231,30 @@ ALTER TABLE work_facts UPDATE title = transform(event_id, %(event_ids)s, %(title
 WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s
 """
 
+_REDACT_TIMELINE = """
+ALTER TABLE contact_timeline UPDATE summary = transform(event_id, %(event_ids)s, %(summaries)s, type)
+WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s
+"""
+
 
 def _update_touchpoints(
     store: AbstractReadStore, ids: tuple[str, ...], batch: dict[str, tuple[str, str, str]]
-) -> int:
-    """Redact `batch` (event id -> title, summary, payload) in touchpoints, and the same events' titles in
-    work_facts (a deal's name); returns the work_facts row versions redacted."""
+) -> tuple[int, int]:
+    """Redact `batch` (event id -> title, summary, payload) in touchpoints, the same events' titles in
+    work_facts (a deal's name) and summaries in contact_timeline; returns the work_facts and
+    contact_timeline row versions redacted."""
     event_ids = list(batch)
     chosen = {"ids": ids, "event_set": tuple(event_ids)}
-    work = int(
-        store.query(
-            "SELECT count() FROM work_facts WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s", chosen
-        )[0][0]
-    )
+    counted = "SELECT count() FROM {} WHERE contact_id IN %(ids)s AND event_id IN %(event_set)s"
+    work = int(store.query(counted.format("work_facts"), chosen)[0][0])
     if work:
         store.execute(
             _REDACT_WORK_FACTS, {**chosen, "event_ids": event_ids, "titles": [batch[e][0] for e in event_ids]}
         )
+    timeline = int(store.query(counted.format("contact_timeline"), chosen)[0][0])
+    if timeline:
+        summaries = [batch[e][1] for e in event_ids]
+        store.execute(_REDACT_TIMELINE, {**chosen, "event_ids": event_ids, "summaries": summaries})
     store.execute(
         _REDACT_TOUCHPOINTS,
         {
@@ -254,7 +267,7 @@ def _update_touchpoints(
             "ids": ids,
         },
     )
-    return work
+    return work, timeline
 
 
 _UNTOUCHED = (
@@ -285,7 +298,7 @@ def forget_contacts(
     with store.mutations_in_background():
         customer_360 = _delete_versions(store, "customer_360", "erased = 0", ids)
         state = _delete_versions(store, "projection_state", "visitParamExtractBool(state, 'erased') = 0", ids)
-        facts, work = _redact_touchpoints(store, ids)
+        facts, work, timeline = _redact_touchpoints(store, ids)
         # Emails, phones and external ids by contact: the erased contact keeps none (all rows go).
         lookup = _delete_versions(store, "contact_lookup", "1 = 1", ids)
     tables = (
@@ -293,6 +306,7 @@ def forget_contacts(
         TableForgotten("projection_state", "deleted", state),
         TableForgotten("touchpoints", "redacted", facts),
         TableForgotten("work_facts", "redacted", work),
+        TableForgotten("contact_timeline", "redacted", timeline),
         TableForgotten("contact_lookup", "deleted", lookup),
         *_UNTOUCHED,
     )

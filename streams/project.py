@@ -63,8 +63,20 @@ WORK_FACT_COLUMNS = (
 )
 CONTACT_ITEMS_TABLE = "contact_items"
 CONTACT_ITEMS_COLUMNS = ("contact_id", "item", "version")
+#: Each contact id's facts as its timeline shows them, ordered by contact id (migration 21).
+TIMELINE_TABLE = "contact_timeline"
+TIMELINE_COLUMNS = (
+    "contact_id",
+    "occurred_at",
+    "event_id",
+    "department",
+    "type",
+    "source",
+    "summary",
+    "log_offset",
+)
 #: Tables derived from the live ones and never shadowed by a rebuild (see write_batch).
-DERIVED_TABLES = (LOOKUP_TABLE, WORK_FACTS_TABLE, CONTACT_ITEMS_TABLE)
+DERIVED_TABLES = (LOOKUP_TABLE, WORK_FACTS_TABLE, CONTACT_ITEMS_TABLE, TIMELINE_TABLE)
 
 Row = tuple[Any, ...]
 
@@ -158,6 +170,14 @@ def work_rows(batch: ProjectedBatch) -> tuple[list[Row], list[Row]]:
     return facts, items
 
 
+_TIMELINE_SOURCE = [_T[name] for name in TIMELINE_COLUMNS]
+
+
+def timeline_rows(batch: ProjectedBatch) -> list[Row]:
+    """The `contact_timeline` rows of a batch: each fact of a contact."""
+    return [tuple(t[i] for i in _TIMELINE_SOURCE) for t in batch.touchpoints if t[_T["contact_id"]]]
+
+
 def write_batch(
     store: AbstractReadStore, batch: ProjectedBatch, suffix: str = "", tables: Collection[str] | None = None
 ) -> None:
@@ -165,7 +185,8 @@ def write_batch(
     idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
     tables; `tables` limits the write to some of them.
 
-    `contact_lookup`, `work_facts` and `contact_items` are derived from customer_360 and touchpoints rows
+    `contact_lookup`, `work_facts`, `contact_items` and `contact_timeline` are derived from customer_360 and
+    touchpoints rows
     and never shadowed: a rebuild writes them in place (it replays the same events: the same keys, and the
     engine keeps one), which also fills them for data written before they existed; readers check their
     candidates against the current rows."""
@@ -179,6 +200,7 @@ def write_batch(
         (LOOKUP_TABLE, LOOKUP_COLUMNS, lookup_rows(batch) if derived else []),
         (WORK_FACTS_TABLE, WORK_FACT_COLUMNS, facts),
         (CONTACT_ITEMS_TABLE, CONTACT_ITEMS_COLUMNS, items),
+        (TIMELINE_TABLE, TIMELINE_COLUMNS, timeline_rows(batch) if derived else []),
         # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
         (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):

@@ -75,7 +75,7 @@ def migrated_with_old_merges(store: AbstractReadStore) -> None:
     merges = MergeMap()
     rows = [*merges.merged("A", "B", 1, "same email"), *merges.merged("B", "C", 2, "same phone")]
     store.insert_rows("contact_merges", MERGE_COLUMNS, rows)  # as a writer before migration 20 did
-    assert [m.version for m in migrate(store)] == [20]
+    assert 20 in [m.version for m in migrate(store)]
     assert group(store, "C") == ("C", ["A", "B", "C"])
     (twentieth,) = (m for m in MIGRATIONS if m.version == 20)
     for statement in twentieth.statements:  # a run interrupted after its statements applies them again

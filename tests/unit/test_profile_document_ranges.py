@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -89,8 +90,14 @@ def test_deals_tickets_and_signals_are_the_views_answers(store: AbstractReadStor
 
 @pytest.fixture(scope="module")
 def merged_store(tmp_path_factory: pytest.TempPathFactory, store: ChDBStore) -> Iterator[AbstractReadStore]:
-    """A story through the real master record: people merged, anonymous callers handed to their person."""
     folder = tmp_path_factory.mktemp("merged")
+    with ChDBStore(store.path, database="merged") as opened:  # one chDB path per process
+        load_merged_story(opened, folder)
+        yield opened
+
+
+def load_merged_story(opened: AbstractReadStore, folder: Path) -> None:
+    """A story through the real master record: people merged, anonymous callers handed to their person."""
     raw, _truth = generate_with_truth(GeneratorConfig(customers=60, accounts=10, days=30, seed=5))
     # One person under a work and a personal address, tied later by a helpdesk id: a merge.
     jane = [
@@ -107,16 +114,14 @@ def merged_store(tmp_path_factory: pytest.TempPathFactory, store: ChDBStore) -> 
             (3, "jane.doe@acme-widgets.com", {"external_ids": {"zendesk": "42"}}),
         )
     ]
-    with ChDBStore(store.path, database="merged") as opened:  # one chDB path per process
-        prepare_read_store(opened)
-        for events in ([*raw, *jane[:2]], jane[2:]):
-            with Publisher.for_embedded(folder / "log") as publisher:
-                for event in events:
-                    publisher.send(event)
-            master = f"sqlite:///{folder / 'master.sqlite'}"
-            with open_embedded_pipeline(folder / "log", opened, master) as run:
-                run.run_until_caught_up()
-        yield opened
+    prepare_read_store(opened)
+    for events in ([*raw, *jane[:2]], jane[2:]):
+        with Publisher.for_embedded(folder / "log") as publisher:
+            for event in events:
+                publisher.send(event)
+        master = f"sqlite:///{folder / 'master.sqlite'}"
+        with open_embedded_pipeline(folder / "log", opened, master) as run:
+            run.run_until_caught_up()
 
 
 def test_the_profile_is_the_views_row_of_its_survivor(merged_store: AbstractReadStore) -> None:

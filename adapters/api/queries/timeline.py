@@ -1,4 +1,5 @@
-"""A customer's touchpoints, newest first, paged by an opaque cursor (GET /v1/customers/{id}/timeline)."""
+"""A customer's touchpoints, newest first, paged by an opaque cursor (GET /v1/customers/{id}/timeline): a
+range of `contact_timeline` (ordered by contact id) per contact of the merge group, never all the facts."""
 
 from __future__ import annotations
 
@@ -52,14 +53,18 @@ def timeline(
         where.append("(occurred_at < %(at)s OR (occurred_at = %(at)s AND event_id < %(event)s))")
         params.update(at=moment, event=event_id)
     # The survivor is set here, not selected as `contact_id`: ClickHouse substitutes a SELECT alias into
-    # WHERE, so a constant named contact_id would make `contact_id IN ids` match every row.
+    # WHERE, so a constant named contact_id would make `contact_id IN ids` match every row. A fact handed
+    # again to another contact of the group (a re-attributed call) has a row under each: its latest wins.
     columns, rows = store.query_with_columns(
-        "SELECT occurred_at, department, type, source, summary, event_id, contact_id AS original_contact_id "
-        f"FROM touchpoints FINAL WHERE {' AND '.join(where)} "
+        "SELECT occurred_at, department, type, source, argMax(summary, log_offset) AS latest_summary, "
+        "event_id, argMax(contact_id, log_offset) AS original_contact_id "
+        f"FROM contact_timeline FINAL WHERE {' AND '.join(where)} "
+        "GROUP BY occurred_at, event_id, department, type, source "
         f"ORDER BY occurred_at DESC, event_id DESC LIMIT {int(limit) + 1}",
         params,
     )
-    items = [{"contact_id": survivor, **item} for item in as_dicts(columns, rows)]
+    named = [("summary" if name == "latest_summary" else name, kind) for name, kind in columns]
+    items = [{"contact_id": survivor, **item} for item in as_dicts(named, rows)]
     if len(items) <= limit:
         return items, None
     items = items[:limit]
