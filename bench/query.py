@@ -7,8 +7,9 @@
    `INSERT ... SELECT FROM numbers(N)`, not the pipeline; N/5 merges among other contacts) of chDB and,
    when it answers on TOUCHSTREAM_CLICKHOUSE_PORT (19000), of the ClickHouse server (a throw-away
    database). Then random emails are looked up as the API does (`find_customers` by email, then the
-   whole 360 document of `profile_document`, then the first page of its `timeline`); p50 and p99 are
-   printed beside the ceiling of a point read by the sorting key (`customer_360 FINAL WHERE contact_id`).
+   whole 360 document of `profile_document`, then the first page of its `timeline`, and its account's
+   `account_view`); p50 and p99 are printed beside the ceiling of a point read by the sorting key
+   (`customer_360 FINAL WHERE contact_id`).
 2. SSE fan-out: the API on a loopback port (uvicorn), S subscribers on `/v1/feed` (httpx, one asyncio
    loop in this process), M signal messages pushed through the feed hub; events/s delivered to all of
    them, beside the hub's in-process fan-out to S queues (no HTTP, no shaping) as the ceiling. Clients and
@@ -37,6 +38,7 @@ from touchstream.adapters.api import queries as q
 from touchstream.adapters.api.app import create_api
 from touchstream.adapters.api.auth import TokenSigner
 from touchstream.adapters.api.feed import EmbeddedLogSource, FeedHub
+from touchstream.adapters.api.queries.accounts import account_view_from_views
 from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.adapters.storage.migrate import prepare_read_store
 from touchstream.adapters.web.server import serving
@@ -174,6 +176,8 @@ BACKFILL = [
         f"WHERE {c} != ''"
         for p, c in (("o", "opportunity_id"), ("t", "ticket_id"))
     ),
+    "INSERT INTO account_members (account_id, contact_id, version) "
+    "SELECT account_id, contact_id, version FROM customer_360 WHERE account_id != ''",
     "INSERT INTO contact_timeline (contact_id, occurred_at, event_id, department, type, source, summary, "
     "log_offset) SELECT contact_id, occurred_at, event_id, department, type, source, summary, log_offset "
     "FROM touchpoints WHERE contact_id != ''",
@@ -265,7 +269,7 @@ def old_document(store: AbstractReadStore, contact_id: str) -> None:
 
 def fill(store: AbstractReadStore, engine: str, n: int, touches: int) -> None:
     tables = ("customer_360", "touchpoints", "signals", "contact_lookup", "work_facts", "contact_items")
-    tables += ("contact_timeline",)
+    tables += ("contact_timeline", "account_members")
     for table in (*tables, "contact_merges", "merge_members"):
         store.execute(f"TRUNCATE TABLE {table}")
     started = time.perf_counter()
@@ -297,6 +301,8 @@ def lookups(
         "find + whole 360 document (before: views)": [],
         "timeline, first page": [],
         "timeline, first page (before: every fact)": [],
+        "account view": [],
+        "account view (before: every contact)": [],
         "ceiling: point read of one row": [],
     }
     point = "SELECT * FROM customer_360 WHERE contact_id = %(c)s LIMIT 1"
@@ -312,6 +318,8 @@ def lookups(
         ms["find by email"].append((found_at - started) * 1000)
         ms["find + whole 360 document"].append((done_at - started) * 1000)
         ms["timeline, first page"].append(timed(lambda: q.timeline(store, found[0].contact_id)))  # noqa: B023
+        account = f"a-{number % 5000}"
+        ms["account view"].append(timed(lambda: q.account_view(store, account)))  # noqa: B023
         read_one = lambda: store.query(point, {"c": f"c-{number}"})  # noqa: B023, E731 - called at once
         ms["ceiling: point read of one row"].append(timed(read_one))
         if i < before:
@@ -323,6 +331,8 @@ def lookups(
             ms["find by email (before: scan)"].append((found_at - started) * 1000)
             ms["find + whole 360 document (before: views)"].append((done_at - started) * 1000)
             ms["timeline, first page (before: every fact)"].append(timed(lambda: old_timeline(store, old[0])))  # noqa: B023
+            before_account = lambda: account_view_from_views(store, account, 100)  # noqa: B023, E731 - called at once
+            ms["account view (before: every contact)"].append(timed(before_account))
     label = f"{engine}, {n:,} contacts / {n * touches:,} touchpoints"
     measured = {name: values for name, values in ms.items() if values}  # --before 0: no old path
     for name, values in measured.items():

@@ -274,6 +274,7 @@ _UNTOUCHED = (
     TableForgotten("signals", "untouched", 0, "reasons and evidence hold ids, scores, products: no person"),
     TableForgotten("contact_merges", "untouched", 0, "contact ids and reason codes only"),
     TableForgotten("merge_members", "untouched", 0, "contact ids only"),
+    TableForgotten("account_members", "untouched", 0, "account and contact ids only"),
     TableForgotten("contact_items", "untouched", 0, "contact ids and deal or ticket ids only"),
     TableForgotten("dead_letters", "untouched", 0, "a dead letter never resolved to a contact"),
 )

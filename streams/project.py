@@ -75,8 +75,11 @@ TIMELINE_COLUMNS = (
     "summary",
     "log_offset",
 )
+#: account id -> the contact ids ever written with it (migration 22), read by the API's account view.
+ACCOUNT_MEMBERS_TABLE = "account_members"
+ACCOUNT_MEMBERS_COLUMNS = ("account_id", "contact_id", "version")
 #: Tables derived from the live ones and never shadowed by a rebuild (see write_batch).
-DERIVED_TABLES = (LOOKUP_TABLE, WORK_FACTS_TABLE, CONTACT_ITEMS_TABLE, TIMELINE_TABLE)
+DERIVED_TABLES = (LOOKUP_TABLE, WORK_FACTS_TABLE, CONTACT_ITEMS_TABLE, TIMELINE_TABLE, ACCOUNT_MEMBERS_TABLE)
 
 Row = tuple[Any, ...]
 
@@ -170,6 +173,15 @@ def work_rows(batch: ProjectedBatch) -> tuple[list[Row], list[Row]]:
     return facts, items
 
 
+def account_member_rows(batch: ProjectedBatch) -> list[Row]:
+    """The `account_members` rows of a batch: each profile's account."""
+    return [
+        (p[_P["account_id"]], p[_P["contact_id"]], p[_P["version"]])
+        for p in batch.profiles
+        if p[_P["account_id"]]
+    ]
+
+
 _TIMELINE_SOURCE = [_T[name] for name in TIMELINE_COLUMNS]
 
 
@@ -185,8 +197,8 @@ def write_batch(
     idempotent, and AppliedEvents sees the batch as not yet applied). `suffix` names the rebuild's shadow
     tables; `tables` limits the write to some of them.
 
-    `contact_lookup`, `work_facts`, `contact_items` and `contact_timeline` are derived from customer_360 and
-    touchpoints rows
+    `contact_lookup`, `work_facts`, `contact_items`, `contact_timeline` and `account_members` are derived
+    from customer_360 and touchpoints rows
     and never shadowed: a rebuild writes them in place (it replays the same events: the same keys, and the
     engine keeps one), which also fills them for data written before they existed; readers check their
     candidates against the current rows."""
@@ -201,6 +213,7 @@ def write_batch(
         (WORK_FACTS_TABLE, WORK_FACT_COLUMNS, facts),
         (CONTACT_ITEMS_TABLE, CONTACT_ITEMS_COLUMNS, items),
         (TIMELINE_TABLE, TIMELINE_COLUMNS, timeline_rows(batch) if derived else []),
+        (ACCOUNT_MEMBERS_TABLE, ACCOUNT_MEMBERS_COLUMNS, account_member_rows(batch) if derived else []),
         # Last: an event id found in touchpoints means every row of its batch is written (AppliedEvents).
         (TOUCHPOINTS_TABLE, TOUCHPOINT_COLUMNS, batch.touchpoints),
     ):

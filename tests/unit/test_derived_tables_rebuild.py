@@ -1,6 +1,6 @@
-"""A database that had data before `contact_lookup`, `work_facts`, `contact_items` and `contact_timeline`
-existed fills them with one `touchstream rebuild`: the rebuild writes them in place, with the rows the
-projection writes."""
+"""A database that had data before `contact_lookup`, `work_facts`, `contact_items`, `contact_timeline` and
+`account_members` existed fills them with one `touchstream rebuild`: the rebuild writes them in place, with
+the rows the projection writes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from touchstream.adapters.storage.chdb_store import ChDBStore
 from touchstream.streams.embedded import stand_in_resolver
 from touchstream.streams.rebuild import rebuild
 
-DERIVED = ("contact_lookup", "work_facts", "contact_items", "contact_timeline")
+DERIVED = ("contact_lookup", "work_facts", "contact_items", "contact_timeline", "account_members")
 
 
 def test_a_rebuild_fills_the_derived_tables_as_the_projection_did(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from touchstream.projections.merges import MEMBER_COLUMNS, MERGE_COLUMNS
 from touchstream.projections.migrations import MIGRATIONS, VIEWS, Migration
 from touchstream.projections.signal_rows import SIGNAL_COLUMNS
 from touchstream.projections.touchpoints import TOUCHPOINT_COLUMNS
-from touchstream.streams.project import STATE_COLUMNS, TIMELINE_COLUMNS
+from touchstream.streams.project import ACCOUNT_MEMBERS_COLUMNS, STATE_COLUMNS, TIMELINE_COLUMNS
 
 
 @pytest.fixture
@@ -82,6 +82,7 @@ def test_tables_have_exactly_the_columns_the_row_builders_write(store: ChDBStore
         "contact_merges": MERGE_COLUMNS,
         "merge_members": MEMBER_COLUMNS,
         "contact_timeline": TIMELINE_COLUMNS,
+        "account_members": ACCOUNT_MEMBERS_COLUMNS,
         "account_signals": ACCOUNT_SIGNAL_COLUMNS,
     }
     for table, columns in expected.items():

@@ -22,20 +22,24 @@ _ROWS = (
 _LEFT_OUT = "WHERE anonymous = 0\nGROUP BY contact_id"
 
 
-def _one_group_360_sql() -> str:
-    """The view's own aggregates (its latest migration) over one merge group's base rows, read straight from
-    `customer_360` by the group's ids. The view re-points every row through a join with `contact_merges`
-    and leaves anonymous callers' rows out; `merge_group_of` has already done both for one group, and
-    the nested view costs ~2x as much to plan as this flat query takes to run."""
+def _view_aggregates() -> str:
+    """The aggregates of `customer_360_current` (its latest migration), over rows re-pointed to a survivor."""
     statements = [s.strip() for m in MIGRATIONS for s in m.statements if s.strip().startswith(_VIEW_PREFIX)]
     if not statements:
         raise RuntimeError("no customer_360_current view among the migrations")
     body = statements[-1][len(_VIEW_PREFIX) :].strip()
     if not body.startswith(_GROUPED) or body.count(_ROWS) != 1 or not body.endswith(_LEFT_OUT) or "%" in body:
         raise RuntimeError("the customer_360_current view changed shape: update adapters/api/queries")
-    aggregates = body[len(_GROUPED) : body.index(_ROWS)]
+    return body[len(_GROUPED) : body.index(_ROWS)]
+
+
+def _one_group_360_sql() -> str:
+    """The view's own aggregates over one merge group's base rows, read straight from `customer_360` by the
+    group's ids. The view re-points every row through a join with `contact_merges` and leaves anonymous
+    callers' rows out; `merge_group_of` has already done both for one group, and the nested view costs
+    ~2x as much to plan as this flat query takes to run."""
     return (
-        f"SELECT\n{aggregates},\n"
+        f"SELECT\n{_view_aggregates()},\n"
         "    argMaxIf(department_touches, version, contact_id = %(survivor)s)"
         " AS survivor_department_touches,\n"
         "    count() AS group_rows"
@@ -44,7 +48,21 @@ def _one_group_360_sql() -> str:
     )
 
 
+def _many_groups_360_sql() -> str:
+    """The view's rows of several merge groups: its aggregates over the groups' own base rows (`%(id_set)s`,
+    anonymous callers' left out), each row re-pointed to its survivor (`%(ids)s` -> `%(survivors)s`),
+    grouped by it; `survivor_id` is the view's `contact_id`."""
+    return (
+        f"SELECT\n    survivor_id,\n{_view_aggregates()}"
+        f"{_ROWS}, toUInt8(0) AS anonymous, transform(contact_id, %(ids)s, %(survivors)s, contact_id)"
+        " AS survivor_id\n"
+        "    FROM customer_360 FINAL WHERE contact_id IN %(id_set)s\n)\n"
+        "GROUP BY survivor_id"
+    )
+
+
 ONE_GROUP_360 = _one_group_360_sql()
+MANY_GROUPS_360 = _many_groups_360_sql()
 
 # A group of one contact's own row (most contacts: never merged): the view's aggregates over one row are
 # that row's values, and reading it costs ~40 % of planning and running them (chDB, measured). The columns

@@ -27,25 +27,42 @@ class MergeGroup:
     anonymous: frozenset[str]  # those merged as anonymous callers: their own 360 rows are left out
 
 
-# The active merges naming the contact, or naming its survivor as survivor: the candidates are the contact
-# and the members `merge_members` (ordered by survivor) lists under it or under its survivor; each is kept
-# as its `contact_merges` row (ordered by merged id) stands now. Both are ranges of sorting keys.
-_MERGE_GROUP = """
+# The active merges naming the contacts, or naming their survivors as survivor: the candidates are the
+# contacts and the members `merge_members` (ordered by survivor) lists under them or under their
+# survivors; each is kept as its `contact_merges` row (ordered by merged id) stands now. Both are ranges
+# of sorting keys.
+_MERGE_GROUPS = """
 SELECT merged_id, survivor_id, reason = 'anonymous_caller' FROM contact_merges FINAL
-WHERE active = 1 AND (merged_id = %(id)s OR merged_id IN (
-    SELECT merged_id FROM merge_members WHERE survivor_id = %(id)s OR survivor_id IN (
-        SELECT survivor_id FROM contact_merges FINAL WHERE merged_id = %(id)s AND active = 1)))
+WHERE active = 1 AND (merged_id IN %(ids)s OR merged_id IN (
+    SELECT merged_id FROM merge_members WHERE survivor_id IN %(ids)s OR survivor_id IN (
+        SELECT survivor_id FROM contact_merges FINAL WHERE merged_id IN %(ids)s AND active = 1)))
 """
+
+
+def merge_groups(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str, MergeGroup]:
+    """Each contact's merge group (`contact_id -> its group`), in one round trip."""
+    if not contact_ids:
+        return {}
+    rows = [(str(m), str(s), bool(a)) for m, s, a in store.query(_MERGE_GROUPS, {"ids": tuple(contact_ids)})]
+    survivor_of = {m: s for m, s, _ in rows}
+    members: dict[str, dict[str, bool]] = {}
+    for merged_id, survivor_id, anonymous in rows:
+        members.setdefault(survivor_id, {})[merged_id] = anonymous
+    groups: dict[str, MergeGroup] = {}
+    for contact_id in contact_ids:
+        survivor = survivor_of.get(contact_id, contact_id)
+        merged = members.get(survivor, {})
+        groups[contact_id] = MergeGroup(
+            survivor,
+            sorted({survivor, *merged}),
+            frozenset(m for m, anonymous in merged.items() if anonymous),
+        )
+    return groups
 
 
 def merge_group_of(store: AbstractReadStore, contact_id: str) -> MergeGroup:
     """The merge group `contact_id` belongs to, in one round trip."""
-    rows = store.query(_MERGE_GROUP, {"id": contact_id})
-    survivor = next((str(s) for m, s, _ in rows if str(m) == contact_id), contact_id)
-    merged = {str(m): bool(a) for m, s, a in rows if str(s) == survivor}
-    return MergeGroup(
-        survivor, sorted({survivor, *merged}), frozenset(m for m, anonymous in merged.items() if anonymous)
-    )
+    return merge_groups(store, [contact_id])[contact_id]
 
 
 def merge_group(store: AbstractReadStore, contact_id: str) -> tuple[str, list[str]]:

@@ -1,0 +1,63 @@
+"""The account view (GET /v1/accounts/{id}) reads the merge groups of the contacts `account_members`
+(migration 22, ordered by account) names, with `account_360`'s and `customer_360_current`'s own SQL: for
+every account of a story with people merged and anonymous callers handed to their person, it is exactly
+what the views over every contact answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from unit.test_profile_document_ranges import load_merged_story
+
+from touchstream.adapters.api import queries as q
+from touchstream.adapters.api.queries import accounts
+from touchstream.adapters.storage.chdb_store import ChDBStore
+from touchstream.streams.ports import AbstractReadStore
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AbstractReadStore]:
+    folder = tmp_path_factory.mktemp("accounts")
+    with ChDBStore(str(folder / "chdb")) as opened:
+        load_merged_story(opened, folder)
+        yield opened
+
+
+def test_every_account_is_what_the_views_over_every_contact_answer(store: AbstractReadStore) -> None:
+    listed = [str(r[0]) for r in store.query("SELECT DISTINCT account_id FROM customer_360 ORDER BY 1")]
+    merged = store.query("SELECT count() FROM contact_merges FINAL WHERE active = 1")[0][0]
+    assert merged > 0, "the story has merged contacts"
+    seen = 0
+    for account_id in [*listed, "no-such-account"]:
+        expected = accounts.account_view_from_views(store, account_id, 100)
+        assert q.account_view(store, account_id) == expected, account_id
+        seen += len(expected["contacts"]) if expected else 0
+    assert seen > 30
+
+
+def test_an_account_is_read_from_its_members_not_from_every_contact(store: AbstractReadStore) -> None:
+    account_id = str(store.query("SELECT account_id FROM customer_360 WHERE account_id != '' LIMIT 1")[0][0])
+    assert q.account_view(store, account_id) is not None
+    kept = "account_members_kept"
+    store.execute(f"CREATE TABLE {kept} AS account_members")
+    store.execute(f"INSERT INTO {kept} SELECT * FROM account_members")
+    store.execute("TRUNCATE TABLE account_members")
+    try:
+        assert q.account_view(store, account_id) is None
+    finally:
+        store.execute(f"INSERT INTO account_members SELECT * FROM {kept}")
+        store.execute(f"DROP TABLE {kept}")
+
+
+def test_an_account_with_more_contacts_than_a_query_can_list_reads_the_views(
+    store: AbstractReadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account_id = str(
+        store.query("SELECT account_id FROM account_members GROUP BY account_id HAVING count() > 1 LIMIT 1")[
+            0
+        ][0]
+    )
+    expected = q.account_view(store, account_id)
+    monkeypatch.setattr(accounts, "LISTED_CONTACTS", 1)
+    assert q.account_view(store, account_id) == expected
