@@ -198,10 +198,9 @@ def write_batch(
     tables; `tables` limits the write to some of them.
 
     `contact_lookup`, `work_facts`, `contact_items`, `contact_timeline` and `account_members` are derived
-    from customer_360 and touchpoints rows
-    and never shadowed: a rebuild writes them in place (it replays the same events: the same keys, and the
-    engine keeps one), which also fills them for data written before they existed; readers check their
-    candidates against the current rows."""
+    from customer_360 and touchpoints rows and never shadowed: a rebuild writes them in place (it replays
+    the same events: the same keys, and the engine keeps one), which also fills them for data written
+    before they existed; readers check their candidates against the current rows."""
     derived = tables is None or CUSTOMER_360_TABLE in tables or TOUCHPOINTS_TABLE in tables
     facts, items = work_rows(batch) if derived else ([], [])
     for table, columns, rows in (

@@ -61,3 +61,21 @@ def test_an_account_with_more_contacts_than_a_query_can_list_reads_the_views(
     expected = q.account_view(store, account_id)
     monkeypatch.setattr(accounts, "LISTED_CONTACTS", 1)
     assert q.account_view(store, account_id) == expected
+
+
+def test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one(store: AbstractReadStore) -> None:
+    """The ids fit the query text (`max_query_size`) at the bound, as uuids."""
+    count = accounts.LISTED_CONTACTS
+    store.execute(
+        "INSERT INTO customer_360 (contact_id, account_id, version, lifecycle_stage, touches) "
+        f"SELECT toString(generateUUIDv4()), 'big-account', 1, 'lead', 1 FROM numbers({count})"
+    )
+    store.execute(
+        "INSERT INTO account_members (account_id, contact_id, version) "
+        "SELECT account_id, contact_id, version FROM customer_360 WHERE account_id = 'big-account'"
+    )
+    found = q.account_view(store, "big-account", contacts=count)
+    assert found is not None
+    assert found["rollup"]["contacts"] == count
+    assert len(found["contacts"]) == count
+    assert found == accounts.account_view_from_views(store, "big-account", count)

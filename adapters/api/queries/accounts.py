@@ -19,9 +19,10 @@ ACCOUNT_CONTACT_COLUMNS = (
 _ACCOUNT_VIEW_PREFIX = "CREATE VIEW IF NOT EXISTS account_360 AS"
 _OVER_EVERY_CONTACT = "FROM customer_360_current\nWHERE account_id != ''\n"
 
-#: Above this many contacts ever written with an account, its view is read as before (over every contact):
-#: the ids go into the query text three times, and `max_query_size` (256 KiB) holds ~6,500 uuids.
-LISTED_CONTACTS = 2_000
+#: Above this many contacts ever written with an account (or in their merge groups), its view is read as
+#: before, over every contact: the ids go into a query's text three times, and `max_query_size` (256 KiB)
+#: holds ~6,500 quoted uuids.
+LISTED_CONTACTS = 1_500
 
 
 def _account_360_sql() -> str:
@@ -50,6 +51,8 @@ def account_view(store: AbstractReadStore, account_id: str, contacts: int = 100)
         return account_view_from_views(store, account_id, contacts)
     groups = merge_groups(store, listed)
     own = sorted({i for g in groups.values() for i in g.ids if i not in g.anonymous})
+    if len(own) > LISTED_CONTACTS:
+        return account_view_from_views(store, account_id, contacts)
     if not own:
         return None
     survivor_of = {i: g.survivor for g in groups.values() for i in g.ids}
