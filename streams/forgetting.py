@@ -12,8 +12,8 @@ in `touchpoints` keep the emails, phones and free text they arrived with. This r
   null, and `title` / `summary` are derived again without them;
 - `work_facts`: a deal's name (`title`) is redacted as in `touchpoints`, in the same pass, and so is
   `contact_timeline`'s `summary`;
-- `signals` (ids, scores, products, priorities), `contact_merges` (ids and reason codes) and
-  `contact_items` (ids): nothing personal;
+- `signals` (ids, scores, products, priorities), `contact_merges` (ids and reason codes),
+  `merge_members`, `account_members` and `contact_items` (ids): nothing personal;
 - `dead_letters`: a dead letter never resolved to a contact, so it cannot be found by one here.
 
 No OPTIMIZE: a mutation rewrites every part it touches, so after it no active part holds the old values;
