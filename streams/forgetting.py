@@ -195,7 +195,8 @@ def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, 
     """Blank the personal columns of every row version of these contacts' facts (and the titles of their
     deal and ticket facts, and their timeline's summaries); returns the row versions touched in
     touchpoints, work_facts and contact_timeline."""
-    touched = work = timeline = 0
+    touched = 0
+    copies: list[tuple[int, int]] = []  # (work_facts, contact_timeline) row versions redacted per mutation
     for chunk in _chunks(ids):
         rows = store.query(
             "SELECT event_id, any(type), any(title), any(summary), any(payload), count(), "
@@ -215,15 +216,11 @@ def _redact_touchpoints(store: AbstractReadStore, ids: list[str]) -> tuple[int, 
             size += len(redacted) + len(line) + 2 * len(str(event_id))
             touched += int(versions)
             if size >= _MUTATION_TEXT:
-                work, timeline = _add(work, timeline, _update_touchpoints(store, chunk, batch))
+                copies.append(_update_touchpoints(store, chunk, batch))
                 batch, size = {}, 0
         if batch:
-            work, timeline = _add(work, timeline, _update_touchpoints(store, chunk, batch))
-    return touched, work, timeline
-
-
-def _add(work: int, timeline: int, more: tuple[int, int]) -> tuple[int, int]:
-    return work + more[0], timeline + more[1]
+            copies.append(_update_touchpoints(store, chunk, batch))
+    return touched, sum(w for w, _ in copies), sum(t for _, t in copies)
 
 
 _REDACT_WORK_FACTS = """

@@ -6,6 +6,7 @@ what the views over every contact answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from unit.test_profile_document_ranges import load_merged_story
@@ -59,11 +60,29 @@ def test_an_account_with_more_contacts_than_a_query_can_list_reads_the_views(
         ][0]
     )
     expected = q.account_view(store, account_id)
+    read_from_views = views_read(monkeypatch)
+    assert not read_from_views
     monkeypatch.setattr(accounts, "LISTED_CONTACTS", 1)
     assert q.account_view(store, account_id) == expected
+    assert read_from_views == [account_id]
 
 
-def test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one(store: AbstractReadStore) -> None:
+def views_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The accounts `account_view` reads from the views over every contact from now on."""
+    read: list[str] = []
+    from_views = accounts.account_view_from_views
+
+    def recorded(store: AbstractReadStore, account_id: str, contacts: int) -> dict[str, Any] | None:
+        read.append(account_id)
+        return from_views(store, account_id, contacts)
+
+    monkeypatch.setattr(accounts, "account_view_from_views", recorded)
+    return read
+
+
+def test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one(
+    store: AbstractReadStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The ids fit the query text (`max_query_size`) at the bound, as uuids."""
     count = accounts.LISTED_CONTACTS
     store.execute(
@@ -74,7 +93,9 @@ def test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one(store: A
         "INSERT INTO account_members (account_id, contact_id, version) "
         "SELECT account_id, contact_id, version FROM customer_360 WHERE account_id = 'big-account'"
     )
+    read_from_views = views_read(monkeypatch)
     found = q.account_view(store, "big-account", contacts=count)
+    assert not read_from_views  # read from its members, in one query each
     assert found is not None
     assert found["rollup"]["contacts"] == count
     assert len(found["contacts"]) == count

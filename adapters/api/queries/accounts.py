@@ -8,7 +8,7 @@ from typing import Any
 from ....projections.migrations import MIGRATIONS
 from ....streams.ports import AbstractReadStore
 from .customers import MANY_GROUPS_360
-from .shared import as_dicts, merge_groups
+from .shared import as_dicts, contacts_listed, merge_groups
 
 ACCOUNT_CONTACT_COLUMNS = (
     "contact_id, first_name, last_name, email, phone, job_title, company, lifecycle_stage, health_score, "
@@ -46,7 +46,7 @@ def account_view(store: AbstractReadStore, account_id: str, contacts: int = 100)
     over every contact, unless the account has more than `LISTED_CONTACTS` of them."""
     if not account_id:
         return None  # the view leaves out contacts without an account
-    listed = looked_up_members(store, account_id)
+    listed = contacts_listed(store, "account_members", "account_id", account_id)
     if len(listed) > LISTED_CONTACTS:
         return account_view_from_views(store, account_id, contacts)
     groups = merge_groups(store, listed)
@@ -71,14 +71,6 @@ def account_view(store: AbstractReadStore, account_id: str, contacts: int = 100)
         params,
     )
     return {"rollup": as_dicts(columns, rows)[0], "contacts": as_dicts(contact_columns, contact_rows)}
-
-
-def looked_up_members(store: AbstractReadStore, account_id: str) -> list[str]:
-    """The contact ids ever written with `account_id` (a range of `account_members`), candidates only."""
-    rows = store.query(
-        "SELECT DISTINCT contact_id FROM account_members WHERE account_id = %(id)s", {"id": account_id}
-    )
-    return sorted(str(r[0]) for r in rows)
 
 
 def account_view_from_views(

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ....events import normalize_phone
 from ....streams.ports import AbstractReadStore
-from .shared import as_dicts, survivors
+from .shared import as_dicts, contacts_listed, survivors
 
 SearchKind = Literal["auto", "email", "phone", "external_id", "name"]
 SEARCH_KINDS: tuple[str, ...] = ("auto", "email", "phone", "external_id", "name")
@@ -116,14 +116,8 @@ def _external_contacts(store: AbstractReadStore, query: str, owner_of: OwnerOf |
 
 
 def looked_up(store: AbstractReadStore, identifier: str) -> list[str]:
-    """The contact ids `contact_lookup` holds for one identifier (`email:…`, `phone:…`, `ext:…`): a range
-    of the sorting key, so one granule however many contacts there are. Candidates only: the caller keeps
-    those whose current rows still carry the value."""
-    rows = store.query(
-        "SELECT DISTINCT contact_id FROM contact_lookup WHERE identifier = %(identifier)s",
-        {"identifier": identifier},
-    )
-    return sorted(str(r[0]) for r in rows)
+    """The contact ids `contact_lookup` holds for one identifier (`email:…`, `phone:…`, `ext:…`)."""
+    return contacts_listed(store, "contact_lookup", "identifier", identifier)
 
 
 def _by_email(store: AbstractReadStore, text: str) -> Found:

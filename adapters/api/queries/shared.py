@@ -80,3 +80,11 @@ def survivors(store: AbstractReadStore, contact_ids: Sequence[str]) -> dict[str,
     )
     mapped = {str(m): str(s) for m, s in rows}
     return {c: mapped.get(c, c) for c in contact_ids}
+
+
+def contacts_listed(store: AbstractReadStore, table: str, key: str, value: str) -> list[str]:
+    """The contact ids `table` (ordered by `key`, then contact id) lists under `value`, sorted: a range of
+    its sorting key, one granule or a few however big the table. Candidates only: the caller keeps those
+    whose current rows still say so."""
+    rows = store.query(f"SELECT DISTINCT contact_id FROM {table} WHERE {key} = %(value)s", {"value": value})
+    return sorted(str(r[0]) for r in rows)
