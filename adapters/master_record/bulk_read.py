@@ -163,8 +163,8 @@ def _postgres_rows(datastore: Any, table: str, ids: Sequence[UUID], after: Seque
     source = SQL("{schema}.{table}").format(schema=Identifier(datastore.schema), table=Identifier(table))
     if after is None:
         statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {source} "
-            "WHERE originator_id = ANY(%s)"
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[]) AS wanted(id) JOIN {source} e ON e.originator_id = wanted.id"
         ).format(source=source)
         params: list[Any] = [list(ids)]
     else:

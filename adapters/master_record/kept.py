@@ -182,17 +182,23 @@ def _sql_readers(
         size = CHUNK if match == "IN" else PG_CHUNK  # PostgreSQL takes the ids as one array
         for start in range(0, len(ids), size):
             chunk = [key(i) for i in ids[start : start + size]]
-            where = f"IN ({','.join(mark * len(chunk))})" if match == "IN" else f"= ANY({mark}::uuid[])"
-            with datastore.transaction(commit=False) as cursor:
-                cursor.execute(
+            if match == "IN":
+                statement = (
                     f"SELECT originator_id, MAX(originator_version) FROM {events} "
-                    f"WHERE originator_id {where} GROUP BY originator_id",
-                    chunk if match == "IN" else [chunk],
+                    f"WHERE originator_id IN ({','.join(mark * len(chunk))}) GROUP BY originator_id"
                 )
+            else:  # each id's newest version by the primary key, however little the planner knows
+                statement = (
+                    f"SELECT w.id, (SELECT MAX(e.originator_version) FROM {events} e "
+                    f"WHERE e.originator_id = w.id) FROM unnest({mark}::uuid[]) AS w(id)"
+                )
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, chunk if match == "IN" else [chunk])
                 rows = cursor.fetchall()
             for row in rows:
                 values = tuple(row.values()) if isinstance(row, dict) else tuple(row)
-                found[values[0] if isinstance(values[0], UUID) else UUID(str(values[0]))] = values[1]
+                if values[1] is not None:  # an id with no events (PostgreSQL's answer names every id)
+                    found[values[0] if isinstance(values[0], UUID) else UUID(str(values[0]))] = values[1]
         return found
 
     def forget_count() -> int:

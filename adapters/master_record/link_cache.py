@@ -141,7 +141,9 @@ class _Dialect:
     mark: str  # the driver's placeholder
     key: Callable[[UUID], Any]  # a contact id as a parameter
     row: Callable[[Any], tuple[UUID, int, bytes]]  # a fetched row
-    many: Callable[[list[Any]], tuple[str, list[Any]]]  # "IN (...)" or "= ANY(...)" for ids, and params
+    # "IN (...)" for ids, and the params. On PostgreSQL, the ids unnested from one array: `= ANY(array)`
+    # is planned as a scan of the whole table while the planner has no statistics of it.
+    many: Callable[[list[Any]], tuple[str, list[Any]]]
     before_write: str | None = None
 
 
@@ -162,7 +164,7 @@ _POSTGRES = _Dialect(
     "%s",
     key=lambda i: i,
     row=lambda r: (r["originator_id"], r["originator_version"], bytes(r["state"])),
-    many=lambda keys: ("= ANY(%s)", [keys]),
+    many=lambda keys: ("IN (SELECT unnest(%s::uuid[]))", [keys]),
 )
 
 
