@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import StoredEvent
 
-from .sql_store import sql_store
+from .sql_store import rows_of_ids, sql_store
 
 #: Ids per statement: far below SQLite's parameter limit, and a batch's worth.
 CHUNK = 500
@@ -161,19 +161,11 @@ def _postgres_rows(datastore: Any, table: str, ids: Sequence[UUID], after: Seque
     from psycopg.sql import SQL, Identifier
 
     source = SQL("{schema}.{table}").format(schema=Identifier(datastore.schema), table=Identifier(table))
-    if after is None:
-        statement = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[]) AS wanted(id) JOIN {source} e ON e.originator_id = wanted.id"
-        ).format(source=source)
-        params: list[Any] = [list(ids)]
-    else:
-        statement = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[], %s::bigint[]) AS wanted(id, floor_version) "
-            "JOIN {source} e ON e.originator_id = wanted.id AND e.originator_version > wanted.floor_version"
-        ).format(source=source)
-        params = [list(ids), list(after)]
+    rows_of = rows_of_ids("{source}", "e", above_floor=after is not None)
+    statement = SQL(f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM {rows_of}").format(
+        source=source
+    )
+    params: list[Any] = [list(ids)] if after is None else [list(ids), list(after)]
     with datastore.get_connection() as conn, conn.cursor() as cursor:
         cursor.execute(statement, params)
         return [

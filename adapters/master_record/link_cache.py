@@ -29,7 +29,7 @@ from eventsourcing.application import Application
 
 from ...projections.linkage import FIELD_NAMES, LinkRecord, record_of
 from ...projections.master_record import Contact
-from .sql_store import sql_store
+from .sql_store import rows_of_ids, sql_store
 
 __all__ = ["ENTRY_FORMAT", "TABLE", "LinkCache", "LinkEntry", "entry_of", "link_cache_for", "link_record"]
 
@@ -141,9 +141,8 @@ class _Dialect:
     mark: str  # the driver's placeholder
     key: Callable[[UUID], Any]  # a contact id as a parameter
     row: Callable[[Any], tuple[UUID, int, bytes]]  # a fetched row
-    # "IN (...)" for ids, and the params. On PostgreSQL, the ids unnested from one array: `= ANY(array)`
-    # is planned as a scan of the whole table while the planner has no statistics of it.
-    many: Callable[[list[Any]], tuple[str, list[Any]]]
+    # (table, ids) -> the rows of those ids, as `c`: "<FROM clause> WHERE <condition>", and its params
+    rows_of: Callable[[str, list[Any]], tuple[str, list[Any]]]
     before_write: str | None = None
 
 
@@ -154,7 +153,7 @@ _SQLITE = _Dialect(
     "?",
     key=lambda i: i.hex,
     row=lambda r: (UUID(str(r[0])), r[1], r[2]),
-    many=lambda keys: (f"IN ({','.join('?' * len(keys))})", keys),
+    rows_of=lambda table, keys: (f"{table} c WHERE c.originator_id IN ({','.join('?' * len(keys))})", keys),
     before_write="PRAGMA secure_delete = ON",  # a replaced row's bytes are zeroed in the file
 )
 _POSTGRES = _Dialect(
@@ -164,7 +163,7 @@ _POSTGRES = _Dialect(
     "%s",
     key=lambda i: i,
     row=lambda r: (r["originator_id"], r["originator_version"], bytes(r["state"])),
-    many=lambda keys: ("IN (SELECT unnest(%s::uuid[]))", [keys]),
+    rows_of=lambda table, keys: (f"{rows_of_ids(table, 'c')} WHERE TRUE", [keys]),
 )
 
 
@@ -182,11 +181,12 @@ class TableLinkCache:
     def fresh(self, ids: Sequence[UUID]) -> dict[UUID, LinkEntry]:
         found: dict[UUID, LinkEntry] = {}
         for start in range(0, len(ids), CHUNK):
-            match, params = self.dialect.many([self.dialect.key(i) for i in ids[start : start + CHUNK]])
+            keys = [self.dialect.key(i) for i in ids[start : start + CHUNK]]
+            rows_of, params = self.dialect.rows_of(self.table, keys)
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(
-                    f"SELECT c.originator_id, c.originator_version, c.state FROM {self.table} c "
-                    f"WHERE c.originator_id {match} AND c.originator_version = "
+                    f"SELECT c.originator_id, c.originator_version, c.state FROM {rows_of} "
+                    "AND c.originator_version = "
                     f"(SELECT MAX(e.originator_version) FROM {self.events} e "
                     "WHERE e.originator_id = c.originator_id)",
                     params,

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-__all__ = ["SqlStore", "sql_store"]
+__all__ = ["SqlStore", "rows_of_ids", "sql_store"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +40,22 @@ def sql_store(app: Application[UUID]) -> SqlStore | None:
     if "eventsourcing.postgres" in modules:
         return SqlStore("postgres", datastore, f'"{datastore.schema}".{events}')
     return None
+
+
+def rows_of_ids(source: str, alias: str, *, above_floor: bool = False) -> str:
+    """PostgreSQL: a FROM clause giving, as `alias`, the rows of `source` whose `originator_id` is one of
+    the first parameter's ids (a uuid[]; with `above_floor`, only each id's rows above its version in the
+    second parameter, a bigint[]), each id looked up by the primary key. `originator_id = ANY(ids)`, or a
+    join with unnest(ids), is planned as a scan of the whole table while the planner has no statistics of
+    it (a table filled faster than autovacuum analyzes it): the cost of a batch's read then grew with the
+    master record. OFFSET 0 keeps the lateral subquery from being merged into such a join."""
+    floor = f" AND {alias}.originator_version > wanted.floor_version" if above_floor else ""
+    ids = (
+        "%s::uuid[], %s::bigint[]) AS wanted(id, floor_version)"
+        if above_floor
+        else "%s::uuid[]) AS wanted(id)"
+    )
+    return (
+        f"unnest({ids} CROSS JOIN LATERAL (SELECT * FROM {source} {alias} "
+        f"WHERE {alias}.originator_id = wanted.id{floor} OFFSET 0) AS {alias}"
+    )

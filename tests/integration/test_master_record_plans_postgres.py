@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
@@ -94,6 +94,9 @@ def test_a_batch_reads_thousands_of_aggregates_by_index_from_tables_never_analyz
     try:
         found = read_many(app, wanted, _project)
         assert set(found) == set(wanted)
+        # A batch of new people: their identifiers' claims are looked for and not there.
+        assert read_many(app, [uuid4() for _ in range(200)], _project) == {}
+        assert set(read_many(app, wanted[:200], _project)) == set(wanted[:200])
         versions = app.kept._versions(wanted)
         assert versions == {i: found[i].version for i in wanted}
         app.kept.keep(found.values())
@@ -101,6 +104,7 @@ def test_a_batch_reads_thousands_of_aggregates_by_index_from_tables_never_analyz
         contacts = [i for i in wanted if type(found[i]).__name__ == "Contact"]
         assert contacts
         assert set(app.link_cache.fresh(contacts)) == set(contacts)
+        assert app.link_cache.fresh([uuid4() for _ in range(200)]) == {}
     finally:
         app.close()
     events, links = tables
