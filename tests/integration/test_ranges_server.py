@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from unit.test_account_ranges import (
+    test_a_shorter_list_of_contacts_is_the_views_first_ones_in_their_order,
     test_an_account_is_read_from_its_members_not_from_every_contact,
     test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one,
     test_every_account_is_what_the_views_over_every_contact_answer,
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 __all__ = [
     "test_a_fact_handed_again_within_the_group_shows_once_as_its_latest",
+    "test_a_shorter_list_of_contacts_is_the_views_first_ones_in_their_order",
     "test_an_account_is_read_from_its_members_not_from_every_contact",
     "test_an_account_of_as_many_contacts_as_a_query_lists_is_read_in_one",
     "test_every_account_is_what_the_views_over_every_contact_answer",

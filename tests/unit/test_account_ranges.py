@@ -37,6 +37,20 @@ def test_every_account_is_what_the_views_over_every_contact_answer(store: Abstra
     assert seen > 30
 
 
+def test_a_shorter_list_of_contacts_is_the_views_first_ones_in_their_order(store: AbstractReadStore) -> None:
+    rows = store.query(
+        "SELECT account_id, count() AS n FROM customer_360 WHERE account_id != '' "
+        "GROUP BY account_id ORDER BY n DESC, account_id LIMIT 3"
+    )
+    assert int(rows[0][1]) >= 4, "an account with a few contacts to cut short"
+    for account_id, count in rows:
+        for limit in (1, 2, int(count) - 1):
+            expected = accounts.account_view_from_views(store, str(account_id), limit)
+            assert expected is not None
+            assert len(expected["contacts"]) == limit
+            assert q.account_view(store, str(account_id), contacts=limit) == expected, (account_id, limit)
+
+
 def test_an_account_is_read_from_its_members_not_from_every_contact(store: AbstractReadStore) -> None:
     account_id = str(store.query("SELECT account_id FROM customer_360 WHERE account_id != '' LIMIT 1")[0][0])
     assert q.account_view(store, account_id) is not None
