@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..projections.config import DEFAULT_CONFIG, ProjectionConfig
 from ..projections.migrations import MODELS, engine_of
 from ..projections.state import ContactState
-from .embedded import Resolver, RunStats, project_until_caught_up, run_until_caught_up
+from .embedded import Resolver, RunStats, TypedTouchpoints, project_until_caught_up, run_until_caught_up
 from .ports import AbstractEventLog, AbstractReadStore, check_identifier
 from .project import AppliedEvents
 
@@ -57,7 +57,11 @@ def rebuild(
     batch_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
     max_passes: int = 10,
+    typed: TypedTouchpoints | None = None,
 ) -> RebuildResult:
+    """Every table of `models` rebuilt and swapped in (see the module's docstring). `typed` holds (or is
+    handed, adapters/parallel_rebuild.py) touchpoints of the log already parsed, taken instead of
+    opening and parsing those records again."""
     tables = tables_of(models)
     for table in tables:
         check_identifier(table)
@@ -100,6 +104,7 @@ def rebuild(
             applied=guard,
             suffix=suffix,
             tables=tables,
+            typed=typed,
         )
 
     total = RunStats()

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from .run import PARALLEL_FROM
+
 app = typer.Typer(help="The read store: schema migrations and rebuilds.", no_args_is_help=True)
 
 
@@ -64,6 +66,17 @@ def rebuild(
     model: Annotated[
         list[str] | None, typer.Option(help="touchpoints or customer_360 (repeatable; default: all)")
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=2,
+            help="2: open and parse the resolved log in this process while a second one folds and writes "
+            "(both cores; the same tables); 1: one process. Default: 2 on the embedded default for "
+            f"{PARALLEL_FROM:,} resolved records or more, else 1; production mode uses 1",
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="records per batch")] = 5_000,
 ) -> None:
     """Recompute read models from offset 0 of `touchpoints.resolved` (and the DLQ) into new tables and
     swap them in with RENAME; live processing continues meanwhile. Identity is not resolved again.
@@ -82,11 +95,26 @@ def rebuild(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     runtime = bootstrap()
-    with runtime.log(RESOLVED) as resolved, runtime.stored_log(DLQ) as dlq, runtime.read_store() as store:
-        apply(store)
+    if processes == 2 and not runtime.settings.embedded:
+        raise typer.BadParameter("two processes rebuild the embedded default only", param_hint="--processes")
+    with runtime.log(RESOLVED) as resolved:
         total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
+    if runtime.settings.embedded and (processes or (2 if total >= PARALLEL_FROM else 1)) == 2:
+        from ..parallel_rebuild import rebuild_in_two_processes
+
         with progress_bar("rebuild", total) as advance:
-            result = run_rebuild(resolved, store, models=model, dlq=dlq, progress=advance)
+            result = rebuild_in_two_processes(runtime.settings, model, batch_size, advance)
+    else:
+        with (
+            runtime.log(RESOLVED) as resolved,
+            runtime.stored_log(DLQ) as dlq,
+            runtime.read_store() as store,
+        ):
+            apply(store)
+            with progress_bar("rebuild", total) as advance:
+                result = run_rebuild(
+                    resolved, store, models=model, dlq=dlq, progress=advance, batch_size=batch_size
+                )
     typer.echo(
         f"rebuilt {', '.join(result.tables)} from {result.stats.records} records in {result.passes} pass(es)"
     )
