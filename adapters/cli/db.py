@@ -6,11 +6,14 @@ TOUCHSTREAM_MODE=production uses the ClickHouse server and the Kafka topics from
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .run import PARALLEL_FROM
+
+if TYPE_CHECKING:
+    from ...streams.rebuild import RebuildResult
 
 app = typer.Typer(help="The read store: schema migrations and rebuilds.", no_args_is_help=True)
 
@@ -97,24 +100,25 @@ def rebuild(
     runtime = bootstrap()
     if processes == 2 and not runtime.settings.embedded:
         raise typer.BadParameter("two processes rebuild the embedded default only", param_hint="--processes")
-    with runtime.log(RESOLVED) as resolved:
-        total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
-    if runtime.settings.embedded and (processes or (2 if total >= PARALLEL_FROM else 1)) == 2:
-        from ..parallel_rebuild import rebuild_in_two_processes
+    if runtime.settings.embedded:
+        with runtime.log(RESOLVED) as resolved:
+            total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
+        if (processes or (2 if total >= PARALLEL_FROM else 1)) == 2:
+            from ..parallel_rebuild import rebuild_in_two_processes
 
-        with progress_bar("rebuild", total) as advance:
-            result = rebuild_in_two_processes(runtime.settings, model, batch_size, advance)
-    else:
-        with (
-            runtime.log(RESOLVED) as resolved,
-            runtime.stored_log(DLQ) as dlq,
-            runtime.read_store() as store,
-        ):
-            apply(store)
             with progress_bar("rebuild", total) as advance:
-                result = run_rebuild(
-                    resolved, store, models=model, dlq=dlq, progress=advance, batch_size=batch_size
-                )
+                _rebuilt(rebuild_in_two_processes(runtime.settings, model, batch_size, advance))
+            return
+    with runtime.log(RESOLVED) as resolved, runtime.stored_log(DLQ) as dlq, runtime.read_store() as store:
+        apply(store)  # first: a read store that is down is the error a user sees
+        total = sum(resolved.end_offset(p) for p in range(resolved.partitions))
+        with progress_bar("rebuild", total) as advance:
+            _rebuilt(
+                run_rebuild(resolved, store, models=model, dlq=dlq, progress=advance, batch_size=batch_size)
+            )
+
+
+def _rebuilt(result: RebuildResult) -> None:
     typer.echo(
         f"rebuilt {', '.join(result.tables)} from {result.stats.records} records in {result.passes} pass(es)"
     )

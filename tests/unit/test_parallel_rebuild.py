@@ -4,15 +4,12 @@ models; the child takes every touchpoint as handed over, and reads from the log 
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cli_process import settings_env, touchstream
-from unit.test_parallel_run import DUMP, TESTS, published
+from unit.test_parallel_run import dumped_models, published
 
 from touchstream.adapters.config import load_settings
 from touchstream.adapters.logs.sqlite_log import SQLiteEventLog
@@ -32,27 +29,13 @@ def processed(published: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return folder
 
 
-def _models(folder: Path) -> dict[str, object]:
-    dumped = subprocess.run(
-        [sys.executable, "-c", DUMP],
-        env={**settings_env(TOUCHSTREAM_DATA_DIR=str(folder)), "PYTHONPATH": str(TESTS)},
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert dumped.returncode == 0, dumped.stderr
-    return dict(json.loads(dumped.stdout))
-
-
 def _rebuilt(processed: Path, folder: Path, processes: int) -> dict[str, object]:
     shutil.copytree(processed, folder, symlinks=True)  # chDB links its databases
     env = settings_env(TOUCHSTREAM_DATA_DIR=str(folder))
     ran = touchstream(env, folder, "rebuild", "--processes", str(processes), "--batch-size", "300")
     assert ran.returncode == 0, ran.stderr + ran.stdout
     assert "rebuilt" in ran.stdout
-    return _models(folder)
+    return dumped_models(folder)
 
 
 def _resolved_records(folder: Path) -> int:
@@ -61,7 +44,7 @@ def _resolved_records(folder: Path) -> int:
 
 
 def test_two_processes_rebuild_what_one_does(processed: Path, tmp_path: Path) -> None:
-    before = _models(processed)
+    before = dumped_models(processed)
     one = _rebuilt(processed, tmp_path / "one", processes=1)
     two = _rebuilt(processed, tmp_path / "two", processes=2)
     models, models_two = one["models"], two["models"]

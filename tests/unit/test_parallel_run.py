@@ -75,9 +75,15 @@ def _run(published: Path, folder: Path, processes: int) -> dict[str, object]:
     env = settings_env(TOUCHSTREAM_DATA_DIR=str(folder))
     ran = touchstream(env, folder, "run", "--processes", str(processes), "--batch-size", "300")
     assert ran.returncode == 0, ran.stderr + ran.stdout
+    summary = ran.stdout.strip().splitlines()[-1]
+    return {"summary": summary, **dumped_models(folder)}
+
+
+def dumped_models(folder: Path) -> dict[str, object]:
+    """The read models of the data folder `folder` (`DUMP`, in a process of its own)."""
     dumped = subprocess.run(
         [sys.executable, "-c", DUMP],
-        env={**env, "PYTHONPATH": str(TESTS)},
+        env={**settings_env(TOUCHSTREAM_DATA_DIR=str(folder)), "PYTHONPATH": str(TESTS)},
         cwd=folder,
         capture_output=True,
         text=True,
@@ -85,8 +91,7 @@ def _run(published: Path, folder: Path, processes: int) -> dict[str, object]:
         check=False,
     )
     assert dumped.returncode == 0, dumped.stderr
-    summary = ran.stdout.strip().splitlines()[-1]
-    return {"summary": summary, **json.loads(dumped.stdout)}
+    return dict(json.loads(dumped.stdout))
 
 
 def test_two_processes_answer_as_one(published: Path, tmp_path: Path) -> None:
